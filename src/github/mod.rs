@@ -1,0 +1,1 @@
+//! GitHub App authentication and the API calls Maxion makes (issue #3).

@@ -1,0 +1,203 @@
+//! The job model: what a job is, its state machine and the events it records.
+//! Plain data, no I/O; the store (`store.rs`) persists it.
+
+use serde::{Deserialize, Serialize};
+
+/// A job's id in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub i64);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// `queued -> running -> succeeded | failed | cancelled | timed_out`.
+/// A running job whose lease is lost goes back to `queued` once (see the worker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 6] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Cancelled,
+        JobState::TimedOut,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+            JobState::TimedOut => "timed_out",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Queued and running jobs are "active": at most one per (repository, issue).
+    pub fn is_active(self) -> bool {
+        matches!(self, JobState::Queued | JobState::Running)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        !self.is_active()
+    }
+
+    /// The transitions the state machine allows.
+    pub fn can_move_to(self, next: JobState) -> bool {
+        use JobState::*;
+        matches!(
+            (self, next),
+            (Queued, Running) | (Queued, Cancelled) | (Running, Queued) | (Running, Succeeded)
+                | (Running, Failed) | (Running, Cancelled) | (Running, TimedOut) | (Queued, Failed)
+        )
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What started a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    /// The trigger label was added to the issue.
+    Label,
+    /// A `/maxion [instructions]` comment.
+    Comment,
+    /// `/maxion retry` or a check-run re-run.
+    Retry,
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Label => "label",
+            TriggerKind::Comment => "comment",
+            TriggerKind::Retry => "retry",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [TriggerKind::Label, TriggerKind::Comment, TriggerKind::Retry]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// The repository a job works on, as the webhook described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoRef {
+    pub id: i64,
+    /// `owner/name`.
+    pub full_name: String,
+    pub clone_url: String,
+    pub default_branch: String,
+}
+
+impl RepoRef {
+    /// `(owner, name)`; `full_name` always has one slash (checked at intake).
+    pub fn owner_and_name(&self) -> (&str, &str) {
+        self.full_name.split_once('/').unwrap_or((self.full_name.as_str(), ""))
+    }
+}
+
+/// Everything needed to create a job; built by intake from a trigger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewJob {
+    pub installation_id: i64,
+    pub repo: RepoRef,
+    pub issue_number: i64,
+    pub issue_title: String,
+    pub trigger: TriggerKind,
+    /// The comment that triggered the job (for the `eyes` reaction), if any.
+    pub trigger_comment_id: Option<i64>,
+    pub sender_login: String,
+    pub sender_id: i64,
+    /// Extra instructions from `/maxion <text>`.
+    pub instructions: Option<String>,
+    pub delivery_id: String,
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub state: JobState,
+    #[serde(flatten)]
+    pub spec: NewJob,
+    /// How many times a worker has started this job (crash recovery retries once).
+    pub attempts: i64,
+    /// The step the job is in while running (`setup`, `implement`, ...).
+    pub step: Option<String>,
+    pub error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Which output stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// One entry of a job's append-only event log. Text fields are masked
+/// before they are stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobEvent {
+    StateChanged { from: JobState, to: JobState, reason: Option<String> },
+    StepStarted { step: String },
+    StepFinished { step: String, ok: bool, exit_code: Option<i64>, duration_ms: u64 },
+    Output { step: String, stream: OutputStream, text: String },
+    Info { message: String },
+    Error { message: String },
+}
+
+impl JobEvent {
+    /// The short kind stored in its own column, for filtering.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobEvent::StateChanged { .. } => "state_changed",
+            JobEvent::StepStarted { .. } => "step_started",
+            JobEvent::StepFinished { .. } => "step_finished",
+            JobEvent::Output { .. } => "output",
+            JobEvent::Info { .. } => "info",
+            JobEvent::Error { .. } => "error",
+        }
+    }
+}
+
+/// A stored event with its id (monotonically increasing, also within a job).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub job_id: JobId,
+    pub at: chrono::DateTime<chrono::Utc>,
+    #[serde(flatten)]
+    pub event: JobEvent,
+}

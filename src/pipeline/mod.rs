@@ -1,0 +1,1 @@
+//! The job steps: setup, implement, verify, fix, ship (issue #5).

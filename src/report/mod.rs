@@ -1,0 +1,1 @@
+//! Progress reporting: the status comment and check runs (issue #3).

@@ -1,0 +1,1 @@
+//! One hardened Docker container per job, driven through bollard (issue #4).

@@ -1,0 +1,1 @@
+//! The fake GitHub (issue #3).

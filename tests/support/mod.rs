@@ -1,0 +1,5 @@
+//! Shared test support, included by each integration test with `mod support;`.
+#![allow(dead_code, unused_imports)]
+
+pub mod docker;
+pub mod fake_github;
