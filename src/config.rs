@@ -1,1 +1,366 @@
-//! placeholder
+//! Typed settings. Sources, strongest first: command-line flags, environment
+//! variables (a `.env` file in the working directory is loaded into the
+//! environment first, never overriding what is already set), a TOML file given
+//! with `--config` (keys are the variable names in lower case, e.g.
+//! `database_url = "postgres://…"`), then the defaults below.
+//!
+//! Secrets become `SecretString`s here and are registered with the global
+//! masker, so nothing after this point can log them by accident.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Every setting, as flags and environment variables. All are optional at
+/// this level so that the TOML file can fill what the environment leaves out.
+#[derive(Debug, Default, Clone, Args)]
+pub struct RawSettings {
+    /// The GitHub App's id.
+    #[arg(long, global = true, env = "GITHUB_APP_ID", hide_env_values = true)]
+    pub github_app_id: Option<String>,
+    /// The App's private key as PEM text (literal `\n` sequences are accepted).
+    #[arg(long, global = true, env = "GITHUB_APP_PRIVATE_KEY", hide_env_values = true)]
+    pub github_app_private_key: Option<String>,
+    /// Alternative to GITHUB_APP_PRIVATE_KEY: a file holding the PEM.
+    #[arg(long, global = true, env = "GITHUB_APP_PRIVATE_KEY_PATH")]
+    pub github_app_private_key_path: Option<String>,
+    /// The webhook secret configured on the App.
+    #[arg(long, global = true, env = "GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
+    pub github_webhook_secret: Option<String>,
+    /// REST API base URL (GitHub Enterprise Server: https://HOST/api/v3). [default: https://api.github.com]
+    #[arg(long, global = true, env = "GITHUB_API_URL")]
+    pub github_api_url: Option<String>,
+    /// `sqlite://FILE` (created if missing) or `postgres://…`. [default: sqlite://maxion.db]
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Address to listen on. [default: 127.0.0.1:3000]
+    #[arg(long, global = true, env = "MAXION_LISTEN")]
+    pub maxion_listen: Option<String>,
+    /// The URL users reach Maxion at, for links in comments and check runs. [default: http://localhost:3000]
+    #[arg(long, global = true, env = "MAXION_PUBLIC_URL")]
+    pub maxion_public_url: Option<String>,
+    /// Bearer token for the JSON API; unset: the API answers 401 to everyone.
+    #[arg(long, global = true, env = "MAXION_API_TOKEN", hide_env_values = true)]
+    pub maxion_api_token: Option<String>,
+    /// The issue label that starts a job (case-insensitive). [default: maxion]
+    #[arg(long, global = true, env = "MAXION_TRIGGER_LABEL")]
+    pub maxion_trigger_label: Option<String>,
+    /// The comment command word. [default: /maxion]
+    #[arg(long, global = true, env = "MAXION_COMMAND")]
+    pub maxion_command: Option<String>,
+    /// Jobs run at once on this instance. [default: 3]
+    #[arg(long, global = true, env = "MAXION_WORKERS")]
+    pub maxion_workers: Option<String>,
+    /// New jobs allowed per installation per minute; over it deliveries are recorded as rate_limited. [default: 30]
+    #[arg(long, global = true, env = "MAXION_JOBS_PER_MINUTE")]
+    pub maxion_jobs_per_minute: Option<String>,
+    /// Burst of new jobs allowed per installation above the steady rate. [default: 10]
+    #[arg(long, global = true, env = "MAXION_JOBS_BURST")]
+    pub maxion_jobs_burst: Option<String>,
+    /// Where mirrors and working copies live. [default: ./maxion-data]
+    #[arg(long, global = true, env = "MAXION_DATA_DIR")]
+    pub maxion_data_dir: Option<String>,
+}
+
+/// The GitHub App's identity. Present only when all three parts are set.
+#[derive(Clone)]
+pub struct AppCredentials {
+    pub app_id: u64,
+    pub private_key: SecretString,
+    pub webhook_secret: SecretString,
+}
+
+impl std::fmt::Debug for AppCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppCredentials").field("app_id", &self.app_id).finish_non_exhaustive()
+    }
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `None` when the App is not (fully) configured: the service still starts,
+    /// serves `/healthz`, and answers webhooks with 503.
+    pub app: Option<AppCredentials>,
+    /// Names of the App settings that are missing (for the start-up line and the 503).
+    pub missing: Vec<&'static str>,
+    pub github_api_url: String,
+    pub database_url: SecretString,
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub api_token: Option<SecretString>,
+    pub trigger_label: String,
+    pub command: String,
+    pub workers: usize,
+    pub jobs_per_minute: u32,
+    pub jobs_burst: u32,
+    pub data_dir: PathBuf,
+}
+
+impl Settings {
+    /// Settings with every default and no App, for tests and tools.
+    pub fn defaults() -> Self {
+        match Self::from_raw(RawSettings::default(), None) {
+            Ok(s) => s,
+            // The defaults are constants validated by a unit test.
+            Err(e) => unreachable!("default settings are invalid: {e}"),
+        }
+    }
+
+    /// Validates raw settings, filling gaps from the TOML table. Errors name the setting.
+    pub fn from_raw(raw: RawSettings, toml: Option<&BTreeMap<String, toml::Value>>) -> anyhow::Result<Self> {
+        let pick = |value: Option<String>, name: &str| -> anyhow::Result<Option<String>> {
+            if let Some(v) = value {
+                return Ok(Some(v));
+            }
+            match toml.and_then(|t| t.get(&name.to_ascii_lowercase())) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+                Some(toml::Value::Integer(i)) => Ok(Some(i.to_string())),
+                Some(toml::Value::Boolean(b)) => Ok(Some(b.to_string())),
+                Some(_) => bail!("{name}: expected a string or a number in the config file"),
+            }
+        };
+
+        let app_id = pick(raw.github_app_id, "GITHUB_APP_ID")?
+            .map(|v| v.trim().parse::<u64>().with_context(|| format!("GITHUB_APP_ID: {v:?} is not a number")))
+            .transpose()?;
+        let key_text = pick(raw.github_app_private_key, "GITHUB_APP_PRIVATE_KEY")?;
+        let key_path = pick(raw.github_app_private_key_path, "GITHUB_APP_PRIVATE_KEY_PATH")?;
+        let private_key = match (key_text, key_path) {
+            (Some(text), _) => Some(parse_private_key(&text.replace("\\n", "\n"), "GITHUB_APP_PRIVATE_KEY")?),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("GITHUB_APP_PRIVATE_KEY_PATH: cannot read {path}"))?;
+                Some(parse_private_key(&text, "GITHUB_APP_PRIVATE_KEY_PATH")?)
+            }
+            (None, None) => None,
+        };
+        let webhook_secret = pick(raw.github_webhook_secret, "GITHUB_WEBHOOK_SECRET")?
+            .map(|s| secret("GITHUB_WEBHOOK_SECRET", s))
+            .transpose()?;
+
+        let mut missing = Vec::new();
+        if app_id.is_none() {
+            missing.push("GITHUB_APP_ID");
+        }
+        if private_key.is_none() {
+            missing.push("GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_PATH)");
+        }
+        if webhook_secret.is_none() {
+            missing.push("GITHUB_WEBHOOK_SECRET");
+        }
+        let app = match (app_id, private_key, webhook_secret) {
+            (Some(app_id), Some(private_key), Some(webhook_secret)) => {
+                Some(AppCredentials { app_id, private_key, webhook_secret })
+            }
+            _ => None,
+        };
+
+        let github_api_url =
+            pick(raw.github_api_url, "GITHUB_API_URL")?.unwrap_or_else(|| "https://api.github.com".into());
+        let github_api_url = parse_http_url(&github_api_url, "GITHUB_API_URL")?;
+        let database_url = pick(raw.database_url, "DATABASE_URL")?.unwrap_or_else(|| "sqlite://maxion.db".into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            bail!("DATABASE_URL: expected sqlite://FILE or postgres://…");
+        }
+        let listen = pick(raw.maxion_listen, "MAXION_LISTEN")?.unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen: SocketAddr = listen
+            .parse()
+            .with_context(|| format!("MAXION_LISTEN: {listen:?} is not an address like 127.0.0.1:3000"))?;
+        let public_url =
+            pick(raw.maxion_public_url, "MAXION_PUBLIC_URL")?.unwrap_or_else(|| "http://localhost:3000".into());
+        let public_url = parse_http_url(&public_url, "MAXION_PUBLIC_URL")?;
+        let api_token =
+            pick(raw.maxion_api_token, "MAXION_API_TOKEN")?.map(|s| secret("MAXION_API_TOKEN", s)).transpose()?;
+        let trigger_label = pick(raw.maxion_trigger_label, "MAXION_TRIGGER_LABEL")?.unwrap_or_else(|| "maxion".into());
+        if trigger_label.trim().is_empty() {
+            bail!("MAXION_TRIGGER_LABEL: must not be empty");
+        }
+        let command = pick(raw.maxion_command, "MAXION_COMMAND")?.unwrap_or_else(|| "/maxion".into());
+        if command.is_empty() || command.chars().any(char::is_whitespace) {
+            bail!("MAXION_COMMAND: must be one word without spaces, like /maxion");
+        }
+        let workers = parse_number(pick(raw.maxion_workers, "MAXION_WORKERS")?, "MAXION_WORKERS", 3, 1..=256)?;
+        let jobs_per_minute = parse_number(
+            pick(raw.maxion_jobs_per_minute, "MAXION_JOBS_PER_MINUTE")?,
+            "MAXION_JOBS_PER_MINUTE",
+            30,
+            1..=100_000,
+        )?;
+        let jobs_burst =
+            parse_number(pick(raw.maxion_jobs_burst, "MAXION_JOBS_BURST")?, "MAXION_JOBS_BURST", 10, 1..=100_000)?;
+        let data_dir =
+            PathBuf::from(pick(raw.maxion_data_dir, "MAXION_DATA_DIR")?.unwrap_or_else(|| "./maxion-data".into()));
+
+        Ok(Settings {
+            app,
+            missing,
+            github_api_url,
+            database_url: SecretString::from(database_url),
+            listen,
+            public_url,
+            api_token,
+            trigger_label,
+            command,
+            workers,
+            jobs_per_minute,
+            jobs_burst,
+            data_dir,
+        })
+    }
+
+    /// Loads `.env` (if present), then parses the given raw flags/env with the optional TOML file.
+    pub fn load(raw: RawSettings, config_file: Option<&Path>) -> anyhow::Result<Self> {
+        let table = match config_file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("--config: cannot read {}", path.display()))?;
+                let table: BTreeMap<String, toml::Value> =
+                    toml::from_str(&text).with_context(|| format!("--config: {} is not valid TOML", path.display()))?;
+                let known = RawSettings::names();
+                if let Some(unknown) = table.keys().find(|k| !known.iter().any(|n| n.eq_ignore_ascii_case(k))) {
+                    bail!("--config: unknown setting {unknown:?} in {}", path.display());
+                }
+                Some(table)
+            }
+        };
+        Self::from_raw(raw, table.as_ref())
+    }
+
+    /// The URL of a job's page, for links in comments and check runs.
+    pub fn job_url(&self, job: crate::jobs::JobId) -> String {
+        format!("{}/jobs/{job}", self.public_url)
+    }
+}
+
+impl RawSettings {
+    /// The variable names, which are also the TOML keys (lower-cased).
+    pub fn names() -> &'static [&'static str] {
+        &[
+            "GITHUB_APP_ID",
+            "GITHUB_APP_PRIVATE_KEY",
+            "GITHUB_APP_PRIVATE_KEY_PATH",
+            "GITHUB_WEBHOOK_SECRET",
+            "GITHUB_API_URL",
+            "DATABASE_URL",
+            "MAXION_LISTEN",
+            "MAXION_PUBLIC_URL",
+            "MAXION_API_TOKEN",
+            "MAXION_TRIGGER_LABEL",
+            "MAXION_COMMAND",
+            "MAXION_WORKERS",
+            "MAXION_JOBS_PER_MINUTE",
+            "MAXION_JOBS_BURST",
+            "MAXION_DATA_DIR",
+        ]
+    }
+}
+
+/// Turns a configured value into a secret and registers it with the masker.
+fn secret(name: &str, value: String) -> anyhow::Result<SecretString> {
+    let value = SecretString::from(value);
+    if value.expose_secret().is_empty() {
+        bail!("{name}: must not be empty");
+    }
+    // Short values cannot be masked without masking ordinary words; they are
+    // still accepted (an operator's choice), just not masked.
+    let _ = crate::masker::global().add(&value);
+    Ok(value)
+}
+
+fn parse_private_key(pem: &str, name: &str) -> anyhow::Result<SecretString> {
+    if jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).is_err() {
+        bail!("{name}: not an RSA private key in PEM form (BEGIN RSA PRIVATE KEY or BEGIN PRIVATE KEY)");
+    }
+    let key = SecretString::from(pem.to_owned());
+    let _ = crate::masker::global().add(&key);
+    // The PEM body lines are what would appear if the key leaked in pieces.
+    for line in pem.lines().filter(|l| !l.starts_with("-----") && l.len() >= 16) {
+        let _ = crate::masker::global().add(&SecretString::from(line.to_owned()));
+    }
+    Ok(key)
+}
+
+fn parse_http_url(value: &str, name: &str) -> anyhow::Result<String> {
+    let url = reqwest::Url::parse(value).with_context(|| format!("{name}: {value:?} is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        bail!("{name}: {value:?} must be an http:// or https:// URL");
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+fn parse_number<T>(
+    value: Option<String>,
+    name: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> anyhow::Result<T>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(v) = value else { return Ok(default) };
+    let n: T = v.trim().parse().map_err(|_| anyhow::anyhow!("{name}: {v:?} is not a number"))?;
+    if !range.contains(&n) {
+        bail!("{name}: {n} is outside {}..={}", range.start(), range.end());
+    }
+    Ok(n)
+}
+
+/// How long a request to answer a webhook may take before we consider the
+/// intake overloaded (used by the server's timeout layer).
+pub const WEBHOOK_DEADLINE: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = Settings::defaults();
+        assert!(s.app.is_none());
+        assert_eq!(s.missing.len(), 3);
+        assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.github_api_url, "https://api.github.com");
+        assert_eq!(s.workers, 3);
+        assert_eq!(s.command, "/maxion");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let cases: Vec<(RawSettings, &str)> = vec![
+            (RawSettings { github_app_id: Some("abc".into()), ..Default::default() }, "GITHUB_APP_ID"),
+            (
+                RawSettings { github_app_private_key: Some("not a pem".into()), ..Default::default() },
+                "GITHUB_APP_PRIVATE_KEY",
+            ),
+            (RawSettings { github_api_url: Some("ftp://x".into()), ..Default::default() }, "GITHUB_API_URL"),
+            (RawSettings { maxion_listen: Some("nowhere".into()), ..Default::default() }, "MAXION_LISTEN"),
+            (RawSettings { database_url: Some("mysql://x".into()), ..Default::default() }, "DATABASE_URL"),
+            (RawSettings { maxion_workers: Some("0".into()), ..Default::default() }, "MAXION_WORKERS"),
+        ];
+        for (raw, name) in cases {
+            let err = Settings::from_raw(raw, None).expect_err(name).to_string();
+            assert!(err.starts_with(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn toml_fills_gaps_and_flags_win() {
+        let table: BTreeMap<String, toml::Value> =
+            toml::from_str("maxion_workers = 7\nmaxion_trigger_label = \"bot\"").expect("toml");
+        let raw = RawSettings { maxion_trigger_label: Some("env-label".into()), ..Default::default() };
+        let s = Settings::from_raw(raw, Some(&table)).expect("valid");
+        assert_eq!(s.workers, 7);
+        assert_eq!(s.trigger_label, "env-label");
+    }
+}

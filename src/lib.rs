@@ -21,4 +21,6 @@ pub mod pipeline;
 pub mod report;
 pub mod sandbox;
 pub mod server;
+pub mod service;
 pub mod telemetry;
+pub mod worker;

@@ -1,7 +1,7 @@
 //! Logging set-up. Every log line passes through the global secret masker
 //! before it is written (see [`crate::masker::global`]).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -12,6 +12,7 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(MaskingStderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

@@ -1,5 +1,10 @@
-//! Jobs: the model and state machine (`model`), the durable store (`store`).
+//! Jobs: the model and state machine (`model`), the durable store (`store`),
+//! and the delivery ledger that records webhooks and creates jobs (`ledger`).
 
+pub mod ledger;
 pub mod model;
+pub mod store;
 
+pub use ledger::{DeliveryRecord, Effect, JobRate, Ledger, Recorded};
 pub use model::*;
+pub use store::{Backend, Store};

@@ -66,8 +66,14 @@ impl JobState {
         use JobState::*;
         matches!(
             (self, next),
-            (Queued, Running) | (Queued, Cancelled) | (Running, Queued) | (Running, Succeeded)
-                | (Running, Failed) | (Running, Cancelled) | (Running, TimedOut) | (Queued, Failed)
+            (Queued, Running)
+                | (Queued, Cancelled)
+                | (Running, Queued)
+                | (Running, Succeeded)
+                | (Running, Failed)
+                | (Running, Cancelled)
+                | (Running, TimedOut)
+                | (Queued, Failed)
         )
     }
 }
@@ -99,9 +105,7 @@ impl TriggerKind {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [TriggerKind::Label, TriggerKind::Comment, TriggerKind::Retry]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [TriggerKind::Label, TriggerKind::Comment, TriggerKind::Retry].into_iter().find(|k| k.as_str() == s)
     }
 }
 

@@ -3,3 +3,4 @@
 
 pub mod docker;
 pub mod fake_github;
+pub mod service;

@@ -1,0 +1,243 @@
+//! Intake: turns a verified webhook delivery into Maxion's own types.
+//!
+//! This is the edge. The event name and a tiny `{action}` are read first and
+//! only the (event, action) pairs Maxion handles are deserialized into the
+//! small typed payloads in `payload.rs`; everything else is `Ignored` with a
+//! reason. Nothing past this module sees raw JSON.
+
+pub mod command;
+mod payload;
+
+use serde::Deserialize;
+
+pub use command::{Command, parse_command};
+
+use crate::jobs::{NewJob, RepoRef, TriggerKind};
+use payload::{InstallationPayload, InstallationReposPayload, IssueCommentPayload, IssuesLabeledPayload, Repo, User};
+
+/// What a delivery means to Maxion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// `ping`: GitHub checking the hook.
+    Ping,
+    /// The App was installed, removed, suspended or unsuspended.
+    Installation(InstallationChange),
+    /// Repositories were added to or removed from an installation.
+    InstallationRepos { installation_id: i64, added: Vec<RepoBrief>, removed: Vec<RepoBrief> },
+    /// Start (or re-trigger) a job.
+    Run(NewJob),
+    /// A control command on an issue; handled by the command processor.
+    Command(CommandRequest),
+    /// Valid, but nothing for Maxion to do; the reason is recorded.
+    Ignored(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallationChange {
+    pub action: InstallationAction,
+    pub installation_id: i64,
+    pub account_login: String,
+    pub account_id: i64,
+    pub repos: Vec<RepoBrief>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallationAction {
+    Created,
+    Deleted,
+    Suspend,
+    Unsuspend,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoBrief {
+    pub id: i64,
+    pub full_name: String,
+}
+
+/// A control command with what is needed to act on it later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRequest {
+    pub command: Command,
+    pub installation_id: i64,
+    pub repo: RepoRef,
+    pub issue_number: i64,
+    pub comment_id: i64,
+    pub sender_login: String,
+    pub sender_id: i64,
+}
+
+/// The settings intake needs.
+#[derive(Debug, Clone)]
+pub struct IntakeSettings {
+    pub trigger_label: String,
+    pub command: String,
+}
+
+/// Why a delivery could not be read. Always a client error (400).
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("the body is not a JSON object: {0}")]
+    NotJson(String),
+    #[error("the {event}/{action} payload is missing fields Maxion needs: {detail}")]
+    Shape { event: String, action: String, detail: String },
+}
+
+#[derive(Deserialize)]
+struct ActionOnly {
+    #[serde(default)]
+    action: Option<serde_json::Value>,
+}
+
+/// The delivery's `action`, if it has a string one (for recording).
+pub fn peek_action(body: &[u8]) -> Result<Option<String>, ParseError> {
+    let head: ActionOnly = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    Ok(head.action.and_then(|a| a.as_str().map(str::to_owned)))
+}
+
+/// Routes a verified delivery. `action` is what [`peek_action`] returned.
+pub fn route(
+    event: &str,
+    action: Option<&str>,
+    body: &[u8],
+    delivery_id: &str,
+    settings: &IntakeSettings,
+) -> Result<Inbound, ParseError> {
+    let typed = |detail: serde_json::Error| ParseError::Shape {
+        event: event.to_owned(),
+        action: action.unwrap_or("-").to_owned(),
+        detail: detail.to_string(),
+    };
+    match (event, action) {
+        ("ping", _) => Ok(Inbound::Ping),
+        ("installation", Some(a @ ("created" | "deleted" | "suspend" | "unsuspend"))) => {
+            let p: InstallationPayload = serde_json::from_slice(body).map_err(typed)?;
+            let action = match a {
+                "created" => InstallationAction::Created,
+                "deleted" => InstallationAction::Deleted,
+                "suspend" => InstallationAction::Suspend,
+                _ => InstallationAction::Unsuspend,
+            };
+            Ok(Inbound::Installation(InstallationChange {
+                action,
+                installation_id: p.installation.id,
+                account_id: p.installation.account_id(),
+                account_login: p.installation.account.map(|a| a.login).unwrap_or_default(),
+                repos: p.repositories.unwrap_or_default().into_iter().map(RepoBrief::from).collect(),
+            }))
+        }
+        ("installation_repositories", Some("added" | "removed")) => {
+            let p: InstallationReposPayload = serde_json::from_slice(body).map_err(typed)?;
+            Ok(Inbound::InstallationRepos {
+                installation_id: p.installation.id,
+                added: p.repositories_added.into_iter().map(RepoBrief::from).collect(),
+                removed: p.repositories_removed.into_iter().map(RepoBrief::from).collect(),
+            })
+        }
+        ("issues", Some("labeled")) => {
+            let p: IssuesLabeledPayload = serde_json::from_slice(body).map_err(typed)?;
+            Ok(route_label(p, delivery_id, settings))
+        }
+        ("issue_comment", Some("created")) => {
+            let p: IssueCommentPayload = serde_json::from_slice(body).map_err(typed)?;
+            Ok(route_comment(p, delivery_id, settings))
+        }
+        (event, action) => Ok(Inbound::Ignored(format!("{event}/{} is not handled", action.unwrap_or("-")))),
+    }
+}
+
+fn route_label(p: IssuesLabeledPayload, delivery_id: &str, settings: &IntakeSettings) -> Inbound {
+    let Some(label) = p.label else {
+        return Inbound::Ignored("labeled without a label".into());
+    };
+    if !label.name.eq_ignore_ascii_case(&settings.trigger_label) {
+        return Inbound::Ignored(format!("label {:?} is not the trigger label", label.name));
+    }
+    if p.sender.is_bot() {
+        return Inbound::Ignored("the label was added by a bot".into());
+    }
+    let Some(installation) = p.installation else {
+        return Inbound::Ignored("no installation in the payload (not an App delivery)".into());
+    };
+    if p.issue.pull_request.is_some() {
+        return Inbound::Ignored("the trigger label is for issues, not pull requests".into());
+    }
+    let Some(repo) = repo_ref(p.repository) else {
+        return Inbound::Ignored("repository full_name is not owner/name".into());
+    };
+    Inbound::Run(NewJob {
+        installation_id: installation.id,
+        repo,
+        issue_number: p.issue.number,
+        issue_title: p.issue.title,
+        trigger: TriggerKind::Label,
+        trigger_comment_id: None,
+        sender_login: p.sender.login,
+        sender_id: p.sender.id,
+        instructions: None,
+        delivery_id: delivery_id.to_owned(),
+    })
+}
+
+fn route_comment(p: IssueCommentPayload, delivery_id: &str, settings: &IntakeSettings) -> Inbound {
+    if p.sender.is_bot() || p.comment.user.as_ref().is_some_and(User::is_bot) {
+        return Inbound::Ignored("the comment is by a bot".into());
+    }
+    let Some(command) = parse_command(&p.comment.body.unwrap_or_default(), &settings.command) else {
+        return Inbound::Ignored("no command in the comment".into());
+    };
+    let Some(installation) = p.installation else {
+        return Inbound::Ignored("no installation in the payload (not an App delivery)".into());
+    };
+    if p.issue.pull_request.is_some() {
+        return Inbound::Ignored("commands on pull requests are not supported yet".into());
+    }
+    let Some(repo) = repo_ref(p.repository) else {
+        return Inbound::Ignored("repository full_name is not owner/name".into());
+    };
+    match command {
+        Command::Run { instructions } => Inbound::Run(NewJob {
+            installation_id: installation.id,
+            repo,
+            issue_number: p.issue.number,
+            issue_title: p.issue.title,
+            trigger: TriggerKind::Comment,
+            trigger_comment_id: Some(p.comment.id),
+            sender_login: p.sender.login,
+            sender_id: p.sender.id,
+            instructions,
+            delivery_id: delivery_id.to_owned(),
+        }),
+        command => Inbound::Command(CommandRequest {
+            command,
+            installation_id: installation.id,
+            repo,
+            issue_number: p.issue.number,
+            comment_id: p.comment.id,
+            sender_login: p.sender.login,
+            sender_id: p.sender.id,
+        }),
+    }
+}
+
+fn repo_ref(r: Repo) -> Option<RepoRef> {
+    let (owner, name) = r.full_name.split_once('/')?;
+    if owner.is_empty() || name.is_empty() || name.contains('/') {
+        return None;
+    }
+    Some(RepoRef {
+        id: r.id,
+        full_name: r.full_name,
+        clone_url: r.clone_url.unwrap_or_default(),
+        default_branch: r.default_branch.unwrap_or_default(),
+    })
+}
+
+impl From<payload::RepoBriefPayload> for RepoBrief {
+    fn from(r: payload::RepoBriefPayload) -> Self {
+        RepoBrief { id: r.id, full_name: r.full_name }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+//! The minimal typed shapes of the webhook payloads Maxion handles. Only the
+//! fields Maxion reads are declared; serde ignores the rest, so GitHub adding
+//! fields never breaks intake. Optional where GitHub documents them as
+//! possibly absent or null.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct User {
+    pub login: String,
+    pub id: i64,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+impl User {
+    /// GitHub Apps and other automation post as `type: "Bot"`; their logins end in `[bot]`.
+    pub fn is_bot(&self) -> bool {
+        self.kind.as_deref() == Some("Bot") || self.login.ends_with("[bot]")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InstallationRef {
+    pub id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Repo {
+    pub id: i64,
+    pub full_name: String,
+    #[serde(default)]
+    pub clone_url: Option<String>,
+    #[serde(default)]
+    pub default_branch: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Issue {
+    pub number: i64,
+    #[serde(default)]
+    pub title: String,
+    /// Present (an object) when the "issue" is a pull request.
+    #[serde(default)]
+    pub pull_request: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Label {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IssuesLabeledPayload {
+    #[serde(default)]
+    pub label: Option<Label>,
+    pub issue: Issue,
+    pub repository: Repo,
+    #[serde(default)]
+    pub installation: Option<InstallationRef>,
+    pub sender: User,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Comment {
+    pub id: i64,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub user: Option<User>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IssueCommentPayload {
+    pub comment: Comment,
+    pub issue: Issue,
+    pub repository: Repo,
+    #[serde(default)]
+    pub installation: Option<InstallationRef>,
+    pub sender: User,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Account {
+    pub login: String,
+    #[serde(default)]
+    pub id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Installation {
+    pub id: i64,
+    #[serde(default)]
+    pub account: Option<Account>,
+}
+
+impl Installation {
+    pub fn account_id(&self) -> i64 {
+        self.account.as_ref().and_then(|a| a.id).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RepoBriefPayload {
+    pub id: i64,
+    pub full_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InstallationPayload {
+    pub installation: Installation,
+    #[serde(default)]
+    pub repositories: Option<Vec<RepoBriefPayload>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InstallationReposPayload {
+    pub installation: InstallationRef,
+    #[serde(default)]
+    pub repositories_added: Vec<RepoBriefPayload>,
+    #[serde(default)]
+    pub repositories_removed: Vec<RepoBriefPayload>,
+}

@@ -1,0 +1,339 @@
+//! The delivery ledger: records every webhook delivery, and the job it
+//! creates or re-triggers, durably before the webhook is answered.
+//!
+//! One writer task owns all intake writes. Handlers send it a record and wait
+//! for the commit; the writer drains whatever has queued up meanwhile and
+//! commits it in one transaction (group commit), which is what lets a single
+//! SQLite file absorb thousands of deliveries a second while still storing
+//! each one before its answer. If a batch fails, each record is retried in a
+//! transaction of its own so one bad record cannot fail its neighbours.
+//!
+//! The delivery id is the idempotency key: its row is inserted in the same
+//! transaction as the job, so a redelivery never creates a second job.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use anyhow::Context;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sqlx::{Any, Row, Transaction};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::model::{JobId, NewJob};
+use super::store::{Store, now_ms};
+use crate::intake::{InstallationAction, InstallationChange, RepoBrief};
+
+/// How many records one transaction takes at most.
+const MAX_BATCH: usize = 512;
+
+/// What a delivery does to the store, decided by intake before it is recorded.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Recorded with an outcome and an optional detail; nothing else changes.
+    Note {
+        outcome: &'static str,
+        detail: Option<String>,
+    },
+    Installation(InstallationChange),
+    InstallationRepos {
+        installation_id: i64,
+        added: Vec<RepoBrief>,
+        removed: Vec<RepoBrief>,
+    },
+    /// Create a job, or attach the trigger to the issue's active job.
+    Run(NewJob),
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub event: String,
+    pub action: Option<String>,
+    pub effect: Effect,
+}
+
+/// The stored outcome of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Recorded {
+    /// The delivery id was seen before; nothing was changed.
+    pub duplicate: bool,
+    /// `job_created`, `job_triggered`, `rate_limited`, `recorded`, `ignored`, `malformed`, `command`, …
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
+}
+
+/// Rate limit on job creation, per installation.
+#[derive(Debug, Clone, Copy)]
+pub struct JobRate {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+type Request = (DeliveryRecord, oneshot::Sender<anyhow::Result<Recorded>>);
+
+/// A handle to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct Ledger {
+    tx: mpsc::Sender<Request>,
+    /// Signalled after a commit that created a job, so idle workers wake.
+    pub jobs_available: Arc<Notify>,
+}
+
+impl Ledger {
+    /// Starts the writer task. It stops when every handle is dropped.
+    pub fn start(store: Store, rate: JobRate) -> Ledger {
+        let (tx, rx) = mpsc::channel::<Request>(8192);
+        let jobs_available = Arc::new(Notify::new());
+        let per_minute = NonZeroU32::new(rate.per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
+        let limiter = RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst));
+        tokio::spawn(writer(store, limiter, rx, Arc::clone(&jobs_available)));
+        Ledger { tx, jobs_available }
+    }
+
+    /// Records a delivery; returns once it is committed.
+    pub async fn record(&self, record: DeliveryRecord) -> anyhow::Result<Recorded> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send((record, reply)).await.map_err(|_| anyhow::anyhow!("the delivery ledger has stopped"))?;
+        answer.await.map_err(|_| anyhow::anyhow!("the delivery ledger dropped a request"))?
+    }
+}
+
+async fn writer(
+    store: Store,
+    limiter: DefaultKeyedRateLimiter<i64>,
+    mut rx: mpsc::Receiver<Request>,
+    jobs_available: Arc<Notify>,
+) {
+    let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let records: Vec<&DeliveryRecord> = batch.iter().map(|(r, _)| r).collect();
+        let results = match write(&store, &limiter, &records).await {
+            Ok(results) => results.into_iter().map(Ok).collect(),
+            Err(batch_error) => {
+                tracing::warn!(error = %batch_error, size = records.len(), "batch write failed; retrying one by one");
+                let mut one_by_one = Vec::with_capacity(records.len());
+                for record in &records {
+                    let result = write(&store, &limiter, &[record]).await.map(|mut r| r.remove(0));
+                    one_by_one.push(result);
+                }
+                one_by_one
+            }
+        };
+        if results
+            .iter()
+            .any(|r| matches!(r, Ok(Recorded { outcome, duplicate: false, .. }) if outcome == "job_created"))
+        {
+            jobs_available.notify_waiters();
+        }
+        for ((_, reply), result) in batch.drain(..).zip(results) {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+async fn write(
+    store: &Store,
+    limiter: &DefaultKeyedRateLimiter<i64>,
+    records: &[&DeliveryRecord],
+) -> anyhow::Result<Vec<Recorded>> {
+    let mut tx = store.pool.begin().await.context("starting an intake transaction")?;
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        out.push(write_one(&mut tx, limiter, record).await?);
+    }
+    tx.commit().await.context("committing intake")?;
+    Ok(out)
+}
+
+async fn write_one(
+    tx: &mut Transaction<'static, Any>,
+    limiter: &DefaultKeyedRateLimiter<i64>,
+    record: &DeliveryRecord,
+) -> anyhow::Result<Recorded> {
+    let now = now_ms();
+    // Insert first: a write takes SQLite's write lock at once, and the
+    // conflict on the primary key is the duplicate check.
+    let (outcome, detail) = match &record.effect {
+        Effect::Note { outcome, detail } => (*outcome, detail.clone()),
+        Effect::Installation(_) | Effect::InstallationRepos { .. } => ("recorded", None),
+        Effect::Run(_) => ("pending", None),
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO deliveries (id, event, action, received_at, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&record.id)
+    .bind(&record.event)
+    .bind(record.action.clone())
+    .bind(now)
+    .bind(outcome)
+    .bind(detail.map(|d| crate::masker::global().mask(&d)))
+    .execute(&mut **tx)
+    .await
+    .context("recording a delivery")?;
+    if inserted.rows_affected() == 0 {
+        let row = sqlx::query("SELECT outcome, job_id FROM deliveries WHERE id = $1")
+            .bind(&record.id)
+            .fetch_one(&mut **tx)
+            .await
+            .context("reading a duplicate delivery")?;
+        return Ok(Recorded {
+            duplicate: true,
+            outcome: row.try_get(0)?,
+            job_id: row.try_get::<Option<i64>, _>(1)?.map(JobId),
+        });
+    }
+    match &record.effect {
+        Effect::Note { outcome, .. } => Ok(Recorded { duplicate: false, outcome: (*outcome).into(), job_id: None }),
+        Effect::Installation(change) => {
+            apply_installation(tx, change, now).await?;
+            Ok(Recorded { duplicate: false, outcome: "recorded".into(), job_id: None })
+        }
+        Effect::InstallationRepos { installation_id, added, removed } => {
+            for repo in added {
+                add_installation_repo(tx, *installation_id, repo).await?;
+            }
+            for repo in removed {
+                sqlx::query("DELETE FROM installation_repositories WHERE installation_id = $1 AND repo_id = $2")
+                    .bind(*installation_id)
+                    .bind(repo.id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(Recorded { duplicate: false, outcome: "recorded".into(), job_id: None })
+        }
+        Effect::Run(job) => {
+            let (outcome, job_id) = run_trigger(tx, limiter, job, now).await?;
+            sqlx::query("UPDATE deliveries SET outcome = $1, job_id = $2 WHERE id = $3")
+                .bind(outcome)
+                .bind(job_id.map(|j| j.0))
+                .bind(&record.id)
+                .execute(&mut **tx)
+                .await
+                .context("recording a delivery's outcome")?;
+            Ok(Recorded { duplicate: false, outcome: outcome.into(), job_id })
+        }
+    }
+}
+
+/// Creates a queued job, or records the trigger on the issue's active job.
+async fn run_trigger(
+    tx: &mut Transaction<'static, Any>,
+    limiter: &DefaultKeyedRateLimiter<i64>,
+    job: &NewJob,
+    now: i64,
+) -> anyhow::Result<(&'static str, Option<JobId>)> {
+    let active =
+        sqlx::query("SELECT id FROM jobs WHERE repo_id = $1 AND issue_number = $2 AND state IN ('queued', 'running')")
+            .bind(job.repo.id)
+            .bind(job.issue_number)
+            .fetch_optional(&mut **tx)
+            .await
+            .context("looking for the issue's active job")?;
+    let (outcome, id) = match active {
+        Some(row) => ("job_triggered", JobId(row.try_get(0)?)),
+        None => {
+            if limiter.check_key(&job.installation_id).is_err() {
+                return Ok(("rate_limited", None));
+            }
+            let row = sqlx::query(
+                "INSERT INTO jobs (state, installation_id, repo_id, repo_full_name, clone_url, default_branch, \
+                 issue_number, issue_title, trigger_kind, trigger_comment_id, sender_login, sender_id, instructions, \
+                 delivery_id, created_at, updated_at) \
+                 VALUES ('queued', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+            )
+            .bind(job.installation_id)
+            .bind(job.repo.id)
+            .bind(&job.repo.full_name)
+            .bind(&job.repo.clone_url)
+            .bind(&job.repo.default_branch)
+            .bind(job.issue_number)
+            .bind(&job.issue_title)
+            .bind(job.trigger.as_str())
+            .bind(job.trigger_comment_id)
+            .bind(&job.sender_login)
+            .bind(job.sender_id)
+            .bind(job.instructions.clone())
+            .bind(&job.delivery_id)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await
+            .context("creating a job")?;
+            ("job_created", JobId(row.try_get(0)?))
+        }
+    };
+    sqlx::query(
+        "INSERT INTO job_triggers (job_id, delivery_id, kind, sender_login, instructions, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id.0)
+    .bind(&job.delivery_id)
+    .bind(job.trigger.as_str())
+    .bind(&job.sender_login)
+    .bind(job.instructions.clone())
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .context("recording a job trigger")?;
+    Ok((outcome, Some(id)))
+}
+
+async fn apply_installation(
+    tx: &mut Transaction<'static, Any>,
+    change: &InstallationChange,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO installations (id, account_login, account_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+         ON CONFLICT (id) DO UPDATE SET account_login = excluded.account_login, account_id = excluded.account_id, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(change.installation_id)
+    .bind(&change.account_login)
+    .bind(change.account_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .context("recording an installation")?;
+    let (suspended, deleted): (Option<i64>, Option<i64>) = match change.action {
+        InstallationAction::Created | InstallationAction::Unsuspend => (None, None),
+        InstallationAction::Suspend => (Some(now), None),
+        InstallationAction::Deleted => (None, Some(now)),
+    };
+    sqlx::query("UPDATE installations SET suspended_at = $1, deleted_at = $2 WHERE id = $3")
+        .bind(suspended)
+        .bind(deleted)
+        .bind(change.installation_id)
+        .execute(&mut **tx)
+        .await?;
+    if change.action == InstallationAction::Deleted {
+        sqlx::query("DELETE FROM installation_repositories WHERE installation_id = $1")
+            .bind(change.installation_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for repo in &change.repos {
+        add_installation_repo(tx, change.installation_id, repo).await?;
+    }
+    Ok(())
+}
+
+async fn add_installation_repo(
+    tx: &mut Transaction<'static, Any>,
+    installation_id: i64,
+    repo: &RepoBrief,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO installation_repositories (installation_id, repo_id, full_name) VALUES ($1, $2, $3) \
+         ON CONFLICT (installation_id, repo_id) DO UPDATE SET full_name = excluded.full_name",
+    )
+    .bind(installation_id)
+    .bind(repo.id)
+    .bind(&repo.full_name)
+    .execute(&mut **tx)
+    .await
+    .context("recording an installation's repository")?;
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! One store test suite, run against both backends: a real SQLite file and a
+//! real PostgreSQL server (`MAXION_TEST_POSTGRES_URL`, an admin URL; each test
+//! gets a fresh database). Without that variable the PostgreSQL half skips
+//! with a notice, except under `CI=true`, where it fails.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use maxion::intake::{InstallationAction, InstallationChange, RepoBrief};
+use maxion::jobs::{
+    DeliveryRecord, Effect, JobEvent, JobId, JobRate, JobState, Ledger, NewJob, RepoRef, Store, TriggerKind,
+};
+use secrecy::SecretString;
+
+struct Db {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Db {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = SecretString::from(format!("sqlite://{}", dir.path().join("t.db").display()));
+    Db { store: Store::open(&url).await.expect("sqlite store"), _dir: Some(dir) }
+}
+
+async fn postgres() -> Option<Db> {
+    let Ok(admin) = std::env::var("MAXION_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but MAXION_TEST_POSTGRES_URL is not set: the PostgreSQL store tests cannot run"
+        );
+        eprintln!("notice: MAXION_TEST_POSTGRES_URL not set; skipping the PostgreSQL store test");
+        return None;
+    };
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the PostgreSQL admin URL");
+    let name = format!(
+        "maxion_t_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let url = SecretString::from(format!("{base}/{name}"));
+    Some(Db { store: Store::open(&url).await.expect("postgres store"), _dir: None })
+}
+
+fn new_job(issue: i64, delivery: &str) -> NewJob {
+    NewJob {
+        installation_id: 1,
+        repo: RepoRef {
+            id: 10,
+            full_name: "octo/demo".into(),
+            clone_url: "https://example.test/octo/demo.git".into(),
+            default_branch: "main".into(),
+        },
+        issue_number: issue,
+        issue_title: format!("issue {issue}"),
+        trigger: TriggerKind::Label,
+        trigger_comment_id: None,
+        sender_login: "alice".into(),
+        sender_id: 1,
+        instructions: None,
+        delivery_id: delivery.into(),
+    }
+}
+
+fn run(issue: i64, delivery: &str) -> DeliveryRecord {
+    DeliveryRecord {
+        id: delivery.into(),
+        event: "issues".into(),
+        action: Some("labeled".into()),
+        effect: Effect::Run(new_job(issue, delivery)),
+    }
+}
+
+fn ledger(store: &Store) -> Ledger {
+    Ledger::start(store.clone(), JobRate { per_minute: 10_000, burst: 10_000 })
+}
+
+mod cases {
+    use super::*;
+
+    pub async fn ledger_creates_jobs_and_deduplicates(store: &Store) {
+        let ledger = ledger(store);
+        let first = ledger.record(run(1, "a")).await.expect("record");
+        assert_eq!(first.outcome, "job_created");
+        let again = ledger.record(run(1, "a")).await.expect("record");
+        assert!(again.duplicate);
+        assert_eq!(again.job_id, first.job_id);
+        assert_eq!(store.count_jobs().await.expect("count"), 1);
+    }
+
+    pub async fn concurrent_redeliveries_create_one_job(store: &Store) {
+        let ledger = ledger(store);
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let ledger = ledger.clone();
+            tasks.push(tokio::spawn(async move { ledger.record(run(2, "same")).await.expect("record") }));
+        }
+        let mut fresh = 0;
+        for t in tasks {
+            if !t.await.expect("task").duplicate {
+                fresh += 1;
+            }
+        }
+        assert_eq!(fresh, 1);
+        assert_eq!(store.count_jobs().await.expect("count"), 1);
+    }
+
+    pub async fn one_active_job_per_issue(store: &Store) {
+        let ledger = ledger(store);
+        let a = ledger.record(run(3, "x1")).await.expect("record");
+        let b = ledger.record(run(3, "x2")).await.expect("record");
+        assert_eq!(b.outcome, "job_triggered");
+        assert_eq!(a.job_id, b.job_id);
+        let id = a.job_id.expect("job");
+        assert_eq!(store.job_trigger_count(id).await.expect("count"), 2);
+        // Once the job has ended, a new trigger starts a new job.
+        let claimed = store.claim_next("w", Duration::from_secs(60)).await.expect("claim").expect("a job");
+        assert_eq!(claimed.id, id);
+        assert!(store.transition(id, JobState::Running, JobState::Succeeded, None).await.expect("finish"));
+        let c = ledger.record(run(3, "x3")).await.expect("record");
+        assert_eq!(c.outcome, "job_created");
+        assert_ne!(c.job_id, a.job_id);
+    }
+
+    pub async fn claims_are_exclusive_under_concurrency(store: &Store) {
+        let ledger = ledger(store);
+        for issue in 0..20 {
+            ledger.record(run(100 + issue, &format!("c{issue}"))).await.expect("record");
+        }
+        let mut workers = Vec::new();
+        for w in 0..6 {
+            let store = store.clone();
+            workers.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(job) = store.claim_next(&format!("w{w}"), Duration::from_secs(60)).await.expect("claim")
+                {
+                    assert_eq!(job.state, JobState::Running);
+                    assert_eq!(job.attempts, 1);
+                    mine.push(job.id);
+                }
+                mine
+            }));
+        }
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(w.await.expect("worker"));
+        }
+        let unique: BTreeSet<JobId> = all.iter().copied().collect();
+        assert_eq!(all.len(), 20, "every job claimed exactly once");
+        assert_eq!(unique.len(), 20);
+    }
+
+    pub async fn state_machine_is_enforced(store: &Store) {
+        let ledger = ledger(store);
+        let id = ledger.record(run(4, "s1")).await.expect("record").job_id.expect("job");
+        assert!(store.transition(id, JobState::Queued, JobState::Succeeded, None).await.is_err());
+        // A stale `from` does nothing.
+        assert!(!store.transition(id, JobState::Running, JobState::Failed, None).await.expect("ok"));
+        assert!(store.transition(id, JobState::Queued, JobState::Cancelled, Some("by alice")).await.expect("ok"));
+        let job = store.get_job(id).await.expect("read").expect("job");
+        assert_eq!(job.state, JobState::Cancelled);
+        assert_eq!(job.error.as_deref(), Some("by alice"));
+        assert!(job.finished_at.is_some());
+        assert!(store.claim_next("w", Duration::from_secs(5)).await.expect("claim").is_none());
+    }
+
+    pub async fn leases_can_be_lost(store: &Store) {
+        let ledger = ledger(store);
+        ledger.record(run(5, "l1")).await.expect("record");
+        let job = store.claim_next("owner-a", Duration::from_secs(60)).await.expect("claim").expect("job");
+        assert!(store.heartbeat(job.id, "owner-a", Duration::from_secs(60)).await.expect("beat"));
+        assert!(!store.heartbeat(job.id, "owner-b", Duration::from_secs(60)).await.expect("beat"));
+        assert!(store.transition(job.id, JobState::Running, JobState::Failed, Some("boom")).await.expect("fail"));
+        assert!(!store.heartbeat(job.id, "owner-a", Duration::from_secs(60)).await.expect("beat"));
+    }
+
+    pub async fn events_are_ordered_and_replayable(store: &Store) {
+        let ledger = ledger(store);
+        let id = ledger.record(run(6, "e1")).await.expect("record").job_id.expect("job");
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.append_event(id, &JobEvent::Info { message: format!("m{i}") }).await.expect("append")
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let events = store.job_events(id, 0, 1000).await.expect("read");
+        assert_eq!(events.len(), 40);
+        assert!(events.windows(2).all(|w| w[0].id < w[1].id));
+        let after = store.job_events(id, events[19].id, 1000).await.expect("read");
+        assert_eq!(after.len(), 20);
+        assert_eq!(after[0].id, events[20].id);
+    }
+
+    pub async fn installations_are_upserted(store: &Store) {
+        let ledger = ledger(store);
+        let change = |action| InstallationChange {
+            action,
+            installation_id: 9,
+            account_login: "octo".into(),
+            account_id: 3,
+            repos: vec![RepoBrief { id: 1, full_name: "octo/a".into() }],
+        };
+        for (i, action) in [InstallationAction::Created, InstallationAction::Suspend, InstallationAction::Unsuspend]
+            .into_iter()
+            .enumerate()
+        {
+            let record = DeliveryRecord {
+                id: format!("i{i}"),
+                event: "installation".into(),
+                action: None,
+                effect: Effect::Installation(change(action)),
+            };
+            assert_eq!(ledger.record(record).await.expect("record").outcome, "recorded");
+        }
+        assert_eq!(store.installations().await.expect("read"), vec![(9, "octo".to_owned(), false, false)]);
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite_store {
+            $(#[tokio::test] async fn $case() { let db = super::sqlite().await; super::cases::$case(&db.store).await; })*
+        }
+        mod postgres_store {
+            $(#[tokio::test] async fn $case() {
+                let Some(db) = super::postgres().await else { return };
+                super::cases::$case(&db.store).await;
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    ledger_creates_jobs_and_deduplicates,
+    concurrent_redeliveries_create_one_job,
+    one_active_job_per_issue,
+    claims_are_exclusive_under_concurrency,
+    state_machine_is_enforced,
+    leases_can_be_lost,
+    events_are_ordered_and_replayable,
+    installations_are_upserted,
+);
+
+#[tokio::test]
+async fn sqlite_queued_jobs_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = SecretString::from(format!("sqlite://{}", dir.path().join("r.db").display()));
+    {
+        let store = Store::open(&url).await.expect("open");
+        ledger(&store).record(run(1, "r1")).await.expect("record");
+        store.pool_close().await;
+    }
+    let store = Store::open(&url).await.expect("reopen");
+    let job = store.claim_next("after-restart", Duration::from_secs(5)).await.expect("claim").expect("job survived");
+    assert_eq!(job.spec.issue_number, 1);
+}
