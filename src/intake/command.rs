@@ -139,14 +139,14 @@ fn interpret(text: &str) -> Command {
     // A lone word close to a command name is almost certainly a typo; running
     // a paid agent on "cancle" as instructions would be the wrong guess.
     let lone_word = first_line.split_whitespace().count() == 1 && text.lines().count() == 1;
-    if lone_word && word.chars().all(|c| c.is_ascii_alphabetic()) {
-        if let Some(spec) = CONTROL_COMMANDS
+    if lone_word
+        && word.chars().all(|c| c.is_ascii_alphabetic())
+        && let Some(spec) = CONTROL_COMMANDS
             .iter()
             .filter(|c| edit_distance(&word, c.name) <= near_miss_limit(c.name))
             .min_by_key(|c| edit_distance(&word, c.name))
-        {
-            return Command::NearMiss { word, suggestion: spec.name };
-        }
+    {
+        return Command::NearMiss { word, suggestion: spec.name };
     }
     Command::Run { instructions: Some(text.to_owned()) }
 }
@@ -163,8 +163,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
