@@ -1,0 +1,91 @@
+//! The `maxion` binary as an operator meets it: help text, start-up errors,
+//! an unconfigured start, and a clean exit on SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_maxion");
+
+fn clean_env<'a>(cmd: &'a mut Command, dir: &std::path::Path) -> &'a mut Command {
+    for var in maxion::config::RawSettings::names() {
+        cmd.env_remove(var);
+    }
+    cmd.current_dir(dir)
+}
+
+#[test]
+fn help_documents_every_setting() {
+    for args in [vec!["--help"], vec!["serve", "--help"], vec!["migrate", "--help"]] {
+        let out = Command::new(BIN).args(&args).output().expect("run");
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for var in maxion::config::RawSettings::names() {
+            assert!(text.contains(var), "{args:?} --help does not mention {var}");
+        }
+    }
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (var, value) in [
+        ("GITHUB_APP_PRIVATE_KEY", "-----BEGIN RSA PRIVATE KEY-----\\nnot a key\\n-----END RSA PRIVATE KEY-----"),
+        ("GITHUB_API_URL", "not a url"),
+        ("MAXION_LISTEN", "localhost"),
+    ] {
+        let out = clean_env(&mut Command::new(BIN), dir.path()).arg("serve").env(var, value).output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{var}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{var}: {stderr}");
+        assert!(lines[0].contains(var), "{var}: {stderr}");
+    }
+}
+
+#[test]
+fn unconfigured_serve_answers_health_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let mut child = clean_env(&mut Command::new(BIN), dir.path())
+        .arg("serve")
+        .env("MAXION_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let health = runtime.block_on(async {
+        for _ in 0..200 {
+            if let Ok(r) = reqwest::get(&url).await {
+                return r.json::<serde_json::Value>().await.ok();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    });
+    let health = health.expect("healthz answered");
+    assert_eq!(health["configured"], false);
+    let (status, body) = runtime.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/webhook"))
+            .body("{}")
+            .send()
+            .await
+            .expect("webhook");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    });
+    assert_eq!(status, 503);
+    assert!(body.contains("GITHUB_WEBHOOK_SECRET"), "{body}");
+    assert!(dir.path().join("maxion.db").exists(), "the default SQLite file is created");
+
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "exit status {status:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().expect("stderr"), &mut stderr).expect("read");
+    let missing: Vec<&str> = stderr.lines().filter(|l| l.contains("not configured")).collect();
+    assert_eq!(missing.len(), 1, "one clear line about missing settings: {stderr}");
+    assert!(missing[0].contains("GITHUB_APP_ID"));
+}
