@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-use maxion::masker::{Masker, forms};
+use maxion::masker::{MASK, Masker, forms};
 use proptest::prelude::*;
 use secrecy::SecretString;
 
@@ -73,6 +73,32 @@ fn run_stream(masker: &Arc<Masker>, data: &[u8], sizes: &[usize]) -> Vec<u8> {
     out
 }
 
+/// Leftmost-longest replacement written the obvious way, as the reference
+/// the automaton must agree with.
+fn naive_mask(data: &[u8], values: &[String]) -> Vec<u8> {
+    let patterns: Vec<Vec<u8>> = values.iter().flat_map(|v| forms::all_forms(v)).collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        let longest = patterns
+            .iter()
+            .filter(|p| data[i..].starts_with(p))
+            .map(Vec::len)
+            .max();
+        match longest {
+            Some(len) => {
+                out.extend_from_slice(MASK.as_bytes());
+                i += len;
+            }
+            None => {
+                out.push(data[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -134,6 +160,7 @@ proptest! {
 
         prop_assert!(!contains(&out, forbidden), "{form} form survived in {:?}", String::from_utf8_lossy(&out));
         prop_assert_eq!(&out, &masker.mask_bytes(&data), "stream and one-shot masking differ");
+        prop_assert_eq!(&out, &naive_mask(&data, &all), "differs from the naive reference");
     }
 
     #[test]

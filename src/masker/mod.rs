@@ -19,7 +19,7 @@ mod tests;
 
 use std::sync::{Arc, OnceLock, RwLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use stream::MaskStream;
@@ -85,11 +85,13 @@ impl Masker {
             return Ok(Self::default());
         }
         let max_pattern_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
-        // A DFA is several times faster than the NFA on text where the
-        // prefilter rarely helps (base64 forms start with any letter); fall
-        // back to letting the crate choose if the DFA would be too large.
-        let automaton = build(&patterns, Some(AhoCorasickKind::DFA))
-            .or_else(|_| build(&patterns, None))
+        // Leftmost-longest so that a secret which contains another one is
+        // masked whole. The crate picks a DFA for small pattern sets and a
+        // contiguous NFA beyond; either way its packed (Teddy) prefilter does
+        // most of the scanning while there are at most 128 patterns.
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
             .map_err(|e| MaskerError::Build(e.to_string()))?;
         Ok(Self {
             automaton: Some(automaton),
@@ -171,16 +173,6 @@ impl Masker {
     }
 }
 
-fn build(
-    patterns: &[Vec<u8>],
-    kind: Option<AhoCorasickKind>,
-) -> Result<AhoCorasick, aho_corasick::BuildError> {
-    AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostLongest)
-        .kind(kind)
-        .build(patterns)
-}
-
 /// Moves `cut` back (not below `min`) so that `data[..cut]` does not end in
 /// the middle of a UTF-8 character.
 fn utf8_floor(data: &[u8], cut: usize, min: usize) -> usize {
@@ -234,6 +226,28 @@ impl Secrets {
         // cannot publish their maskers in the wrong order.
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(masker);
         Ok(())
+    }
+
+    /// Forgets a secret (e.g. an installation token that has expired), so
+    /// the pattern set does not grow for the life of the process. Returns
+    /// whether it was registered.
+    pub fn remove(&self, secret: &SecretString) -> Result<bool, MaskerError> {
+        let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
+        let Some(index) = values
+            .iter()
+            .position(|v| v.expose_secret() == secret.expose_secret())
+        else {
+            return Ok(false);
+        };
+        let rest = values
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, v)| v);
+        let masker = Masker::new(rest)?;
+        values.remove(index);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(masker);
+        Ok(true)
     }
 
     /// The masker for every secret registered so far (a cheap snapshot).

@@ -41,18 +41,24 @@ impl MaskStream {
     /// Feeds a chunk; returns the bytes that are safe to emit now.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(chunk.len() + self.held.len());
+        self.push_into(chunk, &mut out);
+        out
+    }
+
+    /// Like [`push`](Self::push), appending to `out` so that a caller can
+    /// reuse one buffer for a whole stream.
+    pub fn push_into(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         if self.held.is_empty() {
-            let done = self.masker.mask_prefix(chunk, false, &mut out);
+            let done = self.masker.mask_prefix(chunk, false, out);
             self.held.extend_from_slice(&chunk[done..]);
         } else {
             self.held.extend_from_slice(chunk);
-            let done = self.masker.mask_prefix(&self.held, false, &mut out);
+            let done = self.masker.mask_prefix(&self.held, false, out);
             self.held.drain(..done);
             if self.held.capacity() > KEEP_CAPACITY {
                 self.held.shrink_to(self.masker.max_held());
             }
         }
-        out
     }
 
     /// Flushes what is held back (masked). Call once the stream has ended.

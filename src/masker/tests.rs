@@ -225,6 +225,12 @@ fn registry_adds_rebuild_and_old_snapshots_stay_valid() {
         before.mask("first-secret-aaa second-secret-bbb"),
         "*** second-secret-bbb"
     );
+    assert!(secrets.remove(&secret("first-secret-aaa")).unwrap());
+    assert!(!secrets.remove(&secret("first-secret-aaa")).unwrap());
+    assert_eq!(
+        secrets.mask("first-secret-aaa second-secret-bbb"),
+        "first-secret-aaa ***"
+    );
 }
 
 #[test]
