@@ -22,7 +22,10 @@ pub fn resolve_ref<'a>(r: &'a Repo, reference: Option<&str>) -> Option<(String, 
     if let Some(b) = r.branches.get(name) {
         return Some((name.to_string(), b));
     }
-    r.branches.iter().find(|(_, b)| b.sha == reference).map(|(n, b)| (n.clone(), b))
+    r.branches
+        .iter()
+        .find(|(_, b)| b.sha == reference)
+        .map(|(n, b)| (n.clone(), b))
 }
 
 pub fn contents(ctx: &mut Ctx) -> Reply {
@@ -40,7 +43,9 @@ pub fn contents(ctx: &mut Ctx) -> Reply {
     let mut seen = BTreeSet::new();
     let mut entries = Vec::new();
     for (file, bytes) in b.files.range(prefix.clone()..) {
-        let Some(rest) = file.strip_prefix(&prefix) else { break };
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            break;
+        };
         let (name, is_dir) = match rest.split_once('/') {
             Some((dir, _)) => (dir, true),
             None => (rest, false),
@@ -50,9 +55,25 @@ pub fn contents(ctx: &mut Ctx) -> Reply {
         }
         let child = format!("{prefix}{name}");
         entries.push(if is_dir {
-            render::dir_entry(ctx.state, r, &shown_ref, &child, "dir", &fake_sha(&[&b.sha, &child]), 0)
+            render::dir_entry(
+                ctx.state,
+                r,
+                &shown_ref,
+                &child,
+                "dir",
+                &fake_sha(&[&b.sha, &child]),
+                0,
+            )
         } else {
-            render::dir_entry(ctx.state, r, &shown_ref, &child, "file", &blob_sha(bytes), bytes.len())
+            render::dir_entry(
+                ctx.state,
+                r,
+                &shown_ref,
+                &child,
+                "file",
+                &blob_sha(bytes),
+                bytes.len(),
+            )
         });
     }
     if entries.is_empty() {
@@ -108,14 +129,28 @@ pub fn branch(ctx: &mut Ctx) -> Reply {
     let mut text = super::spec::spec().example("branch-get").to_string();
     text = text
         .replace("7fd1a60b01f91b314f59955a4e4d4e80d8edf11d", &b.sha)
-        .replace("https://api.github.com/repos/octocat/Hello-World", &format!("{}/repos/{}", ctx.state.base_url, r.full_name()))
-        .replace("https://github.com/octocat/Hello-World", &format!("{}/{}", ctx.state.base_url, r.full_name()))
+        .replace(
+            "https://api.github.com/repos/octocat/Hello-World",
+            &format!("{}/repos/{}", ctx.state.base_url, r.full_name()),
+        )
+        .replace(
+            "https://github.com/octocat/Hello-World",
+            &format!("{}/{}", ctx.state.base_url, r.full_name()),
+        )
         .replace("https://api.github.com", &ctx.state.base_url)
         .replace("https://github.com", &ctx.state.base_url);
     let mut v: Value = serde_json::from_str(&text).expect("branch example");
     v["name"] = json!(name);
-    v["_links"]["self"] = json!(format!("{}/repos/{}/branches/{name}", ctx.state.base_url, r.full_name()));
-    v["_links"]["html"] = json!(format!("{}/{}/tree/{name}", ctx.state.base_url, r.full_name()));
+    v["_links"]["self"] = json!(format!(
+        "{}/repos/{}/branches/{name}",
+        ctx.state.base_url,
+        r.full_name()
+    ));
+    v["_links"]["html"] = json!(format!(
+        "{}/{}/tree/{name}",
+        ctx.state.base_url,
+        r.full_name()
+    ));
     Reply::ok(v)
 }
 
@@ -125,8 +160,13 @@ pub fn permission(ctx: &mut Ctx) -> Reply {
         return Reply::error(404, &format!("{login} is not a user"), &ctx.doc_url);
     };
     let r = ctx.state.repo(ctx.repo_id());
-    let role = if login == r.owner { "admin".to_string() } else {
-        r.permissions.get(&login).cloned().unwrap_or_else(|| "none".into())
+    let role = if login == r.owner {
+        "admin".to_string()
+    } else {
+        r.permissions
+            .get(&login)
+            .cloned()
+            .unwrap_or_else(|| "none".into())
     };
     // `permission` is the legacy coarse level; `role_name` the precise role.
     let permission = match role.as_str() {
@@ -135,9 +175,8 @@ pub fn permission(ctx: &mut Ctx) -> Reply {
         "triage" | "read" => "read",
         _ => "none",
     };
-    let mut v = super::spec::spec().example(
-        "repository-collaborator-permission-response-if-user-has-admin-permissions",
-    );
+    let mut v = super::spec::spec()
+        .example("repository-collaborator-permission-response-if-user-has-admin-permissions");
     let mut user = render::user(ctx.state, &u);
     let rank = |want: &[&str]| want.contains(&role.as_str());
     user["permissions"] = json!({

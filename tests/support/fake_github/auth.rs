@@ -33,7 +33,10 @@ pub struct Refusal {
 
 impl Refusal {
     fn new(status: u16, message: &str) -> Refusal {
-        Refusal { status, message: message.to_string() }
+        Refusal {
+            status,
+            message: message.to_string(),
+        }
     }
     pub fn bad_credentials() -> Refusal {
         Refusal::new(401, "Bad credentials")
@@ -51,7 +54,9 @@ pub fn credential(headers: &HeaderMap) -> Option<String> {
     match scheme.to_ascii_lowercase().as_str() {
         "token" | "bearer" => Some(rest.trim().to_string()),
         "basic" => {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .ok()?;
             let decoded = String::from_utf8(decoded).ok()?;
             let (user, pass) = decoded.split_once(':')?;
             (user == "x-access-token").then(|| pass.to_string())
@@ -82,10 +87,7 @@ pub fn authenticate(state: &State, headers: &HeaderMap, template: &str) -> Resul
             return Ok(Caller::App);
         }
         // An App JWT only works on the App's own endpoints.
-        return Err(Refusal::new(
-            403,
-            "Resource not accessible by integration",
-        ));
+        return Err(Refusal::new(403, "Resource not accessible by integration"));
     }
     if app_route {
         return Err(Refusal::new(401, "A JSON web token could not be decoded"));
@@ -96,7 +98,10 @@ pub fn authenticate(state: &State, headers: &HeaderMap, template: &str) -> Resul
     if data.revoked || data.expires_at <= state.now() {
         return Err(Refusal::bad_credentials());
     }
-    Ok(Caller::Installation { token: cred, data: data.clone() })
+    Ok(Caller::Installation {
+        token: cred,
+        data: data.clone(),
+    })
 }
 
 /// Checks signature and GitHub's claim rules; messages are GitHub's own.
@@ -137,32 +142,45 @@ pub fn verify_jwt(jwt: &str) -> Result<(), Refusal> {
         ));
     }
     if exp - iat > 600 || exp > now + 600 + 60 {
-        return Err(Refusal::new(401, "'Expiration time' claim ('exp') is too far in the future"));
+        return Err(Refusal::new(
+            401,
+            "'Expiration time' claim ('exp') is too far in the future",
+        ));
     }
-    let iss_ok = claims["iss"].as_u64() == Some(APP_ID) || claims["iss"].as_str() == Some(APP_CLIENT_ID);
+    let iss_ok =
+        claims["iss"].as_u64() == Some(APP_ID) || claims["iss"].as_str() == Some(APP_CLIENT_ID);
     if !iss_ok {
-        return Err(Refusal::new(401, "'Issuer' claim ('iss') must be an Integer"));
+        return Err(Refusal::new(
+            401,
+            "'Issuer' claim ('iss') must be an Integer",
+        ));
     }
     Ok(())
 }
 
 /// The installation permission an operation needs, as (permission, level).
-pub fn required_permission(method: &Method, template: &str) -> Option<(&'static str, &'static str)> {
+pub fn required_permission(
+    method: &Method,
+    template: &str,
+) -> Option<(&'static str, &'static str)> {
     let write = method != Method::GET;
     let t = template;
-    Some(if t.starts_with("/app") || t == "/users/{username}" || t == "/search/issues" {
-        return None;
-    } else if t.contains("/check-runs") {
-        ("checks", if write { "write" } else { "read" })
-    } else if t.contains("/pulls") {
-        ("pull_requests", if write { "write" } else { "read" })
-    } else if t.contains("/issues") {
-        ("issues", if write { "write" } else { "read" })
-    } else if t.contains("/contents/") || t.contains("/git/trees/") || t.contains("/branches/") {
-        ("contents", "read")
-    } else {
-        ("metadata", "read")
-    })
+    Some(
+        if t.starts_with("/app") || t == "/users/{username}" || t == "/search/issues" {
+            return None;
+        } else if t.contains("/check-runs") {
+            ("checks", if write { "write" } else { "read" })
+        } else if t.contains("/pulls") {
+            ("pull_requests", if write { "write" } else { "read" })
+        } else if t.contains("/issues") {
+            ("issues", if write { "write" } else { "read" })
+        } else if t.contains("/contents/") || t.contains("/git/trees/") || t.contains("/branches/")
+        {
+            ("contents", "read")
+        } else {
+            ("metadata", "read")
+        },
+    )
 }
 
 pub fn has_permission(granted: &BTreeMap<String, String>, perm: &str, level: &str) -> bool {
@@ -171,14 +189,17 @@ pub fn has_permission(granted: &BTreeMap<String, String>, perm: &str, level: &st
     if perm == "metadata" && !granted.is_empty() {
         return true;
     }
-    granted.get(perm).is_some_and(|g| level_rank(g) >= level_rank(level))
+    granted
+        .get(perm)
+        .is_some_and(|g| level_rank(g) >= level_rank(level))
 }
 
 /// Mints a token that looks like GitHub's: `ghs_` + 36 alphanumerics.
 pub fn mint(state: &mut State) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut out = String::from("ghs_");
-    let mut x = state.token_seed ^ (state.issued_tokens.len() as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut x = state.token_seed
+        ^ (state.issued_tokens.len() as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     for _ in 0..36 {
         // xorshift64*: plenty for unguessable-enough test tokens.
         x ^= x >> 12;

@@ -45,8 +45,15 @@ impl FailureRule {
 }
 
 /// Takes one shot of the first armed rule matching the request, if any.
-pub fn take(rules: &mut [FailureRule], method: &str, template: &str, path: &str) -> Option<Failure> {
-    let rule = rules.iter_mut().find(|r| r.matches(method, template, path))?;
+pub fn take(
+    rules: &mut [FailureRule],
+    method: &str,
+    template: &str,
+    path: &str,
+) -> Option<Failure> {
+    let rule = rules
+        .iter_mut()
+        .find(|r| r.matches(method, template, path))?;
     rule.remaining -= 1;
     Some(rule.failure.clone())
 }

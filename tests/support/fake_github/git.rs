@@ -10,6 +10,12 @@ pub fn is_git_path(path: &str) -> bool {
     path.contains(".git/")
 }
 
-pub async fn serve(_shared: Shared, _method: Method, _uri: Uri, _headers: HeaderMap, _body: Bytes) -> Response {
+pub async fn serve(
+    _shared: Shared,
+    _method: Method,
+    _uri: Uri,
+    _headers: HeaderMap,
+    _body: Bytes,
+) -> Response {
     StatusCode::NOT_FOUND.into_response()
 }

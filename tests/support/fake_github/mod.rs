@@ -41,8 +41,8 @@ use tokio::sync::oneshot;
 
 pub use failure::Failure;
 pub use model::{
-    AuthKind, CheckRun, Comment, InstallationId, Pull, Reaction, ReactionTarget, RecordedRequest, RepoId,
-    ReviewComment, UserType,
+    AuthKind, CheckRun, Comment, InstallationId, Pull, Reaction, ReactionTarget, RecordedRequest,
+    RepoId, ReviewComment, UserType,
 };
 
 use failure::FailureRule;
@@ -67,7 +67,9 @@ pub struct FakeGitHub {
 impl FakeGitHub {
     /// Starts the server on `127.0.0.1:0` inside the current tokio runtime.
     pub async fn start() -> FakeGitHub {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let state: Shared = Arc::new(Mutex::new(State::new(url.clone())));
         // Parse and compile the description now, not inside the first request.
@@ -84,7 +86,11 @@ impl FakeGitHub {
                 })
                 .await;
         });
-        FakeGitHub { state, url, shutdown: Some(tx) }
+        FakeGitHub {
+            state,
+            url,
+            shutdown: Some(tx),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -123,16 +129,32 @@ impl FakeGitHub {
         let mut s = self.lock();
         s.user(account);
         let id = InstallationId(s.next_id());
-        let permissions = DEFAULT_PERMISSIONS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        s.installations.insert(id, Installation { id, account: account.to_string(), permissions });
+        let permissions = DEFAULT_PERMISSIONS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        s.installations.insert(
+            id,
+            Installation {
+                id,
+                account: account.to_string(),
+                permissions,
+            },
+        );
         id
     }
 
     /// Replaces the installation's granted permissions, e.g. `&[("issues", "read")]`.
     pub fn set_installation_permissions(&self, inst: InstallationId, permissions: &[(&str, &str)]) {
         let mut s = self.lock();
-        let i = s.installations.get_mut(&inst).expect("unknown installation");
-        i.permissions = permissions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let i = s
+            .installations
+            .get_mut(&inst)
+            .expect("unknown installation");
+        i.permissions = permissions
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     }
 
     /// A private repository with branch `main` holding `README.md`; returns its id.
@@ -154,7 +176,14 @@ impl FakeGitHub {
                 installation: inst,
                 private: true,
                 default_branch: "main".into(),
-                branches: [("main".to_string(), Branch { sha: sha.clone(), files })].into(),
+                branches: [(
+                    "main".to_string(),
+                    Branch {
+                        sha: sha.clone(),
+                        files,
+                    },
+                )]
+                .into(),
                 issues: BTreeMap::new(),
                 pulls: BTreeMap::new(),
                 comments: Vec::new(),
@@ -176,13 +205,22 @@ impl FakeGitHub {
     /// Looks a repository up by `owner/name`.
     pub fn repo(&self, full_name: &str) -> RepoId {
         let (owner, name) = full_name.split_once('/').expect("owner/name");
-        self.lock().repo_by_name(owner, name).expect("unknown repository")
+        self.lock()
+            .repo_by_name(owner, name)
+            .expect("unknown repository")
     }
 
     pub fn add_user(&self, login: &str, kind: UserType) -> u64 {
         let mut s = self.lock();
         let id = s.next_id();
-        s.users.insert(login.to_string(), User { id, login: login.to_string(), kind });
+        s.users.insert(
+            login.to_string(),
+            User {
+                id,
+                login: login.to_string(),
+                kind,
+            },
+        );
         id
     }
 
@@ -194,7 +232,9 @@ impl FakeGitHub {
         );
         let mut s = self.lock();
         s.user(login);
-        s.repo_mut(repo).permissions.insert(login.to_string(), level.to_string());
+        s.repo_mut(repo)
+            .permissions
+            .insert(login.to_string(), level.to_string());
     }
 
     /// Opens an issue authored by the repository owner; returns its number.
@@ -259,10 +299,20 @@ impl FakeGitHub {
 
     /// Commits one file to `branch` (created from the default branch if missing); returns
     /// the branch's new head sha.
-    pub fn put_file(&self, repo: RepoId, branch: &str, path: &str, bytes: impl AsRef<[u8]>) -> String {
+    pub fn put_file(
+        &self,
+        repo: RepoId,
+        branch: &str,
+        path: &str,
+        bytes: impl AsRef<[u8]>,
+    ) -> String {
         let mut s = self.lock();
         let r = s.repo_mut(repo);
-        let from = r.branches.get(&r.default_branch).cloned().unwrap_or_default();
+        let from = r
+            .branches
+            .get(&r.default_branch)
+            .cloned()
+            .unwrap_or_default();
         let b = r.branches.entry(branch.to_string()).or_insert(from);
         let bytes = bytes.as_ref().to_vec();
         b.sha = fake_sha(&[&b.sha, path, &blob_sha(&bytes)]);
@@ -276,18 +326,34 @@ impl FakeGitHub {
     pub fn create_branch(&self, repo: RepoId, branch: &str, from: &str) -> String {
         let mut s = self.lock();
         let r = s.repo_mut(repo);
-        let b = r.branches.get(from).cloned().expect("unknown source branch");
+        let b = r
+            .branches
+            .get(from)
+            .cloned()
+            .expect("unknown source branch");
         let sha = b.sha.clone();
         r.branches.insert(branch.to_string(), b);
         sha
     }
 
     pub fn head_sha(&self, repo: RepoId, branch: &str) -> String {
-        self.lock().repo(repo).branches.get(branch).expect("unknown branch").sha.clone()
+        self.lock()
+            .repo(repo)
+            .branches
+            .get(branch)
+            .expect("unknown branch")
+            .sha
+            .clone()
     }
 
     pub fn file(&self, repo: RepoId, branch: &str, path: &str) -> Option<Vec<u8>> {
-        self.lock().repo(repo).branches.get(branch)?.files.get(path).cloned()
+        self.lock()
+            .repo(repo)
+            .branches
+            .get(branch)?
+            .files
+            .get(path)
+            .cloned()
     }
 
     // ----- time, tokens, failures ----------------------------------------------------
@@ -322,13 +388,26 @@ impl FakeGitHub {
 
     /// Mints a token directly (as `POST .../access_tokens` would), for tests that need one
     /// without going through the client. Empty `repos` = all of the installation's.
-    pub fn mint_token(&self, inst: InstallationId, repos: &[RepoId], permissions: &[(&str, &str)]) -> String {
+    pub fn mint_token(
+        &self,
+        inst: InstallationId,
+        repos: &[RepoId],
+        permissions: &[(&str, &str)],
+    ) -> String {
         let mut s = self.lock();
-        let granted = &s.installations.get(&inst).expect("unknown installation").permissions.clone();
+        let granted = &s
+            .installations
+            .get(&inst)
+            .expect("unknown installation")
+            .permissions
+            .clone();
         let permissions: BTreeMap<String, String> = if permissions.is_empty() {
             granted.clone()
         } else {
-            permissions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            permissions
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         let token = auth::mint(&mut s);
         let expires_at = s.now() + chrono::Duration::from_std(s.token_lifetime).unwrap_or_default();
@@ -349,7 +428,9 @@ impl FakeGitHub {
     /// A valid App JWT (iat 60 s ago, exp 9 min ahead), signed with the test key.
     pub fn app_jwt(&self) -> String {
         let now = chrono::Utc::now().timestamp();
-        jwt_with_claims(&serde_json::json!({ "iat": now - 60, "exp": now + 540, "iss": model::APP_ID }))
+        jwt_with_claims(
+            &serde_json::json!({ "iat": now - 60, "exp": now + 540, "iss": model::APP_ID }),
+        )
     }
 
     // ----- readers -------------------------------------------------------------------
@@ -364,7 +445,9 @@ impl FakeGitHub {
         self.lock()
             .requests
             .iter()
-            .filter(|r| r.method.eq_ignore_ascii_case(method) && r.operation.as_deref() == Some(template))
+            .filter(|r| {
+                r.method.eq_ignore_ascii_case(method) && r.operation.as_deref() == Some(template)
+            })
             .cloned()
             .collect()
     }
@@ -375,11 +458,22 @@ impl FakeGitHub {
     }
 
     pub fn issue_labels(&self, repo: RepoId, issue: u64) -> Vec<String> {
-        self.lock().repo(repo).issues.get(&issue).map(|i| i.labels.clone()).unwrap_or_default()
+        self.lock()
+            .repo(repo)
+            .issues
+            .get(&issue)
+            .map(|i| i.labels.clone())
+            .unwrap_or_default()
     }
 
     pub fn comments(&self, repo: RepoId, issue: u64) -> Vec<Comment> {
-        self.lock().repo(repo).comments.iter().filter(|c| c.issue == issue).cloned().collect()
+        self.lock()
+            .repo(repo)
+            .comments
+            .iter()
+            .filter(|c| c.issue == issue)
+            .cloned()
+            .collect()
     }
 
     pub fn reactions(&self, repo: RepoId) -> Vec<Reaction> {
@@ -413,7 +507,12 @@ impl FakeGitHub {
     #[track_caller]
     pub fn assert_ok(&self) {
         let v = self.violations();
-        assert!(v.is_empty(), "the fake GitHub saw {} violation(s):\n- {}", v.len(), v.join("\n- "));
+        assert!(
+            v.is_empty(),
+            "the fake GitHub saw {} violation(s):\n- {}",
+            v.len(),
+            v.join("\n- ")
+        );
     }
 
     #[track_caller]
@@ -424,7 +523,10 @@ impl FakeGitHub {
             n,
             "expected {n} comment(s) on #{issue}, found {}: {:#?}",
             comments.len(),
-            comments.iter().map(|c| (&c.user, &c.body)).collect::<Vec<_>>()
+            comments
+                .iter()
+                .map(|c| (&c.user, &c.body))
+                .collect::<Vec<_>>()
         );
         comments
     }
@@ -437,8 +539,17 @@ impl FakeGitHub {
             .iter()
             .rev()
             .find(|c| c.name == name)
-            .unwrap_or_else(|| panic!("no check run named {name}; have {:?}", runs.iter().map(|c| &c.name).collect::<Vec<_>>()));
-        assert_eq!(run.conclusion.as_deref(), conclusion, "check run {name}: {run:#?}");
+            .unwrap_or_else(|| {
+                panic!(
+                    "no check run named {name}; have {:?}",
+                    runs.iter().map(|c| &c.name).collect::<Vec<_>>()
+                )
+            });
+        assert_eq!(
+            run.conclusion.as_deref(),
+            conclusion,
+            "check run {name}: {run:#?}"
+        );
         run.clone()
     }
 
@@ -446,7 +557,8 @@ impl FakeGitHub {
     pub fn expect_reaction(&self, repo: RepoId, target: ReactionTarget, content: &str) {
         let all = self.reactions(repo);
         assert!(
-            all.iter().any(|r| r.target == target && r.content == content),
+            all.iter()
+                .any(|r| r.target == target && r.content == content),
             "no {content} reaction on {target:?}; have {all:#?}"
         );
     }
@@ -455,15 +567,26 @@ impl FakeGitHub {
     #[track_caller]
     pub fn expect_requests(&self, method: &str, template: &str, n: usize) -> Vec<RecordedRequest> {
         let got = self.requests_to(method, template);
-        assert_eq!(got.len(), n, "expected {n} × {method} {template}, got {}: {got:#?}", got.len());
+        assert_eq!(
+            got.len(),
+            n,
+            "expected {n} × {method} {template}, got {}: {got:#?}",
+            got.len()
+        );
         got
     }
 }
 
 /// Signs arbitrary claims with the test App key (the self-test forges bad JWTs with it).
 pub fn jwt_with_claims(claims: &serde_json::Value) -> String {
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(auth::PRIVATE_KEY_PEM.as_bytes()).expect("test key");
-    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256), claims, &key).expect("sign")
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(auth::PRIVATE_KEY_PEM.as_bytes())
+        .expect("test key");
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        claims,
+        &key,
+    )
+    .expect("sign")
 }
 
 impl Drop for FakeGitHub {

@@ -255,7 +255,14 @@ impl State {
                 .hash_one(std::time::SystemTime::now()),
         };
         let bot = bot_login();
-        state.users.insert(bot.clone(), User { id: BOT_USER_ID, login: bot, kind: UserType::Bot });
+        state.users.insert(
+            bot.clone(),
+            User {
+                id: BOT_USER_ID,
+                login: bot,
+                kind: UserType::Bot,
+            },
+        );
         state
     }
 
@@ -273,8 +280,16 @@ impl State {
         if let Some(u) = self.users.get(login) {
             return u.clone();
         }
-        let kind = if login.ends_with("[bot]") { UserType::Bot } else { UserType::User };
-        let user = User { id: self.next_id(), login: login.to_string(), kind };
+        let kind = if login.ends_with("[bot]") {
+            UserType::Bot
+        } else {
+            UserType::User
+        };
+        let user = User {
+            id: self.next_id(),
+            login: login.to_string(),
+            kind,
+        };
         self.users.insert(login.to_string(), user.clone());
         user
     }

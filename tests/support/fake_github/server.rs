@@ -35,7 +35,10 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn param(&self, name: &str) -> &str {
-        self.params.get(name).map(String::as_str).unwrap_or_default()
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
     pub fn num(&self, name: &str) -> u64 {
         self.param(name).parse().unwrap_or_default()
@@ -62,9 +65,18 @@ impl Ctx<'_> {
             .and_then(|p| p.parse::<usize>().ok())
             .unwrap_or(30)
             .clamp(1, 100);
-        let page = self.query.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
+        let page = self
+            .query
+            .get("page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
         let last = items.len().div_ceil(per_page).max(1);
-        let slice: Vec<Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+        let slice: Vec<Value> = items
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .collect();
         let mut reply = Reply::ok(Value::Array(slice));
         let link = |p: usize, rel: &str| {
             let mut q: Vec<String> = self
@@ -75,7 +87,12 @@ impl Ctx<'_> {
                 .collect();
             q.push(format!("per_page={per_page}"));
             q.push(format!("page={p}"));
-            format!("<{}{}?{}>; rel=\"{rel}\"", self.state.base_url, self.path, q.join("&"))
+            format!(
+                "<{}{}?{}>; rel=\"{rel}\"",
+                self.state.base_url,
+                self.path,
+                q.join("&")
+            )
         };
         let mut links = Vec::new();
         if page < last {
@@ -101,7 +118,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(status: u16, body: Value) -> Reply {
-        Reply { status, body, headers: Vec::new() }
+        Reply {
+            status,
+            body,
+            headers: Vec::new(),
+        }
     }
     pub fn ok(body: Value) -> Reply {
         Reply::new(200, body)
@@ -126,7 +147,10 @@ fn respond(reply: Reply) -> Response {
         (status, axum::Json(reply.body)).into_response()
     };
     let headers = response.headers_mut();
-    headers.insert("x-github-api-version-selected", HeaderValue::from_static("2022-11-28"));
+    headers.insert(
+        "x-github-api-version-selected",
+        HeaderValue::from_static("2022-11-28"),
+    );
     headers.insert("x-ratelimit-limit", HeaderValue::from_static("5000"));
     if !headers.contains_key("x-ratelimit-remaining") {
         headers.insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));
@@ -181,14 +205,22 @@ pub async fn handle(
         });
         state.requests.len() - 1
     };
-    let (reply, delay) = prepare(&shared, index, &method, &path, &query, &headers, parsed_body);
+    let (reply, delay) = prepare(
+        &shared,
+        index,
+        &method,
+        &path,
+        &query,
+        &headers,
+        parsed_body,
+    );
     let reply = match (reply, delay) {
         (Step::Done(reply), _) => reply,
         (Step::Apply(pending), delay) => {
             if let Some(d) = delay {
                 tokio::time::sleep(d).await;
             }
-            apply(&shared, pending)
+            apply(&shared, *pending)
         }
     };
     shared.lock().expect("fake state").requests[index].status = reply.status;
@@ -197,7 +229,7 @@ pub async fn handle(
 
 enum Step {
     Done(Reply),
-    Apply(Pending),
+    Apply(Box<Pending>),
 }
 
 struct Pending {
@@ -228,12 +260,29 @@ fn prepare(
     let state = &mut *guard;
     let Some(m) = spec.match_route(method, path) else {
         state.violation(format!("unknown route {method} {path} (404)"));
-        return (Step::Done(Reply::error(404, "Not Found", "https://docs.github.com/rest")), None);
+        return (
+            Step::Done(Reply::error(
+                404,
+                "Not Found",
+                "https://docs.github.com/rest",
+            )),
+            None,
+        );
     };
     let route: &Route = m.route;
     let doc = route.doc_url.clone();
     state.requests[index].operation = Some(route.template.clone());
     let what = format!("{method} {path}");
+
+    // GitHub refuses API requests without a User-Agent before anything else.
+    if !headers.contains_key(axum::http::header::USER_AGENT) {
+        state.violation(format!("{what}: no User-Agent header"));
+        let message = "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.";
+        return (
+            Step::Done(Reply::new(403, json!({ "message": message }))),
+            None,
+        );
+    }
 
     let caller = match auth::authenticate(state, headers, &route.template) {
         Ok(c) => c,
@@ -257,7 +306,10 @@ fn prepare(
                 && data.repos.as_ref().is_none_or(|ids| ids.contains(&id));
             if !in_scope {
                 let refusal = if r.private {
-                    Refusal { status: 404, message: "Not Found".into() }
+                    Refusal {
+                        status: 404,
+                        message: "Not Found".into(),
+                    }
                 } else {
                     Refusal::not_accessible()
                 };
@@ -269,11 +321,13 @@ fn prepare(
     }
     if let (Caller::Installation { data, .. }, Some((perm, level))) =
         (&caller, auth::required_permission(method, &route.template))
+        && !auth::has_permission(&data.permissions, perm, level)
     {
-        if !auth::has_permission(&data.permissions, perm, level) {
-            let what = format!("{what}: token lacks {perm}:{level}");
-            return (Step::Done(refuse(state, index, &what, Refusal::not_accessible(), &doc)), None);
-        }
+        let what = format!("{what}: token lacks {perm}:{level}");
+        return (
+            Step::Done(refuse(state, index, &what, Refusal::not_accessible(), &doc)),
+            None,
+        );
     }
 
     // Validation against the published description.
@@ -281,7 +335,10 @@ fn prepare(
         Ok(b) => b,
         Err(e) => {
             state.violation(format!("{what}: body is not JSON: {e}"));
-            return (Step::Done(Reply::error(400, "Problems parsing JSON", &doc)), None);
+            return (
+                Step::Done(Reply::error(400, "Problems parsing JSON", &doc)),
+                None,
+            );
         }
     };
     let mut problems = Vec::new();
@@ -293,9 +350,13 @@ fn prepare(
             continue;
         };
         let value = if param.integer {
-            raw.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(raw))
+            raw.parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| json!(raw))
         } else if param.boolean {
-            raw.parse::<bool>().map(Value::from).unwrap_or_else(|_| json!(raw))
+            raw.parse::<bool>()
+                .map(Value::from)
+                .unwrap_or_else(|_| json!(raw))
         } else {
             json!(raw)
         };
@@ -309,15 +370,28 @@ fn prepare(
         }
         (Some(spec_body), b) if !b.is_null() => {
             for err in spec_body.validator.iter_errors(b) {
-                problems.push(format!("body{}: {err}", err.instance_path()));
+                problems.push(format!(
+                    "body{}: {}",
+                    err.instance_path(),
+                    clip(&err.to_string())
+                ));
             }
         }
         _ => {}
     }
     if !problems.is_empty() {
         let detail = problems.join("\n");
-        state.violation(format!("{what}: request does not match GitHub's schema:\n{detail}\nbody: {body}"));
-        return (Step::Done(Reply::error(422, &format!("Invalid request.\n\n{detail}"), &doc)), None);
+        state.violation(format!(
+            "{what}: request does not match GitHub's schema:\n{detail}\nbody: {body}"
+        ));
+        return (
+            Step::Done(Reply::error(
+                422,
+                &format!("Invalid request.\n\n{detail}"),
+                &doc,
+            )),
+            None,
+        );
     }
 
     let mut delay = None;
@@ -345,7 +419,9 @@ fn prepare(
             }
             Failure::PrimaryRateLimit { reset_in_secs } => {
                 let reset = chrono::Utc::now().timestamp() + reset_in_secs as i64;
-                let inst = auth::installation_of(&caller).map(|i| i.0).unwrap_or_default();
+                let inst = auth::installation_of(&caller)
+                    .map(|i| i.0)
+                    .unwrap_or_default();
                 let reply = Reply::error(
                     403,
                     &format!("API rate limit exceeded for installation ID {inst}."),
@@ -357,12 +433,19 @@ fn prepare(
                 return (Step::Done(reply), None);
             }
             Failure::ExpiredToken => {
-                if let Caller::Installation { token, .. } = &caller {
-                    if let Some(t) = state.tokens.get_mut(token) {
-                        t.revoked = true;
-                    }
+                if let Caller::Installation { token, .. } = &caller
+                    && let Some(t) = state.tokens.get_mut(token)
+                {
+                    t.revoked = true;
                 }
-                return (Step::Done(Reply::error(401, "Bad credentials", "https://docs.github.com/rest")), None);
+                return (
+                    Step::Done(Reply::error(
+                        401,
+                        "Bad credentials",
+                        "https://docs.github.com/rest",
+                    )),
+                    None,
+                );
             }
             Failure::Delay(d) => delay = Some(d),
             Failure::FailAfterApply => fail_after = true,
@@ -380,13 +463,31 @@ fn prepare(
         path: path.to_string(),
         fail_after,
     };
-    (Step::Apply(pending), delay)
+    (Step::Apply(Box::new(pending)), delay)
+}
+
+/// Schema errors quote the offending value; keep the head and the verdict at the tail.
+fn clip(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 400 {
+        return s.to_string();
+    }
+    let head: String = chars[..150].iter().collect();
+    let tail: String = chars[chars.len() - 150..].iter().collect();
+    format!("{head} … {tail}")
 }
 
 fn refuse(state: &mut State, index: usize, what: &str, refusal: Refusal, doc: &str) -> Reply {
     state.requests[index].auth = AuthKind::Invalid;
-    state.violation(format!("{what}: refused {} {}", refusal.status, refusal.message));
-    let doc = if refusal.status == 401 { "https://docs.github.com/rest" } else { doc };
+    state.violation(format!(
+        "{what}: refused {} {}",
+        refusal.status, refusal.message
+    ));
+    let doc = if refusal.status == 401 {
+        "https://docs.github.com/rest"
+    } else {
+        doc
+    };
     Reply::error(refusal.status, &refusal.message, doc)
 }
 
@@ -405,38 +506,65 @@ fn apply(shared: &Shared, p: Pending) -> Reply {
     let t = p.template.as_str();
     let reply = match (p.method.as_str(), t) {
         ("GET", "/app") => api_app::get_app(&mut ctx),
-        ("POST", "/app/installations/{installation_id}/access_tokens") => api_app::access_token(&mut ctx),
+        ("POST", "/app/installations/{installation_id}/access_tokens") => {
+            api_app::access_token(&mut ctx)
+        }
         ("GET", "/users/{username}") => api_app::get_user(&mut ctx),
         ("GET", "/search/issues") => api_app::search_issues(&mut ctx),
         ("GET", "/repos/{owner}/{repo}") => api_repos::get_repo(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/contents/{path}") => api_repos::contents(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}") => api_repos::tree(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/branches/{branch}") => api_repos::branch(&mut ctx),
-        ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission") => api_repos::permission(&mut ctx),
+        ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission") => {
+            api_repos::permission(&mut ctx)
+        }
         ("POST", "/repos/{owner}/{repo}/check-runs") => api_checks::create(&mut ctx),
-        ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}") => api_checks::update(&mut ctx),
+        ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}") => {
+            api_checks::update(&mut ctx)
+        }
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}") => api_issues::get_issue(&mut ctx),
-        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => api_issues::list_comments(&mut ctx),
-        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => api_issues::create_comment(&mut ctx),
-        ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}") => api_issues::update_comment(&mut ctx),
-        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/reactions") => api_issues::react_issue(&mut ctx),
-        ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions") => api_issues::react_comment(&mut ctx),
-        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/timeline") => api_issues::timeline(&mut ctx),
+        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
+            api_issues::list_comments(&mut ctx)
+        }
+        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
+            api_issues::create_comment(&mut ctx)
+        }
+        ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}") => {
+            api_issues::update_comment(&mut ctx)
+        }
+        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/reactions") => {
+            api_issues::react_issue(&mut ctx)
+        }
+        ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions") => {
+            api_issues::react_comment(&mut ctx)
+        }
+        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/timeline") => {
+            api_issues::timeline(&mut ctx)
+        }
         ("GET", "/repos/{owner}/{repo}/pulls") => api_pulls::list(&mut ctx),
         ("POST", "/repos/{owner}/{repo}/pulls") => api_pulls::create(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}") => api_pulls::get(&mut ctx),
         ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}") => api_pulls::update(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files") => api_pulls::files(&mut ctx),
-        ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers") => api_pulls::request_reviewers(&mut ctx),
-        ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies") => api_pulls::reply(&mut ctx),
+        ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers") => {
+            api_pulls::request_reviewers(&mut ctx)
+        }
+        ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies") => {
+            api_pulls::reply(&mut ctx)
+        }
         _ => {
             let what = format!("{} {}", p.method, t);
-            ctx.state.violation(format!("{what}: described but not implemented by the fake"));
+            ctx.state
+                .violation(format!("{what}: described but not implemented by the fake"));
             Reply::error(501, "Not implemented by the fake", &ctx.doc_url)
         }
     };
     if p.fail_after && reply.status < 400 {
         return Reply::error(502, "Server Error", "https://docs.github.com/rest");
+    }
+    let mut reply = reply;
+    if reply.status < 300 {
+        spec().conform(&p.method, t, reply.status, &mut reply.body);
     }
     reply
 }

@@ -48,7 +48,11 @@ pub struct QueryParam {
 
 enum Segment {
     Literal(String),
-    Param { name: String, numeric: bool, greedy: bool },
+    Param {
+        name: String,
+        numeric: bool,
+        greedy: bool,
+    },
 }
 
 /// The operation a request hit and its decoded path parameters.
@@ -59,7 +63,10 @@ pub struct Matched<'a> {
 
 impl Matched<'_> {
     pub fn param(&self, name: &str) -> &str {
-        self.params.get(name).map(String::as_str).unwrap_or_default()
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
     pub fn num(&self, name: &str) -> u64 {
         self.param(name).parse().unwrap_or_default()
@@ -75,7 +82,11 @@ impl Spec {
     fn load() -> Spec {
         let doc: Value = serde_json::from_str(SUBSET).expect("github-subset.json is valid JSON");
         let schemas = openapi_to_json_schema(&doc["components"]["schemas"]);
-        let mut spec = Spec { doc, schemas, routes: Vec::new() };
+        let mut spec = Spec {
+            doc,
+            schemas,
+            routes: Vec::new(),
+        };
         let paths = spec.doc["paths"].as_object().expect("paths").clone();
         for (template, item) in &paths {
             for (method, op) in item.as_object().expect("path item") {
@@ -94,14 +105,16 @@ impl Spec {
         let segments = template
             .trim_start_matches('/')
             .split('/')
-            .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => Segment::Param {
-                    name: name.to_string(),
-                    numeric: name.ends_with("_number") || name.ends_with("_id"),
-                    greedy: GREEDY_PARAMS.contains(&name),
+            .map(
+                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) => Segment::Param {
+                        name: name.to_string(),
+                        numeric: name.ends_with("_number") || name.ends_with("_id"),
+                        greedy: GREEDY_PARAMS.contains(&name),
+                    },
+                    None => Segment::Literal(s.to_string()),
                 },
-                None => Segment::Literal(s.to_string()),
-            })
+            )
             .collect();
         let body = op.get("requestBody").map(|rb| {
             let rb = self.resolve(rb);
@@ -174,6 +187,86 @@ impl Spec {
         self.validator(&response["content"]["application/json"]["schema"])
     }
 
+    /// Adds every required property the published example lacks (examples lag the schemas),
+    /// so the fake's answers satisfy the response schema of the operation.
+    pub fn conform(&self, method: &Method, template: &str, status: u16, body: &mut Value) {
+        let op = &self.doc["paths"][template][method.as_str().to_lowercase()];
+        let response = self.resolve(&op["responses"][status.to_string()]);
+        let schema = &response["content"]["application/json"]["schema"];
+        if !schema.is_null() {
+            self.fill(schema, body, 0);
+        }
+    }
+
+    fn fill(&self, schema: &Value, value: &mut Value, depth: usize) {
+        let schema = self.resolve(schema);
+        if depth > 12 || value.is_null() {
+            return;
+        }
+        if let Some(parts) = schema["allOf"].as_array() {
+            for part in parts {
+                self.fill(part, value, depth + 1);
+            }
+        }
+        match value {
+            Value::Object(map) => {
+                let props = &schema["properties"];
+                for req in schema["required"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    if !map.contains_key(req) {
+                        map.insert(req.to_string(), self.default_for(&props[req], depth + 1));
+                    }
+                }
+                if let Some(props) = props.as_object() {
+                    for (name, sub) in props {
+                        if let Some(v) = map.get_mut(name) {
+                            self.fill(sub, v, depth + 1);
+                        }
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.fill(&schema["items"], item, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn default_for(&self, schema: &Value, depth: usize) -> Value {
+        let schema = self.resolve(schema);
+        if schema["nullable"] == Value::Bool(true) || depth > 12 {
+            return Value::Null;
+        }
+        if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+            return first.clone();
+        }
+        if let Some(first) = schema["allOf"].as_array().and_then(|a| a.first()) {
+            return self.default_for(first, depth + 1);
+        }
+        match schema["type"].as_str() {
+            Some("string") => match schema["format"].as_str() {
+                Some("date-time") => json!("1970-01-01T00:00:00Z"),
+                Some("uri") => json!("https://example.invalid/"),
+                _ => json!(""),
+            },
+            Some("integer" | "number") => json!(0),
+            Some("boolean") => json!(false),
+            Some("array") => json!([]),
+            Some("object") | None => {
+                let mut v = json!({});
+                self.fill(schema, &mut v, depth + 1);
+                v
+            }
+            Some(_) => Value::Null,
+        }
+    }
+
     /// A published response example (`components.examples[name].value`), used as a template.
     pub fn example(&self, name: &str) -> Value {
         let value = self.doc["components"]["examples"][name]["value"].clone();
@@ -185,7 +278,7 @@ impl Spec {
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         self.routes
             .iter()
-            .filter(|r| &r.method == method)
+            .filter(|r| r.method == *method)
             .filter_map(|r| r.matches(&parts).map(|params| (r, params)))
             // A literal segment beats a parameter (`issues/comments/1` vs `issues/{n}`).
             .max_by_key(|(r, _)| r.literals())
@@ -195,7 +288,10 @@ impl Spec {
 
 impl Route {
     fn literals(&self) -> usize {
-        self.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count()
+        self.segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Literal(_)))
+            .count()
     }
 
     fn matches(&self, parts: &[&str]) -> Option<BTreeMap<String, String>> {
@@ -206,7 +302,11 @@ impl Route {
             match seg {
                 Segment::Literal(l) if l == part => {}
                 Segment::Literal(_) => return None,
-                Segment::Param { name, numeric, greedy } => {
+                Segment::Param {
+                    name,
+                    numeric,
+                    greedy,
+                } => {
                     let value = if *greedy && n + 1 == self.segments.len() {
                         let rest = parts[i..].join("/");
                         i = parts.len() - 1;
@@ -215,7 +315,8 @@ impl Route {
                         (*part).to_string()
                     };
                     let value = percent_decode(&value);
-                    if value.is_empty() || (*numeric && !value.bytes().all(|b| b.is_ascii_digit())) {
+                    if value.is_empty() || (*numeric && !value.bytes().all(|b| b.is_ascii_digit()))
+                    {
                         return None;
                     }
                     params.insert(name.clone(), value);
@@ -241,14 +342,19 @@ fn decode(s: &str, plus_as_space: bool) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
-        out.push(if plus_as_space && bytes[i] == b'+' { b' ' } else { bytes[i] });
+        out.push(if plus_as_space && bytes[i] == b'+' {
+            b' '
+        } else {
+            bytes[i]
+        });
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -270,10 +376,10 @@ pub fn openapi_to_json_schema(node: &Value) -> Value {
                 })
                 .collect();
             if map.get("nullable") == Some(&Value::Bool(true)) {
-                if let Some(Value::Array(values)) = out.get_mut("enum") {
-                    if !values.contains(&Value::Null) {
-                        values.push(Value::Null);
-                    }
+                if let Some(Value::Array(values)) = out.get_mut("enum")
+                    && !values.contains(&Value::Null)
+                {
+                    values.push(Value::Null);
                 }
                 match out.get("type").cloned() {
                     Some(Value::String(t)) => {
