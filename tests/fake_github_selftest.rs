@@ -954,3 +954,67 @@ async fn answers_match_the_schemas_and_octocrab_models() {
     assert_schema(Method::GET, "/users/{username}", 200, &a.body);
     w.gh.assert_ok();
 }
+
+/// octocrab 0.54 itself (the client the bot is built on) authenticates and talks to the
+/// fake without violations: its JWT, token request, headers and bodies all pass.
+#[tokio::test]
+async fn octocrab_works_against_the_fake() {
+    let w = world().await;
+    let key =
+        jsonwebtoken::EncodingKey::from_rsa_pem(w.gh.private_key_pem().as_bytes()).expect("key");
+    let app = octocrab::Octocrab::builder()
+        .base_uri(w.gh.url())
+        .expect("uri")
+        .app(w.gh.app_id().into(), key)
+        .build()
+        .expect("app client");
+    let crab = app
+        .installation_builder(w.inst.0.into())
+        .repositories(vec!["widgets".into()])
+        .build()
+        .expect("installation client");
+    let comment = crab
+        .issues("acme", "widgets")
+        .create_comment(w.issue, "queued")
+        .await
+        .expect("comment");
+    crab.issues("acme", "widgets")
+        .update_comment(comment.id, "running")
+        .await
+        .expect("edit");
+    let sha = w.gh.head_sha(w.repo, "main");
+    let run = crab
+        .checks("acme", "widgets")
+        .create_check_run("maxion", sha)
+        .status(octocrab::params::checks::CheckRunStatus::InProgress)
+        .send()
+        .await
+        .expect("check run");
+    crab.checks("acme", "widgets")
+        .update_check_run(run.id)
+        .conclusion(octocrab::params::checks::CheckRunConclusion::Success)
+        .send()
+        .await
+        .expect("complete");
+    let repo = crab.repos("acme", "widgets").get().await.expect("repo");
+    assert_eq!(repo.default_branch.as_deref(), Some("main"));
+    let page = crab
+        .issues("acme", "widgets")
+        .list_comments(w.issue)
+        .per_page(50)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(page.items.len(), 1);
+
+    w.gh.expect_comment_count(w.repo, w.issue, 1);
+    w.gh.expect_check_run(w.repo, "maxion", Some("success"));
+    let minted = w.gh.expect_requests(
+        "POST",
+        "/app/installations/{installation_id}/access_tokens",
+        1,
+    );
+    assert_eq!(minted[0].auth, support::fake_github::AuthKind::AppJwt);
+    assert_eq!(minted[0].body["repositories"], json!(["widgets"]));
+    w.gh.assert_ok();
+}

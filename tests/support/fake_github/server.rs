@@ -453,7 +453,7 @@ fn prepare(
     }
     let pending = Pending {
         template: route.template.clone(),
-        method: method.clone(),
+        method: route.method.clone(),
         params: m.params.clone(),
         query: query.iter().cloned().collect(),
         body,

@@ -274,7 +274,17 @@ impl Spec {
         value
     }
 
+    /// GitHub accepts POST wherever it accepts PATCH (octocrab relies on this for
+    /// comment edits), so a POST with no POST operation falls back to the PATCH one.
     pub fn match_route(&self, method: &Method, path: &str) -> Option<Matched<'_>> {
+        self.match_exact(method, path).or_else(|| {
+            (method == Method::POST)
+                .then(|| self.match_exact(&Method::PATCH, path))
+                .flatten()
+        })
+    }
+
+    fn match_exact(&self, method: &Method, path: &str) -> Option<Matched<'_>> {
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         self.routes
             .iter()
