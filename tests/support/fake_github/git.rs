@@ -250,7 +250,9 @@ pub async fn serve(
     let query = uri.query().unwrap_or_default().to_string();
     let pushing = service == "git-receive-pack" || query.contains("service=git-receive-pack");
     let (dir, repo, root) = {
-        let mut guard = shared.lock().expect("fake state");
+        let mut guard = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = &mut *guard;
         let index = state.requests.len();
         state.requests.push(RecordedRequest {
@@ -295,7 +297,9 @@ pub async fn serve(
     };
     let response = cgi(&root, &method, &path, &query, &headers, body).await;
     if service == "git-receive-pack" {
-        let mut state = shared.lock().expect("fake state");
+        let mut state = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         sync_from_git(&mut state, repo, &dir);
     }
     response
