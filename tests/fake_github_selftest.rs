@@ -1124,3 +1124,48 @@ async fn serves_git_smart_http_to_scoped_tokens_only() {
     assert!(w.gh.file(w.repo, "other", "src/lib.rs").is_none());
     w.gh.assert_ok();
 }
+
+#[tokio::test]
+async fn enforces_githubs_secondary_limit_on_content_creation() {
+    let w = world().await;
+    let t = w.gh.mint_token(w.inst, &[w.repo], &[]);
+    let path = format!("/repos/acme/widgets/issues/{}/comments", w.issue);
+    for n in 0..80 {
+        let a = call(
+            &w.gh,
+            Method::POST,
+            &path,
+            Some(&t),
+            Some(json!({ "body": format!("c{n}") })),
+        )
+        .await;
+        assert_eq!(a.status, 201, "request {n}: {}", a.body);
+    }
+    // Reads are not content creation.
+    assert_eq!(
+        call(&w.gh, Method::GET, &path, Some(&t), None).await.status,
+        200
+    );
+    let a = call(
+        &w.gh,
+        Method::POST,
+        &path,
+        Some(&t),
+        Some(json!({ "body": "one too many" })),
+    )
+    .await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(a.headers.contains_key("retry-after"));
+    assert_eq!(w.gh.comments(w.repo, w.issue).len(), 80);
+    assert_eq!(w.gh.take_violations().len(), 1);
+    let times: Vec<_> =
+        w.gh.requests_to("POST", COMMENTS)
+            .iter()
+            .map(|r| r.at)
+            .collect();
+    assert!(
+        times.windows(2).all(|p| p[0] <= p[1]),
+        "requests are recorded in arrival order"
+    );
+    w.gh.assert_ok();
+}

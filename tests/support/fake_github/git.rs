@@ -263,6 +263,7 @@ pub async fn serve(
             auth: AuthKind::None,
             operation: Some(format!("git {service}")),
             status: 401,
+            at: chrono::Utc::now(),
         });
         let Some(repo) = state.repo_by_name(&owner, &name) else {
             state.requests[index].status = 404;

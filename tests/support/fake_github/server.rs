@@ -20,6 +20,9 @@ use super::{api_app, api_checks, api_issues, api_pulls, api_repos, git};
 
 pub type Shared = Arc<Mutex<State>>;
 
+const SECONDARY_MESSAGE: &str = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.";
+const SECONDARY_DOC: &str = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
+
 use super::ctx::respond;
 pub use super::ctx::{Ctx, Reply};
 
@@ -61,6 +64,7 @@ pub async fn handle(
             auth: AuthKind::None,
             operation: None,
             status: 0,
+            at: chrono::Utc::now(),
         });
         state.requests.len() - 1
     };
@@ -259,6 +263,10 @@ fn prepare(
         );
     }
 
+    if let Some(reply) = secondary_limit(state, &caller, method, &what) {
+        return (Step::Done(reply), None);
+    }
+
     let mut delay = None;
     let mut fail_after = false;
     if let Some(f) = failure::take(&mut state.failures, method.as_str(), &route.template, path) {
@@ -274,12 +282,8 @@ fn prepare(
                 return (Step::Done(Reply::error(code, message, &doc)), None);
             }
             Failure::SecondaryRateLimit { retry_after_secs } => {
-                let reply = Reply::error(
-                    403,
-                    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
-                    "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-                )
-                .header("retry-after", retry_after_secs);
+                let reply = Reply::error(403, SECONDARY_MESSAGE, SECONDARY_DOC)
+                    .header("retry-after", retry_after_secs);
                 return (Step::Done(reply), None);
             }
             Failure::PrimaryRateLimit { reset_in_secs } => {
@@ -329,6 +333,44 @@ fn prepare(
         fail_after,
     };
     (Step::Apply(Box::new(pending)), delay)
+}
+
+/// GitHub's documented secondary limits on content-creating requests: at most 80 per
+/// minute and 500 per hour per installation. Exceeding them is answered as GitHub does and
+/// is a violation: Maxion's limiter must keep it from ever happening.
+fn secondary_limit(
+    state: &mut State,
+    caller: &Caller,
+    method: &Method,
+    what: &str,
+) -> Option<Reply> {
+    let Caller::Installation { data, .. } = caller else {
+        return None;
+    };
+    if *method == Method::GET {
+        return None;
+    }
+    let now = chrono::Utc::now();
+    let recent = state.mutations.entry(data.installation).or_default();
+    recent.retain(|t| now - *t < chrono::Duration::hours(1));
+    let last_minute = recent
+        .iter()
+        .filter(|t| now - **t < chrono::Duration::minutes(1))
+        .count();
+    let last_hour = recent.len();
+    if last_minute >= 80 || last_hour >= 500 {
+        state.violation(format!(
+            "{what}: over GitHub's secondary rate limit ({last_minute}/min, {last_hour}/h)"
+        ));
+        let reply = Reply::error(403, SECONDARY_MESSAGE, SECONDARY_DOC).header("retry-after", 60);
+        return Some(reply);
+    }
+    state
+        .mutations
+        .entry(data.installation)
+        .or_default()
+        .push(now);
+    None
 }
 
 /// Schema errors quote the offending value; keep the head and the verdict at the tail.
