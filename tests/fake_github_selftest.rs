@@ -309,13 +309,33 @@ async fn refuses_expired_foreign_and_underprivileged_tokens() {
         (401, Some("Bad credentials"))
     );
     assert_eq!(w.gh.take_violations().len(), 1);
+    // Past the hour the token is dead. The first 401 is not the client's fault (its clock
+    // may differ); presenting the token again after being told is.
     w.gh.advance_clock(Duration::from_secs(3601));
-    let a = call(&w.gh, Method::GET, "/repos/acme/widgets", Some(&ok), None).await;
+    for expected_violations in [0, 1] {
+        let a = call(&w.gh, Method::GET, "/repos/acme/widgets", Some(&ok), None).await;
+        assert_eq!(
+            (a.status, a.body["message"].as_str()),
+            (401, Some("Bad credentials"))
+        );
+        assert_eq!(w.gh.take_violations().len(), expected_violations);
+    }
+    // Tokens revoked by the test behave the same way.
+    let fresh = w.gh.mint_token(w.inst, &[w.repo], &[]);
+    w.gh.expire_tokens();
     assert_eq!(
-        (a.status, a.body["message"].as_str()),
-        (401, Some("Bad credentials"))
+        call(
+            &w.gh,
+            Method::GET,
+            "/repos/acme/widgets",
+            Some(&fresh),
+            None
+        )
+        .await
+        .status,
+        401
     );
-    assert_eq!(w.gh.take_violations().len(), 1);
+    assert!(w.gh.violations().is_empty());
     assert_eq!(
         w.gh.comments(w.repo, w.issue).len(),
         1,

@@ -72,6 +72,7 @@ impl FakeGitHub {
                 permissions,
                 expires_at,
                 revoked: false,
+                refused: false,
             },
         );
         token

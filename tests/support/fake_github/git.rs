@@ -287,7 +287,17 @@ pub async fn serve(
                 )
         });
         if !ok {
-            state.violation(format!("git {service} {owner}/{name}: refused credentials"));
+            // As on the API: the first 401 for an expired or revoked token is excusable.
+            let dead = token
+                .as_ref()
+                .is_some_and(|t| t.revoked || t.expires_at <= now);
+            let first = token.as_ref().is_some_and(|t| !t.refused);
+            if let Some(t) = state.tokens.get_mut(&cred).filter(|_| dead) {
+                t.refused = true;
+            }
+            if !(dead && first) {
+                state.violation(format!("git {service} {owner}/{name}: refused credentials"));
+            }
             return unauthorized();
         }
         let inst = token.map(|t| t.installation).expect("checked");

@@ -70,6 +70,8 @@ pub struct Token {
     pub permissions: BTreeMap<String, String>,
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
+    /// GitHub already answered 401 for it once; using it again is the client's fault.
+    pub refused: bool,
 }
 
 #[derive(Clone, Debug, Default)]

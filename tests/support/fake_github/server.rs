@@ -175,10 +175,7 @@ fn prepare(
                 && data.repos.as_ref().is_none_or(|ids| ids.contains(&id));
             if !in_scope {
                 let refusal = if r.private {
-                    Refusal {
-                        status: 404,
-                        message: "Not Found".into(),
-                    }
+                    Refusal::new(404, "Not Found")
                 } else {
                     Refusal::not_accessible()
                 };
@@ -306,6 +303,7 @@ fn prepare(
                     && let Some(t) = state.tokens.get_mut(token)
                 {
                     t.revoked = true;
+                    t.refused = true;
                 }
                 return (
                     Step::Done(Reply::error(
@@ -386,10 +384,12 @@ fn clip(s: &str) -> String {
 
 fn refuse(state: &mut State, index: usize, what: &str, refusal: Refusal, doc: &str) -> Reply {
     state.requests[index].auth = AuthKind::Invalid;
-    state.violation(format!(
-        "{what}: refused {} {}",
-        refusal.status, refusal.message
-    ));
+    if !refusal.excusable {
+        state.violation(format!(
+            "{what}: refused {} {}",
+            refusal.status, refusal.message
+        ));
+    }
     let doc = if refusal.status == 401 {
         "https://docs.github.com/rest"
     } else {
