@@ -495,6 +495,17 @@ async fn unknown_routes_and_missing_user_agent_are_violations() {
         .expect("answer");
     assert_eq!(res.status().as_u16(), 403);
     assert_eq!(w.gh.take_violations().len(), 1);
+
+    let res = reqwest::Client::new()
+        .get(format!("{}/repos/acme/widgets", w.gh.url()))
+        .header("user-agent", "maxion-selftest")
+        .header("x-github-api-version", "2021-01-01")
+        .bearer_auth(&t)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(res.status().as_u16(), 400);
+    assert_eq!(w.gh.take_violations().len(), 1);
     w.gh.assert_ok();
 }
 

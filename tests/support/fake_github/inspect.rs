@@ -150,4 +150,22 @@ impl FakeGitHub {
         );
         got
     }
+
+    /// The open pull request from `head`, if exactly one exists.
+    #[track_caller]
+    pub fn expect_pull(&self, repo: RepoId, head: &str) -> Pull {
+        let open: Vec<Pull> = self
+            .pulls(repo)
+            .into_iter()
+            .filter(|p| p.head == head && p.state == "open")
+            .collect();
+        assert_eq!(open.len(), 1, "expected one open PR from {head}: {open:#?}");
+        open[0].clone()
+    }
+
+    /// No request hit the operation.
+    #[track_caller]
+    pub fn expect_no_requests(&self, method: &str, template: &str) {
+        self.expect_requests(method, template, 0);
+    }
 }

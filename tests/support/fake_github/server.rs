@@ -83,7 +83,26 @@ pub async fn handle(
             if let Some(d) = delay {
                 tokio::time::sleep(d).await;
             }
-            apply(&shared, *pending)
+            // A panicking handler is a bug in the fake; say so instead of dropping the
+            // connection and leaving the client with a puzzling transport error.
+            let pending = *pending;
+            let what = format!("{} {}", pending.method, pending.path);
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(&shared, pending)))
+            {
+                Ok(reply) => reply,
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    let mut state = shared
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    state.violation(format!("{what}: the fake itself panicked: {message}"));
+                    Reply::error(500, "fake GitHub bug", "https://docs.github.com/rest")
+                }
+            }
         }
     };
     shared
@@ -151,6 +170,26 @@ fn prepare(
             Step::Done(Reply::new(403, json!({ "message": message }))),
             None,
         );
+    }
+
+    // GitHub answers 400 to an API version it does not have.
+    if let Some(version) = headers.get("x-github-api-version") {
+        let known = ["2022-11-28", "2026-03-10"];
+        if !known.iter().any(|k| version.as_bytes() == k.as_bytes()) {
+            state.violation(format!("{what}: unknown X-GitHub-Api-Version {version:?}"));
+            let message = format!(
+                "API version {} is not supported.",
+                String::from_utf8_lossy(version.as_bytes())
+            );
+            return (
+                Step::Done(Reply::error(
+                    400,
+                    &message,
+                    "https://docs.github.com/rest/about-the-rest-api/api-versions",
+                )),
+                None,
+            );
+        }
     }
 
     let caller = match auth::authenticate(state, headers, &route.template) {
