@@ -23,8 +23,8 @@ const REUSE_MARGIN: Duration = Duration::seconds(120);
 pub struct AppClaims {
     pub iat: i64,
     pub exp: i64,
-    /// The App id, as a string (GitHub accepts either form).
-    pub iss: String,
+    /// The App id. GitHub wants an integer here (or the string client id).
+    pub iss: u64,
 }
 
 impl AppClaims {
@@ -32,7 +32,7 @@ impl AppClaims {
         Self {
             iat: (now - IAT_BACKDATE).timestamp(),
             exp: (now + LIFETIME).timestamp(),
-            iss: app_id.to_string(),
+            iss: app_id,
         }
     }
 }
@@ -134,8 +134,7 @@ pub(crate) mod tests {
 
     fn decode(jwt: &SecretString, public_der: &[u8]) -> AppClaims {
         let mut v = Validation::new(Algorithm::RS256);
-        v.set_issuer(&["4242"]);
-        v.set_required_spec_claims(&["exp", "iat", "iss"]);
+        v.set_required_spec_claims(&["exp", "iat"]);
         jsonwebtoken::decode::<AppClaims>(
             jwt.expose_secret(),
             &DecodingKey::from_rsa_der(public_der),
@@ -155,7 +154,7 @@ pub(crate) mod tests {
             let before = Utc::now().timestamp();
             let claims = decode(&signer.jwt().unwrap(), public);
             let after = Utc::now().timestamp();
-            assert_eq!(claims.iss, "4242");
+            assert_eq!(claims.iss, 4242);
             assert!(
                 claims.iat >= before - 60 && claims.iat <= after - 60,
                 "iat {claims:?}"
