@@ -116,10 +116,29 @@ fn steps_table(steps: &[StepLine]) -> String {
     out
 }
 
+/// Output shown in a comment is cut to its last this-many characters, so the
+/// links and the retry hint after it always fit in the comment.
+pub const COMMENT_TAIL_CHARS: usize = 20_000;
+/// The same for the check run's text, under GitHub's 65,535.
+pub const CHECK_TAIL_CHARS: usize = 60_000;
+
+/// Keeps the end of `body` (where the error is), saying how much was dropped.
+fn keep_tail(body: &str, max: usize) -> String {
+    let total = body.chars().count();
+    if total <= max {
+        return body.to_owned();
+    }
+    let note = |n: usize| format!("… (truncated: {n} earlier characters not shown)\n");
+    let keep = max.saturating_sub(note(total).chars().count());
+    let mut out = note(total - keep);
+    out.extend(body.chars().skip(total - keep));
+    out
+}
+
 /// A fenced block that the content cannot close early.
-fn fenced(lines: &[String]) -> String {
+fn fenced(lines: &[String], max_chars: usize) -> String {
     let tail = &lines[lines.len().saturating_sub(FAILURE_TAIL_LINES)..];
-    let body = tail.join("\n");
+    let body = keep_tail(&tail.join("\n"), max_chars);
     let mut fence = String::from("```");
     while body.contains(&fence) {
         fence.push('`');
@@ -184,7 +203,7 @@ pub fn status_comment(v: &StatusView) -> String {
         && !last_lines.is_empty()
     {
         out.push_str("<details><summary>Last lines of output</summary>\n\n");
-        out.push_str(&fenced(last_lines));
+        out.push_str(&fenced(last_lines, COMMENT_TAIL_CHARS));
         out.push_str("\n</details>\n\n");
     }
     if matches!(v.phase, Phase::Running { .. }) || v.phase.is_final() {
@@ -238,7 +257,9 @@ pub fn check_summary(v: &StatusView) -> String {
 /// Check-run output text: the failing output, when there is one.
 pub fn check_text(v: &StatusView) -> Option<String> {
     match &v.phase {
-        Phase::Failed { last_lines, .. } if !last_lines.is_empty() => Some(fenced(last_lines)),
+        Phase::Failed { last_lines, .. } if !last_lines.is_empty() => {
+            Some(fenced(last_lines, CHECK_TAIL_CHARS))
+        }
         _ => None,
     }
 }
