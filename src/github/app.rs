@@ -111,6 +111,7 @@ struct InstallationResponse {
 impl GitHubApp {
     pub fn new(config: GitHubConfig) -> Result<Self, GitHubError> {
         let signer = AppSigner::new(config.app_id, &config.private_key)?;
+        let _ = crate::masker::global().add(&config.private_key);
         let base = config.api_url.trim_end_matches('/').to_owned();
         let octo = Octocrab::builder()
             .base_uri(base.as_str())

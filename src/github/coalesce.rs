@@ -22,7 +22,8 @@ struct Shared<T> {
 /// `interval`. Dropping it without [`Coalescer::finish`] abandons pending work.
 pub struct Coalescer<T> {
     shared: Arc<Shared<T>>,
-    task: JoinHandle<()>,
+    /// `None` once `finish` has taken it.
+    task: Option<JoinHandle<()>>,
 }
 
 impl<T: Send + 'static> Coalescer<T> {
@@ -64,7 +65,10 @@ impl<T: Send + 'static> Coalescer<T> {
                 }
             }
         });
-        Self { shared, task }
+        Self {
+            shared,
+            task: Some(task),
+        }
     }
 
     /// Replaces any pending update with `value`; never waits.
@@ -78,13 +82,24 @@ impl<T: Send + 'static> Coalescer<T> {
     }
 
     /// Queues `value` as the final update and waits until it is delivered.
-    pub async fn finish(self, value: T) {
+    pub async fn finish(mut self, value: T) {
         self.update(value);
         self.shared
             .closed
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.shared.wake.notify_one();
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl<T> Drop for Coalescer<T> {
+    /// Without `finish`, the delivery task would wait for updates forever.
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
     }
 }
 
@@ -174,5 +189,21 @@ mod tests {
         }
         c.finish(3).await;
         assert_eq!(log.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropping_without_finish_stops_the_task() {
+        let (c, log) = recording(Duration::from_secs(3));
+        c.update(1);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        c.update(2);
+        drop(c);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let values: Vec<u32> = log.lock().unwrap().iter().map(|(_, v)| *v).collect();
+        assert_eq!(
+            values,
+            vec![1],
+            "the pending update is abandoned, not delivered late"
+        );
     }
 }
