@@ -838,3 +838,38 @@ async fn no_token_appears_in_any_log_line() {
     }
     assert!(!format!("{:?} {:?}", w.app, w.repo).contains("ghs_"));
 }
+
+#[tokio::test]
+async fn a_read_that_times_out_is_retried() {
+    let w = world_with(|c| c.read_timeout = Duration::from_millis(300)).await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    w.gh.fail(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}",
+        Failure::Delay(Duration::from_secs(2)),
+        1,
+    );
+    assert_eq!(w.repo.get_issue(n).await.unwrap().number, n);
+    // The slow answer was abandoned and the read sent again.
+    w.gh.expect_requests("GET", "/repos/{owner}/{repo}/issues/{issue_number}", 2);
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_transport_error_marked_not_sent() {
+    // Bind and drop a listener to get a loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gh = FakeGitHub::start().await;
+    let mut c = fast_config(&gh);
+    c.api_url = format!("http://127.0.0.1:{port}");
+    let app = GitHubApp::new(c).unwrap();
+    let err = app.app_info().await.unwrap_err();
+    assert!(
+        matches!(err, GitHubError::Transport { not_sent: true, .. }),
+        "{err:?}"
+    );
+}
