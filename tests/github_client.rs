@@ -873,3 +873,23 @@ async fn a_refused_connection_is_a_transport_error_marked_not_sent() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_calls_share_one_freshly_minted_token() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let repo = w.repo.clone();
+        tasks.push(tokio::spawn(async move { repo.get_issue(n).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    w.gh.expect_requests(
+        "POST",
+        "/app/installations/{installation_id}/access_tokens",
+        1,
+    );
+    w.gh.assert_ok();
+}
