@@ -172,6 +172,18 @@ async fn a_job_from_queued_to_succeeded_keeps_one_comment_and_two_check_runs() {
     // Coalesced: far fewer edits than the 17 events recorded.
     assert!(status.history.len() <= 8, "{} edits", status.history.len());
 
+    // Exactly what was sent: one reaction, one comment, two check runs.
+    w.gh.expect_requests(
+        "POST",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+        1,
+    );
+    w.gh.expect_requests(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        1,
+    );
+    w.gh.expect_requests("POST", "/repos/{owner}/{repo}/check-runs", 2);
     let runs = w.gh.check_runs(w.repo_id);
     assert_eq!(runs.len(), 2, "{runs:#?}");
     assert_eq!(runs[0].head_sha, base);
