@@ -5,6 +5,7 @@
 //! go through a [`Coalescer`]; the final state is always delivered. All
 //! wording lives in [`text`]. Talks to GitHub only through [`RepoClient`].
 
+pub mod annotate;
 pub mod text;
 
 use std::collections::HashMap;
