@@ -281,3 +281,64 @@ async fn a_failure_reports_the_tail_annotations_and_is_cut_to_the_limit() {
     );
     w.gh.assert_ok();
 }
+
+/// Polls until `cond` holds (the reporter delivers asynchronously), failing after 5 s.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn queue_position_and_requeue_are_shown_in_the_same_comment() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &[]);
+    let job = job(9, n, None);
+    let mut r = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job, Some(3))
+        .await
+        .unwrap();
+    r.queue_position(1);
+    eventually("position 1", || {
+        w.gh.comments(w.repo_id, n)[0].body.contains("position 1")
+    })
+    .await;
+    r.started(&w.gh.head_sha(w.repo_id, "main")).await.unwrap();
+    r.record(&JobEvent::StepStarted {
+        step: "setup".into(),
+    });
+    eventually("running", || {
+        w.gh.comments(w.repo_id, n)[0].body.contains("step `setup`")
+    })
+    .await;
+    r.record(&JobEvent::StateChanged {
+        from: JobState::Running,
+        to: JobState::Queued,
+        reason: Some("lease lost".into()),
+    });
+    eventually("queued again", || {
+        w.gh.comments(w.repo_id, n)[0]
+            .body
+            .contains("queued this job")
+    })
+    .await;
+    r.finish(
+        Phase::TimedOut {
+            after: Duration::from_secs(3600),
+        },
+        Vec::new(),
+    )
+    .await;
+    let c = &w.gh.expect_comment_count(w.repo_id, n, 1)[0];
+    assert!(
+        c.body.contains("ran out of time") && c.body.contains("/maxion retry"),
+        "{}",
+        c.body
+    );
+    w.gh.expect_check_run(w.repo_id, "maxion", Some("timed_out"));
+    w.gh.assert_ok();
+}
