@@ -24,8 +24,11 @@ mod api_issues;
 mod api_pulls;
 mod api_repos;
 mod auth;
+mod control;
+mod ctx;
 mod failure;
 mod git;
+mod inspect;
 mod model;
 mod render;
 mod server;
@@ -62,6 +65,7 @@ pub struct FakeGitHub {
     state: Shared,
     url: String,
     shutdown: Option<oneshot::Sender<()>>,
+    _git_root: tempfile::TempDir,
 }
 
 impl FakeGitHub {
@@ -71,7 +75,10 @@ impl FakeGitHub {
             .await
             .expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let state: Shared = Arc::new(Mutex::new(State::new(url.clone())));
+        let git_root = tempfile::tempdir().expect("temp dir for git repositories");
+        let mut initial = State::new(url.clone());
+        initial.git_root = Some(git_root.path().to_path_buf());
+        let state: Shared = Arc::new(Mutex::new(initial));
         // Parse and compile the description now, not inside the first request.
         let _ = spec::spec();
         let app = Router::new()
@@ -90,6 +97,7 @@ impl FakeGitHub {
             state,
             url,
             shutdown: Some(tx),
+            _git_root: git_root,
         }
     }
 
@@ -307,6 +315,7 @@ impl FakeGitHub {
         bytes: impl AsRef<[u8]>,
     ) -> String {
         let mut s = self.lock();
+        let git_dir = git_dir(&s, repo);
         let r = s.repo_mut(repo);
         let from = r
             .branches
@@ -315,16 +324,23 @@ impl FakeGitHub {
             .unwrap_or_default();
         let b = r.branches.entry(branch.to_string()).or_insert(from);
         let bytes = bytes.as_ref().to_vec();
-        b.sha = fake_sha(&[&b.sha, path, &blob_sha(&bytes)]);
-        b.files.insert(path.trim_matches('/').to_string(), bytes);
+        let parent = b.sha.clone();
+        b.files
+            .insert(path.trim_matches('/').to_string(), bytes.clone());
+        b.sha = match &git_dir {
+            // Once git serves this repository, branch heads must be real commits.
+            Some(dir) => git::commit_tree(dir, branch, Some(&parent), &b.files),
+            None => fake_sha(&[&parent, path, &blob_sha(&bytes)]),
+        };
         let sha = b.sha.clone();
         r.commits.insert(sha.clone());
         sha
     }
 
-    /// Creates `branch` at `from`'s head (what a push of an unchanged branch does).
+    /// Creates `branch` at `from`'s head; returns the sha.
     pub fn create_branch(&self, repo: RepoId, branch: &str, from: &str) -> String {
         let mut s = self.lock();
+        let git_dir = git_dir(&s, repo);
         let r = s.repo_mut(repo);
         let b = r
             .branches
@@ -332,8 +348,23 @@ impl FakeGitHub {
             .cloned()
             .expect("unknown source branch");
         let sha = b.sha.clone();
+        if let Some(dir) = git_dir {
+            git::update_ref(&dir, branch, &sha);
+        }
         r.branches.insert(branch.to_string(), b);
         sha
+    }
+
+    /// The bare git repository serving `repo` (created now if it does not exist yet), for
+    /// tests that inspect what was pushed with git itself.
+    pub fn git_dir(&self, repo: RepoId) -> std::path::PathBuf {
+        git::materialize(&mut self.lock(), repo)
+    }
+
+    /// The clone URL of `repo` (`{url}/{owner}/{name}.git`); authenticate as
+    /// `x-access-token` with an installation token as the password.
+    pub fn clone_url(&self, repo: RepoId) -> String {
+        format!("{}/{}.git", self.url, self.lock().repo(repo).full_name())
     }
 
     pub fn head_sha(&self, repo: RepoId, branch: &str) -> String {
@@ -355,226 +386,12 @@ impl FakeGitHub {
             .get(path)
             .cloned()
     }
+}
 
-    // ----- time, tokens, failures ----------------------------------------------------
-
-    /// Arms `failure` for the next `times` requests matching `method` and `path_pattern`
-    /// (an OpenAPI template, a concrete path, or a path with `*` segments).
-    pub fn fail(&self, method: &str, path_pattern: &str, failure: Failure, times: u32) {
-        self.lock().failures.push(FailureRule {
-            method: method.to_string(),
-            pattern: path_pattern.to_string(),
-            failure,
-            remaining: times,
-        });
-    }
-
-    /// Moves the fake's clock forward (installation tokens expire by it; JWTs use real time).
-    pub fn advance_clock(&self, by: Duration) {
-        self.lock().clock_offset += by;
-    }
-
-    /// Lifetime of tokens minted from now on (GitHub: one hour).
-    pub fn set_token_lifetime(&self, lifetime: Duration) {
-        self.lock().token_lifetime = lifetime;
-    }
-
-    /// Revokes every token issued so far (as if they all expired).
-    pub fn expire_tokens(&self) {
-        for t in self.lock().tokens.values_mut() {
-            t.revoked = true;
-        }
-    }
-
-    /// Mints a token directly (as `POST .../access_tokens` would), for tests that need one
-    /// without going through the client. Empty `repos` = all of the installation's.
-    pub fn mint_token(
-        &self,
-        inst: InstallationId,
-        repos: &[RepoId],
-        permissions: &[(&str, &str)],
-    ) -> String {
-        let mut s = self.lock();
-        let granted = &s
-            .installations
-            .get(&inst)
-            .expect("unknown installation")
-            .permissions
-            .clone();
-        let permissions: BTreeMap<String, String> = if permissions.is_empty() {
-            granted.clone()
-        } else {
-            permissions
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        let token = auth::mint(&mut s);
-        let expires_at = s.now() + chrono::Duration::from_std(s.token_lifetime).unwrap_or_default();
-        s.issued_tokens.push(token.clone());
-        s.tokens.insert(
-            token.clone(),
-            model::Token {
-                installation: inst,
-                repos: (!repos.is_empty()).then(|| repos.to_vec()),
-                permissions,
-                expires_at,
-                revoked: false,
-            },
-        );
-        token
-    }
-
-    /// A valid App JWT (iat 60 s ago, exp 9 min ahead), signed with the test key.
-    pub fn app_jwt(&self) -> String {
-        let now = chrono::Utc::now().timestamp();
-        jwt_with_claims(
-            &serde_json::json!({ "iat": now - 60, "exp": now + 540, "iss": model::APP_ID }),
-        )
-    }
-
-    // ----- readers -------------------------------------------------------------------
-
-    /// Every request received, in order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().requests.clone()
-    }
-
-    /// Requests that hit one operation, e.g. `("POST", "/repos/{owner}/{repo}/check-runs")`.
-    pub fn requests_to(&self, method: &str, template: &str) -> Vec<RecordedRequest> {
-        self.lock()
-            .requests
-            .iter()
-            .filter(|r| {
-                r.method.eq_ignore_ascii_case(method) && r.operation.as_deref() == Some(template)
-            })
-            .cloned()
-            .collect()
-    }
-
-    /// Every installation token the fake has issued (assert none leaks into logs or storage).
-    pub fn issued_tokens(&self) -> Vec<String> {
-        self.lock().issued_tokens.clone()
-    }
-
-    pub fn issue_labels(&self, repo: RepoId, issue: u64) -> Vec<String> {
-        self.lock()
-            .repo(repo)
-            .issues
-            .get(&issue)
-            .map(|i| i.labels.clone())
-            .unwrap_or_default()
-    }
-
-    pub fn comments(&self, repo: RepoId, issue: u64) -> Vec<Comment> {
-        self.lock()
-            .repo(repo)
-            .comments
-            .iter()
-            .filter(|c| c.issue == issue)
-            .cloned()
-            .collect()
-    }
-
-    pub fn reactions(&self, repo: RepoId) -> Vec<Reaction> {
-        self.lock().repo(repo).reactions.clone()
-    }
-
-    pub fn check_runs(&self, repo: RepoId) -> Vec<CheckRun> {
-        self.lock().repo(repo).check_runs.clone()
-    }
-
-    pub fn pulls(&self, repo: RepoId) -> Vec<Pull> {
-        self.lock().repo(repo).pulls.values().cloned().collect()
-    }
-
-    pub fn review_comments(&self, repo: RepoId) -> Vec<ReviewComment> {
-        self.lock().repo(repo).review_comments.clone()
-    }
-
-    pub fn violations(&self) -> Vec<String> {
-        self.lock().violations.clone()
-    }
-
-    /// Returns and clears the violations (for tests that provoke them on purpose).
-    pub fn take_violations(&self) -> Vec<String> {
-        std::mem::take(&mut self.lock().violations)
-    }
-
-    // ----- assertions ----------------------------------------------------------------
-
-    /// Panics listing every violation recorded so far.
-    #[track_caller]
-    pub fn assert_ok(&self) {
-        let v = self.violations();
-        assert!(
-            v.is_empty(),
-            "the fake GitHub saw {} violation(s):\n- {}",
-            v.len(),
-            v.join("\n- ")
-        );
-    }
-
-    #[track_caller]
-    pub fn expect_comment_count(&self, repo: RepoId, issue: u64, n: usize) -> Vec<Comment> {
-        let comments = self.comments(repo, issue);
-        assert_eq!(
-            comments.len(),
-            n,
-            "expected {n} comment(s) on #{issue}, found {}: {:#?}",
-            comments.len(),
-            comments
-                .iter()
-                .map(|c| (&c.user, &c.body))
-                .collect::<Vec<_>>()
-        );
-        comments
-    }
-
-    /// The latest check run called `name`; `conclusion` `None` means "not completed yet".
-    #[track_caller]
-    pub fn expect_check_run(&self, repo: RepoId, name: &str, conclusion: Option<&str>) -> CheckRun {
-        let runs = self.check_runs(repo);
-        let run = runs
-            .iter()
-            .rev()
-            .find(|c| c.name == name)
-            .unwrap_or_else(|| {
-                panic!(
-                    "no check run named {name}; have {:?}",
-                    runs.iter().map(|c| &c.name).collect::<Vec<_>>()
-                )
-            });
-        assert_eq!(
-            run.conclusion.as_deref(),
-            conclusion,
-            "check run {name}: {run:#?}"
-        );
-        run.clone()
-    }
-
-    #[track_caller]
-    pub fn expect_reaction(&self, repo: RepoId, target: ReactionTarget, content: &str) {
-        let all = self.reactions(repo);
-        assert!(
-            all.iter()
-                .any(|r| r.target == target && r.content == content),
-            "no {content} reaction on {target:?}; have {all:#?}"
-        );
-    }
-
-    /// Exactly `n` requests hit the operation.
-    #[track_caller]
-    pub fn expect_requests(&self, method: &str, template: &str, n: usize) -> Vec<RecordedRequest> {
-        let got = self.requests_to(method, template);
-        assert_eq!(
-            got.len(),
-            n,
-            "expected {n} × {method} {template}, got {}: {got:#?}",
-            got.len()
-        );
-        got
-    }
+fn git_dir(s: &State, repo: RepoId) -> Option<std::path::PathBuf> {
+    let r = s.repo(repo);
+    let dir = git::bare_path(s.git_root.as_deref()?, &r.owner, &r.name);
+    dir.exists().then_some(dir)
 }
 
 /// Signs arbitrary claims with the test App key (the self-test forges bad JWTs with it).
