@@ -20,21 +20,14 @@ pub fn access_token(ctx: &mut Ctx) -> Reply {
     let Some(inst) = ctx.state.installations.get(&id).cloned() else {
         return ctx.not_found();
     };
-    let installation_repos: Vec<RepoId> = ctx
-        .state
-        .repos
-        .values()
-        .filter(|r| r.installation == id)
-        .map(|r| r.id)
-        .collect();
+    let installation_repos: Vec<RepoId> =
+        ctx.state.repos.values().filter(|r| r.installation == id).map(|r| r.id).collect();
     let mut scoped: Option<Vec<RepoId>> = None;
     if let Some(names) = ctx.body["repositories"].as_array() {
         let mut ids = Vec::new();
         for name in names {
             let name = name.as_str().unwrap_or_default();
-            let found = installation_repos
-                .iter()
-                .find(|r| ctx.state.repo(**r).name.eq_ignore_ascii_case(name));
+            let found = installation_repos.iter().find(|r| ctx.state.repo(**r).name.eq_ignore_ascii_case(name));
             match found {
                 Some(r) => ids.push(*r),
                 None => {
@@ -65,22 +58,17 @@ pub fn access_token(ctx: &mut Ctx) -> Reply {
             for (perm, level) in requested {
                 let level = level.as_str().unwrap_or_default().to_string();
                 if !auth::has_permission(&inst.permissions, perm, &level) {
-                    return ctx.unprocessable(
-                        "The permissions requested are not granted to this installation.",
-                    );
+                    return ctx.unprocessable("The permissions requested are not granted to this installation.");
                 }
                 granted.insert(perm.clone(), level);
             }
-            granted
-                .entry("metadata".into())
-                .or_insert_with(|| "read".into());
+            granted.entry("metadata".into()).or_insert_with(|| "read".into());
             granted
         }
         None => inst.permissions.clone(),
     };
     let token = auth::mint(ctx.state);
-    let expires_at =
-        ctx.state.now() + chrono::Duration::from_std(ctx.state.token_lifetime).unwrap_or_default();
+    let expires_at = ctx.state.now() + chrono::Duration::from_std(ctx.state.token_lifetime).unwrap_or_default();
     ctx.state.issued_tokens.push(token.clone());
     ctx.state.tokens.insert(
         token.clone(),
@@ -138,12 +126,7 @@ pub fn search_issues(ctx: &mut Ctx) -> Reply {
     }
     let allowed: Option<Vec<RepoId>> = match &ctx.caller {
         Caller::Installation { data, .. } => Some(data.repos.clone().unwrap_or_else(|| {
-            ctx.state
-                .repos
-                .values()
-                .filter(|r| r.installation == data.installation)
-                .map(|r| r.id)
-                .collect()
+            ctx.state.repos.values().filter(|r| r.installation == data.installation).map(|r| r.id).collect()
         })),
         _ => None,
     };
@@ -152,19 +135,14 @@ pub fn search_issues(ctx: &mut Ctx) -> Reply {
         if allowed.as_ref().is_some_and(|a| !a.contains(&r.id)) {
             continue;
         }
-        if repo
-            .as_ref()
-            .is_some_and(|want| *want != r.full_name().to_ascii_lowercase())
-        {
+        if repo.as_ref().is_some_and(|want| *want != r.full_name().to_ascii_lowercase()) {
             continue;
         }
         let mut hits: Vec<(u64, Value)> = Vec::new();
         if kind != Some(true) {
             for i in r.issues.values() {
                 let text = format!("{} {}", i.title, i.body).to_ascii_lowercase();
-                if state.as_ref().is_some_and(|s| *s != i.state)
-                    || !words.iter().all(|w| text.contains(w))
-                {
+                if state.as_ref().is_some_and(|s| *s != i.state) || !words.iter().all(|w| text.contains(w)) {
                     continue;
                 }
                 hits.push((i.number, render::issue(ctx.state, r, i)));
@@ -172,20 +150,12 @@ pub fn search_issues(ctx: &mut Ctx) -> Reply {
         }
         if kind != Some(false) {
             for p in r.pulls.values() {
-                let text = format!("{} {}", p.title, p.body.clone().unwrap_or_default())
-                    .to_ascii_lowercase();
-                if state.as_ref().is_some_and(|s| *s != p.state)
-                    || !words.iter().all(|w| text.contains(w))
-                {
+                let text = format!("{} {}", p.title, p.body.clone().unwrap_or_default()).to_ascii_lowercase();
+                if state.as_ref().is_some_and(|s| *s != p.state) || !words.iter().all(|w| text.contains(w)) {
                     continue;
                 }
                 let mut v = render::issue(ctx.state, r, &super::api_pulls::as_issue(p));
-                let api = format!(
-                    "{}/repos/{}/pulls/{}",
-                    ctx.state.base_url,
-                    r.full_name(),
-                    p.number
-                );
+                let api = format!("{}/repos/{}/pulls/{}", ctx.state.base_url, r.full_name(), p.number);
                 v["pull_request"] = json!({
                     "url": api,
                     "html_url": format!("{}/{}/pull/{}", ctx.state.base_url, r.full_name(), p.number),
@@ -204,12 +174,7 @@ pub fn search_issues(ctx: &mut Ctx) -> Reply {
     }
     let total = items.len();
     let page = ctx.paginate(items);
-    let mut body =
-        json!({ "total_count": total, "incomplete_results": false, "search_type": "lexical" });
+    let mut body = json!({ "total_count": total, "incomplete_results": false, "search_type": "lexical" });
     body["items"] = page.body;
-    Reply {
-        status: 200,
-        body,
-        headers: page.headers,
-    }
+    Reply { status: 200, body, headers: page.headers }
 }

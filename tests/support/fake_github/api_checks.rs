@@ -10,9 +10,7 @@ use super::render;
 use super::server::{Ctx, Reply};
 
 fn time(v: &Value) -> Option<DateTime<Utc>> {
-    v.as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
+    v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc))
 }
 
 fn string(v: &Value) -> Option<String> {
@@ -32,9 +30,7 @@ fn apply_fields(run: &mut CheckRun, body: &Value, now: DateTime<Utc>) -> Result<
         run.status = "completed".into();
     }
     if run.status == "completed" && run.conclusion.is_none() {
-        return Err(
-            "Invalid request.\n\n`conclusion` is required when `status` is `completed`.".into(),
-        );
+        return Err("Invalid request.\n\n`conclusion` is required when `status` is `completed`.".into());
     }
     if body.get("details_url").is_some() {
         run.details_url = string(&body["details_url"]);
@@ -70,10 +66,7 @@ fn apply_fields(run: &mut CheckRun, body: &Value, now: DateTime<Utc>) -> Result<
 
 pub fn create(ctx: &mut Ctx) -> Reply {
     let rid = ctx.repo_id();
-    let head_sha = ctx.body["head_sha"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let head_sha = ctx.body["head_sha"].as_str().unwrap_or_default().to_string();
     if !ctx.state.repo(rid).commits.contains(&head_sha) {
         return ctx.unprocessable(&format!("No commit found for SHA: {head_sha}"));
     }
@@ -112,13 +105,7 @@ pub fn update(ctx: &mut Ctx) -> Reply {
     let id = ctx.num("check_run_id");
     let now = ctx.state.now();
     let body = ctx.body.clone();
-    let Some(run) = ctx
-        .state
-        .repo_mut(rid)
-        .check_runs
-        .iter_mut()
-        .find(|c| c.id == id)
-    else {
+    let Some(run) = ctx.state.repo_mut(rid).check_runs.iter_mut().find(|c| c.id == id) else {
         return ctx.not_found();
     };
     let mut updated = run.clone();

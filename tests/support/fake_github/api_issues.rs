@@ -62,8 +62,7 @@ pub fn create_comment(ctx: &mut Ctx) -> Reply {
     }
     let body = ctx.body["body"].as_str().unwrap_or_default().to_string();
     if body.chars().count() > 65_536 {
-        return ctx
-            .unprocessable("Validation Failed: body is too long (maximum is 65536 characters)");
+        return ctx.unprocessable("Validation Failed: body is too long (maximum is 65536 characters)");
     }
     let login = ctx.actor();
     ctx.state.user(&login);
@@ -88,18 +87,11 @@ pub fn update_comment(ctx: &mut Ctx) -> Reply {
     let id = ctx.num("comment_id");
     let body = ctx.body["body"].as_str().unwrap_or_default().to_string();
     if body.chars().count() > 65_536 {
-        return ctx
-            .unprocessable("Validation Failed: body is too long (maximum is 65536 characters)");
+        return ctx.unprocessable("Validation Failed: body is too long (maximum is 65536 characters)");
     }
     let now = ctx.state.now();
     let actor = ctx.actor();
-    let Some(c) = ctx
-        .state
-        .repo_mut(rid)
-        .comments
-        .iter_mut()
-        .find(|c| c.id == id)
-    else {
+    let Some(c) = ctx.state.repo_mut(rid).comments.iter_mut().find(|c| c.id == id) else {
         return ctx.not_found();
     };
     if c.user != actor {
@@ -133,13 +125,7 @@ fn react(ctx: &mut Ctx, target: ReactionTarget) -> Reply {
         return Reply::ok(render::reaction(ctx.state, &x));
     }
     let id = ctx.state.next_id();
-    let x = Reaction {
-        id,
-        target,
-        content,
-        user: login,
-        created_at: now,
-    };
+    let x = Reaction { id, target, content, user: login, created_at: now };
     ctx.state.repo_mut(rid).reactions.push(x.clone());
     Reply::created(render::reaction(ctx.state, &x))
 }
@@ -154,13 +140,7 @@ pub fn react_issue(ctx: &mut Ctx) -> Reply {
 
 pub fn react_comment(ctx: &mut Ctx) -> Reply {
     let id = ctx.num("comment_id");
-    if !ctx
-        .state
-        .repo(ctx.repo_id())
-        .comments
-        .iter()
-        .any(|c| c.id == id)
-    {
+    if !ctx.state.repo(ctx.repo_id()).comments.iter().any(|c| c.id == id) {
         return ctx.not_found();
     }
     react(ctx, ReactionTarget::Comment(id))

@@ -86,10 +86,7 @@ pub fn list(ctx: &mut Ctx) -> Reply {
         .filter(|p| state == "all" || p.state == state)
         .filter(|p| match &head {
             Some((owner, branch)) => {
-                owner
-                    .as_ref()
-                    .is_none_or(|o| o.eq_ignore_ascii_case(&r.owner))
-                    && *branch == p.head
+                owner.as_ref().is_none_or(|o| o.eq_ignore_ascii_case(&r.owner)) && *branch == p.head
             }
             None => true,
         })
@@ -98,10 +95,7 @@ pub fn list(ctx: &mut Ctx) -> Reply {
     if ctx.query.get("direction").map(String::as_str) != Some("asc") {
         pulls.reverse();
     }
-    let items: Vec<Value> = pulls
-        .into_iter()
-        .map(|p| render::pull_simple(ctx.state, r, p))
-        .collect();
+    let items: Vec<Value> = pulls.into_iter().map(|p| render::pull_simple(ctx.state, r, p)).collect();
     ctx.paginate(items)
 }
 
@@ -113,8 +107,7 @@ pub fn create(ctx: &mut Ctx) -> Reply {
     let head = match head_raw.split_once(':') {
         Some((owner, branch)) if owner.eq_ignore_ascii_case(&r.owner) => branch.to_string(),
         Some(_) => {
-            return ctx
-                .unprocessable("Validation Failed: head is invalid (forks are not modelled)");
+            return ctx.unprocessable("Validation Failed: head is invalid (forks are not modelled)");
         }
         None => head_raw.clone(),
     };
@@ -125,18 +118,10 @@ pub fn create(ctx: &mut Ctx) -> Reply {
         return ctx.unprocessable(&format!("Validation Failed: base `{base}` is not a branch"));
     };
     if head == base || head_branch.files == base_branch.files {
-        return ctx.unprocessable(&format!(
-            "Validation Failed: No commits between {base} and {head}"
-        ));
+        return ctx.unprocessable(&format!("Validation Failed: No commits between {base} and {head}"));
     }
-    if r.pulls
-        .values()
-        .any(|p| p.state == "open" && p.head == head && p.base == base)
-    {
-        return ctx.unprocessable(&format!(
-            "Validation Failed: A pull request already exists for {}:{head}.",
-            r.owner
-        ));
+    if r.pulls.values().any(|p| p.state == "open" && p.head == head && p.base == base) {
+        return ctx.unprocessable(&format!("Validation Failed: A pull request already exists for {}:{head}.", r.owner));
     }
     let Some(title) = ctx.body["title"].as_str().map(str::to_string) else {
         return ctx.unprocessable("Validation Failed: title is missing");
@@ -231,11 +216,7 @@ pub fn files(ctx: &mut Ctx) -> Reply {
             v["changes"] = (f.additions + f.deletions).into();
             v["blob_url"] = format!("{base}/{full}/blob/{}/{}", p.head_sha, f.filename).into();
             v["raw_url"] = format!("{base}/{full}/raw/{}/{}", p.head_sha, f.filename).into();
-            v["contents_url"] = format!(
-                "{base}/repos/{full}/contents/{}?ref={}",
-                f.filename, p.head_sha
-            )
-            .into();
+            v["contents_url"] = format!("{base}/repos/{full}/contents/{}?ref={}", f.filename, p.head_sha).into();
             v.as_object_mut().expect("diff entry").remove("patch");
             v
         })
@@ -250,15 +231,10 @@ pub fn request_reviewers(ctx: &mut Ctx) -> Reply {
     let Some(p) = r.pulls.get(&n) else {
         return ctx.not_found();
     };
-    let wanted: Vec<String> = ctx.body["reviewers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
+    let wanted: Vec<String> =
+        ctx.body["reviewers"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
     for login in &wanted {
-        let collaborator =
-            *login == r.owner || r.permissions.get(login).is_some_and(|l| l != "none");
+        let collaborator = *login == r.owner || r.permissions.get(login).is_some_and(|l| l != "none");
         if !collaborator {
             return ctx.unprocessable(&format!(
                 "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {} repository.",
@@ -269,12 +245,7 @@ pub fn request_reviewers(ctx: &mut Ctx) -> Reply {
             return ctx.unprocessable("Review cannot be requested from pull request author.");
         }
     }
-    let p = ctx
-        .state
-        .repo_mut(rid)
-        .pulls
-        .get_mut(&n)
-        .expect("checked above");
+    let p = ctx.state.repo_mut(rid).pulls.get_mut(&n).expect("checked above");
     for login in wanted {
         if !p.requested_reviewers.contains(&login) {
             p.requested_reviewers.push(login);
@@ -289,13 +260,7 @@ pub fn reply(ctx: &mut Ctx) -> Reply {
     let rid = ctx.repo_id();
     let n = ctx.num("pull_number");
     let to = ctx.num("comment_id");
-    if !ctx
-        .state
-        .repo(rid)
-        .review_comments
-        .iter()
-        .any(|c| c.id == to && c.pull == n)
-    {
+    if !ctx.state.repo(rid).review_comments.iter().any(|c| c.id == to && c.pull == n) {
         return ctx.not_found();
     }
     let now = ctx.state.now();

@@ -22,10 +22,7 @@ pub fn resolve_ref<'a>(r: &'a Repo, reference: Option<&str>) -> Option<(String, 
     if let Some(b) = r.branches.get(name) {
         return Some((name.to_string(), b));
     }
-    r.branches
-        .iter()
-        .find(|(_, b)| b.sha == reference)
-        .map(|(n, b)| (n.clone(), b))
+    r.branches.iter().find(|(_, b)| b.sha == reference).map(|(n, b)| (n.clone(), b))
 }
 
 pub fn contents(ctx: &mut Ctx) -> Reply {
@@ -55,25 +52,9 @@ pub fn contents(ctx: &mut Ctx) -> Reply {
         }
         let child = format!("{prefix}{name}");
         entries.push(if is_dir {
-            render::dir_entry(
-                ctx.state,
-                r,
-                &shown_ref,
-                &child,
-                "dir",
-                &fake_sha(&[&b.sha, &child]),
-                0,
-            )
+            render::dir_entry(ctx.state, r, &shown_ref, &child, "dir", &fake_sha(&[&b.sha, &child]), 0)
         } else {
-            render::dir_entry(
-                ctx.state,
-                r,
-                &shown_ref,
-                &child,
-                "file",
-                &blob_sha(bytes),
-                bytes.len(),
-            )
+            render::dir_entry(ctx.state, r, &shown_ref, &child, "file", &blob_sha(bytes), bytes.len())
         });
     }
     if entries.is_empty() {
@@ -133,24 +114,13 @@ pub fn branch(ctx: &mut Ctx) -> Reply {
             "https://api.github.com/repos/octocat/Hello-World",
             &format!("{}/repos/{}", ctx.state.base_url, r.full_name()),
         )
-        .replace(
-            "https://github.com/octocat/Hello-World",
-            &format!("{}/{}", ctx.state.base_url, r.full_name()),
-        )
+        .replace("https://github.com/octocat/Hello-World", &format!("{}/{}", ctx.state.base_url, r.full_name()))
         .replace("https://api.github.com", &ctx.state.base_url)
         .replace("https://github.com", &ctx.state.base_url);
     let mut v: Value = serde_json::from_str(&text).expect("branch example");
     v["name"] = json!(name);
-    v["_links"]["self"] = json!(format!(
-        "{}/repos/{}/branches/{name}",
-        ctx.state.base_url,
-        r.full_name()
-    ));
-    v["_links"]["html"] = json!(format!(
-        "{}/{}/tree/{name}",
-        ctx.state.base_url,
-        r.full_name()
-    ));
+    v["_links"]["self"] = json!(format!("{}/repos/{}/branches/{name}", ctx.state.base_url, r.full_name()));
+    v["_links"]["html"] = json!(format!("{}/{}/tree/{name}", ctx.state.base_url, r.full_name()));
     Reply::ok(v)
 }
 
@@ -163,10 +133,7 @@ pub fn permission(ctx: &mut Ctx) -> Reply {
     let role = if login == r.owner {
         "admin".to_string()
     } else {
-        r.permissions
-            .get(&login)
-            .cloned()
-            .unwrap_or_else(|| "none".into())
+        r.permissions.get(&login).cloned().unwrap_or_else(|| "none".into())
     };
     // `permission` is the legacy coarse level; `role_name` the precise role.
     let permission = match role.as_str() {
@@ -175,8 +142,8 @@ pub fn permission(ctx: &mut Ctx) -> Reply {
         "triage" | "read" => "read",
         _ => "none",
     };
-    let mut v = super::spec::spec()
-        .example("repository-collaborator-permission-response-if-user-has-admin-permissions");
+    let mut v =
+        super::spec::spec().example("repository-collaborator-permission-response-if-user-has-admin-permissions");
     let mut user = render::user(ctx.state, &u);
     let rank = |want: &[&str]| want.contains(&role.as_str());
     user["permissions"] = json!({

@@ -35,11 +35,7 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn new(status: u16, message: &str) -> Refusal {
-        Refusal {
-            status,
-            message: message.to_string(),
-            excusable: false,
-        }
+        Refusal { status, message: message.to_string(), excusable: false }
     }
     pub fn bad_credentials() -> Refusal {
         Refusal::new(401, "Bad credentials")
@@ -57,9 +53,7 @@ pub fn credential(headers: &HeaderMap) -> Option<String> {
     match scheme.to_ascii_lowercase().as_str() {
         "token" | "bearer" => Some(rest.trim().to_string()),
         "basic" => {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(rest.trim())
-                .ok()?;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
             let decoded = String::from_utf8(decoded).ok()?;
             let (user, pass) = decoded.split_once(':')?;
             (user == "x-access-token").then(|| pass.to_string())
@@ -72,11 +66,7 @@ fn looks_like_jwt(s: &str) -> bool {
     s.split('.').count() == 3 && s.starts_with("ey")
 }
 
-pub fn authenticate(
-    state: &mut State,
-    headers: &HeaderMap,
-    template: &str,
-) -> Result<Caller, Refusal> {
+pub fn authenticate(state: &mut State, headers: &HeaderMap, template: &str) -> Result<Caller, Refusal> {
     let app_route = template.starts_with("/app");
     let Some(cred) = credential(headers) else {
         if template == "/users/{username}" {
@@ -107,15 +97,9 @@ pub fn authenticate(
         if let Some(t) = state.tokens.get_mut(&cred) {
             t.refused = true;
         }
-        return Err(Refusal {
-            excusable: first,
-            ..Refusal::bad_credentials()
-        });
+        return Err(Refusal { excusable: first, ..Refusal::bad_credentials() });
     }
-    Ok(Caller::Installation {
-        token: cred,
-        data: data.clone(),
-    })
+    Ok(Caller::Installation { token: cred, data: data.clone() })
 }
 
 /// Checks signature and GitHub's claim rules; messages are GitHub's own.
@@ -156,45 +140,32 @@ pub fn verify_jwt(jwt: &str) -> Result<(), Refusal> {
         ));
     }
     if exp - iat > 600 || exp > now + 600 + 60 {
-        return Err(Refusal::new(
-            401,
-            "'Expiration time' claim ('exp') is too far in the future",
-        ));
+        return Err(Refusal::new(401, "'Expiration time' claim ('exp') is too far in the future"));
     }
-    let iss_ok =
-        claims["iss"].as_u64() == Some(APP_ID) || claims["iss"].as_str() == Some(APP_CLIENT_ID);
+    let iss_ok = claims["iss"].as_u64() == Some(APP_ID) || claims["iss"].as_str() == Some(APP_CLIENT_ID);
     if !iss_ok {
-        return Err(Refusal::new(
-            401,
-            "'Issuer' claim ('iss') must be an Integer",
-        ));
+        return Err(Refusal::new(401, "'Issuer' claim ('iss') must be an Integer"));
     }
     Ok(())
 }
 
 /// The installation permission an operation needs, as (permission, level).
-pub fn required_permission(
-    method: &Method,
-    template: &str,
-) -> Option<(&'static str, &'static str)> {
+pub fn required_permission(method: &Method, template: &str) -> Option<(&'static str, &'static str)> {
     let write = method != Method::GET;
     let t = template;
-    Some(
-        if t.starts_with("/app") || t == "/users/{username}" || t == "/search/issues" {
-            return None;
-        } else if t.contains("/check-runs") {
-            ("checks", if write { "write" } else { "read" })
-        } else if t.contains("/pulls") {
-            ("pull_requests", if write { "write" } else { "read" })
-        } else if t.contains("/issues") {
-            ("issues", if write { "write" } else { "read" })
-        } else if t.contains("/contents/") || t.contains("/git/trees/") || t.contains("/branches/")
-        {
-            ("contents", "read")
-        } else {
-            ("metadata", "read")
-        },
-    )
+    Some(if t.starts_with("/app") || t == "/users/{username}" || t == "/search/issues" {
+        return None;
+    } else if t.contains("/check-runs") {
+        ("checks", if write { "write" } else { "read" })
+    } else if t.contains("/pulls") {
+        ("pull_requests", if write { "write" } else { "read" })
+    } else if t.contains("/issues") {
+        ("issues", if write { "write" } else { "read" })
+    } else if t.contains("/contents/") || t.contains("/git/trees/") || t.contains("/branches/") {
+        ("contents", "read")
+    } else {
+        ("metadata", "read")
+    })
 }
 
 pub fn has_permission(granted: &BTreeMap<String, String>, perm: &str, level: &str) -> bool {
@@ -203,17 +174,14 @@ pub fn has_permission(granted: &BTreeMap<String, String>, perm: &str, level: &st
     if perm == "metadata" && !granted.is_empty() {
         return true;
     }
-    granted
-        .get(perm)
-        .is_some_and(|g| level_rank(g) >= level_rank(level))
+    granted.get(perm).is_some_and(|g| level_rank(g) >= level_rank(level))
 }
 
 /// Mints a token that looks like GitHub's: `ghs_` + 36 alphanumerics.
 pub fn mint(state: &mut State) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut out = String::from("ghs_");
-    let mut x = state.token_seed
-        ^ (state.issued_tokens.len() as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut x = state.token_seed ^ (state.issued_tokens.len() as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     for _ in 0..36 {
         // xorshift64*: plenty for unguessable-enough test tokens.
         x ^= x >> 12;

@@ -40,26 +40,13 @@ impl FakeGitHub {
 
     /// Mints a token directly (as `POST .../access_tokens` would), for tests that need one
     /// without going through the client. Empty `repos` = all of the installation's.
-    pub fn mint_token(
-        &self,
-        inst: InstallationId,
-        repos: &[RepoId],
-        permissions: &[(&str, &str)],
-    ) -> String {
+    pub fn mint_token(&self, inst: InstallationId, repos: &[RepoId], permissions: &[(&str, &str)]) -> String {
         let mut s = self.lock();
-        let granted = &s
-            .installations
-            .get(&inst)
-            .expect("unknown installation")
-            .permissions
-            .clone();
+        let granted = &s.installations.get(&inst).expect("unknown installation").permissions.clone();
         let permissions: BTreeMap<String, String> = if permissions.is_empty() {
             granted.clone()
         } else {
-            permissions
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
+            permissions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
         };
         let token = auth::mint(&mut s);
         let expires_at = s.now() + chrono::Duration::from_std(s.token_lifetime).unwrap_or_default();
@@ -81,8 +68,6 @@ impl FakeGitHub {
     /// A valid App JWT (iat 60 s ago, exp 9 min ahead), signed with the test key.
     pub fn app_jwt(&self) -> String {
         let now = chrono::Utc::now().timestamp();
-        jwt_with_claims(
-            &serde_json::json!({ "iat": now - 60, "exp": now + 540, "iss": model::APP_ID }),
-        )
+        jwt_with_claims(&serde_json::json!({ "iat": now - 60, "exp": now + 540, "iss": model::APP_ID }))
     }
 }

@@ -26,10 +26,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn param(&self, name: &str) -> &str {
-        self.params
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_default()
+        self.params.get(name).map(String::as_str).unwrap_or_default()
     }
     pub fn num(&self, name: &str) -> u64 {
         self.param(name).parse().unwrap_or_default()
@@ -50,24 +47,10 @@ impl Ctx<'_> {
 
     /// `per_page`/`page` slicing with GitHub's `Link` header.
     pub fn paginate(&self, items: Vec<Value>) -> Reply {
-        let per_page = self
-            .query
-            .get("per_page")
-            .and_then(|p| p.parse::<usize>().ok())
-            .unwrap_or(30)
-            .clamp(1, 100);
-        let page = self
-            .query
-            .get("page")
-            .and_then(|p| p.parse::<usize>().ok())
-            .unwrap_or(1)
-            .max(1);
+        let per_page = self.query.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
+        let page = self.query.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
         let last = items.len().div_ceil(per_page).max(1);
-        let slice: Vec<Value> = items
-            .into_iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .collect();
+        let slice: Vec<Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
         let mut reply = Reply::ok(Value::Array(slice));
         let link = |p: usize, rel: &str| {
             let mut q: Vec<String> = self
@@ -78,12 +61,7 @@ impl Ctx<'_> {
                 .collect();
             q.push(format!("per_page={per_page}"));
             q.push(format!("page={p}"));
-            format!(
-                "<{}{}?{}>; rel=\"{rel}\"",
-                self.state.base_url,
-                self.path,
-                q.join("&")
-            )
+            format!("<{}{}?{}>; rel=\"{rel}\"", self.state.base_url, self.path, q.join("&"))
         };
         let mut links = Vec::new();
         if page < last {
@@ -109,11 +87,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body,
-            headers: Vec::new(),
-        }
+        Reply { status, body, headers: Vec::new() }
     }
     pub fn ok(body: Value) -> Reply {
         Reply::new(200, body)
@@ -138,19 +112,13 @@ pub fn respond(reply: Reply) -> Response {
         (status, axum::Json(reply.body)).into_response()
     };
     let headers = response.headers_mut();
-    headers.insert(
-        "x-github-api-version-selected",
-        HeaderValue::from_static("2022-11-28"),
-    );
+    headers.insert("x-github-api-version-selected", HeaderValue::from_static("2022-11-28"));
     headers.insert("x-ratelimit-limit", HeaderValue::from_static("5000"));
     if !headers.contains_key("x-ratelimit-remaining") {
         headers.insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));
     }
     for (name, value) in reply.headers {
-        if let (Ok(n), Ok(v)) = (
-            axum::http::HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
+        if let (Ok(n), Ok(v)) = (axum::http::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
             headers.insert(n, v);
         }
     }

@@ -33,8 +33,7 @@ pub struct FailureRule {
 
 impl FailureRule {
     pub fn matches(&self, method: &str, template: &str, path: &str) -> bool {
-        if !(self.method == "*" || self.method.eq_ignore_ascii_case(method)) || self.remaining == 0
-        {
+        if !(self.method == "*" || self.method.eq_ignore_ascii_case(method)) || self.remaining == 0 {
             return false;
         }
         if self.pattern == template || self.pattern == path {
@@ -47,15 +46,8 @@ impl FailureRule {
 }
 
 /// Takes one shot of the first armed rule matching the request, if any.
-pub fn take(
-    rules: &mut [FailureRule],
-    method: &str,
-    template: &str,
-    path: &str,
-) -> Option<Failure> {
-    let rule = rules
-        .iter_mut()
-        .find(|r| r.matches(method, template, path))?;
+pub fn take(rules: &mut [FailureRule], method: &str, template: &str, path: &str) -> Option<Failure> {
+    let rule = rules.iter_mut().find(|r| r.matches(method, template, path))?;
     rule.remaining -= 1;
     Some(rule.failure.clone())
 }

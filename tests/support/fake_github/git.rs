@@ -50,25 +50,14 @@ fn git(dir: &Path) -> Command {
 }
 
 fn run(mut c: Command, input: Option<&[u8]>) -> Vec<u8> {
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().expect("git is installed");
     if let Some(bytes) = input {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(bytes)
-            .expect("write to git");
+        child.stdin.take().expect("stdin").write_all(bytes).expect("write to git");
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().expect("git runs");
-    assert!(
-        out.status.success(),
-        "git failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "git failed: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
 
@@ -78,15 +67,15 @@ pub fn bare_path(root: &Path, owner: &str, name: &str) -> PathBuf {
 
 /// Commits `files` as the whole tree of `branch` (on top of `parent`) with fast-import;
 /// returns the new commit sha.
-pub fn commit_tree(
-    dir: &Path,
-    branch: &str,
-    parent: Option<&str>,
-    files: &BTreeMap<String, Vec<u8>>,
-) -> String {
+pub fn commit_tree(dir: &Path, branch: &str, parent: Option<&str>, files: &BTreeMap<String, Vec<u8>>) -> String {
     let mut stream = Vec::new();
     let message = b"fake GitHub commit\n";
-    write!(stream, "commit refs/heads/{branch}\ncommitter Fake GitHub <fake@example.invalid> 1700000000 +0000\ndata {}\n", message.len()).ok();
+    write!(
+        stream,
+        "commit refs/heads/{branch}\ncommitter Fake GitHub <fake@example.invalid> 1700000000 +0000\ndata {}\n",
+        message.len()
+    )
+    .ok();
     stream.extend_from_slice(message);
     if let Some(p) = parent {
         writeln!(stream, "from {p}").ok();
@@ -121,19 +110,9 @@ pub fn materialize(state: &mut State, repo: RepoId) -> PathBuf {
     }
     std::fs::create_dir_all(&dir).expect("mkdir");
     let mut c = git(&dir);
-    c.args([
-        "init",
-        "--bare",
-        "--quiet",
-        "--initial-branch",
-        &r.default_branch,
-    ]);
+    c.args(["init", "--bare", "--quiet", "--initial-branch", &r.default_branch]);
     run(c, None);
-    let branches: Vec<(String, Branch)> = r
-        .branches
-        .iter()
-        .map(|(n, b)| (n.clone(), b.clone()))
-        .collect();
+    let branches: Vec<(String, Branch)> = r.branches.iter().map(|(n, b)| (n.clone(), b.clone())).collect();
     for (name, b) in branches {
         let sha = commit_tree(&dir, &name, None, &b.files);
         let r = state.repo_mut(repo);
@@ -146,11 +125,7 @@ pub fn materialize(state: &mut State, repo: RepoId) -> PathBuf {
 /// Re-reads every branch from the bare repository after a push.
 pub fn sync_from_git(state: &mut State, repo: RepoId, dir: &Path) {
     let mut c = git(dir);
-    c.args([
-        "for-each-ref",
-        "--format=%(objectname) %(refname)",
-        "refs/heads/",
-    ]);
+    c.args(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/"]);
     let refs = String::from_utf8_lossy(&run(c, None)).into_owned();
     let mut seen = Vec::new();
     for line in refs.lines() {
@@ -159,29 +134,15 @@ pub fn sync_from_git(state: &mut State, repo: RepoId, dir: &Path) {
         };
         let name = name.trim_start_matches("refs/heads/").to_string();
         seen.push(name.clone());
-        if state
-            .repo(repo)
-            .branches
-            .get(&name)
-            .is_some_and(|b| b.sha == sha)
-        {
+        if state.repo(repo).branches.get(&name).is_some_and(|b| b.sha == sha) {
             continue;
         }
         let files = read_tree(dir, sha);
         let r = state.repo_mut(repo);
-        r.branches.insert(
-            name,
-            Branch {
-                sha: sha.to_string(),
-                files,
-            },
-        );
+        r.branches.insert(name, Branch { sha: sha.to_string(), files });
         r.commits.insert(sha.to_string());
     }
-    state
-        .repo_mut(repo)
-        .branches
-        .retain(|name, _| seen.contains(name));
+    state.repo_mut(repo).branches.retain(|name, _| seen.contains(name));
 }
 
 fn read_tree(dir: &Path, sha: &str) -> BTreeMap<String, Vec<u8>> {
@@ -207,17 +168,9 @@ fn read_tree(dir: &Path, sha: &str) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     let mut at = 0;
     for (path, _) in entries {
-        let header_end = at
-            + out[at..]
-                .iter()
-                .position(|b| *b == b'\n')
-                .expect("cat-file header");
+        let header_end = at + out[at..].iter().position(|b| *b == b'\n').expect("cat-file header");
         let header = String::from_utf8_lossy(&out[at..header_end]).into_owned();
-        let size: usize = header
-            .rsplit(' ')
-            .next()
-            .and_then(|s| s.parse().ok())
-            .expect("blob size");
+        let size: usize = header.rsplit(' ').next().and_then(|s| s.parse().ok()).expect("blob size");
         let start = header_end + 1;
         files.insert(path, out[start..start + size].to_vec());
         at = start + size + 1;
@@ -231,28 +184,17 @@ fn unauthorized() -> Response {
         "Invalid username or token. Password authentication is not supported for Git operations.\n",
     )
         .into_response();
-    r.headers_mut().insert(
-        "www-authenticate",
-        "Basic realm=\"GitHub\"".parse().expect("header"),
-    );
+    r.headers_mut().insert("www-authenticate", "Basic realm=\"GitHub\"".parse().expect("header"));
     r
 }
 
-pub async fn serve(
-    shared: Shared,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn serve(shared: Shared, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path().to_string();
     let (owner, name, service) = parse(&path).expect("checked by is_git_path");
     let query = uri.query().unwrap_or_default().to_string();
     let pushing = service == "git-receive-pack" || query.contains("service=git-receive-pack");
     let (dir, repo, root) = {
-        let mut guard = shared
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = &mut *guard;
         let index = state.requests.len();
         state.requests.push(RecordedRequest {
@@ -280,17 +222,11 @@ pub async fn serve(
                 && t.expires_at > now
                 && t.installation == state.repo(repo).installation
                 && t.repos.as_ref().is_none_or(|ids| ids.contains(&repo))
-                && has_permission(
-                    &t.permissions,
-                    "contents",
-                    if pushing { "write" } else { "read" },
-                )
+                && has_permission(&t.permissions, "contents", if pushing { "write" } else { "read" })
         });
         if !ok {
             // As on the API: the first 401 for an expired or revoked token is excusable.
-            let dead = token
-                .as_ref()
-                .is_some_and(|t| t.revoked || t.expires_at <= now);
+            let dead = token.as_ref().is_some_and(|t| t.revoked || t.expires_at <= now);
             let first = token.as_ref().is_some_and(|t| !t.refused);
             if let Some(t) = state.tokens.get_mut(&cred).filter(|_| dead) {
                 t.refused = true;
@@ -308,30 +244,15 @@ pub async fn serve(
     };
     let response = cgi(&root, &method, &path, &query, &headers, body).await;
     if service == "git-receive-pack" {
-        let mut state = shared
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         sync_from_git(&mut state, repo, &dir);
     }
     response
 }
 
 /// Runs `git http-backend` for one request and turns its CGI output into a response.
-async fn cgi(
-    root: &Path,
-    method: &Method,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Response {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
+async fn cgi(root: &Path, method: &Method, path: &str, query: &str, headers: &HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let mut child = tokio::process::Command::new("git")
         .arg("http-backend")
         .env_clear()
@@ -357,12 +278,7 @@ async fn cgi(
         let _ = stdin.write_all(&body).await;
     });
     let mut out = Vec::new();
-    let _ = child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_end(&mut out)
-        .await;
+    let _ = child.stdout.take().expect("stdout").read_to_end(&mut out).await;
     let _ = writer.await;
     let _ = child.wait().await;
     let split = out
@@ -371,11 +287,7 @@ async fn cgi(
         .map(|i| (i, 4))
         .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
     let Some((at, sep)) = split else {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "git http-backend gave no headers",
-        )
-            .into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR, "git http-backend gave no headers").into_response();
     };
     let mut response = Response::new(Body::from(out[at + sep..].to_vec()));
     for line in String::from_utf8_lossy(&out[..at]).lines() {
@@ -384,16 +296,9 @@ async fn cgi(
         };
         let v = v.trim();
         if k.eq_ignore_ascii_case("status") {
-            let code = v
-                .split(' ')
-                .next()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(500);
-            *response.status_mut() =
-                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        } else if let (Ok(name), Ok(value)) =
-            (axum::http::HeaderName::from_bytes(k.as_bytes()), v.parse())
-        {
+            let code = v.split(' ').next().and_then(|c| c.parse().ok()).unwrap_or(500);
+            *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        } else if let (Ok(name), Ok(value)) = (axum::http::HeaderName::from_bytes(k.as_bytes()), v.parse()) {
             response.headers_mut().insert(name, value);
         }
     }

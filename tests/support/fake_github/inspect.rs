@@ -2,10 +2,7 @@
 //! the bot left behind, and the `expect_*` helpers. Read-only over the fake's state
 //! (except `take_violations`, which clears what it returns).
 
-use super::{
-    CheckRun, Comment, FakeGitHub, Pull, Reaction, ReactionTarget, RecordedRequest, RepoId,
-    ReviewComment,
-};
+use super::{CheckRun, Comment, FakeGitHub, Pull, Reaction, ReactionTarget, RecordedRequest, RepoId, ReviewComment};
 
 impl FakeGitHub {
     // ----- readers -------------------------------------------------------------------
@@ -20,9 +17,7 @@ impl FakeGitHub {
         self.lock()
             .requests
             .iter()
-            .filter(|r| {
-                r.method.eq_ignore_ascii_case(method) && r.operation.as_deref() == Some(template)
-            })
+            .filter(|r| r.method.eq_ignore_ascii_case(method) && r.operation.as_deref() == Some(template))
             .cloned()
             .collect()
     }
@@ -33,22 +28,11 @@ impl FakeGitHub {
     }
 
     pub fn issue_labels(&self, repo: RepoId, issue: u64) -> Vec<String> {
-        self.lock()
-            .repo(repo)
-            .issues
-            .get(&issue)
-            .map(|i| i.labels.clone())
-            .unwrap_or_default()
+        self.lock().repo(repo).issues.get(&issue).map(|i| i.labels.clone()).unwrap_or_default()
     }
 
     pub fn comments(&self, repo: RepoId, issue: u64) -> Vec<Comment> {
-        self.lock()
-            .repo(repo)
-            .comments
-            .iter()
-            .filter(|c| c.issue == issue)
-            .cloned()
-            .collect()
+        self.lock().repo(repo).comments.iter().filter(|c| c.issue == issue).cloned().collect()
     }
 
     pub fn reactions(&self, repo: RepoId) -> Vec<Reaction> {
@@ -82,12 +66,7 @@ impl FakeGitHub {
     #[track_caller]
     pub fn assert_ok(&self) {
         let v = self.violations();
-        assert!(
-            v.is_empty(),
-            "the fake GitHub saw {} violation(s):\n- {}",
-            v.len(),
-            v.join("\n- ")
-        );
+        assert!(v.is_empty(), "the fake GitHub saw {} violation(s):\n- {}", v.len(), v.join("\n- "));
     }
 
     #[track_caller]
@@ -98,10 +77,7 @@ impl FakeGitHub {
             n,
             "expected {n} comment(s) on #{issue}, found {}: {:#?}",
             comments.len(),
-            comments
-                .iter()
-                .map(|c| (&c.user, &c.body))
-                .collect::<Vec<_>>()
+            comments.iter().map(|c| (&c.user, &c.body)).collect::<Vec<_>>()
         );
         comments
     }
@@ -110,21 +86,10 @@ impl FakeGitHub {
     #[track_caller]
     pub fn expect_check_run(&self, repo: RepoId, name: &str, conclusion: Option<&str>) -> CheckRun {
         let runs = self.check_runs(repo);
-        let run = runs
-            .iter()
-            .rev()
-            .find(|c| c.name == name)
-            .unwrap_or_else(|| {
-                panic!(
-                    "no check run named {name}; have {:?}",
-                    runs.iter().map(|c| &c.name).collect::<Vec<_>>()
-                )
-            });
-        assert_eq!(
-            run.conclusion.as_deref(),
-            conclusion,
-            "check run {name}: {run:#?}"
-        );
+        let run = runs.iter().rev().find(|c| c.name == name).unwrap_or_else(|| {
+            panic!("no check run named {name}; have {:?}", runs.iter().map(|c| &c.name).collect::<Vec<_>>())
+        });
+        assert_eq!(run.conclusion.as_deref(), conclusion, "check run {name}: {run:#?}");
         run.clone()
     }
 
@@ -132,8 +97,7 @@ impl FakeGitHub {
     pub fn expect_reaction(&self, repo: RepoId, target: ReactionTarget, content: &str) {
         let all = self.reactions(repo);
         assert!(
-            all.iter()
-                .any(|r| r.target == target && r.content == content),
+            all.iter().any(|r| r.target == target && r.content == content),
             "no {content} reaction on {target:?}; have {all:#?}"
         );
     }
@@ -142,23 +106,14 @@ impl FakeGitHub {
     #[track_caller]
     pub fn expect_requests(&self, method: &str, template: &str, n: usize) -> Vec<RecordedRequest> {
         let got = self.requests_to(method, template);
-        assert_eq!(
-            got.len(),
-            n,
-            "expected {n} × {method} {template}, got {}: {got:#?}",
-            got.len()
-        );
+        assert_eq!(got.len(), n, "expected {n} × {method} {template}, got {}: {got:#?}", got.len());
         got
     }
 
     /// The open pull request from `head`, if exactly one exists.
     #[track_caller]
     pub fn expect_pull(&self, repo: RepoId, head: &str) -> Pull {
-        let open: Vec<Pull> = self
-            .pulls(repo)
-            .into_iter()
-            .filter(|p| p.head == head && p.state == "open")
-            .collect();
+        let open: Vec<Pull> = self.pulls(repo).into_iter().filter(|p| p.head == head && p.state == "open").collect();
         assert_eq!(open.len(), 1, "expected one open PR from {head}: {open:#?}");
         open[0].clone()
     }

@@ -44,8 +44,8 @@ use tokio::sync::oneshot;
 
 pub use failure::Failure;
 pub use model::{
-    AuthKind, CheckRun, Comment, InstallationId, Pull, Reaction, ReactionTarget, RecordedRequest,
-    RepoId, ReviewComment, UserType,
+    AuthKind, CheckRun, Comment, InstallationId, Pull, Reaction, ReactionTarget, RecordedRequest, RepoId,
+    ReviewComment, UserType,
 };
 
 use failure::FailureRule;
@@ -71,9 +71,7 @@ pub struct FakeGitHub {
 impl FakeGitHub {
     /// Starts the server on `127.0.0.1:0` inside the current tokio runtime.
     pub async fn start() -> FakeGitHub {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let git_root = tempfile::tempdir().expect("temp dir for git repositories");
         let mut initial = State::new(url.clone());
@@ -81,10 +79,7 @@ impl FakeGitHub {
         let state: Shared = Arc::new(Mutex::new(initial));
         // Parse and compile the description now, not inside the first request.
         let _ = spec::spec();
-        let app = Router::new()
-            .fallback(server::handle)
-            .layer(DefaultBodyLimit::disable())
-            .with_state(state.clone());
+        let app = Router::new().fallback(server::handle).layer(DefaultBodyLimit::disable()).with_state(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -93,12 +88,7 @@ impl FakeGitHub {
                 })
                 .await;
         });
-        FakeGitHub {
-            state,
-            url,
-            shutdown: Some(tx),
-            _git_root: git_root,
-        }
+        FakeGitHub { state, url, shutdown: Some(tx), _git_root: git_root }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -137,32 +127,16 @@ impl FakeGitHub {
         let mut s = self.lock();
         s.user(account);
         let id = InstallationId(s.next_id());
-        let permissions = DEFAULT_PERMISSIONS
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        s.installations.insert(
-            id,
-            Installation {
-                id,
-                account: account.to_string(),
-                permissions,
-            },
-        );
+        let permissions = DEFAULT_PERMISSIONS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        s.installations.insert(id, Installation { id, account: account.to_string(), permissions });
         id
     }
 
     /// Replaces the installation's granted permissions, e.g. `&[("issues", "read")]`.
     pub fn set_installation_permissions(&self, inst: InstallationId, permissions: &[(&str, &str)]) {
         let mut s = self.lock();
-        let i = s
-            .installations
-            .get_mut(&inst)
-            .expect("unknown installation");
-        i.permissions = permissions
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let i = s.installations.get_mut(&inst).expect("unknown installation");
+        i.permissions = permissions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     }
 
     /// A private repository with branch `main` holding `README.md`; returns its id.
@@ -172,8 +146,7 @@ impl FakeGitHub {
         assert!(s.installations.contains_key(&inst), "unknown installation");
         s.user(owner);
         let id = RepoId(s.next_id());
-        let files: BTreeMap<String, Vec<u8>> =
-            [("README.md".to_string(), format!("# {name}\n").into_bytes())].into();
+        let files: BTreeMap<String, Vec<u8>> = [("README.md".to_string(), format!("# {name}\n").into_bytes())].into();
         let sha = fake_sha(&[full_name, "initial"]);
         s.repos.insert(
             id,
@@ -184,14 +157,7 @@ impl FakeGitHub {
                 installation: inst,
                 private: true,
                 default_branch: "main".into(),
-                branches: [(
-                    "main".to_string(),
-                    Branch {
-                        sha: sha.clone(),
-                        files,
-                    },
-                )]
-                .into(),
+                branches: [("main".to_string(), Branch { sha: sha.clone(), files })].into(),
                 issues: BTreeMap::new(),
                 pulls: BTreeMap::new(),
                 comments: Vec::new(),
@@ -213,22 +179,13 @@ impl FakeGitHub {
     /// Looks a repository up by `owner/name`.
     pub fn repo(&self, full_name: &str) -> RepoId {
         let (owner, name) = full_name.split_once('/').expect("owner/name");
-        self.lock()
-            .repo_by_name(owner, name)
-            .expect("unknown repository")
+        self.lock().repo_by_name(owner, name).expect("unknown repository")
     }
 
     pub fn add_user(&self, login: &str, kind: UserType) -> u64 {
         let mut s = self.lock();
         let id = s.next_id();
-        s.users.insert(
-            login.to_string(),
-            User {
-                id,
-                login: login.to_string(),
-                kind,
-            },
-        );
+        s.users.insert(login.to_string(), User { id, login: login.to_string(), kind });
         id
     }
 
@@ -240,9 +197,7 @@ impl FakeGitHub {
         );
         let mut s = self.lock();
         s.user(login);
-        s.repo_mut(repo)
-            .permissions
-            .insert(login.to_string(), level.to_string());
+        s.repo_mut(repo).permissions.insert(login.to_string(), level.to_string());
     }
 
     /// Opens an issue authored by the repository owner; returns its number.
@@ -307,26 +262,15 @@ impl FakeGitHub {
 
     /// Commits one file to `branch` (created from the default branch if missing); returns
     /// the branch's new head sha.
-    pub fn put_file(
-        &self,
-        repo: RepoId,
-        branch: &str,
-        path: &str,
-        bytes: impl AsRef<[u8]>,
-    ) -> String {
+    pub fn put_file(&self, repo: RepoId, branch: &str, path: &str, bytes: impl AsRef<[u8]>) -> String {
         let mut s = self.lock();
         let git_dir = git_dir(&s, repo);
         let r = s.repo_mut(repo);
-        let from = r
-            .branches
-            .get(&r.default_branch)
-            .cloned()
-            .unwrap_or_default();
+        let from = r.branches.get(&r.default_branch).cloned().unwrap_or_default();
         let b = r.branches.entry(branch.to_string()).or_insert(from);
         let bytes = bytes.as_ref().to_vec();
         let parent = b.sha.clone();
-        b.files
-            .insert(path.trim_matches('/').to_string(), bytes.clone());
+        b.files.insert(path.trim_matches('/').to_string(), bytes.clone());
         b.sha = match &git_dir {
             // Once git serves this repository, branch heads must be real commits.
             Some(dir) => git::commit_tree(dir, branch, Some(&parent), &b.files),
@@ -342,11 +286,7 @@ impl FakeGitHub {
         let mut s = self.lock();
         let git_dir = git_dir(&s, repo);
         let r = s.repo_mut(repo);
-        let b = r
-            .branches
-            .get(from)
-            .cloned()
-            .expect("unknown source branch");
+        let b = r.branches.get(from).cloned().expect("unknown source branch");
         let sha = b.sha.clone();
         if let Some(dir) = git_dir {
             git::update_ref(&dir, branch, &sha);
@@ -368,23 +308,11 @@ impl FakeGitHub {
     }
 
     pub fn head_sha(&self, repo: RepoId, branch: &str) -> String {
-        self.lock()
-            .repo(repo)
-            .branches
-            .get(branch)
-            .expect("unknown branch")
-            .sha
-            .clone()
+        self.lock().repo(repo).branches.get(branch).expect("unknown branch").sha.clone()
     }
 
     pub fn file(&self, repo: RepoId, branch: &str, path: &str) -> Option<Vec<u8>> {
-        self.lock()
-            .repo(repo)
-            .branches
-            .get(branch)?
-            .files
-            .get(path)
-            .cloned()
+        self.lock().repo(repo).branches.get(branch)?.files.get(path).cloned()
     }
 }
 
@@ -396,14 +324,8 @@ fn git_dir(s: &State, repo: RepoId) -> Option<std::path::PathBuf> {
 
 /// Signs arbitrary claims with the test App key (the self-test forges bad JWTs with it).
 pub fn jwt_with_claims(claims: &serde_json::Value) -> String {
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(auth::PRIVATE_KEY_PEM.as_bytes())
-        .expect("test key");
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
-        claims,
-        &key,
-    )
-    .expect("sign")
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(auth::PRIVATE_KEY_PEM.as_bytes()).expect("test key");
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256), claims, &key).expect("sign")
 }
 
 impl Drop for FakeGitHub {

@@ -259,20 +259,12 @@ impl State {
             failures: Vec::new(),
             clock_offset: Duration::ZERO,
             token_lifetime: Duration::from_secs(3600),
-            token_seed: std::collections::hash_map::RandomState::new()
-                .hash_one(std::time::SystemTime::now()),
+            token_seed: std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now()),
             git_root: None,
             mutations: HashMap::new(),
         };
         let bot = bot_login();
-        state.users.insert(
-            bot.clone(),
-            User {
-                id: BOT_USER_ID,
-                login: bot,
-                kind: UserType::Bot,
-            },
-        );
+        state.users.insert(bot.clone(), User { id: BOT_USER_ID, login: bot, kind: UserType::Bot });
         state
     }
 
@@ -290,16 +282,8 @@ impl State {
         if let Some(u) = self.users.get(login) {
             return u.clone();
         }
-        let kind = if login.ends_with("[bot]") {
-            UserType::Bot
-        } else {
-            UserType::User
-        };
-        let user = User {
-            id: self.next_id(),
-            login: login.to_string(),
-            kind,
-        };
+        let kind = if login.ends_with("[bot]") { UserType::Bot } else { UserType::User };
+        let user = User { id: self.next_id(), login: login.to_string(), kind };
         self.users.insert(login.to_string(), user.clone());
         user
     }

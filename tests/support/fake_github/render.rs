@@ -7,8 +7,8 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::model::{
-    APP_CLIENT_ID, APP_ID, APP_SLUG, CheckRun, Comment, Issue, Pull, Reaction, Repo, ReviewComment,
-    State, User, UserType, blob_sha, timestamp,
+    APP_CLIENT_ID, APP_ID, APP_SLUG, CheckRun, Comment, Issue, Pull, Reaction, Repo, ReviewComment, State, User,
+    UserType, blob_sha, timestamp,
 };
 use super::spec::spec;
 
@@ -18,19 +18,11 @@ fn example(state: &State, name: &str, full_name: Option<&str>) -> Value {
     let base = &state.base_url;
     if let Some(full) = full_name {
         text = text
-            .replace(
-                "https://api.github.com/repos/octocat/Hello-World",
-                &format!("{base}/repos/{full}"),
-            )
-            .replace(
-                "https://github.com/octocat/Hello-World",
-                &format!("{base}/{full}"),
-            )
+            .replace("https://api.github.com/repos/octocat/Hello-World", &format!("{base}/repos/{full}"))
+            .replace("https://github.com/octocat/Hello-World", &format!("{base}/{full}"))
             .replace("octocat/Hello-World", full);
     }
-    text = text
-        .replace("https://api.github.com", base)
-        .replace("https://github.com", base);
+    text = text.replace("https://api.github.com", base).replace("https://github.com", base);
     serde_json::from_str(&text).expect("rebased example is JSON")
 }
 
@@ -47,14 +39,7 @@ pub fn user(state: &State, u: &User) -> Value {
     let api = format!("{base}/users/{escaped}");
     v["login"] = json!(login);
     v["id"] = json!(u.id);
-    v["node_id"] = json!(node_id(
-        if u.kind == UserType::Bot {
-            "Bot"
-        } else {
-            "User"
-        },
-        u.id
-    ));
+    v["node_id"] = json!(node_id(if u.kind == UserType::Bot { "Bot" } else { "User" }, u.id));
     v["type"] = json!(u.kind.as_str());
     v["url"] = json!(api);
     v["html_url"] = json!(match login.strip_suffix("[bot]") {
@@ -78,11 +63,7 @@ pub fn user(state: &State, u: &User) -> Value {
 }
 
 pub fn user_by_login(state: &State, login: &str) -> Value {
-    let u = state.users.get(login).cloned().unwrap_or(User {
-        id: 1,
-        login: login.to_string(),
-        kind: UserType::User,
-    });
+    let u = state.users.get(login).cloned().unwrap_or(User { id: 1, login: login.to_string(), kind: UserType::User });
     user(state, &u)
 }
 
@@ -139,9 +120,7 @@ pub fn repository(state: &State, r: &Repo, full: bool) -> Value {
 pub fn issue(state: &State, r: &Repo, i: &Issue) -> Value {
     let full = r.full_name();
     let mut v = example(state, "issue", Some(&full));
-    v.as_object_mut()
-        .expect("issue object")
-        .remove("pull_request");
+    v.as_object_mut().expect("issue object").remove("pull_request");
     let api = format!("{}/repos/{full}/issues/{}", state.base_url, i.number);
     v["id"] = json!(i.id);
     v["node_id"] = json!(node_id("Issue", i.id));
@@ -192,18 +171,9 @@ pub fn comment(state: &State, r: &Repo, c: &Comment) -> Value {
     v["body"] = json!(c.body);
     v["user"] = user_by_login(state, &c.user);
     v["author_association"] = json!(association(r, &c.user));
-    v["url"] = json!(format!(
-        "{}/repos/{full}/issues/comments/{}",
-        state.base_url, c.id
-    ));
-    v["issue_url"] = json!(format!(
-        "{}/repos/{full}/issues/{}",
-        state.base_url, c.issue
-    ));
-    v["html_url"] = json!(format!(
-        "{}/{full}/issues/{}#issuecomment-{}",
-        state.base_url, c.issue, c.id
-    ));
+    v["url"] = json!(format!("{}/repos/{full}/issues/comments/{}", state.base_url, c.id));
+    v["issue_url"] = json!(format!("{}/repos/{full}/issues/{}", state.base_url, c.issue));
+    v["html_url"] = json!(format!("{}/{full}/issues/{}#issuecomment-{}", state.base_url, c.issue, c.id));
     v["created_at"] = json!(timestamp(c.created_at));
     v["updated_at"] = json!(timestamp(c.updated_at));
     v
@@ -286,17 +256,10 @@ fn pull_common(state: &State, r: &Repo, p: &Pull, mut v: Value) -> Value {
     v["requested_teams"] = json!([]);
     v["auto_merge"] = Value::Null;
     v["author_association"] = json!("NONE");
-    v["requested_reviewers"] = p
-        .requested_reviewers
-        .iter()
-        .map(|l| user_by_login(state, l))
-        .collect();
+    v["requested_reviewers"] = p.requested_reviewers.iter().map(|l| user_by_login(state, l)).collect();
     let repo_json = repository(state, r, false);
     let owner = user_by_login(state, &r.owner);
-    for (side, reference, sha) in [
-        ("head", &p.head, &p.head_sha),
-        ("base", &p.base, &p.base_sha),
-    ] {
+    for (side, reference, sha) in [("head", &p.head, &p.head_sha), ("base", &p.base, &p.base_sha)] {
         v[side]["ref"] = json!(reference);
         v[side]["sha"] = json!(sha);
         v[side]["label"] = json!(format!("{}:{reference}", r.owner));
@@ -315,12 +278,7 @@ pub fn pull(state: &State, r: &Repo, p: &Pull) -> Value {
     v["rebaseable"] = Value::Null;
     v["mergeable_state"] = json!("unknown");
     v["comments"] = json!(r.comments.iter().filter(|c| c.issue == p.number).count());
-    v["review_comments"] = json!(
-        r.review_comments
-            .iter()
-            .filter(|c| c.pull == p.number)
-            .count()
-    );
+    v["review_comments"] = json!(r.review_comments.iter().filter(|c| c.pull == p.number).count());
     v["maintainer_can_modify"] = json!(p.maintainer_can_modify);
     v["commits"] = json!(1);
     let files = super::api_pulls::diff(r, p);
@@ -343,10 +301,7 @@ pub fn review_comment(state: &State, r: &Repo, c: &ReviewComment) -> Value {
     v["body"] = json!(c.body);
     v["in_reply_to_id"] = json!(c.in_reply_to);
     v["user"] = user_by_login(state, &c.user);
-    v["url"] = json!(format!(
-        "{}/repos/{full}/pulls/comments/{}",
-        state.base_url, c.id
-    ));
+    v["url"] = json!(format!("{}/repos/{full}/pulls/comments/{}", state.base_url, c.id));
     v["pull_request_url"] = json!(format!("{}/repos/{full}/pulls/{}", state.base_url, c.pull));
     v["created_at"] = json!(timestamp(c.created_at));
     v["updated_at"] = json!(timestamp(c.created_at));
@@ -355,24 +310,13 @@ pub fn review_comment(state: &State, r: &Repo, c: &ReviewComment) -> Value {
 
 pub fn file_content(state: &State, r: &Repo, reference: &str, path: &str, bytes: &[u8]) -> Value {
     let full = r.full_name();
-    let mut v = example(
-        state,
-        "content-file-response-if-content-is-a-file",
-        Some(&full),
-    );
+    let mut v = example(state, "content-file-response-if-content-is-a-file", Some(&full));
     let sha = blob_sha(bytes);
     let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
     // GitHub wraps the base64 payload at 60 characters per line.
-    let wrapped: Vec<String> = encoded
-        .as_bytes()
-        .chunks(60)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect();
+    let wrapped: Vec<String> = encoded.as_bytes().chunks(60).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
     let name = path.rsplit('/').next().unwrap_or(path);
-    let api = format!(
-        "{}/repos/{full}/contents/{path}?ref={reference}",
-        state.base_url
-    );
+    let api = format!("{}/repos/{full}/contents/{path}?ref={reference}", state.base_url);
     let html = format!("{}/{full}/blob/{reference}/{path}", state.base_url);
     let git = format!("{}/repos/{full}/git/blobs/{sha}", state.base_url);
     v["type"] = json!("file");
@@ -388,37 +332,16 @@ pub fn file_content(state: &State, r: &Repo, reference: &str, path: &str, bytes:
     v["download_url"] = json!(format!("{}/{full}/raw/{reference}/{path}", state.base_url));
     v["_links"] = json!({ "self": api, "git": git, "html": html });
     v.as_object_mut().expect("content object").remove("target");
-    v.as_object_mut()
-        .expect("content object")
-        .remove("submodule_git_url");
+    v.as_object_mut().expect("content object").remove("submodule_git_url");
     v
 }
 
 /// One entry of a directory listing (`type` is `file` or `dir`).
-pub fn dir_entry(
-    state: &State,
-    r: &Repo,
-    reference: &str,
-    path: &str,
-    kind: &str,
-    sha: &str,
-    size: usize,
-) -> Value {
+pub fn dir_entry(state: &State, r: &Repo, reference: &str, path: &str, kind: &str, sha: &str, size: usize) -> Value {
     let full = r.full_name();
-    let api = format!(
-        "{}/repos/{full}/contents/{path}?ref={reference}",
-        state.base_url
-    );
-    let html = format!(
-        "{}/{full}/{}/{reference}/{path}",
-        state.base_url,
-        if kind == "dir" { "tree" } else { "blob" }
-    );
-    let git = format!(
-        "{}/repos/{full}/git/{}/{sha}",
-        state.base_url,
-        if kind == "dir" { "trees" } else { "blobs" }
-    );
+    let api = format!("{}/repos/{full}/contents/{path}?ref={reference}", state.base_url);
+    let html = format!("{}/{full}/{}/{reference}/{path}", state.base_url, if kind == "dir" { "tree" } else { "blob" });
+    let git = format!("{}/repos/{full}/git/{}/{sha}", state.base_url, if kind == "dir" { "trees" } else { "blobs" });
     json!({
         "type": kind,
         "size": size,

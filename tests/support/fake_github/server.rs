@@ -21,7 +21,8 @@ use super::{api_app, api_checks, api_issues, api_pulls, api_repos, git};
 pub type Shared = Arc<Mutex<State>>;
 
 const SECONDARY_MESSAGE: &str = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.";
-const SECONDARY_DOC: &str = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
+const SECONDARY_DOC: &str =
+    "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
 
 use super::ctx::respond;
 pub use super::ctx::{Ctx, Reply};
@@ -53,9 +54,7 @@ pub async fn handle(
         serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string())
     };
     let index = {
-        let mut state = shared
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         state.requests.push(RecordedRequest {
             method: method.to_string(),
             path: path.clone(),
@@ -68,15 +67,7 @@ pub async fn handle(
         });
         state.requests.len() - 1
     };
-    let (reply, delay) = prepare(
-        &shared,
-        index,
-        &method,
-        &path,
-        &query,
-        &headers,
-        parsed_body,
-    );
+    let (reply, delay) = prepare(&shared, index, &method, &path, &query, &headers, parsed_body);
     let reply = match (reply, delay) {
         (Step::Done(reply), _) => reply,
         (Step::Apply(pending), delay) => {
@@ -87,8 +78,7 @@ pub async fn handle(
             // connection and leaving the client with a puzzling transport error.
             let pending = *pending;
             let what = format!("{} {}", pending.method, pending.path);
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(&shared, pending)))
-            {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(&shared, pending))) {
                 Ok(reply) => reply,
                 Err(panic) => {
                     let message = panic
@@ -96,20 +86,14 @@ pub async fn handle(
                         .cloned()
                         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                         .unwrap_or_default();
-                    let mut state = shared
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut state = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     state.violation(format!("{what}: the fake itself panicked: {message}"));
                     Reply::error(500, "fake GitHub bug", "https://docs.github.com/rest")
                 }
             }
         }
     };
-    shared
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .requests[index]
-        .status = reply.status;
+    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).requests[index].status = reply.status;
     respond(reply)
 }
 
@@ -142,20 +126,11 @@ fn prepare(
     body: Result<Value, String>,
 ) -> (Step, Option<std::time::Duration>) {
     let spec = spec();
-    let mut guard = shared
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut guard = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let state = &mut *guard;
     let Some(m) = spec.match_route(method, path) else {
         state.violation(format!("unknown route {method} {path} (404)"));
-        return (
-            Step::Done(Reply::error(
-                404,
-                "Not Found",
-                "https://docs.github.com/rest",
-            )),
-            None,
-        );
+        return (Step::Done(Reply::error(404, "Not Found", "https://docs.github.com/rest")), None);
     };
     let route: &Route = m.route;
     let doc = route.doc_url.clone();
@@ -166,10 +141,7 @@ fn prepare(
     if !headers.contains_key(axum::http::header::USER_AGENT) {
         state.violation(format!("{what}: no User-Agent header"));
         let message = "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.";
-        return (
-            Step::Done(Reply::new(403, json!({ "message": message }))),
-            None,
-        );
+        return (Step::Done(Reply::new(403, json!({ "message": message }))), None);
     }
 
     // GitHub answers 400 to an API version it does not have.
@@ -177,16 +149,9 @@ fn prepare(
         let known = ["2022-11-28", "2026-03-10"];
         if !known.iter().any(|k| version.as_bytes() == k.as_bytes()) {
             state.violation(format!("{what}: unknown X-GitHub-Api-Version {version:?}"));
-            let message = format!(
-                "API version {} is not supported.",
-                String::from_utf8_lossy(version.as_bytes())
-            );
+            let message = format!("API version {} is not supported.", String::from_utf8_lossy(version.as_bytes()));
             return (
-                Step::Done(Reply::error(
-                    400,
-                    &message,
-                    "https://docs.github.com/rest/about-the-rest-api/api-versions",
-                )),
+                Step::Done(Reply::error(400, &message, "https://docs.github.com/rest/about-the-rest-api/api-versions")),
                 None,
             );
         }
@@ -210,14 +175,10 @@ fn prepare(
         };
         if let Caller::Installation { data, .. } = &caller {
             let r = state.repo(id);
-            let in_scope = r.installation == data.installation
-                && data.repos.as_ref().is_none_or(|ids| ids.contains(&id));
+            let in_scope =
+                r.installation == data.installation && data.repos.as_ref().is_none_or(|ids| ids.contains(&id));
             if !in_scope {
-                let refusal = if r.private {
-                    Refusal::new(404, "Not Found")
-                } else {
-                    Refusal::not_accessible()
-                };
+                let refusal = if r.private { Refusal::new(404, "Not Found") } else { Refusal::not_accessible() };
                 let what = format!("{what}: token not scoped to {}", r.full_name());
                 return (Step::Done(refuse(state, index, &what, refusal, &doc)), None);
             }
@@ -229,10 +190,7 @@ fn prepare(
         && !auth::has_permission(&data.permissions, perm, level)
     {
         let what = format!("{what}: token lacks {perm}:{level}");
-        return (
-            Step::Done(refuse(state, index, &what, Refusal::not_accessible(), &doc)),
-            None,
-        );
+        return (Step::Done(refuse(state, index, &what, Refusal::not_accessible(), &doc)), None);
     }
 
     // Validation against the published description.
@@ -240,10 +198,7 @@ fn prepare(
         Ok(b) => b,
         Err(e) => {
             state.violation(format!("{what}: body is not JSON: {e}"));
-            return (
-                Step::Done(Reply::error(400, "Problems parsing JSON", &doc)),
-                None,
-            );
+            return (Step::Done(Reply::error(400, "Problems parsing JSON", &doc)), None);
         }
     };
     let mut problems = Vec::new();
@@ -255,13 +210,9 @@ fn prepare(
             continue;
         };
         let value = if param.integer {
-            raw.parse::<i64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| json!(raw))
+            raw.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(raw))
         } else if param.boolean {
-            raw.parse::<bool>()
-                .map(Value::from)
-                .unwrap_or_else(|_| json!(raw))
+            raw.parse::<bool>().map(Value::from).unwrap_or_else(|_| json!(raw))
         } else {
             json!(raw)
         };
@@ -275,28 +226,15 @@ fn prepare(
         }
         (Some(spec_body), b) if !b.is_null() => {
             for err in spec_body.validator().iter_errors(b) {
-                problems.push(format!(
-                    "body{}: {}",
-                    err.instance_path(),
-                    clip(&err.to_string())
-                ));
+                problems.push(format!("body{}: {}", err.instance_path(), clip(&err.to_string())));
             }
         }
         _ => {}
     }
     if !problems.is_empty() {
         let detail = problems.join("\n");
-        state.violation(format!(
-            "{what}: request does not match GitHub's schema:\n{detail}\nbody: {body}"
-        ));
-        return (
-            Step::Done(Reply::error(
-                422,
-                &format!("Invalid request.\n\n{detail}"),
-                &doc,
-            )),
-            None,
-        );
+        state.violation(format!("{what}: request does not match GitHub's schema:\n{detail}\nbody: {body}"));
+        return (Step::Done(Reply::error(422, &format!("Invalid request.\n\n{detail}"), &doc)), None);
     }
 
     if let Some(reply) = secondary_limit(state, &caller, method, &what) {
@@ -318,15 +256,12 @@ fn prepare(
                 return (Step::Done(Reply::error(code, message, &doc)), None);
             }
             Failure::SecondaryRateLimit { retry_after_secs } => {
-                let reply = Reply::error(403, SECONDARY_MESSAGE, SECONDARY_DOC)
-                    .header("retry-after", retry_after_secs);
+                let reply = Reply::error(403, SECONDARY_MESSAGE, SECONDARY_DOC).header("retry-after", retry_after_secs);
                 return (Step::Done(reply), None);
             }
             Failure::PrimaryRateLimit { reset_in_secs } => {
                 let reset = chrono::Utc::now().timestamp() + reset_in_secs as i64;
-                let inst = auth::installation_of(&caller)
-                    .map(|i| i.0)
-                    .unwrap_or_default();
+                let inst = auth::installation_of(&caller).map(|i| i.0).unwrap_or_default();
                 let reply = Reply::error(
                     403,
                     &format!("API rate limit exceeded for installation ID {inst}."),
@@ -344,14 +279,7 @@ fn prepare(
                     t.revoked = true;
                     t.refused = true;
                 }
-                return (
-                    Step::Done(Reply::error(
-                        401,
-                        "Bad credentials",
-                        "https://docs.github.com/rest",
-                    )),
-                    None,
-                );
+                return (Step::Done(Reply::error(401, "Bad credentials", "https://docs.github.com/rest")), None);
             }
             Failure::Delay(d) => delay = Some(d),
             Failure::FailAfterApply => fail_after = true,
@@ -375,12 +303,7 @@ fn prepare(
 /// GitHub's documented secondary limits on content-creating requests: at most 80 per
 /// minute and 500 per hour per installation. Exceeding them is answered as GitHub does and
 /// is a violation: Maxion's limiter must keep it from ever happening.
-fn secondary_limit(
-    state: &mut State,
-    caller: &Caller,
-    method: &Method,
-    what: &str,
-) -> Option<Reply> {
+fn secondary_limit(state: &mut State, caller: &Caller, method: &Method, what: &str) -> Option<Reply> {
     let Caller::Installation { data, .. } = caller else {
         return None;
     };
@@ -390,23 +313,14 @@ fn secondary_limit(
     let now = chrono::Utc::now();
     let recent = state.mutations.entry(data.installation).or_default();
     recent.retain(|t| now - *t < chrono::Duration::hours(1));
-    let last_minute = recent
-        .iter()
-        .filter(|t| now - **t < chrono::Duration::minutes(1))
-        .count();
+    let last_minute = recent.iter().filter(|t| now - **t < chrono::Duration::minutes(1)).count();
     let last_hour = recent.len();
     if last_minute >= 80 || last_hour >= 500 {
-        state.violation(format!(
-            "{what}: over GitHub's secondary rate limit ({last_minute}/min, {last_hour}/h)"
-        ));
+        state.violation(format!("{what}: over GitHub's secondary rate limit ({last_minute}/min, {last_hour}/h)"));
         let reply = Reply::error(403, SECONDARY_MESSAGE, SECONDARY_DOC).header("retry-after", 60);
         return Some(reply);
     }
-    state
-        .mutations
-        .entry(data.installation)
-        .or_default()
-        .push(now);
+    state.mutations.entry(data.installation).or_default().push(now);
     None
 }
 
@@ -424,23 +338,14 @@ fn clip(s: &str) -> String {
 fn refuse(state: &mut State, index: usize, what: &str, refusal: Refusal, doc: &str) -> Reply {
     state.requests[index].auth = AuthKind::Invalid;
     if !refusal.excusable {
-        state.violation(format!(
-            "{what}: refused {} {}",
-            refusal.status, refusal.message
-        ));
+        state.violation(format!("{what}: refused {} {}", refusal.status, refusal.message));
     }
-    let doc = if refusal.status == 401 {
-        "https://docs.github.com/rest"
-    } else {
-        doc
-    };
+    let doc = if refusal.status == 401 { "https://docs.github.com/rest" } else { doc };
     Reply::error(refusal.status, &refusal.message, doc)
 }
 
 fn apply(shared: &Shared, p: Pending) -> Reply {
-    let mut guard = shared
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut guard = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut ctx = Ctx {
         state: &mut guard,
         params: p.params,
@@ -454,41 +359,23 @@ fn apply(shared: &Shared, p: Pending) -> Reply {
     let t = p.template.as_str();
     let reply = match (p.method.as_str(), t) {
         ("GET", "/app") => api_app::get_app(&mut ctx),
-        ("POST", "/app/installations/{installation_id}/access_tokens") => {
-            api_app::access_token(&mut ctx)
-        }
+        ("POST", "/app/installations/{installation_id}/access_tokens") => api_app::access_token(&mut ctx),
         ("GET", "/users/{username}") => api_app::get_user(&mut ctx),
         ("GET", "/search/issues") => api_app::search_issues(&mut ctx),
         ("GET", "/repos/{owner}/{repo}") => api_repos::get_repo(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/contents/{path}") => api_repos::contents(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}") => api_repos::tree(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/branches/{branch}") => api_repos::branch(&mut ctx),
-        ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission") => {
-            api_repos::permission(&mut ctx)
-        }
+        ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission") => api_repos::permission(&mut ctx),
         ("POST", "/repos/{owner}/{repo}/check-runs") => api_checks::create(&mut ctx),
-        ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}") => {
-            api_checks::update(&mut ctx)
-        }
+        ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}") => api_checks::update(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}") => api_issues::get_issue(&mut ctx),
-        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
-            api_issues::list_comments(&mut ctx)
-        }
-        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
-            api_issues::create_comment(&mut ctx)
-        }
-        ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}") => {
-            api_issues::update_comment(&mut ctx)
-        }
-        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/reactions") => {
-            api_issues::react_issue(&mut ctx)
-        }
-        ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions") => {
-            api_issues::react_comment(&mut ctx)
-        }
-        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/timeline") => {
-            api_issues::timeline(&mut ctx)
-        }
+        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => api_issues::list_comments(&mut ctx),
+        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => api_issues::create_comment(&mut ctx),
+        ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}") => api_issues::update_comment(&mut ctx),
+        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/reactions") => api_issues::react_issue(&mut ctx),
+        ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions") => api_issues::react_comment(&mut ctx),
+        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/timeline") => api_issues::timeline(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/pulls") => api_pulls::list(&mut ctx),
         ("POST", "/repos/{owner}/{repo}/pulls") => api_pulls::create(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}") => api_pulls::get(&mut ctx),
@@ -502,8 +389,7 @@ fn apply(shared: &Shared, p: Pending) -> Reply {
         }
         _ => {
             let what = format!("{} {}", p.method, t);
-            ctx.state
-                .violation(format!("{what}: described but not implemented by the fake"));
+            ctx.state.violation(format!("{what}: described but not implemented by the fake"));
             Reply::error(501, "Not implemented by the fake", &ctx.doc_url)
         }
     };

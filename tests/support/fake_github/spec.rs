@@ -56,11 +56,7 @@ pub struct QueryParam {
 
 enum Segment {
     Literal(String),
-    Param {
-        name: String,
-        numeric: bool,
-        greedy: bool,
-    },
+    Param { name: String, numeric: bool, greedy: bool },
 }
 
 /// The operation a request hit and its decoded path parameters.
@@ -71,10 +67,7 @@ pub struct Matched<'a> {
 
 impl Matched<'_> {
     pub fn param(&self, name: &str) -> &str {
-        self.params
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_default()
+        self.params.get(name).map(String::as_str).unwrap_or_default()
     }
     pub fn num(&self, name: &str) -> u64 {
         self.param(name).parse().unwrap_or_default()
@@ -90,11 +83,7 @@ impl Spec {
     fn load() -> Spec {
         let doc: Value = serde_json::from_str(SUBSET).expect("github-subset.json is valid JSON");
         let schemas = openapi_to_json_schema(&doc["components"]["schemas"]);
-        let mut spec = Spec {
-            doc,
-            schemas,
-            routes: Vec::new(),
-        };
+        let mut spec = Spec { doc, schemas, routes: Vec::new() };
         let paths = spec.doc["paths"].as_object().expect("paths").clone();
         for (template, item) in &paths {
             for (method, op) in item.as_object().expect("path item") {
@@ -113,16 +102,14 @@ impl Spec {
         let segments = template
             .trim_start_matches('/')
             .split('/')
-            .map(
-                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    Some(name) => Segment::Param {
-                        name: name.to_string(),
-                        numeric: name.ends_with("_number") || name.ends_with("_id"),
-                        greedy: GREEDY_PARAMS.contains(&name),
-                    },
-                    None => Segment::Literal(s.to_string()),
+            .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => Segment::Param {
+                    name: name.to_string(),
+                    numeric: name.ends_with("_number") || name.ends_with("_id"),
+                    greedy: GREEDY_PARAMS.contains(&name),
                 },
-            )
+                None => Segment::Literal(s.to_string()),
+            })
             .collect();
         let body = op.get("requestBody").map(|rb| {
             let rb = self.resolve(rb);
@@ -158,10 +145,7 @@ impl Spec {
             method,
             template: template.to_string(),
             segments,
-            doc_url: op["externalDocs"]["url"]
-                .as_str()
-                .unwrap_or("https://docs.github.com/rest")
-                .to_string(),
+            doc_url: op["externalDocs"]["url"].as_str().unwrap_or("https://docs.github.com/rest").to_string(),
             body,
             query,
         }
@@ -170,11 +154,7 @@ impl Spec {
     /// Follows a `$ref` into `#/components/...` (one level is all the description uses here).
     pub fn resolve<'a>(&'a self, node: &'a Value) -> &'a Value {
         match node.get("$ref").and_then(Value::as_str) {
-            Some(r) => self
-                .doc
-                .pointer(r.trim_start_matches('#'))
-                .map(|n| self.resolve(n))
-                .unwrap_or(&Value::Null),
+            Some(r) => self.doc.pointer(r.trim_start_matches('#')).map(|n| self.resolve(n)).unwrap_or(&Value::Null),
             None => node,
         }
     }
@@ -224,12 +204,7 @@ impl Spec {
         match value {
             Value::Object(map) => {
                 let props = &schema["properties"];
-                for req in schema["required"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
+                for req in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
                     if !map.contains_key(req) {
                         map.insert(req.to_string(), self.default_for(&props[req], depth + 1));
                     }
@@ -290,11 +265,8 @@ impl Spec {
     /// GitHub accepts POST wherever it accepts PATCH (octocrab relies on this for
     /// comment edits), so a POST with no POST operation falls back to the PATCH one.
     pub fn match_route(&self, method: &Method, path: &str) -> Option<Matched<'_>> {
-        self.match_exact(method, path).or_else(|| {
-            (method == Method::POST)
-                .then(|| self.match_exact(&Method::PATCH, path))
-                .flatten()
-        })
+        self.match_exact(method, path)
+            .or_else(|| (method == Method::POST).then(|| self.match_exact(&Method::PATCH, path)).flatten())
     }
 
     fn match_exact(&self, method: &Method, path: &str) -> Option<Matched<'_>> {
@@ -311,10 +283,7 @@ impl Spec {
 
 impl Route {
     fn literals(&self) -> usize {
-        self.segments
-            .iter()
-            .filter(|s| matches!(s, Segment::Literal(_)))
-            .count()
+        self.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count()
     }
 
     fn matches(&self, parts: &[&str]) -> Option<BTreeMap<String, String>> {
@@ -325,11 +294,7 @@ impl Route {
             match seg {
                 Segment::Literal(l) if l == part => {}
                 Segment::Literal(_) => return None,
-                Segment::Param {
-                    name,
-                    numeric,
-                    greedy,
-                } => {
+                Segment::Param { name, numeric, greedy } => {
                     let value = if *greedy && n + 1 == self.segments.len() {
                         let rest = parts[i..].join("/");
                         i = parts.len() - 1;
@@ -338,8 +303,7 @@ impl Route {
                         (*part).to_string()
                     };
                     let value = percent_decode(&value);
-                    if value.is_empty() || (*numeric && !value.bytes().all(|b| b.is_ascii_digit()))
-                    {
+                    if value.is_empty() || (*numeric && !value.bytes().all(|b| b.is_ascii_digit())) {
                         return None;
                     }
                     params.insert(name.clone(), value);
@@ -373,11 +337,7 @@ fn decode(s: &str, plus_as_space: bool) -> String {
             i += 3;
             continue;
         }
-        out.push(if plus_as_space && bytes[i] == b'+' {
-            b' '
-        } else {
-            bytes[i]
-        });
+        out.push(if plus_as_space && bytes[i] == b'+' { b' ' } else { bytes[i] });
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
