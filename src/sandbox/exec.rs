@@ -1,0 +1,485 @@
+//! Running one step inside a sandbox: as the sandbox user, in a working
+//! directory, with per-exec environment (the only place secrets go), output
+//! streamed through the mask/UTF-8/cap pipeline to the caller's sink, a
+//! per-exec timeout that kills the whole process group, and a clear outcome
+//! (exit code, timed out, out of memory, disk full).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::exec::{StartExecOptions, StartExecResults};
+use bollard::models::ExecConfig;
+use futures_util::StreamExt;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::output::{OutputEvent, OutputPipeline, OutputStats, OutputStream};
+use super::sandbox::{Sandbox, SandboxState};
+use super::{SANDBOX_USER, SandboxError, WORKSPACE};
+use crate::masker::Masker;
+
+/// How long after its timeout an exec may still hold its output stream open
+/// before the sandbox is killed as the last resort.
+const BACKSTOP_GRACE: Duration = Duration::from_secs(10);
+/// stderr kept from internal execs (tar, probes) for error messages.
+const INTERNAL_STDERR_CAP: usize = 16 * 1024;
+
+/// One command to run in the sandbox.
+pub struct ExecRequest {
+    argv: Vec<String>,
+    workdir: String,
+    env: Vec<(String, String)>,
+    secret_env: Vec<(String, SecretString)>,
+    timeout: Option<Duration>,
+    masker: Arc<Masker>,
+}
+
+impl std::fmt::Debug for ExecRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecRequest")
+            .field("argv", &self.argv)
+            .field("workdir", &self.workdir)
+            .field("env", &self.env)
+            .field(
+                "secret_env",
+                &self.secret_env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl ExecRequest {
+    /// A command as argv (no shell unless you run one); runs in `/workspace`
+    /// with the settings' exec timeout and a masker with no secrets.
+    pub fn new<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            argv: argv.into_iter().map(Into::into).collect(),
+            workdir: WORKSPACE.to_owned(),
+            env: Vec::new(),
+            secret_env: Vec::new(),
+            timeout: None,
+            masker: Arc::new(Masker::default()),
+        }
+    }
+
+    /// Working directory (absolute).
+    pub fn workdir(mut self, dir: impl Into<String>) -> Self {
+        self.workdir = dir.into();
+        self
+    }
+
+    /// A non-secret environment variable for this exec only.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// A secret environment variable for this exec only. The caller's masker
+    /// must know the value (it is not added automatically).
+    pub fn secret_env(mut self, key: impl Into<String>, value: SecretString) -> Self {
+        self.secret_env.push((key.into(), value));
+        self
+    }
+
+    /// Overrides the settings' per-exec timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The masker every output byte passes through.
+    pub fn masker(mut self, masker: Arc<Masker>) -> Self {
+        self.masker = masker;
+        self
+    }
+}
+
+/// How an exec ended, when the sandbox itself survived it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecOutcome {
+    /// The command exited on its own (0 = success).
+    Exited { code: i64 },
+    /// The per-exec timeout passed; its whole process group was killed.
+    TimedOut { after: Duration },
+    /// A process was killed by the sandbox's memory limit.
+    OutOfMemory,
+    /// A writable mount (`/workspace`, `/tmp`, `$HOME`) ran out of space.
+    DiskFull { mount: String },
+}
+
+impl ExecOutcome {
+    pub fn succeeded(&self) -> bool {
+        matches!(self, ExecOutcome::Exited { code: 0 })
+    }
+
+    /// A one-line reason for the job's report.
+    pub fn describe(&self) -> String {
+        match self {
+            ExecOutcome::Exited { code } => format!("exited with code {code}"),
+            ExecOutcome::TimedOut { after } => {
+                format!(
+                    "timed out after {} s; its processes were killed",
+                    after.as_secs()
+                )
+            }
+            ExecOutcome::OutOfMemory => {
+                "killed: out of memory (the sandbox memory limit was reached)".to_owned()
+            }
+            ExecOutcome::DiskFull { mount } => {
+                format!("failed: disk full ({mount} has no space left)")
+            }
+        }
+    }
+}
+
+/// The result of an exec the sandbox survived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecResult {
+    pub outcome: ExecOutcome,
+    pub output: OutputStats,
+    pub duration: Duration,
+}
+
+enum End {
+    Closed,
+    Dead,
+    Backstop,
+    Stream(bollard::errors::Error),
+}
+
+async fn deliver(sink: &mpsc::Sender<OutputEvent>, events: Vec<OutputEvent>) {
+    for e in events {
+        // A gone receiver must not stop the exec; output is then discarded.
+        let _ = sink.send(e).await;
+    }
+}
+
+impl Sandbox {
+    /// Runs a command and streams its output to `sink`. Errors mean the
+    /// sandbox is unusable (cancelled, job deadline, gone) or Docker failed;
+    /// a failing command is an `Ok` with its [`ExecOutcome`].
+    pub async fn exec(
+        &self,
+        req: ExecRequest,
+        sink: &mpsc::Sender<OutputEvent>,
+    ) -> Result<ExecResult, SandboxError> {
+        self.ensure_alive()?;
+        check_path(&req.workdir)?;
+        let timeout = req.timeout.unwrap_or(self.settings.exec_timeout);
+        // `timeout` puts the command in its own process group and SIGKILLs
+        // the whole group, so children die with their parent.
+        let mut cmd = vec![
+            "timeout".to_owned(),
+            "-s".to_owned(),
+            "KILL".to_owned(),
+            format!("{:.3}s", timeout.as_secs_f64()),
+        ];
+        cmd.extend(req.argv);
+        let mut env: Vec<String> = req.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.extend(
+            req.secret_env
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.expose_secret())),
+        );
+        let started = Instant::now();
+        let docker = &self.shared.docker;
+        let config = ExecConfig {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(cmd),
+            env: Some(env),
+            user: Some(SANDBOX_USER.to_owned()),
+            working_dir: Some(req.workdir),
+            ..Default::default()
+        };
+        let exec = docker.create_exec(&self.shared.container, config).await;
+        let exec = self.docker_or_dead(exec, "create exec")?;
+        let started_exec = docker.start_exec(&exec.id, None::<StartExecOptions>).await;
+        let StartExecResults::Attached { mut output, .. } =
+            self.docker_or_dead(started_exec, "start exec")?
+        else {
+            return Err(SandboxError::Transfer("exec started detached".to_owned()));
+        };
+
+        let mut pipeline = OutputPipeline::new(&req.masker, self.settings.output_cap_bytes);
+        let mut state_rx = self.shared.state.subscribe();
+        let backstop = tokio::time::sleep(timeout + BACKSTOP_GRACE);
+        tokio::pin!(backstop);
+        let end = loop {
+            tokio::select! {
+                biased;
+                _ = async { let _ = state_rx.wait_for(|s| *s != SandboxState::Alive).await; } => break End::Dead,
+                _ = &mut backstop => break End::Backstop,
+                item = output.next() => match item {
+                    Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
+                        deliver(sink, pipeline.push(OutputStream::Stdout, &message)).await;
+                    }
+                    Some(Ok(LogOutput::StdErr { message })) => {
+                        deliver(sink, pipeline.push(OutputStream::Stderr, &message)).await;
+                    }
+                    Some(Ok(LogOutput::StdIn { .. })) => {}
+                    Some(Err(e)) => break End::Stream(e),
+                    None => break End::Closed,
+                },
+            }
+        };
+        drop(output);
+        let (rest, stats) = pipeline.finish();
+        deliver(sink, rest).await;
+        if let Some(e) = self.shared.dead_error() {
+            return Err(e);
+        }
+        let code = match end {
+            End::Dead => return Err(self.shared.dead_error().unwrap_or(SandboxError::Cancelled)),
+            End::Stream(e) => {
+                return Err(SandboxError::Docker {
+                    context: "exec output",
+                    source: e,
+                });
+            }
+            End::Backstop => {
+                let running = docker
+                    .inspect_exec(&exec.id)
+                    .await
+                    .ok()
+                    .and_then(|i| i.running)
+                    .unwrap_or(true);
+                if running {
+                    // `timeout` itself did not end: nothing short of killing
+                    // the container stops it.
+                    self.shared
+                        .kill(SandboxState::Lost(
+                            "an exec outlived its timeout".to_owned(),
+                        ))
+                        .await;
+                    return Err(self.shared.dead_error().unwrap_or(SandboxError::Cancelled));
+                }
+                // The command is dead; an escaped background process held the stream.
+                return Ok(ExecResult {
+                    outcome: ExecOutcome::TimedOut { after: timeout },
+                    output: stats,
+                    duration: started.elapsed(),
+                });
+            }
+            End::Closed => self.exit_code(&exec.id).await?,
+        };
+        let duration = started.elapsed();
+        let outcome = if code == 0 {
+            ExecOutcome::Exited { code }
+        } else if duration >= timeout && (code == 137 || code == 124) {
+            ExecOutcome::TimedOut { after: timeout }
+        } else {
+            self.classify_failure(code, stats.saw_enospc).await
+        };
+        Ok(ExecResult {
+            outcome,
+            output: stats,
+            duration,
+        })
+    }
+
+    /// A Docker error, unless the sandbox died meanwhile (then that reason).
+    fn docker_or_dead<T>(
+        &self,
+        r: Result<T, bollard::errors::Error>,
+        context: &'static str,
+    ) -> Result<T, SandboxError> {
+        r.map_err(|e| {
+            self.shared
+                .dead_error()
+                .unwrap_or(SandboxError::Docker { context, source: e })
+        })
+    }
+
+    /// The exit code, once Docker has recorded it (it may lag the stream's end).
+    async fn exit_code(&self, exec_id: &str) -> Result<i64, SandboxError> {
+        for _ in 0..40 {
+            let info = self.shared.docker.inspect_exec(exec_id).await;
+            let info = self.docker_or_dead(info, "inspect exec")?;
+            if info.running != Some(true)
+                && let Some(code) = info.exit_code
+            {
+                return Ok(code);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(-1)
+    }
+
+    /// Tells an out-of-memory kill or a full disk from an ordinary failure.
+    async fn classify_failure(&self, code: i64, saw_enospc: bool) -> ExecOutcome {
+        let home = self.settings.home_dir.clone();
+        let script = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null; \
+                      df -P -B1 /workspace /tmp \"$1\" 2>/dev/null";
+        let argv = ["sh", "-c", script, "sh", home.as_str()]
+            .map(str::to_owned)
+            .to_vec();
+        let mut out = Vec::new();
+        // A failing probe (e.g. the pids limit is still exhausted) leaves
+        // `out` partial; whatever it holds is still evidence.
+        let _ = self
+            .run_internal(argv, None, &mut out, Duration::from_secs(20))
+            .await;
+        let text = String::from_utf8_lossy(&out);
+        {
+            let oom: u64 = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("oom_kill "))
+                .filter_map(|n| n.trim().parse::<u64>().ok())
+                .max()
+                .unwrap_or(0);
+            let before = self
+                .shared
+                .oom_seen
+                .fetch_max(oom, std::sync::atomic::Ordering::SeqCst);
+            if oom > before {
+                return ExecOutcome::OutOfMemory;
+            }
+        }
+        let full = text
+            .lines()
+            .skip_while(|l| !l.starts_with("Filesystem"))
+            .skip(1)
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let (size, avail, mount) = (
+                    f.get(1)?.parse::<u64>().ok()?,
+                    f.get(3)?.parse::<u64>().ok()?,
+                    f.get(5)?,
+                );
+                (avail < (size / 100).max(64 * 1024)).then(|| (*mount).to_owned())
+            });
+        match (full, saw_enospc) {
+            (Some(mount), _) => ExecOutcome::DiskFull { mount },
+            (None, true) => ExecOutcome::DiskFull {
+                mount: "a writable mount".to_owned(),
+            },
+            (None, false) => {
+                if code == 137 && self.container_oom_killed().await {
+                    return ExecOutcome::OutOfMemory;
+                }
+                ExecOutcome::Exited { code }
+            }
+        }
+    }
+
+    /// Docker's own OOM flag, for hosts where the cgroup counter is hidden.
+    async fn container_oom_killed(&self) -> bool {
+        let info = self
+            .shared
+            .docker
+            .inspect_container(&self.shared.container, None)
+            .await;
+        info.ok()
+            .and_then(|i| i.state)
+            .and_then(|s| s.oom_killed)
+            .unwrap_or(false)
+    }
+
+    /// Runs a Maxion-owned command (tar, probes) as the sandbox user: stdin
+    /// from `stdin`, stdout into `stdout`. Returns the exit code; a non-zero
+    /// one becomes a `Transfer` error carrying the start of stderr.
+    pub(crate) async fn run_internal(
+        &self,
+        argv: Vec<String>,
+        stdin: Option<mpsc::Receiver<Vec<u8>>>,
+        stdout: &mut (dyn AsyncWrite + Unpin + Send),
+        timeout: Duration,
+    ) -> Result<(), SandboxError> {
+        self.ensure_alive()?;
+        let docker = &self.shared.docker;
+        let what = argv.first().cloned().unwrap_or_default();
+        let config = ExecConfig {
+            attach_stdin: Some(stdin.is_some()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(argv),
+            user: Some(SANDBOX_USER.to_owned()),
+            working_dir: Some(WORKSPACE.to_owned()),
+            ..Default::default()
+        };
+        let exec = docker.create_exec(&self.shared.container, config).await;
+        let exec = self.docker_or_dead(exec, "create exec")?;
+        let started = docker.start_exec(&exec.id, None::<StartExecOptions>).await;
+        let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = self.docker_or_dead(started, "start exec")?
+        else {
+            return Err(SandboxError::Transfer("exec started detached".to_owned()));
+        };
+        let feed = async move {
+            if let Some(mut rx) = stdin {
+                while let Some(chunk) = rx.recv().await {
+                    if input.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = input.shutdown().await;
+            }
+        };
+        let mut stderr = Vec::new();
+        let read = async {
+            while let Some(item) = output.next().await {
+                match item {
+                    Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                        stdout
+                            .write_all(&message)
+                            .await
+                            .map_err(|e| SandboxError::Transfer(e.to_string()))?;
+                    }
+                    Ok(LogOutput::StdErr { message }) => {
+                        let room = INTERNAL_STDERR_CAP.saturating_sub(stderr.len());
+                        stderr.extend_from_slice(&message[..message.len().min(room)]);
+                    }
+                    Ok(LogOutput::StdIn { .. }) => {}
+                    Err(e) => {
+                        return Err(SandboxError::Docker {
+                            context: "exec output",
+                            source: e,
+                        });
+                    }
+                }
+            }
+            stdout
+                .flush()
+                .await
+                .map_err(|e| SandboxError::Transfer(e.to_string()))
+        };
+        let mut state_rx = self.shared.state.subscribe();
+        tokio::select! {
+            r = async { tokio::join!(feed, read).1 } => r?,
+            _ = async { let _ = state_rx.wait_for(|s| *s != SandboxState::Alive).await; } => {
+                return Err(self.shared.dead_error().unwrap_or(SandboxError::Cancelled));
+            }
+            _ = tokio::time::sleep(timeout) => {
+                return Err(SandboxError::Transfer(format!("`{what}` did not finish within {} s", timeout.as_secs())));
+            }
+        }
+        let code = self.exit_code(&exec.id).await?;
+        if code != 0 {
+            let msg = String::from_utf8_lossy(&stderr);
+            return Err(SandboxError::Transfer(format!(
+                "`{what}` exited with {code}: {}",
+                msg.trim()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Paths inside the sandbox must be absolute and free of `..`.
+pub(crate) fn check_path(path: &str) -> Result<(), SandboxError> {
+    if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
+        return Err(SandboxError::InvalidPath(path.to_owned()));
+    }
+    Ok(())
+}
