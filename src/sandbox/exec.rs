@@ -234,11 +234,11 @@ impl Sandbox {
         drop(output);
         let (rest, stats) = pipeline.finish();
         deliver(sink, rest).await;
-        if let Some(e) = self.shared.dead_error() {
-            return Err(e);
+        if self.shared.dead_error().is_some() {
+            return Err(self.shared.dead_error_after_kill().await);
         }
         let code = match end {
-            End::Dead => return Err(self.shared.dead_error().unwrap_or(SandboxError::Cancelled)),
+            End::Dead => return Err(self.shared.dead_error_after_kill().await),
             End::Stream(e) => {
                 return Err(SandboxError::Docker {
                     context: "exec output",
@@ -458,7 +458,7 @@ impl Sandbox {
         tokio::select! {
             r = async { tokio::join!(feed, read).1 } => r?,
             _ = async { let _ = state_rx.wait_for(|s| *s != SandboxState::Alive).await; } => {
-                return Err(self.shared.dead_error().unwrap_or(SandboxError::Cancelled));
+                return Err(self.shared.dead_error_after_kill().await);
             }
             _ = tokio::time::sleep(timeout) => {
                 return Err(SandboxError::Transfer(format!("`{what}` did not finish within {} s", timeout.as_secs())));

@@ -78,6 +78,18 @@ impl Shared {
             .await;
     }
 
+    /// The error for a dead sandbox, once its container is surely killed
+    /// (the watchdog may still be on its way to the engine).
+    pub(crate) async fn dead_error_after_kill(&self) -> SandboxError {
+        let opts = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
+        let _ = self
+            .docker
+            .kill_container(&self.container, Some(opts))
+            .await;
+        self.dead_error()
+            .unwrap_or(SandboxError::Gone("killed".to_owned()))
+    }
+
     /// Removes the container and its network; idempotent.
     pub(crate) async fn remove(&self) -> Result<(), SandboxError> {
         if self.removed.swap(true, Ordering::SeqCst) {
