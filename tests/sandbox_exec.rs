@@ -211,6 +211,25 @@ async fn exec_timeout_kills_the_whole_process_tree() {
 }
 
 #[tokio::test]
+async fn background_processes_die_with_their_step() {
+    let t = docker_test!("leftovers");
+    let sb = Sandbox::start(
+        &t.docker,
+        &t.settings(),
+        "job-leftovers",
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let (r, _) = sh(&sb, "sleep 602 >/dev/null 2>&1 & echo started").await;
+    assert!(r.unwrap().outcome.succeeded());
+    let (r, out) = sh(&sb, "ps -eo args | grep -c '^sleep 602' || true").await;
+    assert!(r.unwrap().outcome.succeeded());
+    assert_eq!(out.trim(), "0");
+    sb.remove().await.unwrap();
+}
+
+#[tokio::test]
 async fn job_deadline_kills_the_sandbox_and_refuses_later_steps() {
     let t = docker_test!("deadline");
     let settings = maxion::sandbox::SandboxSettings {

@@ -24,6 +24,9 @@ use crate::masker::Masker;
 /// How long after its timeout an exec may still hold its output stream open
 /// before the sandbox is killed as the last resort.
 const BACKSTOP_GRACE: Duration = Duration::from_secs(10);
+/// Runs `timeout -s KILL <duration> argv...` (duration in `$0`) in its own
+/// process group, waits for it, kills the rest of the group, keeps its status.
+const PROCESS_GROUP_WRAPPER: &str = r#"timeout -s KILL "$0" "$@" & pid=$!; wait "$pid" 2>/dev/null; rc=$?; kill -KILL -"$pid" 2>/dev/null; exit "$rc""#;
 /// stderr kept from internal execs (tar, probes) for error messages.
 const INTERNAL_STDERR_CAP: usize = 16 * 1024;
 
@@ -174,12 +177,14 @@ impl Sandbox {
         self.ensure_alive()?;
         check_path(&req.workdir)?;
         let timeout = req.timeout.unwrap_or(self.settings.exec_timeout);
-        // `timeout` puts the command in its own process group and SIGKILLs
-        // the whole group, so children die with their parent.
+        // `timeout` puts the command in a process group of its own and
+        // SIGKILLs the whole group when time is up; when the command ends on
+        // its own, the wrapper kills what it left running in that group
+        // (background jobs, a fork bomb), so nothing outlives its step.
         let mut cmd = vec![
-            "timeout".to_owned(),
-            "-s".to_owned(),
-            "KILL".to_owned(),
+            "sh".to_owned(),
+            "-c".to_owned(),
+            PROCESS_GROUP_WRAPPER.to_owned(),
             format!("{:.3}s", timeout.as_secs_f64()),
         ];
         cmd.extend(req.argv);

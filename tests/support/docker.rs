@@ -250,3 +250,74 @@ pub async fn sh_with(
     let events = collector.await.expect("collector");
     (r, text_of(&events, None))
 }
+
+impl DockerTest {
+    /// Runs argv in a container of the test's own (not a sandbox); returns
+    /// (exit code, stdout+stderr).
+    pub async fn exec_in(&self, id: &str, argv: &[&str]) -> (i64, String) {
+        use bollard::container::LogOutput;
+        use bollard::exec::StartExecResults;
+        use futures_util::StreamExt;
+        let config = bollard::models::ExecConfig {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(argv.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        };
+        let exec = self
+            .docker
+            .create_exec(id, config)
+            .await
+            .expect("create exec");
+        let StartExecResults::Attached { mut output, .. } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .expect("start exec")
+        else {
+            panic!("detached")
+        };
+        let mut text = String::new();
+        while let Some(Ok(item)) = output.next().await {
+            if let LogOutput::StdOut { message } | LogOutput::StdErr { message } = item {
+                text.push_str(&String::from_utf8_lossy(&message));
+            }
+        }
+        let code = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .expect("inspect exec")
+            .exit_code;
+        (code.unwrap_or(-1), text)
+    }
+
+    /// A container's IP address on `network`.
+    pub async fn container_ip(&self, id: &str, network: &str) -> String {
+        let info = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .expect("inspect");
+        info.network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(network))
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty())
+            .expect("container has an address on the network")
+    }
+
+    /// How many processes a container runs now.
+    pub async fn pids(&self, id: &str) -> u64 {
+        use futures_util::StreamExt;
+        let opts = bollard::query_parameters::StatsOptionsBuilder::new()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let mut stats = self.docker.stats(id, Some(opts));
+        match stats.next().await {
+            Some(Ok(s)) => s.pids_stats.and_then(|p| p.current).unwrap_or(0),
+            _ => 0,
+        }
+    }
+}
