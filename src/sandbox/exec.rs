@@ -16,8 +16,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::container::{Sandbox, SandboxState};
 use super::output::{OutputEvent, OutputPipeline, OutputStats, OutputStream};
-use super::sandbox::{Sandbox, SandboxState};
 use super::{SANDBOX_USER, SandboxError, WORKSPACE};
 use crate::masker::Masker;
 

@@ -7,23 +7,23 @@
 //!
 //! - [`settings`]: [`SandboxSettings`] and [`NetworkMode`].
 //! - [`spec`]: the container spec (pure; why each setting is there).
-//! - [`sandbox`]: start, watchdog (cancel, job deadline), removal guard, sweep.
+//! - [`container`]: start, watchdog (cancel, job deadline), removal guard, sweep.
 //! - [`exec`]: running a step: timeout, output streaming, OOM / disk-full.
 //! - [`transfer`]: files in and out as tar streams over exec stdin/stdout.
 //! - [`output`]: the mask -> UTF-8 -> cap pipeline.
 
+pub mod container;
 pub mod exec;
 pub mod output;
-pub mod sandbox;
 pub mod settings;
 pub mod spec;
 pub mod transfer;
 
 use std::time::Duration;
 
+pub use container::{Sandbox, SandboxState, connect, sweep_orphans};
 pub use exec::{ExecOutcome, ExecRequest, ExecResult};
 pub use output::{OutputEvent, OutputStats, OutputStream};
-pub use sandbox::{Sandbox, SandboxState, connect, sweep_orphans};
 pub use settings::{NetworkMode, SandboxSettings};
 
 /// Label naming the job a container belongs to.

@@ -11,8 +11,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::SandboxError;
+use super::container::Sandbox;
 use super::exec::check_path;
-use super::sandbox::Sandbox;
 
 const CHUNK: usize = 64 * 1024;
 

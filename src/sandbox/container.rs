@@ -117,12 +117,11 @@ impl Shared {
             }
             _ => Ok(()),
         };
-        if let Some(net) = &self.network {
-            if let Err(e) = self.docker.remove_network(net).await
-                && status_of(&e) != Some(404)
-            {
-                tracing::warn!(network = %net, error = %e, "could not remove sandbox network");
-            }
+        if let Some(net) = &self.network
+            && let Err(e) = self.docker.remove_network(net).await
+            && status_of(&e) != Some(404)
+        {
+            tracing::warn!(network = %net, error = %e, "could not remove sandbox network");
         }
         res
     }
