@@ -81,7 +81,7 @@ eval "$(apt-config shell http_proxy Acquire::http::Proxy https_proxy Acquire::ht
 if ! command -v debootstrap >/dev/null 2>&1; then
     log "installing debootstrap"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap debian-archive-keyring >&2
 fi
 
 work="$(mktemp -d /var/tmp/maxion-sandbox-rootfs.XXXXXX)"

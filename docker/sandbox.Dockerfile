@@ -30,7 +30,6 @@ RUN groupadd --gid 1000 sandbox \
 ENV HOME=/home/sandbox \
     LANG=C.UTF-8 \
     PATH=/home/sandbox/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    PIP_USER=1 \
     NPM_CONFIG_PREFIX=/home/sandbox/.local
 
 USER 1000:1000
