@@ -176,7 +176,11 @@ impl Sandbox {
     ) -> Result<ExecResult, SandboxError> {
         self.ensure_alive()?;
         check_path(&req.workdir)?;
-        let timeout = req.timeout.unwrap_or(self.settings.exec_timeout);
+        // GNU timeout reads a zero duration as "no limit"; never send one.
+        let timeout = req
+            .timeout
+            .unwrap_or(self.settings.exec_timeout)
+            .max(Duration::from_millis(1));
         // `timeout` puts the command in a process group of its own and
         // SIGKILLs the whole group when time is up; when the command ends on
         // its own, the wrapper kills what it left running in that group
