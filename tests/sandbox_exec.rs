@@ -291,6 +291,41 @@ async fn cancellation_stops_the_exec_and_kills_the_container_quickly() {
 }
 
 #[tokio::test]
+async fn cancellation_between_steps_kills_the_idle_container() {
+    let t = docker_test!("cancelidle");
+    let cancel = CancellationToken::new();
+    let sb = Sandbox::start(&t.docker, &t.settings(), "job-cancel-idle", cancel.clone())
+        .await
+        .unwrap();
+    let (r, _) = sh(&sb, "true").await;
+    assert!(r.unwrap().outcome.succeeded());
+    cancel.cancel();
+    assert_eq!(sb.wait_dead().await, SandboxState::Cancelled);
+    let err = sb
+        .upload_file("/workspace/x", b"late", 0o644)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SandboxError::Cancelled), "{err}");
+    // The watchdog's kill reached the engine: the exec refusal waited for it.
+    let (r, _) = sh(&sb, "true").await;
+    assert!(matches!(r, Err(SandboxError::Cancelled)), "{r:?}");
+    // The kill was sent; wait for the engine to report the container stopped.
+    let opts = bollard::query_parameters::WaitContainerOptionsBuilder::new()
+        .condition("not-running")
+        .build();
+    let mut waited = t.docker.wait_container(sb.container_id(), Some(opts));
+    use futures_util::StreamExt;
+    let stopped = tokio::time::timeout(Duration::from_secs(2), waited.next()).await;
+    assert!(
+        stopped.is_ok(),
+        "the container still runs 2 s after cancellation"
+    );
+    assert!(!t.container_running(sb.container_id()).await);
+    sb.remove().await.unwrap();
+    assert!(!t.container_exists(sb.container_id()).await);
+}
+
+#[tokio::test]
 async fn dropping_a_sandbox_removes_its_container() {
     let t = docker_test!("guard");
     let sb = Sandbox::start(
