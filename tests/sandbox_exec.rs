@@ -514,14 +514,24 @@ async fn orphan_child() {
 async fn sigkilled_process_leaves_an_orphan_that_the_sweep_removes() {
     use std::io::BufRead;
     let t = docker_test!("orphan");
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "orphan_child", "--ignored", "--nocapture"])
-        .env("MAXION_ORPHAN_INSTANCE", &t.instance)
-        .env("MAXION_TEST_IMAGE", &t.image)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    /// Kills the child however this test ends, so a failure leaves no process behind.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "orphan_child", "--ignored", "--nocapture"])
+            .env("MAXION_ORPHAN_INSTANCE", &t.instance)
+            .env("MAXION_TEST_IMAGE", &t.image)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
     let id = tokio::task::spawn_blocking(move || {
         std::io::BufReader::new(stdout)
             .lines()
@@ -531,9 +541,9 @@ async fn sigkilled_process_leaves_an_orphan_that_the_sweep_removes() {
     .await
     .unwrap()
     .expect("child reported its sandbox");
-    // SIGKILL: no destructor, no guard runs.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // SIGKILL: no destructor, no guard runs in the child.
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     assert!(
         t.container_running(&id).await,
         "the orphan should outlive its process"
