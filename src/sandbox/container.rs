@@ -390,3 +390,35 @@ pub async fn sweep_orphans(docker: &Docker, instance_id: &str) -> Result<usize, 
     }
     Ok(removed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn filtered_network_is_refused_before_touching_docker() {
+        // Nothing listens there: any Docker call would fail differently.
+        let docker =
+            Docker::connect_with_http("http://127.0.0.1:9", 1, bollard::API_DEFAULT_VERSION)
+                .unwrap();
+        let settings = SandboxSettings {
+            network: NetworkMode::Filtered {
+                hosts: vec!["github.com".into()],
+            },
+            ..Default::default()
+        };
+        let err = Sandbox::start(&docker, &settings, "job", CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, SandboxError::Unsupported("filtered")),
+            "{err}"
+        );
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let err = Sandbox::start(&docker, &SandboxSettings::default(), "job", cancel)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SandboxError::Cancelled), "{err}");
+    }
+}

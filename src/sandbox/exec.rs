@@ -57,7 +57,8 @@ impl std::fmt::Debug for ExecRequest {
 
 impl ExecRequest {
     /// A command as argv (no shell unless you run one); runs in `/workspace`
-    /// with the settings' exec timeout and a masker with no secrets.
+    /// with the settings' exec timeout and the process-wide masker
+    /// ([`crate::masker::global`]) unless [`ExecRequest::masker`] is given.
     pub fn new<I, S>(argv: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -69,7 +70,7 @@ impl ExecRequest {
             env: Vec::new(),
             secret_env: Vec::new(),
             timeout: None,
-            masker: Arc::new(Masker::default()),
+            masker: crate::masker::global().masker(),
         }
     }
 
