@@ -1,6 +1,6 @@
 //! A running sandbox: start (image check, own network, container), the
 //! watchdog that kills it on cancellation or at the job deadline, the guard
-//! that removes it however the job ends, and the start-up sweep of orphans.
+//! that removes it however the job ends.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,8 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bollard::Docker;
 use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -344,51 +343,6 @@ async fn watchdog(shared: Arc<Shared>, cancel: CancellationToken, deadline: Inst
         _ = tokio::time::sleep_until(deadline) => shared.kill(SandboxState::TimedOut).await,
         _ = async { let _ = rx.wait_for(|s| *s != SandboxState::Alive).await; } => {}
     }
-}
-
-/// Removes every container (and network) labelled with `instance_id`: what a
-/// crashed or SIGKILLed run of this instance left behind. Call it at start-up,
-/// before any sandbox of this run exists. Returns how many containers went.
-pub async fn sweep_orphans(docker: &Docker, instance_id: &str) -> Result<usize, SandboxError> {
-    let filters = HashMap::from([(
-        "label".to_owned(),
-        vec![format!("{LABEL_INSTANCE}={instance_id}")],
-    )]);
-    let opts = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let containers = docker
-        .list_containers(Some(opts))
-        .await
-        .map_err(SandboxError::docker("list containers"))?;
-    let mut removed = 0;
-    for c in containers {
-        let Some(id) = c.id else { continue };
-        let opts = RemoveContainerOptionsBuilder::new()
-            .force(true)
-            .v(true)
-            .build();
-        match docker.remove_container(&id, Some(opts)).await {
-            Ok(()) => removed += 1,
-            Err(e) if status_of(&e) == Some(404) => {}
-            Err(e) => return Err(SandboxError::docker("remove orphan container")(e)),
-        }
-    }
-    let opts = ListNetworksOptionsBuilder::new().filters(&filters).build();
-    let networks = docker
-        .list_networks(Some(opts))
-        .await
-        .map_err(SandboxError::docker("list networks"))?;
-    for n in networks {
-        if let Some(id) = n.id
-            && let Err(e) = docker.remove_network(&id).await
-            && status_of(&e) != Some(404)
-        {
-            return Err(SandboxError::docker("remove orphan network")(e));
-        }
-    }
-    Ok(removed)
 }
 
 #[cfg(test)]

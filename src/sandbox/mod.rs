@@ -7,24 +7,29 @@
 //!
 //! - [`settings`]: [`SandboxSettings`] and [`NetworkMode`].
 //! - [`spec`]: the container spec (pure; why each setting is there).
-//! - [`container`]: start, watchdog (cancel, job deadline), removal guard, sweep.
-//! - [`exec`]: running a step: timeout, output streaming, OOM / disk-full.
+//! - [`container`]: start, watchdog (cancel, job deadline), removal guard.
+//! - [`sweep`]: removing what a crashed run left behind.
+//! - [`exec`]: running a step: timeout, output streaming, outcomes.
+//! - `internal`: Maxion's own execs (tar, the OOM / disk-full probe).
 //! - [`transfer`]: files in and out as tar streams over exec stdin/stdout.
 //! - [`output`]: the mask -> UTF-8 -> cap pipeline.
 
 pub mod container;
 pub mod exec;
+mod internal;
 pub mod output;
 pub mod settings;
 pub mod spec;
+pub mod sweep;
 pub mod transfer;
 
 use std::time::Duration;
 
-pub use container::{Sandbox, SandboxState, connect, sweep_orphans};
+pub use container::{Sandbox, SandboxState, connect};
 pub use exec::{ExecOutcome, ExecRequest, ExecResult};
 pub use output::{OutputEvent, OutputStats, OutputStream};
 pub use settings::{NetworkMode, SandboxSettings};
+pub use sweep::sweep_orphans;
 
 /// Label naming the job a container belongs to.
 pub const LABEL_JOB: &str = "maxion.job";

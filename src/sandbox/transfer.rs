@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::SandboxError;
 use super::container::Sandbox;
-use super::exec::check_path;
+use super::internal::check_path;
 
 const CHUNK: usize = 64 * 1024;
 
