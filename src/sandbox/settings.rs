@@ -1,0 +1,85 @@
+//! Sandbox settings: one struct with the defaults of issue #4. Pure data; the
+//! lead maps environment variables (`MAXION_SANDBOX_IMAGE`, ...) onto it.
+
+use std::time::Duration;
+
+const MIB: u64 = 1024 * 1024;
+const GIB: u64 = 1024 * MIB;
+
+/// How a sandbox reaches the network.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NetworkMode {
+    /// No interface but loopback (Docker network mode `none`).
+    #[default]
+    None,
+    /// A bridge network of its own, created for the job and removed with it,
+    /// with outbound access through the host's NAT. Jobs never share it.
+    Open,
+    /// Outbound access only to the listed hosts. Not implemented yet (a later
+    /// issue adds the egress proxy); starting a sandbox with it is refused.
+    Filtered { hosts: Vec<String> },
+}
+
+/// Everything a sandbox container is created with.
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    /// Image to run; never pulled. Must provide `tar`, `timeout`, `df`, `sleep`, `sh`.
+    pub image: String,
+    /// Memory for processes, in bytes. The container's cgroup limit is this
+    /// plus the tmpfs sizes, because tmpfs pages are charged to the container.
+    pub memory_bytes: u64,
+    /// CPUs (fractional allowed).
+    pub cpus: f64,
+    /// Maximum number of processes and threads.
+    pub pids_limit: i64,
+    /// `RLIMIT_NOFILE` (soft = hard).
+    pub nofile_limit: u64,
+    /// Size of the `/workspace` tmpfs.
+    pub workspace_bytes: u64,
+    /// Size of the `/tmp` tmpfs (noexec).
+    pub tmp_bytes: u64,
+    /// Size of the `$HOME` tmpfs.
+    pub home_bytes: u64,
+    /// Home directory of the sandbox user (uid/gid 1000).
+    pub home_dir: String,
+    /// Network access.
+    pub network: NetworkMode,
+    /// Hard deadline for the whole job, counted from sandbox start.
+    pub job_deadline: Duration,
+    /// Default per-exec timeout (an exec may ask for a shorter or longer one).
+    pub exec_timeout: Duration,
+    /// Output kept per exec: head and tail halves of this many bytes.
+    pub output_cap_bytes: usize,
+    /// Labels every container with `maxion.instance=<id>` so a restarted
+    /// instance can sweep what its crashed predecessor left.
+    pub instance_id: String,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        Self {
+            image: "maxion-sandbox:latest".to_owned(),
+            memory_bytes: 4 * GIB,
+            cpus: 2.0,
+            pids_limit: 512,
+            nofile_limit: 8192,
+            workspace_bytes: 4 * GIB,
+            tmp_bytes: 512 * MIB,
+            home_bytes: 1024 * MIB,
+            home_dir: "/home/sandbox".to_owned(),
+            network: NetworkMode::None,
+            job_deadline: Duration::from_secs(30 * 60),
+            exec_timeout: Duration::from_secs(15 * 60),
+            output_cap_bytes: 10 * MIB as usize,
+            instance_id: "default".to_owned(),
+        }
+    }
+}
+
+impl SandboxSettings {
+    /// The container's memory cgroup limit: process memory plus every tmpfs,
+    /// so files in `/workspace` never eat into what the build may allocate.
+    pub fn cgroup_memory_bytes(&self) -> u64 {
+        self.memory_bytes + self.workspace_bytes + self.tmp_bytes + self.home_bytes
+    }
+}
