@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use maxion::masker::Masker;
-use maxion::sandbox::{
-    ExecOutcome, ExecRequest, OutputStream, Sandbox, SandboxError, SandboxState, sweep_orphans,
-};
+use maxion::sandbox::{ExecOutcome, ExecRequest, OutputStream, Sandbox, SandboxError, SandboxState, sweep_orphans};
 use secrecy::SecretString;
 use support::docker::{DockerTest, sh, sh_with, sink, text_of};
 use tokio_util::sync::CancellationToken;
@@ -27,49 +25,28 @@ macro_rules! docker_test {
 #[tokio::test]
 async fn exec_runs_as_sandbox_user_with_env_workdir_and_exit_code() {
     let t = docker_test!("basics");
-    let sb = Sandbox::start(
-        &t.docker,
-        &t.settings(),
-        "job-basics",
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let sb = Sandbox::start(&t.docker, &t.settings(), "job-basics", CancellationToken::new()).await.unwrap();
     let secret = SecretString::from("tok-0123456789abcdef");
-    let req = ExecRequest::new([
-        "bash",
-        "-c",
-        "id -u; id -g; pwd; echo \"$GREETING\"; echo to-stderr >&2; exit 3",
-    ])
-    .workdir("/tmp")
-    .env("GREETING", "hello there")
-    .secret_env("API_TOKEN", secret);
+    let req = ExecRequest::new(["bash", "-c", "id -u; id -g; pwd; echo \"$GREETING\"; echo to-stderr >&2; exit 3"])
+        .workdir("/tmp")
+        .env("GREETING", "hello there")
+        .secret_env("API_TOKEN", secret);
     let (tx, collector) = sink();
     let r = sb.exec(req, &tx).await.unwrap();
     drop(tx);
     let events = collector.await.unwrap();
     assert_eq!(r.outcome, ExecOutcome::Exited { code: 3 });
-    assert_eq!(
-        text_of(&events, Some(OutputStream::Stdout)),
-        "1000\n1000\n/tmp\nhello there\n"
-    );
+    assert_eq!(text_of(&events, Some(OutputStream::Stdout)), "1000\n1000\n/tmp\nhello there\n");
     assert_eq!(text_of(&events, Some(OutputStream::Stderr)), "to-stderr\n");
 
     // The secret went to that exec only: not into the container's own environment.
-    let info = t
-        .docker
-        .inspect_container(sb.container_id(), None)
-        .await
-        .unwrap();
+    let info = t.docker.inspect_container(sb.container_id(), None).await.unwrap();
     let config = info.config.unwrap();
     let labels = config.labels.unwrap_or_default();
     assert_eq!(labels["maxion.job"], "job-basics");
     assert_eq!(labels["maxion.instance"], t.instance);
     let env = config.env.unwrap_or_default();
-    assert!(
-        env.iter().all(|e| !e.contains("tok-0123456789abcdef")),
-        "{env:?}"
-    );
+    assert!(env.iter().all(|e| !e.contains("tok-0123456789abcdef")), "{env:?}");
     let (r, out) = sh(&sb, "echo \"token=[$API_TOKEN]\"").await;
     assert!(r.unwrap().outcome.succeeded());
     assert_eq!(out, "token=[]\n");
@@ -80,65 +57,34 @@ async fn exec_runs_as_sandbox_user_with_env_workdir_and_exit_code() {
 #[tokio::test]
 async fn missing_image_is_a_clear_error_and_nothing_is_pulled() {
     let t = docker_test!("noimage");
-    let settings = maxion::sandbox::SandboxSettings {
-        image: "maxion-sandbox-does-not-exist:never".into(),
-        ..t.settings()
-    };
-    let err = Sandbox::start(&t.docker, &settings, "job-x", CancellationToken::new())
-        .await
-        .unwrap_err();
+    let settings =
+        maxion::sandbox::SandboxSettings { image: "maxion-sandbox-does-not-exist:never".into(), ..t.settings() };
+    let err = Sandbox::start(&t.docker, &settings, "job-x", CancellationToken::new()).await.unwrap_err();
     assert!(matches!(err, SandboxError::ImageMissing { .. }));
     let msg = err.to_string();
-    assert!(
-        msg.contains("maxion-sandbox-does-not-exist:never") && msg.contains("docker build"),
-        "{msg}"
-    );
-    assert!(
-        t.docker
-            .inspect_image("maxion-sandbox-does-not-exist:never")
-            .await
-            .is_err()
-    );
+    assert!(msg.contains("maxion-sandbox-does-not-exist:never") && msg.contains("docker build"), "{msg}");
+    assert!(t.docker.inspect_image("maxion-sandbox-does-not-exist:never").await.is_err());
 }
 
 #[tokio::test]
 async fn files_go_in_and_out_as_tar_streams() {
     let t = docker_test!("transfer");
-    let sb = Sandbox::start(
-        &t.docker,
-        &t.settings(),
-        "job-tar",
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let sb = Sandbox::start(&t.docker, &t.settings(), "job-tar", CancellationToken::new()).await.unwrap();
     let src = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(src.path().join("sub dir")).unwrap();
-    std::fs::write(
-        src.path().join("sub dir/it's \"quoted\" $HOME.txt"),
-        "content\n",
-    )
-    .unwrap();
+    std::fs::write(src.path().join("sub dir/it's \"quoted\" $HOME.txt"), "content\n").unwrap();
     std::fs::write(src.path().join("run.sh"), "#!/bin/sh\necho ran\n").unwrap();
     std::os::unix::fs::PermissionsExt::set_mode(
-        &mut std::fs::metadata(src.path().join("run.sh"))
-            .unwrap()
-            .permissions(),
+        &mut std::fs::metadata(src.path().join("run.sh")).unwrap().permissions(),
         0o755,
     );
-    std::fs::set_permissions(
-        src.path().join("run.sh"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(src.path().join("run.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", src.path().join("link")).unwrap();
     sb.upload_dir(src.path(), "/workspace/repo").await.unwrap();
 
     // 300 KiB: more than one argument may hold, so it cannot have gone via argv.
     let prompt = "p".repeat(300 * 1024);
-    sb.upload_file("/workspace/prompt/prompt.md", prompt.as_bytes(), 0o644)
-        .await
-        .unwrap();
+    sb.upload_file("/workspace/prompt/prompt.md", prompt.as_bytes(), 0o644).await.unwrap();
 
     let (r, out) = sh(
         &sb,
@@ -147,35 +93,19 @@ async fn files_go_in_and_out_as_tar_streams() {
     )
     .await;
     assert!(r.unwrap().outcome.succeeded(), "{out}");
-    assert_eq!(
-        out,
-        format!("content\nran\n/etc/passwd\n1000 {}\n", prompt.len())
-    );
+    assert_eq!(out, format!("content\nran\n/etc/passwd\n1000 {}\n", prompt.len()));
 
-    let (r, _) = sh(
-        &sb,
-        "mkdir -p /workspace/repo/new && echo made > /workspace/repo/new/file",
-    )
-    .await;
+    let (r, _) = sh(&sb, "mkdir -p /workspace/repo/new && echo made > /workspace/repo/new/file").await;
     assert!(r.unwrap().outcome.succeeded());
     let dest = tempfile::tempdir().unwrap();
-    sb.download_to_dir("/workspace/repo", dest.path())
-        .await
-        .unwrap();
+    sb.download_to_dir("/workspace/repo", dest.path()).await.unwrap();
+    assert_eq!(std::fs::read_to_string(dest.path().join("repo/new/file")).unwrap(), "made\n");
     assert_eq!(
-        std::fs::read_to_string(dest.path().join("repo/new/file")).unwrap(),
-        "made\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(dest.path().join("repo/sub dir/it's \"quoted\" $HOME.txt"))
-            .unwrap(),
+        std::fs::read_to_string(dest.path().join("repo/sub dir/it's \"quoted\" $HOME.txt")).unwrap(),
         "content\n"
     );
 
-    let err = sb
-        .download_to_dir("/workspace/nope", dest.path())
-        .await
-        .unwrap_err();
+    let err = sb.download_to_dir("/workspace/nope", dest.path()).await.unwrap_err();
     assert!(matches!(err, SandboxError::Transfer(_)), "{err}");
     sb.remove().await.unwrap();
 }
@@ -183,25 +113,12 @@ async fn files_go_in_and_out_as_tar_streams() {
 #[tokio::test]
 async fn exec_timeout_kills_the_whole_process_tree() {
     let t = docker_test!("exectimeout");
-    let sb = Sandbox::start(
-        &t.docker,
-        &t.settings(),
-        "job-timeout",
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    let req = ExecRequest::new(["bash", "-c", "sleep 600 & sleep 601 & echo started; wait"])
-        .timeout(Duration::from_secs(2));
+    let sb = Sandbox::start(&t.docker, &t.settings(), "job-timeout", CancellationToken::new()).await.unwrap();
+    let req =
+        ExecRequest::new(["bash", "-c", "sleep 600 & sleep 601 & echo started; wait"]).timeout(Duration::from_secs(2));
     let (r, out) = sh_with(&sb, req).await;
     let r = r.unwrap();
-    assert_eq!(
-        r.outcome,
-        ExecOutcome::TimedOut {
-            after: Duration::from_secs(2)
-        },
-        "{out}"
-    );
+    assert_eq!(r.outcome, ExecOutcome::TimedOut { after: Duration::from_secs(2) }, "{out}");
     assert_eq!(out, "started\n");
     // Neither background sleep survived, and the sandbox still works.
     let (r, out) = sh(&sb, "ps -eo args | grep -c '^sleep 60[01]' || true").await;
@@ -213,14 +130,7 @@ async fn exec_timeout_kills_the_whole_process_tree() {
 #[tokio::test]
 async fn background_processes_die_with_their_step() {
     let t = docker_test!("leftovers");
-    let sb = Sandbox::start(
-        &t.docker,
-        &t.settings(),
-        "job-leftovers",
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let sb = Sandbox::start(&t.docker, &t.settings(), "job-leftovers", CancellationToken::new()).await.unwrap();
     let (r, _) = sh(&sb, "sleep 602 >/dev/null 2>&1 & echo started").await;
     assert!(r.unwrap().outcome.succeeded());
     let (r, out) = sh(&sb, "ps -eo args | grep -c '^sleep 602' || true").await;
@@ -232,23 +142,10 @@ async fn background_processes_die_with_their_step() {
 #[tokio::test]
 async fn job_deadline_kills_the_sandbox_and_refuses_later_steps() {
     let t = docker_test!("deadline");
-    let settings = maxion::sandbox::SandboxSettings {
-        job_deadline: Duration::from_secs(3),
-        ..t.settings()
-    };
-    let sb = Sandbox::start(
-        &t.docker,
-        &settings,
-        "job-deadline",
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let settings = maxion::sandbox::SandboxSettings { job_deadline: Duration::from_secs(3), ..t.settings() };
+    let sb = Sandbox::start(&t.docker, &settings, "job-deadline", CancellationToken::new()).await.unwrap();
     let (r, _) = sh(&sb, "sleep 600").await;
-    assert!(
-        matches!(r, Err(SandboxError::TimedOut(d)) if d == Duration::from_secs(3)),
-        "{r:?}"
-    );
+    assert!(matches!(r, Err(SandboxError::TimedOut(d)) if d == Duration::from_secs(3)), "{r:?}");
     assert_eq!(sb.state(), SandboxState::TimedOut);
     assert!(!t.container_running(sb.container_id()).await);
     let (r, _) = sh(&sb, "echo again").await;
@@ -261,14 +158,9 @@ async fn job_deadline_kills_the_sandbox_and_refuses_later_steps() {
 async fn cancellation_stops_the_exec_and_kills_the_container_quickly() {
     let t = docker_test!("cancel");
     let cancel = CancellationToken::new();
-    let sb = Sandbox::start(&t.docker, &t.settings(), "job-cancel", cancel.clone())
-        .await
-        .unwrap();
+    let sb = Sandbox::start(&t.docker, &t.settings(), "job-cancel", cancel.clone()).await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-    let exec = sb.exec(
-        ExecRequest::new(["bash", "-c", "echo running; exec sleep 600"]),
-        &tx,
-    );
+    let exec = sb.exec(ExecRequest::new(["bash", "-c", "echo running; exec sleep 600"]), &tx);
     tokio::pin!(exec);
     // Cancel once the command has visibly started (its first output arrived),
     // or when the exec ends without output (the placeholder masker holds all).
@@ -294,32 +186,22 @@ async fn cancellation_stops_the_exec_and_kills_the_container_quickly() {
 async fn cancellation_between_steps_kills_the_idle_container() {
     let t = docker_test!("cancelidle");
     let cancel = CancellationToken::new();
-    let sb = Sandbox::start(&t.docker, &t.settings(), "job-cancel-idle", cancel.clone())
-        .await
-        .unwrap();
+    let sb = Sandbox::start(&t.docker, &t.settings(), "job-cancel-idle", cancel.clone()).await.unwrap();
     let (r, _) = sh(&sb, "true").await;
     assert!(r.unwrap().outcome.succeeded());
     cancel.cancel();
     assert_eq!(sb.wait_dead().await, SandboxState::Cancelled);
-    let err = sb
-        .upload_file("/workspace/x", b"late", 0o644)
-        .await
-        .unwrap_err();
+    let err = sb.upload_file("/workspace/x", b"late", 0o644).await.unwrap_err();
     assert!(matches!(err, SandboxError::Cancelled), "{err}");
     // The watchdog's kill reached the engine: the exec refusal waited for it.
     let (r, _) = sh(&sb, "true").await;
     assert!(matches!(r, Err(SandboxError::Cancelled)), "{r:?}");
     // The kill was sent; wait for the engine to report the container stopped.
-    let opts = bollard::query_parameters::WaitContainerOptionsBuilder::new()
-        .condition("not-running")
-        .build();
+    let opts = bollard::query_parameters::WaitContainerOptionsBuilder::new().condition("not-running").build();
     let mut waited = t.docker.wait_container(sb.container_id(), Some(opts));
     use futures_util::StreamExt;
     let stopped = tokio::time::timeout(Duration::from_secs(2), waited.next()).await;
-    assert!(
-        stopped.is_ok(),
-        "the container still runs 2 s after cancellation"
-    );
+    assert!(stopped.is_ok(), "the container still runs 2 s after cancellation");
     assert!(!t.container_running(sb.container_id()).await);
     sb.remove().await.unwrap();
     assert!(!t.container_exists(sb.container_id()).await);
@@ -328,14 +210,7 @@ async fn cancellation_between_steps_kills_the_idle_container() {
 #[tokio::test]
 async fn dropping_a_sandbox_removes_its_container() {
     let t = docker_test!("guard");
-    let sb = Sandbox::start(
-        &t.docker,
-        &t.settings(),
-        "job-guard",
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let sb = Sandbox::start(&t.docker, &t.settings(), "job-guard", CancellationToken::new()).await.unwrap();
     let id = sb.container_id().to_owned();
     let sb = Arc::new(sb);
     // A panic in the job's task drops the sandbox during unwinding.
@@ -365,19 +240,11 @@ async fn dropping_a_sandbox_removes_its_container() {
 #[tokio::test]
 async fn a_gigabyte_of_output_is_capped_with_bounded_memory() {
     let t = docker_test!("bigout");
-    let sb = Sandbox::start(
-        &t.docker,
-        &t.settings(),
-        "job-bigout",
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let sb = Sandbox::start(&t.docker, &t.settings(), "job-bigout", CancellationToken::new()).await.unwrap();
     let before = peak_rss_kib();
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let collector = tokio::spawn(async move {
-        let (mut kept, mut notices, mut head, mut tail) =
-            (0usize, Vec::new(), String::new(), String::new());
+        let (mut kept, mut notices, mut head, mut tail) = (0usize, Vec::new(), String::new(), String::new());
         while let Some(e) = rx.recv().await {
             let e: maxion::sandbox::OutputEvent = e;
             kept += e.text.len();
@@ -393,11 +260,7 @@ async fn a_gigabyte_of_output_is_capped_with_bounded_memory() {
         }
         (kept, notices, head, tail)
     });
-    let req = ExecRequest::new([
-        "bash",
-        "-c",
-        "echo BEGIN; head -c 1G /dev/zero | tr '\\0' 'a'; echo; echo END",
-    ]);
+    let req = ExecRequest::new(["bash", "-c", "echo BEGIN; head -c 1G /dev/zero | tr '\\0' 'a'; echo; echo END"]);
     let r = sb.exec(req, &tx).await.unwrap();
     drop(tx);
     let (kept, notices, head, tail) = collector.await.unwrap();
@@ -407,19 +270,13 @@ async fn a_gigabyte_of_output_is_capped_with_bounded_memory() {
     assert_eq!(r.output.raw_bytes, total);
     assert_eq!(r.output.dropped_bytes, total - cap as u64);
     assert_eq!(notices.len(), 1);
-    assert!(
-        notices[0].contains(&format!("{} bytes of output dropped", total - cap as u64)),
-        "{notices:?}"
-    );
+    assert!(notices[0].contains(&format!("{} bytes of output dropped", total - cap as u64)), "{notices:?}");
     assert_eq!(kept, cap + notices[0].len());
     assert!(head.starts_with("BEGIN\naaaa"), "{head}");
     assert!(tail.ends_with("aaaa\nEND\n"), "{tail}");
     let grown_mib = (peak_rss_kib() - before) / 1024;
     eprintln!("peak RSS grew by {grown_mib} MiB while streaming 1 GiB");
-    assert!(
-        grown_mib < 200,
-        "peak memory grew by {grown_mib} MiB while streaming 1 GiB"
-    );
+    assert!(grown_mib < 200, "peak memory grew by {grown_mib} MiB while streaming 1 GiB");
     sb.remove().await.unwrap();
 }
 
@@ -435,14 +292,7 @@ fn peak_rss_kib() -> i64 {
 #[tokio::test]
 async fn a_planted_secret_never_reaches_the_sink_in_any_form() {
     let t = docker_test!("secret");
-    let sb = Sandbox::start(
-        &t.docker,
-        &t.settings(),
-        "job-secret",
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let sb = Sandbox::start(&t.docker, &t.settings(), "job-secret", CancellationToken::new()).await.unwrap();
     let value = "ghp_S3cr3t/V@lue+With=Odd&Chars";
     let secret = SecretString::from(value);
     let masker = Arc::new(Masker::new([&secret]).unwrap());
@@ -457,9 +307,7 @@ async fn a_planted_secret_never_reaches_the_sink_in_any_form() {
         python3 -c 'import os, urllib.parse; print(urllib.parse.quote(os.environ["SECRET"], safe=""))'
         echo done
     "#;
-    let req = ExecRequest::new(["bash", "-c", script])
-        .secret_env("SECRET", secret)
-        .masker(masker);
+    let req = ExecRequest::new(["bash", "-c", script]).secret_env("SECRET", secret).masker(masker);
     let (tx, collector) = sink();
     let r = sb.exec(req, &tx).await.unwrap();
     drop(tx);
@@ -482,10 +330,7 @@ async fn a_planted_secret_never_reaches_the_sink_in_any_form() {
     for f in &forms {
         // The stable middle of each encoded form (alignment changes its ends).
         let probe = &f[4..f.len() - 4];
-        assert!(
-            !all.contains(probe),
-            "secret form {f:?} reached the sink:\n{all}"
-        );
+        assert!(!all.contains(probe), "secret form {f:?} reached the sink:\n{all}");
     }
     sb.remove().await.unwrap();
 }
@@ -503,9 +348,7 @@ async fn orphan_child() {
         instance_id: instance,
         ..Default::default()
     };
-    let sb = Sandbox::start(&docker, &settings, "job-orphan", CancellationToken::new())
-        .await
-        .unwrap();
+    let sb = Sandbox::start(&docker, &settings, "job-orphan", CancellationToken::new()).await.unwrap();
     println!("READY {}", sb.container_id());
     std::future::pending::<()>().await;
 }
@@ -544,10 +387,7 @@ async fn sigkilled_process_leaves_an_orphan_that_the_sweep_removes() {
     // SIGKILL: no destructor, no guard runs in the child.
     child.0.kill().unwrap();
     child.0.wait().unwrap();
-    assert!(
-        t.container_running(&id).await,
-        "the orphan should outlive its process"
-    );
+    assert!(t.container_running(&id).await, "the orphan should outlive its process");
     let removed = sweep_orphans(&t.docker, &t.instance).await.unwrap();
     assert_eq!(removed, 1);
     assert!(!t.container_exists(&id).await);

@@ -22,17 +22,12 @@ macro_rules! docker_test {
 }
 
 async fn start(t: &DockerTest, settings: &SandboxSettings, job: &str) -> Sandbox {
-    Sandbox::start(&t.docker, settings, job, CancellationToken::new())
-        .await
-        .unwrap()
+    Sandbox::start(&t.docker, settings, job, CancellationToken::new()).await.unwrap()
 }
 
 /// `key=value` lines printed by a probe script.
 fn fields(out: &str) -> HashMap<String, String> {
-    out.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
+    out.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect()
 }
 
 fn failed(f: &HashMap<String, String>, key: &str) -> bool {
@@ -54,15 +49,7 @@ async fn only_workspace_home_and_tmp_are_writable_and_tmp_is_noexec() {
     let (r, out) = sh(&sb, script).await;
     assert!(r.unwrap().outcome.succeeded(), "{out}");
     let f = fields(&out);
-    for p in [
-        "/x",
-        "/usr/x",
-        "/usr/bin/x",
-        "/etc/x",
-        "/var/x",
-        "/root/x",
-        "/dev/shm/x",
-    ] {
+    for p in ["/x", "/usr/x", "/usr/bin/x", "/etc/x", "/var/x", "/root/x", "/dev/shm/x"] {
         assert!(failed(&f, &format!("touch {p}")), "could write {p}:\n{out}");
     }
     assert_eq!(f["writable"], "0", "{out}");
@@ -86,10 +73,7 @@ async fn root_cannot_be_gained_through_sudo_su_or_setuid() {
     let (r, out) = sh(&sb, script).await;
     assert!(r.unwrap().outcome.succeeded(), "{out}");
     let f = fields(&out);
-    assert!(
-        failed(&f, "sudo") && failed(&f, "su") && failed(&f, "setuid"),
-        "{out}"
-    );
+    assert!(failed(&f, "sudo") && failed(&f, "su") && failed(&f, "setuid"), "{out}");
     // The image has setuid binaries (so the attempts above were real ones)...
     assert_ne!(f["setuid-binaries"], "0", "{out}");
     // ...and they gain nothing: no capabilities, no_new_privs set.
@@ -161,16 +145,13 @@ except OSError as e:
 #[tokio::test]
 async fn a_fork_bomb_hits_the_pids_limit_and_leaves_others_unharmed() {
     let t = docker_test!("forkbomb");
-    let settings = SandboxSettings {
-        pids_limit: 64,
-        ..t.settings()
-    };
+    let settings = SandboxSettings { pids_limit: 64, ..t.settings() };
     let bomb_sb = start(&t, &settings, "job-bomb").await;
     let other = start(&t, &t.settings(), "job-bystander").await;
     // The shell waits long enough for the bomb to saturate its pids limit;
     // the exec timeout then ends the step, which therefore fails.
-    let bomb = ExecRequest::new(["bash", "-c", "bomb() { bomb | bomb & }; bomb; sleep 60"])
-        .timeout(Duration::from_secs(10));
+    let bomb =
+        ExecRequest::new(["bash", "-c", "bomb() { bomb | bomb & }; bomb; sleep 60"]).timeout(Duration::from_secs(10));
     let done = std::sync::atomic::AtomicBool::new(false);
     let bomb_run = async {
         let r = sh_with(&bomb_sb, bomb).await;
@@ -183,26 +164,15 @@ async fn a_fork_bomb_hits_the_pids_limit_and_leaves_others_unharmed() {
             peak = peak.max(t.pids(bomb_sb.container_id()).await);
             tokio::task::yield_now().await;
         }
-        let (r, out) = sh(
-            &other,
-            "echo alive; for i in $(seq 20); do true & done; wait; echo spawned",
-        )
-        .await;
+        let (r, out) = sh(&other, "echo alive; for i in $(seq 20); do true & done; wait; echo spawned").await;
         let host = std::process::Command::new("true").status().unwrap();
         let bomb_pids = peak.max(t.pids(bomb_sb.container_id()).await);
         (r.unwrap().outcome, out, host.success(), bomb_pids)
     };
-    let ((bomb_r, _), (other_outcome, other_out, host_ok, bomb_pids)) =
-        tokio::join!(bomb_run, watch);
-    assert!(
-        bomb_pids >= 60,
-        "the bomb never filled its process table: {bomb_pids}"
-    );
+    let ((bomb_r, _), (other_outcome, other_out, host_ok, bomb_pids)) = tokio::join!(bomb_run, watch);
+    assert!(bomb_pids >= 60, "the bomb never filled its process table: {bomb_pids}");
     assert!(bomb_pids <= 64, "pids {bomb_pids}");
-    assert!(
-        other_outcome.succeeded() && other_out == "alive\nspawned\n",
-        "{other_out}"
-    );
+    assert!(other_outcome.succeeded() && other_out == "alive\nspawned\n", "{other_out}");
     assert!(host_ok);
     let bomb_outcome = bomb_r.unwrap().outcome;
     assert!(!bomb_outcome.succeeded(), "{bomb_outcome:?}");
@@ -217,11 +187,7 @@ async fn a_fork_bomb_hits_the_pids_limit_and_leaves_others_unharmed() {
 #[tokio::test]
 async fn allocating_past_the_memory_limit_is_reported_as_out_of_memory() {
     let t = docker_test!("oom");
-    let settings = SandboxSettings {
-        memory_bytes: 64 << 20,
-        workspace_bytes: 16 << 20,
-        ..t.settings()
-    };
+    let settings = SandboxSettings { memory_bytes: 64 << 20, workspace_bytes: 16 << 20, ..t.settings() };
     let sb = start(&t, &settings, "job-oom").await;
     let hog = "python3 -c 'b = bytearray(1024 * 1024 * 1024); print(len(b))'";
     for _ in 0..2 {
@@ -239,20 +205,11 @@ async fn allocating_past_the_memory_limit_is_reported_as_out_of_memory() {
 #[tokio::test]
 async fn filling_the_workspace_is_reported_as_disk_full() {
     let t = docker_test!("diskfull");
-    let settings = SandboxSettings {
-        workspace_bytes: 16 << 20,
-        ..t.settings()
-    };
+    let settings = SandboxSettings { workspace_bytes: 16 << 20, ..t.settings() };
     let sb = start(&t, &settings, "job-disk").await;
     let (r, out) = sh(&sb, "head -c 64M /dev/zero > /workspace/big").await;
     let outcome = r.unwrap().outcome;
-    assert_eq!(
-        outcome,
-        ExecOutcome::DiskFull {
-            mount: "/workspace".into()
-        },
-        "{out}"
-    );
+    assert_eq!(outcome, ExecOutcome::DiskFull { mount: "/workspace".into() }, "{out}");
     assert!(out.contains("No space left on device"), "{out}");
     // Space freed: an ordinary failure is reported as such.
     let (r, _) = sh(&sb, "rm /workspace/big; exit 7").await;
@@ -282,49 +239,28 @@ while True:
 async fn network_none_cannot_reach_a_listener_that_open_can() {
     let t = docker_test!("network");
     let net = t.create_network("net").await;
-    let listener = t
-        .run_container("listener", &net, &["python3", "-m", "http.server", "8080"])
-        .await;
-    let (code, out) = t
-        .exec_in(&listener, &["python3", "-c", CONNECT, "127.0.0.1"])
-        .await;
+    let listener = t.run_container("listener", &net, &["python3", "-m", "http.server", "8080"]).await;
+    let (code, out) = t.exec_in(&listener, &["python3", "-c", CONNECT, "127.0.0.1"]).await;
     assert_eq!(code, 0, "listener not serving: {out}");
     let listener_ip = t.container_ip(&listener, &net).await;
 
     let none = start(&t, &t.settings(), "job-net-none").await;
     assert!(none.network_name().is_none());
-    let (r, out) = sh_with(
-        &none,
-        ExecRequest::new(["python3", "-c", CONNECT, &listener_ip]),
-    )
-    .await;
+    let (r, out) = sh_with(&none, ExecRequest::new(["python3", "-c", CONNECT, &listener_ip])).await;
     assert_eq!(r.unwrap().outcome, ExecOutcome::Exited { code: 1 }, "{out}");
     assert!(out.starts_with("failed"), "{out}");
     none.remove().await.unwrap();
 
-    let settings = SandboxSettings {
-        network: NetworkMode::Open,
-        ..t.settings()
-    };
+    let settings = SandboxSettings { network: NetworkMode::Open, ..t.settings() };
     let open = start(&t, &settings, "job-net-open").await;
     let job_net = open.network_name().unwrap().to_owned();
-    let req = bollard::models::NetworkConnectRequest {
-        container: listener.clone(),
-        endpoint_config: None,
-    };
+    let req = bollard::models::NetworkConnectRequest { container: listener.clone(), endpoint_config: None };
     t.docker.connect_network(&job_net, req).await.unwrap();
     let ip_on_job_net = t.container_ip(&listener, &job_net).await;
-    let (r, out) = sh_with(
-        &open,
-        ExecRequest::new(["python3", "-c", CONNECT, &ip_on_job_net]),
-    )
-    .await;
+    let (r, out) = sh_with(&open, ExecRequest::new(["python3", "-c", CONNECT, &ip_on_job_net])).await;
     assert!(r.unwrap().outcome.succeeded(), "{out}");
     assert!(out.starts_with("HTTP/1.0 200"), "{out}");
-    let req = bollard::models::NetworkDisconnectRequest {
-        container: listener.clone(),
-        force: Some(true),
-    };
+    let req = bollard::models::NetworkDisconnectRequest { container: listener.clone(), force: Some(true) };
     t.docker.disconnect_network(&job_net, req).await.unwrap();
     open.remove().await.unwrap();
     // The job's own network went with it.

@@ -24,10 +24,7 @@ use super::{LABEL_INSTANCE, LABEL_JOB, SandboxError, status_of};
 /// and settles on an API version both sides speak.
 pub async fn connect() -> Result<Docker, SandboxError> {
     let docker = Docker::connect_with_defaults().map_err(SandboxError::Unavailable)?;
-    let docker = docker
-        .negotiate_version()
-        .await
-        .map_err(SandboxError::Unavailable)?;
+    let docker = docker.negotiate_version().await.map_err(SandboxError::Unavailable)?;
     docker.ping().await.map_err(SandboxError::Unavailable)?;
     Ok(docker)
 }
@@ -71,22 +68,15 @@ impl Shared {
         });
         let opts = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
         // 404/409: already gone or not running, which is what we want.
-        let _ = self
-            .docker
-            .kill_container(&self.container, Some(opts))
-            .await;
+        let _ = self.docker.kill_container(&self.container, Some(opts)).await;
     }
 
     /// The error for a dead sandbox, once its container is surely killed
     /// (the watchdog may still be on its way to the engine).
     pub(crate) async fn dead_error_after_kill(&self) -> SandboxError {
         let opts = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
-        let _ = self
-            .docker
-            .kill_container(&self.container, Some(opts))
-            .await;
-        self.dead_error()
-            .unwrap_or(SandboxError::Gone("killed".to_owned()))
+        let _ = self.docker.kill_container(&self.container, Some(opts)).await;
+        self.dead_error().unwrap_or(SandboxError::Gone("killed".to_owned()))
     }
 
     /// Removes the container and its network; idempotent.
@@ -102,18 +92,9 @@ impl Shared {
                 false
             }
         });
-        let opts = RemoveContainerOptionsBuilder::new()
-            .force(true)
-            .v(true)
-            .build();
-        let res = match self
-            .docker
-            .remove_container(&self.container, Some(opts))
-            .await
-        {
-            Err(e) if status_of(&e) != Some(404) => {
-                Err(SandboxError::docker("remove container")(e))
-            }
+        let opts = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+        let res = match self.docker.remove_container(&self.container, Some(opts)).await {
+            Err(e) if status_of(&e) != Some(404) => Err(SandboxError::docker("remove container")(e)),
             _ => Ok(()),
         };
         if let Some(net) = &self.network
@@ -157,17 +138,11 @@ impl std::fmt::Debug for Sandbox {
 }
 
 fn name_part(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .take(40)
-        .collect()
+    s.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).take(40).collect()
 }
 
 fn unique_suffix() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
     format!("{:x}{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
 }
 
@@ -189,9 +164,7 @@ impl Sandbox {
         match docker.inspect_image(&settings.image).await {
             Ok(_) => {}
             Err(e) if status_of(&e) == Some(404) => {
-                return Err(SandboxError::ImageMissing {
-                    image: settings.image.clone(),
-                });
+                return Err(SandboxError::ImageMissing { image: settings.image.clone() });
             }
             Err(e) => return Err(SandboxError::docker("inspect image")(e)),
         }
@@ -199,12 +172,7 @@ impl Sandbox {
             (LABEL_JOB.to_owned(), job_id.to_owned()),
             (LABEL_INSTANCE.to_owned(), settings.instance_id.clone()),
         ]);
-        let name = format!(
-            "maxion-{}-{}-{}",
-            name_part(&settings.instance_id),
-            name_part(job_id),
-            unique_suffix()
-        );
+        let name = format!("maxion-{}-{}-{}", name_part(&settings.instance_id), name_part(job_id), unique_suffix());
         let network = match settings.network {
             NetworkMode::Open => {
                 let req = NetworkCreateRequest {
@@ -214,10 +182,7 @@ impl Sandbox {
                     labels: Some(labels.clone()),
                     ..Default::default()
                 };
-                docker
-                    .create_network(req)
-                    .await
-                    .map_err(SandboxError::docker("create network"))?;
+                docker.create_network(req).await.map_err(SandboxError::docker("create network"))?;
                 Some(name.clone())
             }
             _ => None,
@@ -244,23 +209,13 @@ impl Sandbox {
             oom_seen: AtomicU64::new(0),
         });
         // From here on the guard in `Sandbox` removes the container on any exit.
-        let sandbox = Sandbox {
-            shared: Arc::clone(&shared),
-            settings: Arc::new(settings.clone()),
-            job_id: job_id.to_owned(),
-        };
+        let sandbox =
+            Sandbox { shared: Arc::clone(&shared), settings: Arc::new(settings.clone()), job_id: job_id.to_owned() };
         docker
-            .start_container(
-                &shared.container,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
+            .start_container(&shared.container, None::<bollard::query_parameters::StartContainerOptions>)
             .await
             .map_err(SandboxError::docker("start container"))?;
-        tokio::spawn(watchdog(
-            shared,
-            cancel,
-            Instant::now() + settings.job_deadline,
-        ));
+        tokio::spawn(watchdog(shared, cancel, Instant::now() + settings.job_deadline));
         Ok(sandbox)
     }
 
@@ -322,10 +277,7 @@ impl Drop for Sandbox {
                 // Dropped outside a runtime (e.g. during a panic's unwinding
                 // after shutdown): a thread of its own does the removal.
                 std::thread::spawn(move || {
-                    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
+                    if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
                         rt.block_on(removal);
                     }
                 });
@@ -352,27 +304,16 @@ mod tests {
     #[tokio::test]
     async fn filtered_network_is_refused_before_touching_docker() {
         // Nothing listens there: any Docker call would fail differently.
-        let docker =
-            Docker::connect_with_http("http://127.0.0.1:9", 1, bollard::API_DEFAULT_VERSION)
-                .unwrap();
+        let docker = Docker::connect_with_http("http://127.0.0.1:9", 1, bollard::API_DEFAULT_VERSION).unwrap();
         let settings = SandboxSettings {
-            network: NetworkMode::Filtered {
-                hosts: vec!["github.com".into()],
-            },
+            network: NetworkMode::Filtered { hosts: vec!["github.com".into()] },
             ..Default::default()
         };
-        let err = Sandbox::start(&docker, &settings, "job", CancellationToken::new())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, SandboxError::Unsupported("filtered")),
-            "{err}"
-        );
+        let err = Sandbox::start(&docker, &settings, "job", CancellationToken::new()).await.unwrap_err();
+        assert!(matches!(err, SandboxError::Unsupported("filtered")), "{err}");
         let cancel = CancellationToken::new();
         cancel.cancel();
-        let err = Sandbox::start(&docker, &SandboxSettings::default(), "job", cancel)
-            .await
-            .unwrap_err();
+        let err = Sandbox::start(&docker, &SandboxSettings::default(), "job", cancel).await.unwrap_err();
         assert!(matches!(err, SandboxError::Cancelled), "{err}");
     }
 }

@@ -26,7 +26,8 @@ use crate::masker::Masker;
 const BACKSTOP_GRACE: Duration = Duration::from_secs(10);
 /// Runs `timeout -s KILL <duration> argv...` (duration in `$0`) in its own
 /// process group, waits for it, kills the rest of the group, keeps its status.
-const PROCESS_GROUP_WRAPPER: &str = r#"timeout -s KILL "$0" "$@" & pid=$!; wait "$pid" 2>/dev/null; rc=$?; kill -KILL -"$pid" 2>/dev/null; exit "$rc""#;
+const PROCESS_GROUP_WRAPPER: &str =
+    r#"timeout -s KILL "$0" "$@" & pid=$!; wait "$pid" 2>/dev/null; rc=$?; kill -KILL -"$pid" 2>/dev/null; exit "$rc""#;
 
 /// One command to run in the sandbox.
 pub struct ExecRequest {
@@ -44,10 +45,7 @@ impl std::fmt::Debug for ExecRequest {
             .field("argv", &self.argv)
             .field("workdir", &self.workdir)
             .field("env", &self.env)
-            .field(
-                "secret_env",
-                &self.secret_env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
+            .field("secret_env", &self.secret_env.iter().map(|(k, _)| k).collect::<Vec<_>>())
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -127,14 +125,9 @@ impl ExecOutcome {
         match self {
             ExecOutcome::Exited { code } => format!("exited with code {code}"),
             ExecOutcome::TimedOut { after } => {
-                format!(
-                    "timed out after {} s; its processes were killed",
-                    after.as_secs()
-                )
+                format!("timed out after {} s; its processes were killed", after.as_secs())
             }
-            ExecOutcome::OutOfMemory => {
-                "killed: out of memory (the sandbox memory limit was reached)".to_owned()
-            }
+            ExecOutcome::OutOfMemory => "killed: out of memory (the sandbox memory limit was reached)".to_owned(),
             ExecOutcome::DiskFull { mount } => {
                 format!("failed: disk full ({mount} has no space left)")
             }
@@ -168,18 +161,11 @@ impl Sandbox {
     /// Runs a command and streams its output to `sink`. Errors mean the
     /// sandbox is unusable (cancelled, job deadline, gone) or Docker failed;
     /// a failing command is an `Ok` with its [`ExecOutcome`].
-    pub async fn exec(
-        &self,
-        req: ExecRequest,
-        sink: &mpsc::Sender<OutputEvent>,
-    ) -> Result<ExecResult, SandboxError> {
+    pub async fn exec(&self, req: ExecRequest, sink: &mpsc::Sender<OutputEvent>) -> Result<ExecResult, SandboxError> {
         self.ensure_alive()?;
         check_path(&req.workdir)?;
         // GNU timeout reads a zero duration as "no limit"; never send one.
-        let timeout = req
-            .timeout
-            .unwrap_or(self.settings.exec_timeout)
-            .max(Duration::from_millis(1));
+        let timeout = req.timeout.unwrap_or(self.settings.exec_timeout).max(Duration::from_millis(1));
         // `timeout` puts the command in a process group of its own and
         // SIGKILLs the whole group when time is up; when the command ends on
         // its own, the wrapper kills what it left running in that group
@@ -192,11 +178,7 @@ impl Sandbox {
         ];
         cmd.extend(req.argv);
         let mut env: Vec<String> = req.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        env.extend(
-            req.secret_env
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.expose_secret())),
-        );
+        env.extend(req.secret_env.iter().map(|(k, v)| format!("{k}={}", v.expose_secret())));
         let started = Instant::now();
         let docker = &self.shared.docker;
         let config = ExecConfig {
@@ -211,9 +193,7 @@ impl Sandbox {
         let exec = docker.create_exec(&self.shared.container, config).await;
         let exec = self.docker_or_dead(exec, "create exec")?;
         let started_exec = docker.start_exec(&exec.id, None::<StartExecOptions>).await;
-        let StartExecResults::Attached { mut output, .. } =
-            self.docker_or_dead(started_exec, "start exec")?
-        else {
+        let StartExecResults::Attached { mut output, .. } = self.docker_or_dead(started_exec, "start exec")? else {
             return Err(SandboxError::Transfer("exec started detached".to_owned()));
         };
 
@@ -248,26 +228,14 @@ impl Sandbox {
         let code = match end {
             End::Dead => return Err(self.shared.dead_error_after_kill().await),
             End::Stream(e) => {
-                return Err(SandboxError::Docker {
-                    context: "exec output",
-                    source: e,
-                });
+                return Err(SandboxError::Docker { context: "exec output", source: e });
             }
             End::Backstop => {
-                let running = docker
-                    .inspect_exec(&exec.id)
-                    .await
-                    .ok()
-                    .and_then(|i| i.running)
-                    .unwrap_or(true);
+                let running = docker.inspect_exec(&exec.id).await.ok().and_then(|i| i.running).unwrap_or(true);
                 if running {
                     // `timeout` itself did not end: nothing short of killing
                     // the container stops it.
-                    self.shared
-                        .kill(SandboxState::Lost(
-                            "an exec outlived its timeout".to_owned(),
-                        ))
-                        .await;
+                    self.shared.kill(SandboxState::Lost("an exec outlived its timeout".to_owned())).await;
                     return Err(self.shared.dead_error().unwrap_or(SandboxError::Cancelled));
                 }
                 // The command is dead; an escaped background process held the stream.
@@ -287,10 +255,6 @@ impl Sandbox {
         } else {
             self.classify_failure(code, stats.saw_enospc).await
         };
-        Ok(ExecResult {
-            outcome,
-            output: stats,
-            duration,
-        })
+        Ok(ExecResult { outcome, output: stats, duration })
     }
 }

@@ -25,11 +25,7 @@ impl Sandbox {
         r: Result<T, bollard::errors::Error>,
         context: &'static str,
     ) -> Result<T, SandboxError> {
-        r.map_err(|e| {
-            self.shared
-                .dead_error()
-                .unwrap_or(SandboxError::Docker { context, source: e })
-        })
+        r.map_err(|e| self.shared.dead_error().unwrap_or(SandboxError::Docker { context, source: e }))
     }
 
     /// The exit code, once Docker has recorded it (it may lag the stream's end).
@@ -52,15 +48,11 @@ impl Sandbox {
         let home = self.settings.home_dir.clone();
         let script = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null; \
                       df -P -B1 /workspace /tmp \"$1\" 2>/dev/null";
-        let argv = ["sh", "-c", script, "sh", home.as_str()]
-            .map(str::to_owned)
-            .to_vec();
+        let argv = ["sh", "-c", script, "sh", home.as_str()].map(str::to_owned).to_vec();
         let mut out = Vec::new();
         // A failing probe (e.g. the pids limit is still exhausted) leaves
         // `out` partial; whatever it holds is still evidence.
-        let _ = self
-            .run_internal(argv, None, &mut out, Duration::from_secs(20))
-            .await;
+        let _ = self.run_internal(argv, None, &mut out, Duration::from_secs(20)).await;
         let text = String::from_utf8_lossy(&out);
         {
             let oom: u64 = text
@@ -69,32 +61,19 @@ impl Sandbox {
                 .filter_map(|n| n.trim().parse::<u64>().ok())
                 .max()
                 .unwrap_or(0);
-            let before = self
-                .shared
-                .oom_seen
-                .fetch_max(oom, std::sync::atomic::Ordering::SeqCst);
+            let before = self.shared.oom_seen.fetch_max(oom, std::sync::atomic::Ordering::SeqCst);
             if oom > before {
                 return ExecOutcome::OutOfMemory;
             }
         }
-        let full = text
-            .lines()
-            .skip_while(|l| !l.starts_with("Filesystem"))
-            .skip(1)
-            .find_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                let (size, avail, mount) = (
-                    f.get(1)?.parse::<u64>().ok()?,
-                    f.get(3)?.parse::<u64>().ok()?,
-                    f.get(5)?,
-                );
-                (avail < (size / 100).max(64 * 1024)).then(|| (*mount).to_owned())
-            });
+        let full = text.lines().skip_while(|l| !l.starts_with("Filesystem")).skip(1).find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (size, avail, mount) = (f.get(1)?.parse::<u64>().ok()?, f.get(3)?.parse::<u64>().ok()?, f.get(5)?);
+            (avail < (size / 100).max(64 * 1024)).then(|| (*mount).to_owned())
+        });
         match (full, saw_enospc) {
             (Some(mount), _) => ExecOutcome::DiskFull { mount },
-            (None, true) => ExecOutcome::DiskFull {
-                mount: "a writable mount".to_owned(),
-            },
+            (None, true) => ExecOutcome::DiskFull { mount: "a writable mount".to_owned() },
             (None, false) => {
                 if code == 137 && self.container_oom_killed().await {
                     return ExecOutcome::OutOfMemory;
@@ -106,15 +85,8 @@ impl Sandbox {
 
     /// Docker's own OOM flag, for hosts where the cgroup counter is hidden.
     async fn container_oom_killed(&self) -> bool {
-        let info = self
-            .shared
-            .docker
-            .inspect_container(&self.shared.container, None)
-            .await;
-        info.ok()
-            .and_then(|i| i.state)
-            .and_then(|s| s.oom_killed)
-            .unwrap_or(false)
+        let info = self.shared.docker.inspect_container(&self.shared.container, None).await;
+        info.ok().and_then(|i| i.state).and_then(|s| s.oom_killed).unwrap_or(false)
     }
 
     /// Runs a Maxion-owned command (tar, probes) as the sandbox user: stdin
@@ -142,11 +114,7 @@ impl Sandbox {
         let exec = docker.create_exec(&self.shared.container, config).await;
         let exec = self.docker_or_dead(exec, "create exec")?;
         let started = docker.start_exec(&exec.id, None::<StartExecOptions>).await;
-        let StartExecResults::Attached {
-            mut output,
-            mut input,
-        } = self.docker_or_dead(started, "start exec")?
-        else {
+        let StartExecResults::Attached { mut output, mut input } = self.docker_or_dead(started, "start exec")? else {
             return Err(SandboxError::Transfer("exec started detached".to_owned()));
         };
         let feed = async move {
@@ -164,10 +132,7 @@ impl Sandbox {
             while let Some(item) = output.next().await {
                 match item {
                     Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
-                        stdout
-                            .write_all(&message)
-                            .await
-                            .map_err(|e| SandboxError::Transfer(e.to_string()))?;
+                        stdout.write_all(&message).await.map_err(|e| SandboxError::Transfer(e.to_string()))?;
                     }
                     Ok(LogOutput::StdErr { message }) => {
                         let room = INTERNAL_STDERR_CAP.saturating_sub(stderr.len());
@@ -175,17 +140,11 @@ impl Sandbox {
                     }
                     Ok(LogOutput::StdIn { .. }) => {}
                     Err(e) => {
-                        return Err(SandboxError::Docker {
-                            context: "exec output",
-                            source: e,
-                        });
+                        return Err(SandboxError::Docker { context: "exec output", source: e });
                     }
                 }
             }
-            stdout
-                .flush()
-                .await
-                .map_err(|e| SandboxError::Transfer(e.to_string()))
+            stdout.flush().await.map_err(|e| SandboxError::Transfer(e.to_string()))
         };
         let mut state_rx = self.shared.state.subscribe();
         tokio::select! {
@@ -200,10 +159,7 @@ impl Sandbox {
         let code = self.exit_code(&exec.id).await?;
         if code != 0 {
             let msg = String::from_utf8_lossy(&stderr);
-            return Err(SandboxError::Transfer(format!(
-                "`{what}` exited with {code}: {}",
-                msg.trim()
-            )));
+            return Err(SandboxError::Transfer(format!("`{what}` exited with {code}: {}", msg.trim())));
         }
         Ok(())
     }

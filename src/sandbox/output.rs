@@ -26,9 +26,7 @@ pub struct OutputEvent {
 
 /// The message that ends a kept head when bytes were dropped.
 pub fn dropped_line(dropped: u64) -> String {
-    format!(
-        "\n[maxion: {dropped} bytes of output dropped here; the first and last parts are kept]\n"
-    )
+    format!("\n[maxion: {dropped} bytes of output dropped here; the first and last parts are kept]\n")
 }
 
 const ENOSPC: &str = "No space left on device";
@@ -86,11 +84,7 @@ struct StreamState {
 
 impl StreamState {
     fn new(masker: &Arc<Masker>) -> Self {
-        Self {
-            mask: masker.stream(),
-            utf8: Utf8Cutter::default(),
-            scan_carry: String::new(),
-        }
+        Self { mask: masker.stream(), utf8: Utf8Cutter::default(), scan_carry: String::new() }
     }
 
     fn scan(&mut self, text: &str) -> bool {
@@ -120,13 +114,7 @@ struct Cap {
 impl Cap {
     fn new(cap: usize) -> Self {
         let head = cap / 2;
-        Self {
-            head_left: head,
-            tail_limit: cap - head,
-            tail: VecDeque::new(),
-            tail_len: 0,
-            dropped: 0,
-        }
+        Self { head_left: head, tail_limit: cap - head, tail: VecDeque::new(), tail_len: 0, dropped: 0 }
     }
 
     fn push(&mut self, stream: OutputStream, mut text: String, out: &mut Vec<OutputEvent>) {
@@ -168,10 +156,7 @@ impl Cap {
 
     fn finish(self, out: &mut Vec<OutputEvent>) -> u64 {
         if self.dropped > 0 {
-            out.push(OutputEvent {
-                stream: OutputStream::Notice,
-                text: dropped_line(self.dropped),
-            });
+            out.push(OutputEvent { stream: OutputStream::Notice, text: dropped_line(self.dropped) });
         }
         out.extend(self.tail);
         self.dropped
@@ -225,15 +210,8 @@ impl OutputPipeline {
     /// Flushes everything held back; returns the last events and the totals.
     pub fn finish(mut self) -> (Vec<OutputEvent>, OutputStats) {
         let mut out = Vec::new();
-        for (stream, state) in [
-            (OutputStream::Stdout, self.stdout),
-            (OutputStream::Stderr, self.stderr),
-        ] {
-            let StreamState {
-                mask,
-                mut utf8,
-                mut scan_carry,
-            } = state;
+        for (stream, state) in [(OutputStream::Stdout, self.stdout), (OutputStream::Stderr, self.stderr)] {
+            let StreamState { mask, mut utf8, mut scan_carry } = state;
             let masked = mask.finish();
             let mut text = utf8.push(&masked);
             text.push_str(&utf8.finish());

@@ -10,11 +10,7 @@ use super::{LABEL_INSTANCE, LABEL_JOB, SANDBOX_USER, WORKSPACE};
 
 /// The create body for a job's container. `network` is the Docker network
 /// mode: `none`, or the name of the job's own bridge network.
-pub fn container_spec(
-    settings: &SandboxSettings,
-    job_id: &str,
-    network: &str,
-) -> ContainerCreateBody {
+pub fn container_spec(settings: &SandboxSettings, job_id: &str, network: &str) -> ContainerCreateBody {
     let labels = HashMap::from([
         (LABEL_JOB.to_owned(), job_id.to_owned()),
         (LABEL_INSTANCE.to_owned(), settings.instance_id.clone()),
@@ -50,25 +46,13 @@ pub fn container_spec(
         tmpfs: Some(HashMap::from([
             (
                 WORKSPACE.to_owned(),
-                format!(
-                    "rw,exec,nosuid,nodev,size={},uid=1000,gid=1000,mode=0755",
-                    settings.workspace_bytes
-                ),
+                format!("rw,exec,nosuid,nodev,size={},uid=1000,gid=1000,mode=0755", settings.workspace_bytes),
             ),
             (
                 settings.home_dir.clone(),
-                format!(
-                    "rw,exec,nosuid,nodev,size={},uid=1000,gid=1000,mode=0700",
-                    settings.home_bytes
-                ),
+                format!("rw,exec,nosuid,nodev,size={},uid=1000,gid=1000,mode=0700", settings.home_bytes),
             ),
-            (
-                "/tmp".to_owned(),
-                format!(
-                    "rw,noexec,nosuid,nodev,size={},mode=1777",
-                    settings.tmp_bytes
-                ),
-            ),
+            ("/tmp".to_owned(), format!("rw,noexec,nosuid,nodev,size={},mode=1777", settings.tmp_bytes)),
         ])),
         // No /dev/shm: it would be a fourth writable place.
         ipc_mode: Some("none".to_owned()),
@@ -86,10 +70,7 @@ pub fn container_spec(
         working_dir: Some(WORKSPACE.to_owned()),
         // Only non-secret values: `docker inspect` shows the container's env.
         // Secrets go to the one exec that needs them.
-        env: Some(vec![
-            format!("HOME={}", settings.home_dir),
-            "LANG=C.UTF-8".to_owned(),
-        ]),
+        env: Some(vec![format!("HOME={}", settings.home_dir), "LANG=C.UTF-8".to_owned()]),
         // The container only idles; work happens in execs.
         entrypoint: Some(vec!["sleep".to_owned()]),
         cmd: Some(vec!["infinity".to_owned()]),
@@ -106,10 +87,7 @@ mod tests {
 
     #[test]
     fn spec_is_locked_down_and_labelled() {
-        let s = SandboxSettings {
-            instance_id: "inst".into(),
-            ..Default::default()
-        };
+        let s = SandboxSettings { instance_id: "inst".into(), ..Default::default() };
         let spec = container_spec(&s, "job-1", "none");
         let h = spec.host_config.as_ref().unwrap();
         assert_eq!(spec.user.as_deref(), Some("1000:1000"));
@@ -127,12 +105,6 @@ mod tests {
         let labels = spec.labels.as_ref().unwrap();
         assert_eq!(labels["maxion.job"], "job-1");
         assert_eq!(labels["maxion.instance"], "inst");
-        assert!(
-            spec.env
-                .as_ref()
-                .unwrap()
-                .iter()
-                .all(|e| e.starts_with("HOME=") || e.starts_with("LANG="))
-        );
+        assert!(spec.env.as_ref().unwrap().iter().all(|e| e.starts_with("HOME=") || e.starts_with("LANG=")));
     }
 }

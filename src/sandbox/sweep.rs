@@ -14,25 +14,13 @@ use super::{LABEL_INSTANCE, SandboxError, status_of};
 /// crashed or SIGKILLed run of this instance left behind. Call it at start-up,
 /// before any sandbox of this run exists. Returns how many containers went.
 pub async fn sweep_orphans(docker: &Docker, instance_id: &str) -> Result<usize, SandboxError> {
-    let filters = HashMap::from([(
-        "label".to_owned(),
-        vec![format!("{LABEL_INSTANCE}={instance_id}")],
-    )]);
-    let opts = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let containers = docker
-        .list_containers(Some(opts))
-        .await
-        .map_err(SandboxError::docker("list containers"))?;
+    let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_INSTANCE}={instance_id}")])]);
+    let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+    let containers = docker.list_containers(Some(opts)).await.map_err(SandboxError::docker("list containers"))?;
     let mut removed = 0;
     for c in containers {
         let Some(id) = c.id else { continue };
-        let opts = RemoveContainerOptionsBuilder::new()
-            .force(true)
-            .v(true)
-            .build();
+        let opts = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
         match docker.remove_container(&id, Some(opts)).await {
             Ok(()) => removed += 1,
             Err(e) if status_of(&e) == Some(404) => {}
@@ -40,10 +28,7 @@ pub async fn sweep_orphans(docker: &Docker, instance_id: &str) -> Result<usize, 
         }
     }
     let opts = ListNetworksOptionsBuilder::new().filters(&filters).build();
-    let networks = docker
-        .list_networks(Some(opts))
-        .await
-        .map_err(SandboxError::docker("list networks"))?;
+    let networks = docker.list_networks(Some(opts)).await.map_err(SandboxError::docker("list networks"))?;
     for n in networks {
         if let Some(id) = n.id
             && let Err(e) = docker.remove_network(&id).await

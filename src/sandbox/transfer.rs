@@ -28,9 +28,7 @@ impl ChannelWriter {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .blocking_send(chunk)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "receiver gone"))
+        self.tx.blocking_send(chunk).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "receiver gone"))
     }
 }
 
@@ -85,25 +83,20 @@ impl AsyncWrite for ChannelSink {
         let sender = &mut self.0;
         match sender.poll_reserve(cx) {
             std::task::Poll::Pending => std::task::Poll::Pending,
-            std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "unpacker stopped",
-            ))),
+            std::task::Poll::Ready(Err(_)) => {
+                std::task::Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "unpacker stopped")))
+            }
             std::task::Poll::Ready(Ok(())) => {
                 let n = data.len().min(CHUNK);
                 let sent = sender.send_item(data[..n].to_vec());
                 std::task::Poll::Ready(
-                    sent.map(|_| n)
-                        .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "unpacker stopped")),
+                    sent.map(|_| n).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "unpacker stopped")),
                 )
             }
         }
     }
 
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
+    fn poll_flush(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -119,20 +112,11 @@ impl AsyncWrite for ChannelSink {
 fn split_parent(path: &str) -> Result<(String, String), SandboxError> {
     check_path(path)?;
     let trimmed = path.trim_end_matches('/');
-    let (parent, base) = trimmed
-        .rsplit_once('/')
-        .ok_or_else(|| SandboxError::InvalidPath(path.to_owned()))?;
+    let (parent, base) = trimmed.rsplit_once('/').ok_or_else(|| SandboxError::InvalidPath(path.to_owned()))?;
     if base.is_empty() || base == "." {
         return Err(SandboxError::InvalidPath(path.to_owned()));
     }
-    Ok((
-        if parent.is_empty() {
-            "/".to_owned()
-        } else {
-            parent.to_owned()
-        },
-        base.to_owned(),
-    ))
+    Ok((if parent.is_empty() { "/".to_owned() } else { parent.to_owned() }, base.to_owned()))
 }
 
 fn transfer_err(e: impl std::fmt::Display) -> SandboxError {
@@ -147,10 +131,7 @@ impl Sandbox {
         let src = src.to_owned();
         let (tx, rx) = mpsc::channel(8);
         let producer = tokio::task::spawn_blocking(move || -> io::Result<()> {
-            let mut builder = tar::Builder::new(ChannelWriter {
-                buf: Vec::with_capacity(CHUNK),
-                tx,
-            });
+            let mut builder = tar::Builder::new(ChannelWriter { buf: Vec::with_capacity(CHUNK), tx });
             builder.follow_symlinks(false);
             builder.append_dir_all(".", &src)?;
             builder.into_inner()?.flush()
@@ -161,26 +142,16 @@ impl Sandbox {
 
     /// Writes `contents` to the file `dest` (parent directories created)
     /// with permission bits `mode`, e.g. the agent's prompt.
-    pub async fn upload_file(
-        &self,
-        dest: &str,
-        contents: &[u8],
-        mode: u32,
-    ) -> Result<(), SandboxError> {
+    pub async fn upload_file(&self, dest: &str, contents: &[u8], mode: u32) -> Result<(), SandboxError> {
         let (parent, base) = split_parent(dest)?;
         let mut header = tar::Header::new_gnu();
         header.set_size(contents.len() as u64);
         header.set_mode(mode);
         header.set_mtime(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         );
         let mut builder = tar::Builder::new(Vec::with_capacity(contents.len() + 2048));
-        builder
-            .append_data(&mut header, &base, contents)
-            .map_err(transfer_err)?;
+        builder.append_data(&mut header, &base, contents).map_err(transfer_err)?;
         let archive = builder.into_inner().map_err(transfer_err)?;
         let (tx, rx) = mpsc::channel(8);
         let feeder = async move {
@@ -197,13 +168,9 @@ impl Sandbox {
     async fn extract(&self, dest: &str, rx: mpsc::Receiver<Vec<u8>>) -> Result<(), SandboxError> {
         let timeout = self.settings.exec_timeout;
         let mkdir = ["mkdir", "-p", "--", dest].map(str::to_owned).to_vec();
-        self.run_internal(mkdir, None, &mut tokio::io::sink(), timeout)
-            .await?;
-        let untar = ["tar", "-x", "-f", "-", "-C", dest]
-            .map(str::to_owned)
-            .to_vec();
-        self.run_internal(untar, Some(rx), &mut tokio::io::sink(), timeout)
-            .await
+        self.run_internal(mkdir, None, &mut tokio::io::sink(), timeout).await?;
+        let untar = ["tar", "-x", "-f", "-", "-C", dest].map(str::to_owned).to_vec();
+        self.run_internal(untar, Some(rx), &mut tokio::io::sink(), timeout).await
     }
 
     /// Streams `path` (a file or a directory) out of the sandbox as a tar
@@ -214,11 +181,8 @@ impl Sandbox {
         out: &mut (dyn AsyncWrite + Unpin + Send),
     ) -> Result<(), SandboxError> {
         let (parent, base) = split_parent(path)?;
-        let argv = ["tar", "-c", "-f", "-", "-C", &parent, "--", &base]
-            .map(str::to_owned)
-            .to_vec();
-        self.run_internal(argv, None, out, self.settings.exec_timeout)
-            .await?;
+        let argv = ["tar", "-c", "-f", "-", "-C", &parent, "--", &base].map(str::to_owned).to_vec();
+        self.run_internal(argv, None, out, self.settings.exec_timeout).await?;
         out.shutdown().await.map_err(transfer_err)
     }
 
@@ -230,11 +194,7 @@ impl Sandbox {
         let (tx, rx) = mpsc::channel(8);
         let dest = dest.to_owned();
         let unpacker = tokio::task::spawn_blocking(move || -> io::Result<()> {
-            let mut archive = tar::Archive::new(ChannelReader {
-                rx,
-                cur: Vec::new(),
-                pos: 0,
-            });
+            let mut archive = tar::Archive::new(ChannelReader { rx, cur: Vec::new(), pos: 0 });
             archive.set_preserve_permissions(false);
             archive.set_preserve_ownerships(false);
             archive.set_unpack_xattrs(false);
@@ -256,14 +216,8 @@ mod tests {
 
     #[test]
     fn paths_split_into_parent_and_name() {
-        assert_eq!(
-            split_parent("/workspace/a.txt").unwrap(),
-            ("/workspace".into(), "a.txt".into())
-        );
-        assert_eq!(
-            split_parent("/workspace/").unwrap(),
-            ("/".into(), "workspace".into())
-        );
+        assert_eq!(split_parent("/workspace/a.txt").unwrap(), ("/workspace".into(), "a.txt".into()));
+        assert_eq!(split_parent("/workspace/").unwrap(), ("/".into(), "workspace".into()));
         assert!(split_parent("relative").is_err());
         assert!(split_parent("/workspace/../etc").is_err());
         assert!(split_parent("/").is_err());

@@ -23,10 +23,7 @@ fn in_ci() -> bool {
 }
 
 fn skip(why: &str) {
-    assert!(
-        !in_ci(),
-        "CI=true and the Docker sandbox tests cannot run: {why}"
-    );
+    assert!(!in_ci(), "CI=true and the Docker sandbox tests cannot run: {why}");
     eprintln!("SKIPPED (no Docker sandbox available): {why}");
 }
 
@@ -71,17 +68,11 @@ impl DockerTest {
             return None;
         };
         if docker.inspect_image(&image).await.is_err() {
-            skip(&format!(
-                "test image {image} is not on the engine: run docker/build-test-image.sh"
-            ));
+            skip(&format!("test image {image} is not on the engine: run docker/build-test-image.sh"));
             return None;
         }
         let instance = format!("test-{name}-{}", std::process::id());
-        Some(DockerTest {
-            docker,
-            image,
-            instance,
-        })
+        Some(DockerTest { docker, image, instance })
     }
 
     /// Small, quick settings on the test image, labelled with this test's instance.
@@ -114,10 +105,7 @@ impl DockerTest {
             labels: Some(self.labels()),
             ..Default::default()
         };
-        self.docker
-            .create_network(req)
-            .await
-            .expect("create test network");
+        self.docker.create_network(req).await.expect("create test network");
         name
     }
 
@@ -139,16 +127,8 @@ impl DockerTest {
             ..Default::default()
         };
         let opts = CreateContainerOptionsBuilder::new().name(&name).build();
-        let id = self
-            .docker
-            .create_container(Some(opts), body)
-            .await
-            .expect("create test container")
-            .id;
-        self.docker
-            .start_container(&id, None)
-            .await
-            .expect("start test container");
+        let id = self.docker.create_container(Some(opts), body).await.expect("create test container").id;
+        self.docker.start_container(&id, None).await.expect("start test container");
         id
     }
 
@@ -160,20 +140,13 @@ impl DockerTest {
     /// Whether a container is running.
     pub async fn container_running(&self, id: &str) -> bool {
         let info = self.docker.inspect_container(id, None).await;
-        info.ok()
-            .and_then(|i| i.state)
-            .and_then(|s| s.running)
-            .unwrap_or(false)
+        info.ok().and_then(|i| i.state).and_then(|s| s.running).unwrap_or(false)
     }
 
     async fn cleanup(docker: Docker, instance: String) {
         let _ = sandbox::sweep_orphans(&docker, &instance).await;
-        let filters =
-            HashMap::from([("label".to_owned(), vec![format!("{TEST_LABEL}={instance}")])]);
-        let opts = ListContainersOptionsBuilder::new()
-            .all(true)
-            .filters(&filters)
-            .build();
+        let filters = HashMap::from([("label".to_owned(), vec![format!("{TEST_LABEL}={instance}")])]);
+        let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
         for c in docker.list_containers(Some(opts)).await.unwrap_or_default() {
             if let Some(id) = c.id {
                 let opts = RemoveContainerOptionsBuilder::new().force(true).build();
@@ -196,10 +169,7 @@ impl Drop for DockerTest {
         // Its own thread and runtime: this runs inside the test's runtime,
         // possibly while a panic unwinds, and must finish before the process ends.
         let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(DockerTest::cleanup(docker, instance));
         });
         let _ = cleanup.join();
@@ -207,10 +177,7 @@ impl Drop for DockerTest {
 }
 
 /// A sink for exec output and a task collecting everything it receives.
-pub fn sink() -> (
-    mpsc::Sender<OutputEvent>,
-    tokio::task::JoinHandle<Vec<OutputEvent>>,
-) {
+pub fn sink() -> (mpsc::Sender<OutputEvent>, tokio::task::JoinHandle<Vec<OutputEvent>>) {
     let (tx, mut rx) = mpsc::channel(64);
     let collector = tokio::spawn(async move {
         let mut all = Vec::new();
@@ -224,18 +191,11 @@ pub fn sink() -> (
 
 /// The text of one stream (or all streams when `None`).
 pub fn text_of(events: &[OutputEvent], stream: Option<OutputStream>) -> String {
-    events
-        .iter()
-        .filter(|e| stream.is_none_or(|s| e.stream == s))
-        .map(|e| e.text.as_str())
-        .collect()
+    events.iter().filter(|e| stream.is_none_or(|s| e.stream == s)).map(|e| e.text.as_str()).collect()
 }
 
 /// Runs a shell command in `sb` and returns (result, all output text).
-pub async fn sh(
-    sb: &sandbox::Sandbox,
-    script: &str,
-) -> (Result<sandbox::ExecResult, sandbox::SandboxError>, String) {
+pub async fn sh(sb: &sandbox::Sandbox, script: &str) -> (Result<sandbox::ExecResult, sandbox::SandboxError>, String) {
     sh_with(sb, sandbox::ExecRequest::new(["bash", "-c", script])).await
 }
 
@@ -264,16 +224,9 @@ impl DockerTest {
             cmd: Some(argv.iter().map(|s| s.to_string()).collect()),
             ..Default::default()
         };
-        let exec = self
-            .docker
-            .create_exec(id, config)
-            .await
-            .expect("create exec");
-        let StartExecResults::Attached { mut output, .. } = self
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .expect("start exec")
+        let exec = self.docker.create_exec(id, config).await.expect("create exec");
+        let StartExecResults::Attached { mut output, .. } =
+            self.docker.start_exec(&exec.id, None).await.expect("start exec")
         else {
             panic!("detached")
         };
@@ -283,22 +236,13 @@ impl DockerTest {
                 text.push_str(&String::from_utf8_lossy(&message));
             }
         }
-        let code = self
-            .docker
-            .inspect_exec(&exec.id)
-            .await
-            .expect("inspect exec")
-            .exit_code;
+        let code = self.docker.inspect_exec(&exec.id).await.expect("inspect exec").exit_code;
         (code.unwrap_or(-1), text)
     }
 
     /// A container's IP address on `network`.
     pub async fn container_ip(&self, id: &str, network: &str) -> String {
-        let info = self
-            .docker
-            .inspect_container(id, None)
-            .await
-            .expect("inspect");
+        let info = self.docker.inspect_container(id, None).await.expect("inspect");
         info.network_settings
             .and_then(|n| n.networks)
             .and_then(|mut n| n.remove(network))
@@ -310,10 +254,7 @@ impl DockerTest {
     /// How many processes a container runs now.
     pub async fn pids(&self, id: &str) -> u64 {
         use futures_util::StreamExt;
-        let opts = bollard::query_parameters::StatsOptionsBuilder::new()
-            .stream(false)
-            .one_shot(true)
-            .build();
+        let opts = bollard::query_parameters::StatsOptionsBuilder::new().stream(false).one_shot(true).build();
         let mut stats = self.docker.stats(id, Some(opts));
         match stats.next().await {
             Some(Ok(s)) => s.pids_stats.and_then(|p| p.current).unwrap_or(0),
