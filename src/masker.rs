@@ -29,12 +29,16 @@ pub struct Masker {
 
 impl std::fmt::Debug for Masker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Masker").field("secrets", &self.patterns.len()).finish()
+        f.debug_struct("Masker")
+            .field("secrets", &self.patterns.len())
+            .finish()
     }
 }
 
 impl Masker {
-    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a SecretString>) -> Result<Self, MaskerError> {
+    pub fn new<'a>(
+        secrets: impl IntoIterator<Item = &'a SecretString>,
+    ) -> Result<Self, MaskerError> {
         let mut patterns = Vec::new();
         for s in secrets {
             let v = s.expose_secret();
@@ -62,7 +66,10 @@ impl Masker {
 
     /// A streaming masker for output that arrives in chunks.
     pub fn stream(self: &Arc<Self>) -> MaskStream {
-        MaskStream { masker: Arc::clone(self), held: Vec::new() }
+        MaskStream {
+            masker: Arc::clone(self),
+            held: Vec::new(),
+        }
     }
 }
 
@@ -99,11 +106,16 @@ impl Secrets {
     /// Registers a secret; values shorter than [`MIN_SECRET_LEN`] are refused.
     pub fn add(&self, secret: &SecretString) -> Result<(), MaskerError> {
         let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
-        if values.iter().any(|v| v.expose_secret() == secret.expose_secret()) {
+        if values
+            .iter()
+            .any(|v| v.expose_secret() == secret.expose_secret())
+        {
             return Ok(());
         }
         if secret.expose_secret().len() < MIN_SECRET_LEN {
-            return Err(MaskerError::TooShort { len: secret.expose_secret().len() });
+            return Err(MaskerError::TooShort {
+                len: secret.expose_secret().len(),
+            });
         }
         values.push(secret.clone());
         let masker = Masker::new(values.iter())?;

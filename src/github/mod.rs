@@ -1,1 +1,30 @@
 //! GitHub App authentication and the API calls Maxion makes (issue #3).
+//!
+//! [`GitHubApp`] is the App-level client (JWT, installation tokens, `/app`);
+//! [`RepoClient`] makes the calls for one (installation, repository) pair,
+//! each with a token narrowed to that repository and the permission the call
+//! needs. Every request goes through octocrab's raw request API with Maxion's
+//! own retry policy ([`RetryPolicy`]) and per-installation mutation limiter
+//! ([`MutationQuota`]). [`Coalescer`] throttles progress updates.
+
+mod app;
+mod checks;
+mod coalesce;
+mod error;
+mod issues;
+pub mod jwt;
+mod limiter;
+mod pulls;
+mod repo;
+mod tokens;
+mod transport;
+mod types;
+
+pub use app::{GitHubApp, GitHubConfig, RetryPolicy};
+pub use checks::{ANNOTATIONS_PER_REQUEST, MAX_ACTIONS, MAX_OUTPUT_CHARS, truncate_with_note};
+pub use coalesce::Coalescer;
+pub use error::GitHubError;
+pub use limiter::{MutationLimiter, MutationQuota};
+pub use repo::RepoClient;
+pub use tokens::{Access, Permissions};
+pub use types::*;

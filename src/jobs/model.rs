@@ -122,7 +122,9 @@ pub struct RepoRef {
 impl RepoRef {
     /// `(owner, name)`; `full_name` always has one slash (checked at intake).
     pub fn owner_and_name(&self) -> (&str, &str) {
-        self.full_name.split_once('/').unwrap_or((self.full_name.as_str(), ""))
+        self.full_name
+            .split_once('/')
+            .unwrap_or((self.full_name.as_str(), ""))
     }
 }
 
@@ -174,12 +176,31 @@ pub enum OutputStream {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
-    StateChanged { from: JobState, to: JobState, reason: Option<String> },
-    StepStarted { step: String },
-    StepFinished { step: String, ok: bool, exit_code: Option<i64>, duration_ms: u64 },
-    Output { step: String, stream: OutputStream, text: String },
-    Info { message: String },
-    Error { message: String },
+    StateChanged {
+        from: JobState,
+        to: JobState,
+        reason: Option<String>,
+    },
+    StepStarted {
+        step: String,
+    },
+    StepFinished {
+        step: String,
+        ok: bool,
+        exit_code: Option<i64>,
+        duration_ms: u64,
+    },
+    Output {
+        step: String,
+        stream: OutputStream,
+        text: String,
+    },
+    Info {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
 }
 
 impl JobEvent {

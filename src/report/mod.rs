@@ -1,1 +1,318 @@
-//! Progress reporting: the status comment and check runs (issue #3).
+//! Progress reporting (issue #3 §4): keeps GitHub in sync with one job.
+//! The `eyes` reaction on receipt, one status comment per job (found again by
+//! its hidden marker after a restart) edited in place, and check runs named
+//! `maxion` on the base commit and, once pushed, on the head commit. Updates
+//! go through a [`Coalescer`]; the final state is always delivered. All
+//! wording lives in [`text`]. Talks to GitHub only through [`RepoClient`].
+
+pub mod text;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::Instant;
+
+use crate::github::{
+    Annotation, CheckOutput, CheckRunSpec, CheckStatus, Coalescer, GitHubError, Reaction,
+    RepoClient,
+};
+use crate::jobs::{Job, JobEvent, JobId};
+use text::{Phase, StatusView, StepLine, StepState};
+
+/// The check run's name on GitHub.
+pub const CHECK_NAME: &str = "maxion";
+
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    /// `MAXION_PUBLIC_URL`, without a trailing slash.
+    pub public_url: String,
+    /// At most one comment/check-run update per job per interval.
+    pub update_interval: Duration,
+}
+
+impl ReportConfig {
+    pub fn job_url(&self, id: JobId) -> String {
+        format!("{}/jobs/{id}", self.public_url.trim_end_matches('/'))
+    }
+}
+
+/// `eyes` on the triggering comment, or on the issue for a label trigger.
+pub async fn acknowledge(repo: &RepoClient, job: &Job) -> Result<(), GitHubError> {
+    match job.spec.trigger_comment_id {
+        Some(id) => repo.add_comment_reaction(id as u64, Reaction::Eyes).await,
+        None => {
+            repo.add_issue_reaction(job.spec.issue_number as u64, Reaction::Eyes)
+                .await
+        }
+    }
+}
+
+/// What the coalesced sink needs besides the view.
+#[derive(Default)]
+struct Targets {
+    comment_id: Option<u64>,
+    /// Check runs to keep in sync (base commit first, then head commit).
+    check_runs: Vec<u64>,
+    /// Annotations for the final update of the last check run.
+    annotations: Vec<Annotation>,
+}
+
+/// Reports one job. Create with [`JobReporter::queued`], end with [`JobReporter::finish`].
+pub struct JobReporter {
+    repo: RepoClient,
+    cfg: ReportConfig,
+    job_id: JobId,
+    issue: u64,
+    view: StatusView,
+    started: Option<Instant>,
+    step_started: HashMap<String, Instant>,
+    targets: Arc<Mutex<Targets>>,
+    updates: Coalescer<StatusView>,
+}
+
+impl JobReporter {
+    /// Posts (or, after a restart, finds and edits) the job's status comment
+    /// in the queued state. `position` is 1-based.
+    pub async fn queued(
+        repo: RepoClient,
+        cfg: ReportConfig,
+        job: &Job,
+        position: Option<usize>,
+    ) -> Result<Self, GitHubError> {
+        let view = StatusView {
+            job_id: job.id,
+            job_url: cfg.job_url(job.id),
+            phase: Phase::Queued { position },
+            steps: Vec::new(),
+        };
+        let issue = job.spec.issue_number as u64;
+        let comment = repo
+            .upsert_marked_comment(issue, &text::marker(job.id), &text::status_comment(&view))
+            .await?;
+        let targets = Arc::new(Mutex::new(Targets {
+            comment_id: Some(comment.id),
+            ..Default::default()
+        }));
+        let updates = Coalescer::spawn(
+            cfg.update_interval,
+            sink(repo.clone(), Arc::clone(&targets)),
+        );
+        Ok(Self {
+            repo,
+            cfg,
+            job_id: job.id,
+            issue,
+            view,
+            started: None,
+            step_started: HashMap::new(),
+            targets,
+            updates,
+        })
+    }
+
+    pub fn job_id(&self) -> JobId {
+        self.job_id
+    }
+
+    /// The job started on `base_sha`: an `in_progress` check run there.
+    pub async fn started(&mut self, base_sha: &str) -> Result<(), GitHubError> {
+        self.started = Some(Instant::now());
+        self.view.phase = Phase::Running {
+            step: None,
+            elapsed: Duration::ZERO,
+        };
+        let run = self
+            .repo
+            .create_check_run(&self.check_spec(base_sha))
+            .await?;
+        self.targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .check_runs
+            .push(run.id);
+        self.updates.update(self.view.clone());
+        Ok(())
+    }
+
+    /// A branch was pushed: the head commit gets its own check run, which will
+    /// carry the verification results and the final conclusion.
+    pub async fn pushed(&mut self, head_sha: &str) -> Result<(), GitHubError> {
+        self.refresh_elapsed();
+        let run = self
+            .repo
+            .create_check_run(&self.check_spec(head_sha))
+            .await?;
+        self.targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .check_runs
+            .push(run.id);
+        Ok(())
+    }
+
+    fn check_spec(&self, sha: &str) -> CheckRunSpec {
+        CheckRunSpec {
+            name: CHECK_NAME.into(),
+            head_sha: sha.into(),
+            status: Some(CheckStatus::InProgress),
+            details_url: Some(self.view.job_url.clone()),
+            external_id: Some(self.job_id.to_string()),
+            started_at: Some(Utc::now()),
+            output: Some(CheckOutput {
+                title: text::check_title(&self.view),
+                summary: text::check_summary(&self.view),
+                text: None,
+                annotations: Vec::new(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn refresh_elapsed(&mut self) {
+        if let (Phase::Running { elapsed, .. }, Some(t)) = (&mut self.view.phase, self.started) {
+            *elapsed = t.elapsed();
+        }
+    }
+
+    /// Folds a job event into the view and schedules a (coalesced) update.
+    pub fn record(&mut self, event: &JobEvent) {
+        match event {
+            JobEvent::StepStarted { step } => {
+                self.step_started.insert(step.clone(), Instant::now());
+                self.view
+                    .steps
+                    .retain(|s| !(s.name == *step && s.state == StepState::Running));
+                self.view.steps.push(StepLine {
+                    name: step.clone(),
+                    state: StepState::Running,
+                    duration: None,
+                });
+                if let Phase::Running { step: current, .. } = &mut self.view.phase {
+                    *current = Some(step.clone());
+                }
+            }
+            JobEvent::StepFinished {
+                step,
+                ok,
+                duration_ms,
+                ..
+            } => {
+                let state = if *ok {
+                    StepState::Passed
+                } else {
+                    StepState::Failed
+                };
+                let duration = Some(Duration::from_millis(*duration_ms));
+                match self
+                    .view
+                    .steps
+                    .iter_mut()
+                    .rev()
+                    .find(|s| s.name == *step && s.state == StepState::Running)
+                {
+                    Some(line) => {
+                        line.state = state;
+                        line.duration = duration;
+                    }
+                    None => self.view.steps.push(StepLine {
+                        name: step.clone(),
+                        state,
+                        duration,
+                    }),
+                }
+            }
+            // Output, info and state changes do not change what GitHub shows.
+            _ => return,
+        }
+        self.refresh_elapsed();
+        self.updates.update(self.view.clone());
+    }
+
+    /// Delivers the final state: comment, and every check run completed with
+    /// the phase's conclusion (`annotations` on the last one).
+    pub async fn finish(mut self, phase: Phase, annotations: Vec<Annotation>) {
+        debug_assert!(phase.is_final());
+        self.view.phase = phase;
+        for s in self
+            .view
+            .steps
+            .iter_mut()
+            .filter(|s| s.state == StepState::Running)
+        {
+            // A step still running at the end was interrupted.
+            s.state = StepState::Failed;
+            s.duration = self.step_started.get(&s.name).map(|t| t.elapsed());
+        }
+        self.targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .annotations = annotations;
+        self.updates.finish(self.view.clone()).await;
+        tracing::debug!(job = %self.job_id, issue = self.issue, "final status reported");
+    }
+
+    pub fn config(&self) -> &ReportConfig {
+        &self.cfg
+    }
+}
+
+/// The coalescer's sink: edits the comment and the check runs. Failures are
+/// logged, not raised: the next update (or the final one) supersedes them.
+fn sink(
+    repo: RepoClient,
+    targets: Arc<Mutex<Targets>>,
+) -> impl FnMut(StatusView) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
++ Send
++ 'static {
+    move |view: StatusView| {
+        let repo = repo.clone();
+        let (comment_id, runs, annotations) = {
+            let t = targets.lock().unwrap_or_else(|e| e.into_inner());
+            (
+                t.comment_id,
+                t.check_runs.clone(),
+                if view.phase.is_final() {
+                    t.annotations.clone()
+                } else {
+                    Vec::new()
+                },
+            )
+        };
+        Box::pin(async move {
+            if let Some(id) = comment_id
+                && let Err(e) = repo.update_comment(id, &text::status_comment(&view)).await
+            {
+                tracing::warn!(error = %e, job = %view.job_id, "updating the status comment failed");
+            }
+            let conclusion = view.phase.conclusion();
+            let last = runs.len().saturating_sub(1);
+            for (i, run) in runs.iter().enumerate() {
+                let spec = CheckRunSpec {
+                    status: Some(if conclusion.is_some() {
+                        CheckStatus::Completed
+                    } else {
+                        CheckStatus::InProgress
+                    }),
+                    conclusion,
+                    completed_at: conclusion.map(|_| Utc::now()),
+                    output: Some(CheckOutput {
+                        title: text::check_title(&view),
+                        summary: text::check_summary(&view),
+                        text: text::check_text(&view),
+                        annotations: if i == last {
+                            annotations.clone()
+                        } else {
+                            Vec::new()
+                        },
+                    }),
+                    ..Default::default()
+                };
+                if let Err(e) = repo.update_check_run(*run, &spec).await {
+                    tracing::warn!(error = %e, job = %view.job_id, "updating check run failed");
+                }
+            }
+        })
+    }
+}

@@ -1,1 +1,609 @@
-//! The fake GitHub (issue #3).
+//! The fake GitHub (issue #3 §5): a stateful, in-process GitHub for integration tests.
+//!
+//! An axum server on an ephemeral loopback port holding installations, repositories,
+//! issues, comments, reactions, check runs, pull requests, files per branch and users. It
+//! authenticates like GitHub (RS256 App JWTs, scoped installation tokens with permissions),
+//! validates every request against GitHub's OpenAPI description
+//! (`tests/fixtures/openapi/github-subset.json`), answers with bodies built from the
+//! description's examples, paginates, records every request, and can inject failures.
+//! Anything the real GitHub would refuse is a *violation*: `assert_ok()` panics listing
+//! them, and so does dropping the fake (unless the test is already panicking).
+//!
+//! ```ignore
+//! let gh = FakeGitHub::start().await;
+//! let inst = gh.add_installation("acme");
+//! let repo = gh.add_repo(inst, "acme/widgets");
+//! let issue = gh.add_issue(repo, "Fix it", "details", &["maxion"]);
+//! // ... point the client at gh.url() with gh.app_id() / gh.private_key_pem() ...
+//! gh.expect_comment_count(repo, issue, 1);
+//! ```
+
+mod api_app;
+mod api_checks;
+mod api_issues;
+mod api_pulls;
+mod api_repos;
+mod auth;
+mod failure;
+mod git;
+mod model;
+mod render;
+mod server;
+pub mod spec;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::sync::oneshot;
+
+pub use failure::Failure;
+pub use model::{
+    AuthKind, CheckRun, Comment, InstallationId, Pull, Reaction, ReactionTarget, RecordedRequest,
+    RepoId, ReviewComment, UserType,
+};
+
+use failure::FailureRule;
+use model::{Branch, Installation, Repo, State, User, blob_sha, fake_sha};
+use server::Shared;
+
+/// Permissions a new installation is granted (what Maxion's App manifest asks for).
+pub const DEFAULT_PERMISSIONS: &[(&str, &str)] = &[
+    ("checks", "write"),
+    ("contents", "write"),
+    ("issues", "write"),
+    ("metadata", "read"),
+    ("pull_requests", "write"),
+];
+
+pub struct FakeGitHub {
+    state: Shared,
+    url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl FakeGitHub {
+    /// Starts the server on `127.0.0.1:0` inside the current tokio runtime.
+    pub async fn start() -> FakeGitHub {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let state: Shared = Arc::new(Mutex::new(State::new(url.clone())));
+        // Parse and compile the description now, not inside the first request.
+        let _ = spec::spec();
+        let app = Router::new()
+            .fallback(server::handle)
+            .layer(DefaultBodyLimit::disable())
+            .with_state(state.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        FakeGitHub {
+            state,
+            url,
+            shutdown: Some(tx),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Base URL for `GITHUB_API_URL`, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+    pub fn app_id(&self) -> u64 {
+        model::APP_ID
+    }
+    pub fn app_client_id(&self) -> &'static str {
+        model::APP_CLIENT_ID
+    }
+    pub fn app_slug(&self) -> &'static str {
+        model::APP_SLUG
+    }
+    /// The login the App acts as: `maxion-test[bot]`.
+    pub fn bot_login(&self) -> String {
+        model::bot_login()
+    }
+    /// The test App's key, PKCS#1 (`BEGIN RSA PRIVATE KEY`), as GitHub issues it.
+    pub fn private_key_pem(&self) -> &'static str {
+        auth::PRIVATE_KEY_PEM
+    }
+    /// The same key as PKCS#8 (`BEGIN PRIVATE KEY`).
+    pub fn private_key_pkcs8_pem(&self) -> &'static str {
+        auth::PRIVATE_KEY_PKCS8_PEM
+    }
+
+    // ----- world building -------------------------------------------------------------
+
+    pub fn add_installation(&self, account: &str) -> InstallationId {
+        let mut s = self.lock();
+        s.user(account);
+        let id = InstallationId(s.next_id());
+        let permissions = DEFAULT_PERMISSIONS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        s.installations.insert(
+            id,
+            Installation {
+                id,
+                account: account.to_string(),
+                permissions,
+            },
+        );
+        id
+    }
+
+    /// Replaces the installation's granted permissions, e.g. `&[("issues", "read")]`.
+    pub fn set_installation_permissions(&self, inst: InstallationId, permissions: &[(&str, &str)]) {
+        let mut s = self.lock();
+        let i = s
+            .installations
+            .get_mut(&inst)
+            .expect("unknown installation");
+        i.permissions = permissions
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+
+    /// A private repository with branch `main` holding `README.md`; returns its id.
+    pub fn add_repo(&self, inst: InstallationId, full_name: &str) -> RepoId {
+        let (owner, name) = full_name.split_once('/').expect("owner/name");
+        let mut s = self.lock();
+        assert!(s.installations.contains_key(&inst), "unknown installation");
+        s.user(owner);
+        let id = RepoId(s.next_id());
+        let files: BTreeMap<String, Vec<u8>> =
+            [("README.md".to_string(), format!("# {name}\n").into_bytes())].into();
+        let sha = fake_sha(&[full_name, "initial"]);
+        s.repos.insert(
+            id,
+            Repo {
+                id,
+                owner: owner.to_string(),
+                name: name.to_string(),
+                installation: inst,
+                private: true,
+                default_branch: "main".into(),
+                branches: [(
+                    "main".to_string(),
+                    Branch {
+                        sha: sha.clone(),
+                        files,
+                    },
+                )]
+                .into(),
+                issues: BTreeMap::new(),
+                pulls: BTreeMap::new(),
+                comments: Vec::new(),
+                review_comments: Vec::new(),
+                reactions: Vec::new(),
+                check_runs: Vec::new(),
+                permissions: HashMap::new(),
+                commits: BTreeSet::from([sha]),
+                next_number: 0,
+            },
+        );
+        id
+    }
+
+    pub fn set_private(&self, repo: RepoId, private: bool) {
+        self.lock().repo_mut(repo).private = private;
+    }
+
+    /// Looks a repository up by `owner/name`.
+    pub fn repo(&self, full_name: &str) -> RepoId {
+        let (owner, name) = full_name.split_once('/').expect("owner/name");
+        self.lock()
+            .repo_by_name(owner, name)
+            .expect("unknown repository")
+    }
+
+    pub fn add_user(&self, login: &str, kind: UserType) -> u64 {
+        let mut s = self.lock();
+        let id = s.next_id();
+        s.users.insert(
+            login.to_string(),
+            User {
+                id,
+                login: login.to_string(),
+                kind,
+            },
+        );
+        id
+    }
+
+    /// `level`: "admin" | "maintain" | "write" | "triage" | "read" | "none".
+    pub fn set_permission(&self, repo: RepoId, login: &str, level: &str) {
+        assert!(
+            ["admin", "maintain", "write", "triage", "read", "none"].contains(&level),
+            "unknown permission level {level}"
+        );
+        let mut s = self.lock();
+        s.user(login);
+        s.repo_mut(repo)
+            .permissions
+            .insert(login.to_string(), level.to_string());
+    }
+
+    /// Opens an issue authored by the repository owner; returns its number.
+    pub fn add_issue(&self, repo: RepoId, title: &str, body: &str, labels: &[&str]) -> u64 {
+        let mut s = self.lock();
+        let id = s.next_id();
+        let now = s.now();
+        let r = s.repo_mut(repo);
+        r.next_number += 1;
+        let number = r.next_number;
+        let user = r.owner.clone();
+        r.issues.insert(
+            number,
+            model::Issue {
+                number,
+                id,
+                title: title.into(),
+                body: body.into(),
+                labels: labels.iter().map(|l| l.to_string()).collect(),
+                state: "open".into(),
+                user,
+                created_at: now,
+            },
+        );
+        number
+    }
+
+    /// A comment by `login` on an issue or PR; returns the comment id.
+    pub fn add_comment(&self, repo: RepoId, issue: u64, login: &str, body: &str) -> u64 {
+        let mut s = self.lock();
+        s.user(login);
+        let id = s.next_id();
+        let now = s.now();
+        s.repo_mut(repo).comments.push(Comment {
+            id,
+            issue,
+            user: login.into(),
+            body: body.into(),
+            history: vec![body.into()],
+            created_at: now,
+            updated_at: now,
+        });
+        id
+    }
+
+    /// A pull request review comment by `login` (for `/replies`); returns its id.
+    pub fn add_review_comment(&self, repo: RepoId, pull: u64, login: &str, body: &str) -> u64 {
+        let mut s = self.lock();
+        s.user(login);
+        let id = s.next_id();
+        let now = s.now();
+        s.repo_mut(repo).review_comments.push(ReviewComment {
+            id,
+            pull,
+            in_reply_to: None,
+            user: login.into(),
+            body: body.into(),
+            created_at: now,
+        });
+        id
+    }
+
+    /// Commits one file to `branch` (created from the default branch if missing); returns
+    /// the branch's new head sha.
+    pub fn put_file(
+        &self,
+        repo: RepoId,
+        branch: &str,
+        path: &str,
+        bytes: impl AsRef<[u8]>,
+    ) -> String {
+        let mut s = self.lock();
+        let r = s.repo_mut(repo);
+        let from = r
+            .branches
+            .get(&r.default_branch)
+            .cloned()
+            .unwrap_or_default();
+        let b = r.branches.entry(branch.to_string()).or_insert(from);
+        let bytes = bytes.as_ref().to_vec();
+        b.sha = fake_sha(&[&b.sha, path, &blob_sha(&bytes)]);
+        b.files.insert(path.trim_matches('/').to_string(), bytes);
+        let sha = b.sha.clone();
+        r.commits.insert(sha.clone());
+        sha
+    }
+
+    /// Creates `branch` at `from`'s head (what a push of an unchanged branch does).
+    pub fn create_branch(&self, repo: RepoId, branch: &str, from: &str) -> String {
+        let mut s = self.lock();
+        let r = s.repo_mut(repo);
+        let b = r
+            .branches
+            .get(from)
+            .cloned()
+            .expect("unknown source branch");
+        let sha = b.sha.clone();
+        r.branches.insert(branch.to_string(), b);
+        sha
+    }
+
+    pub fn head_sha(&self, repo: RepoId, branch: &str) -> String {
+        self.lock()
+            .repo(repo)
+            .branches
+            .get(branch)
+            .expect("unknown branch")
+            .sha
+            .clone()
+    }
+
+    pub fn file(&self, repo: RepoId, branch: &str, path: &str) -> Option<Vec<u8>> {
+        self.lock()
+            .repo(repo)
+            .branches
+            .get(branch)?
+            .files
+            .get(path)
+            .cloned()
+    }
+
+    // ----- time, tokens, failures ----------------------------------------------------
+
+    /// Arms `failure` for the next `times` requests matching `method` and `path_pattern`
+    /// (an OpenAPI template, a concrete path, or a path with `*` segments).
+    pub fn fail(&self, method: &str, path_pattern: &str, failure: Failure, times: u32) {
+        self.lock().failures.push(FailureRule {
+            method: method.to_string(),
+            pattern: path_pattern.to_string(),
+            failure,
+            remaining: times,
+        });
+    }
+
+    /// Moves the fake's clock forward (installation tokens expire by it; JWTs use real time).
+    pub fn advance_clock(&self, by: Duration) {
+        self.lock().clock_offset += by;
+    }
+
+    /// Lifetime of tokens minted from now on (GitHub: one hour).
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.lock().token_lifetime = lifetime;
+    }
+
+    /// Revokes every token issued so far (as if they all expired).
+    pub fn expire_tokens(&self) {
+        for t in self.lock().tokens.values_mut() {
+            t.revoked = true;
+        }
+    }
+
+    /// Mints a token directly (as `POST .../access_tokens` would), for tests that need one
+    /// without going through the client. Empty `repos` = all of the installation's.
+    pub fn mint_token(
+        &self,
+        inst: InstallationId,
+        repos: &[RepoId],
+        permissions: &[(&str, &str)],
+    ) -> String {
+        let mut s = self.lock();
+        let granted = &s
+            .installations
+            .get(&inst)
+            .expect("unknown installation")
+            .permissions
+            .clone();
+        let permissions: BTreeMap<String, String> = if permissions.is_empty() {
+            granted.clone()
+        } else {
+            permissions
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let token = auth::mint(&mut s);
+        let expires_at = s.now() + chrono::Duration::from_std(s.token_lifetime).unwrap_or_default();
+        s.issued_tokens.push(token.clone());
+        s.tokens.insert(
+            token.clone(),
+            model::Token {
+                installation: inst,
+                repos: (!repos.is_empty()).then(|| repos.to_vec()),
+                permissions,
+                expires_at,
+                revoked: false,
+            },
+        );
+        token
+    }
+
+    /// A valid App JWT (iat 60 s ago, exp 9 min ahead), signed with the test key.
+    pub fn app_jwt(&self) -> String {
+        let now = chrono::Utc::now().timestamp();
+        jwt_with_claims(
+            &serde_json::json!({ "iat": now - 60, "exp": now + 540, "iss": model::APP_ID }),
+        )
+    }
+
+    // ----- readers -------------------------------------------------------------------
+
+    /// Every request received, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().requests.clone()
+    }
+
+    /// Requests that hit one operation, e.g. `("POST", "/repos/{owner}/{repo}/check-runs")`.
+    pub fn requests_to(&self, method: &str, template: &str) -> Vec<RecordedRequest> {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| {
+                r.method.eq_ignore_ascii_case(method) && r.operation.as_deref() == Some(template)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Every installation token the fake has issued (assert none leaks into logs or storage).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.lock().issued_tokens.clone()
+    }
+
+    pub fn issue_labels(&self, repo: RepoId, issue: u64) -> Vec<String> {
+        self.lock()
+            .repo(repo)
+            .issues
+            .get(&issue)
+            .map(|i| i.labels.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn comments(&self, repo: RepoId, issue: u64) -> Vec<Comment> {
+        self.lock()
+            .repo(repo)
+            .comments
+            .iter()
+            .filter(|c| c.issue == issue)
+            .cloned()
+            .collect()
+    }
+
+    pub fn reactions(&self, repo: RepoId) -> Vec<Reaction> {
+        self.lock().repo(repo).reactions.clone()
+    }
+
+    pub fn check_runs(&self, repo: RepoId) -> Vec<CheckRun> {
+        self.lock().repo(repo).check_runs.clone()
+    }
+
+    pub fn pulls(&self, repo: RepoId) -> Vec<Pull> {
+        self.lock().repo(repo).pulls.values().cloned().collect()
+    }
+
+    pub fn review_comments(&self, repo: RepoId) -> Vec<ReviewComment> {
+        self.lock().repo(repo).review_comments.clone()
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.lock().violations.clone()
+    }
+
+    /// Returns and clears the violations (for tests that provoke them on purpose).
+    pub fn take_violations(&self) -> Vec<String> {
+        std::mem::take(&mut self.lock().violations)
+    }
+
+    // ----- assertions ----------------------------------------------------------------
+
+    /// Panics listing every violation recorded so far.
+    #[track_caller]
+    pub fn assert_ok(&self) {
+        let v = self.violations();
+        assert!(
+            v.is_empty(),
+            "the fake GitHub saw {} violation(s):\n- {}",
+            v.len(),
+            v.join("\n- ")
+        );
+    }
+
+    #[track_caller]
+    pub fn expect_comment_count(&self, repo: RepoId, issue: u64, n: usize) -> Vec<Comment> {
+        let comments = self.comments(repo, issue);
+        assert_eq!(
+            comments.len(),
+            n,
+            "expected {n} comment(s) on #{issue}, found {}: {:#?}",
+            comments.len(),
+            comments
+                .iter()
+                .map(|c| (&c.user, &c.body))
+                .collect::<Vec<_>>()
+        );
+        comments
+    }
+
+    /// The latest check run called `name`; `conclusion` `None` means "not completed yet".
+    #[track_caller]
+    pub fn expect_check_run(&self, repo: RepoId, name: &str, conclusion: Option<&str>) -> CheckRun {
+        let runs = self.check_runs(repo);
+        let run = runs
+            .iter()
+            .rev()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no check run named {name}; have {:?}",
+                    runs.iter().map(|c| &c.name).collect::<Vec<_>>()
+                )
+            });
+        assert_eq!(
+            run.conclusion.as_deref(),
+            conclusion,
+            "check run {name}: {run:#?}"
+        );
+        run.clone()
+    }
+
+    #[track_caller]
+    pub fn expect_reaction(&self, repo: RepoId, target: ReactionTarget, content: &str) {
+        let all = self.reactions(repo);
+        assert!(
+            all.iter()
+                .any(|r| r.target == target && r.content == content),
+            "no {content} reaction on {target:?}; have {all:#?}"
+        );
+    }
+
+    /// Exactly `n` requests hit the operation.
+    #[track_caller]
+    pub fn expect_requests(&self, method: &str, template: &str, n: usize) -> Vec<RecordedRequest> {
+        let got = self.requests_to(method, template);
+        assert_eq!(
+            got.len(),
+            n,
+            "expected {n} × {method} {template}, got {}: {got:#?}",
+            got.len()
+        );
+        got
+    }
+}
+
+/// Signs arbitrary claims with the test App key (the self-test forges bad JWTs with it).
+pub fn jwt_with_claims(claims: &serde_json::Value) -> String {
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(auth::PRIVATE_KEY_PEM.as_bytes())
+        .expect("test key");
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        claims,
+        &key,
+    )
+    .expect("sign")
+}
+
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        let v = self.violations();
+        if !v.is_empty() {
+            panic!(
+                "the fake GitHub saw {} violation(s) (call take_violations() if they were intended):\n- {}",
+                v.len(),
+                v.join("\n- ")
+            );
+        }
+    }
+}

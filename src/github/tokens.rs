@@ -1,0 +1,214 @@
+//! Installation-token bookkeeping: the permission sets a call asks for and the
+//! cache of minted tokens, keyed by (installation, repository, permissions).
+//! No I/O here; `app.rs` mints, this file decides when a token is still good.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::SecretString;
+use serde::Serialize;
+
+/// A token is dropped this long before GitHub's `expires_at`, so a call that
+/// starts with it cannot see it expire mid-flight.
+pub const EXPIRY_MARGIN: Duration = Duration::minutes(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// The permissions an installation token is narrowed to (the `permissions`
+/// body of `POST /app/installations/{id}/access_tokens`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Permissions(BTreeMap<&'static str, Access>);
+
+impl Permissions {
+    pub fn of(pairs: &[(&'static str, Access)]) -> Self {
+        Self(pairs.iter().copied().collect())
+    }
+    pub fn issues_read() -> Self {
+        Self::of(&[("issues", Access::Read)])
+    }
+    pub fn issues_write() -> Self {
+        Self::of(&[("issues", Access::Write)])
+    }
+    pub fn pulls_read() -> Self {
+        Self::of(&[("pull_requests", Access::Read)])
+    }
+    pub fn pulls_write() -> Self {
+        Self::of(&[("pull_requests", Access::Write)])
+    }
+    pub fn checks_read() -> Self {
+        Self::of(&[("checks", Access::Read)])
+    }
+    pub fn checks_write() -> Self {
+        Self::of(&[("checks", Access::Write)])
+    }
+    pub fn contents_read() -> Self {
+        Self::of(&[("contents", Access::Read)])
+    }
+    /// Pushing from the host (the ship step) needs this one.
+    pub fn contents_write() -> Self {
+        Self::of(&[("contents", Access::Write)])
+    }
+    pub fn metadata_read() -> Self {
+        Self::of(&[("metadata", Access::Read)])
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, Access)> + '_ {
+        self.0.iter().map(|(k, v)| (*k, *v))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenKey {
+    pub installation_id: u64,
+    /// The repository name (without owner) the token is restricted to.
+    pub repo: String,
+    pub permissions: Permissions,
+}
+
+struct Cached {
+    token: SecretString,
+    expires_at: DateTime<Utc>,
+}
+
+/// Minted installation tokens, reused until [`EXPIRY_MARGIN`] before expiry.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<TokenKey, Cached>>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("entries", &self.len())
+            .finish()
+    }
+}
+
+impl TokenCache {
+    /// The cached token for `key` if it is still good at `now`.
+    pub fn get(&self, key: &TokenKey, now: DateTime<Utc>) -> Option<SecretString> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.get(key) {
+            Some(c) if c.expires_at - EXPIRY_MARGIN > now => Some(c.token.clone()),
+            Some(_) => {
+                entries.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn insert(&self, key: TokenKey, token: SecretString, expires_at: DateTime<Utc>) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, Cached { token, expires_at });
+    }
+
+    /// Drops the token for `key` (GitHub answered 401 with it).
+    pub fn evict(&self, key: &TokenKey) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn key(repo: &str, p: Permissions) -> TokenKey {
+        TokenKey {
+            installation_id: 7,
+            repo: repo.into(),
+            permissions: p,
+        }
+    }
+
+    #[test]
+    fn token_is_served_until_five_minutes_before_expiry() {
+        let cache = TokenCache::default();
+        let t0 = Utc::now();
+        let k = key("widgets", Permissions::issues_write());
+        cache.insert(
+            k.clone(),
+            SecretString::from("ghs_aaaaaaaaaaaa".to_owned()),
+            t0 + Duration::minutes(60),
+        );
+        assert_eq!(
+            cache.get(&k, t0).unwrap().expose_secret(),
+            "ghs_aaaaaaaaaaaa"
+        );
+        assert!(cache.get(&k, t0 + Duration::minutes(54)).is_some());
+        assert!(
+            cache.get(&k, t0 + Duration::minutes(55)).is_none(),
+            "inside the 5-minute margin"
+        );
+        assert!(cache.is_empty(), "an expired entry is dropped");
+    }
+
+    #[test]
+    fn tokens_are_not_shared_across_repositories_or_permission_sets() {
+        let cache = TokenCache::default();
+        let t0 = Utc::now();
+        cache.insert(
+            key("a", Permissions::issues_write()),
+            SecretString::from("ghs_1111111111".to_owned()),
+            t0 + Duration::hours(1),
+        );
+        assert!(
+            cache
+                .get(&key("b", Permissions::issues_write()), t0)
+                .is_none()
+        );
+        assert!(
+            cache
+                .get(&key("a", Permissions::checks_write()), t0)
+                .is_none()
+        );
+        assert!(
+            cache
+                .get(&key("a", Permissions::issues_write()), t0)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn evict_forgets_the_token() {
+        let cache = TokenCache::default();
+        let k = key("a", Permissions::contents_read());
+        cache.insert(
+            k.clone(),
+            SecretString::from("ghs_2222222222".to_owned()),
+            Utc::now() + Duration::hours(1),
+        );
+        cache.evict(&k);
+        assert!(cache.get(&k, Utc::now()).is_none());
+    }
+
+    #[test]
+    fn permissions_serialize_as_githubs_body() {
+        let p = Permissions::of(&[("issues", Access::Write), ("checks", Access::Read)]);
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"checks":"read","issues":"write"}"#
+        );
+    }
+}
