@@ -12,16 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 /// Root files whose contents [`detect`] reads when they exist in the tree.
-pub const PROBE_FILES: &[&str] = &[
-    "package.json",
-    "Cargo.toml",
-    "pyproject.toml",
-    "setup.cfg",
-    "tox.ini",
-    "Makefile",
-    "makefile",
-    "GNUmakefile",
-];
+pub const PROBE_FILES: &[&str] =
+    &["package.json", "Cargo.toml", "pyproject.toml", "setup.cfg", "tox.ini", "Makefile", "makefile", "GNUmakefile"];
 
 /// What a command is for; verification runs in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -90,16 +82,12 @@ pub fn detect(tree: &[String], files: &BTreeMap<String, String>) -> CommandPlan 
     }
     // A Makefile target is the repository's own entry point for its kind (it
     // knows the flags and covers every language), so it replaces the guesses.
-    if let Some((name, text)) = ["Makefile", "makefile", "GNUmakefile"]
-        .iter()
-        .find_map(|n| files.get(*n).map(|t| (*n, t)))
+    if let Some((name, text)) =
+        ["Makefile", "makefile", "GNUmakefile"].iter().find_map(|n| files.get(*n).map(|t| (*n, t)))
     {
         let targets = make_targets(text);
-        for (target, kind) in [
-            ("lint", CommandKind::Lint),
-            ("build", CommandKind::Build),
-            ("test", CommandKind::Test),
-        ] {
+        for (target, kind) in [("lint", CommandKind::Lint), ("build", CommandKind::Build), ("test", CommandKind::Test)]
+        {
             if targets.contains(target) {
                 verify.retain(|c| c.kind != kind);
                 verify.push(cmd(kind, &format!("make {target}"), &format!("{name} target \"{target}\"")));
@@ -111,11 +99,7 @@ pub fn detect(tree: &[String], files: &BTreeMap<String, String>) -> CommandPlan 
 }
 
 fn cmd(kind: CommandKind, run: &str, reason: &str) -> PlannedCommand {
-    PlannedCommand {
-        kind,
-        run: run.to_owned(),
-        reason: reason.to_owned(),
-    }
+    PlannedCommand { kind, run: run.to_owned(), reason: reason.to_owned() }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -140,10 +124,7 @@ fn node(
         return;
     };
     let declared = pkg.get("packageManager").and_then(|v| v.as_str()).unwrap_or("");
-    let yarn_berry = has(".yarnrc.yml")
-        || declared
-            .strip_prefix("yarn@")
-            .is_some_and(|v| !v.starts_with('1'));
+    let yarn_berry = has(".yarnrc.yml") || declared.strip_prefix("yarn@").is_some_and(|v| !v.starts_with('1'));
     let pm = if declared.starts_with("pnpm@") || has("pnpm-lock.yaml") {
         NodePm::Pnpm
     } else if declared.starts_with("yarn@") || has("yarn.lock") {
@@ -170,11 +151,7 @@ fn node(
     let scripts: BTreeMap<String, String> = pkg
         .get("scripts")
         .and_then(|s| s.as_object())
-        .map(|o| {
-            o.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                .collect()
-        })
+        .map(|o| o.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect())
         .unwrap_or_default();
     let run = |script: &str| match pm {
         NodePm::Npm => format!("npm run {script}"),
@@ -196,9 +173,7 @@ fn node(
     add(CommandKind::Typecheck, &["typecheck", "type-check", "check-types", "tsc"]);
     add(CommandKind::Build, &["build"]);
     // `npm init` writes a test script that always fails; it is not a test suite.
-    let placeholder = scripts
-        .get("test")
-        .is_some_and(|t| t.contains("no test specified"));
+    let placeholder = scripts.get("test").is_some_and(|t| t.contains("no test specified"));
     if placeholder {
         add(CommandKind::Test, &["test:ci"]);
     } else {
@@ -214,9 +189,7 @@ fn python(
     setup: &mut Vec<PlannedCommand>,
     verify: &mut Vec<PlannedCommand>,
 ) {
-    let pyproject = files
-        .get("pyproject.toml")
-        .and_then(|t| t.parse::<toml::Table>().ok());
+    let pyproject = files.get("pyproject.toml").and_then(|t| t.parse::<toml::Table>().ok());
     let setup_cfg = files.get("setup.cfg").map(String::as_str).unwrap_or("");
     let tox_ini = files.get("tox.ini").map(String::as_str).unwrap_or("");
     let requirements: Vec<&str> = [
@@ -253,11 +226,7 @@ fn python(
                 .into_iter()
                 .filter(|e| table(&["project", "optional-dependencies", e]).is_some())
                 .collect();
-            let target = if extras.is_empty() {
-                ".".to_owned()
-            } else {
-                format!("'.[{}]'", extras.join(","))
-            };
+            let target = if extras.is_empty() { ".".to_owned() } else { format!("'.[{}]'", extras.join(",")) };
             setup.push(cmd(
                 CommandKind::Setup,
                 &format!("pip install -e {target}"),

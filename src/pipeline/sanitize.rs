@@ -163,8 +163,7 @@ fn is_comment_definition(line: &str) -> bool {
     }
     let target = t[close + 2..].trim_start();
     let target_ok = |rest: &str| rest.is_empty() || rest.starts_with([' ', '\t', '\n']);
-    (target.starts_with('#') && target_ok(&target[1..]))
-        || (target.starts_with("<>") && target_ok(&target[2..]))
+    (target.starts_with('#') && target_ok(&target[1..])) || (target.starts_with("<>") && target_ok(&target[2..]))
 }
 
 /// Cuts `text` to at most `max` bytes on a UTF-8 boundary, preferring the
@@ -237,10 +236,7 @@ mod tests {
     #[test]
     fn tag_characters_smuggling_ascii_are_removed() {
         // "hi" followed by the tag-encoded text "rm -rf /".
-        let hidden: String = "rm -rf /"
-            .chars()
-            .map(|c| char::from_u32(0xE0000 + c as u32).unwrap())
-            .collect();
+        let hidden: String = "rm -rf /".chars().map(|c| char::from_u32(0xE0000 + c as u32).unwrap()).collect();
         assert_eq!(sanitize(&format!("hi{hidden}")), "hi");
         let (_, s) = sanitize_counted(&format!("hi{hidden}"));
         assert_eq!(s.invisible_chars, 8);
@@ -248,10 +244,7 @@ mod tests {
 
     #[test]
     fn variation_selector_smuggling_is_removed() {
-        let smuggled: String = [0xFE00u32, 0xE0100, 0xE01EF]
-            .iter()
-            .map(|&u| char::from_u32(u).unwrap())
-            .collect();
+        let smuggled: String = [0xFE00u32, 0xE0100, 0xE01EF].iter().map(|&u| char::from_u32(u).unwrap()).collect();
         assert_eq!(sanitize(&format!("ok{smuggled}")), "ok");
     }
 

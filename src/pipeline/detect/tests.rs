@@ -5,20 +5,10 @@ use std::collections::BTreeMap;
 use super::*;
 
 fn plan(paths: &[&str], files: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
-    let tree: Vec<String> = paths
-        .iter()
-        .chain(files.iter().map(|(p, _)| p))
-        .map(|p| p.to_string())
-        .collect();
-    let files: BTreeMap<String, String> = files
-        .iter()
-        .map(|(p, t)| (p.to_string(), t.to_string()))
-        .collect();
+    let tree: Vec<String> = paths.iter().chain(files.iter().map(|(p, _)| p)).map(|p| p.to_string()).collect();
+    let files: BTreeMap<String, String> = files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect();
     let p = detect(&tree, &files);
-    (
-        p.setup.into_iter().map(|c| c.run).collect(),
-        p.verify.into_iter().map(|c| c.run).collect(),
-    )
+    (p.setup.into_iter().map(|c| c.run).collect(), p.verify.into_iter().map(|c| c.run).collect())
 }
 
 const PKG: &str = r#"{"scripts": {"lint": "eslint .", "build": "tsc -p .", "test": "vitest run", "dev": "vite"}}"#;
@@ -115,18 +105,8 @@ fn python_tools_run_through_uv_or_poetry() {
 
 #[test]
 fn requirements_files_and_flake8() {
-    let (s, v) = plan(
-        &["requirements.txt", "requirements-dev.txt", ".flake8", "setup.py"],
-        &[],
-    );
-    assert_eq!(
-        s,
-        [
-            "pip install -e .",
-            "pip install -r requirements.txt",
-            "pip install -r requirements-dev.txt"
-        ]
-    );
+    let (s, v) = plan(&["requirements.txt", "requirements-dev.txt", ".flake8", "setup.py"], &[]);
+    assert_eq!(s, ["pip install -e .", "pip install -r requirements.txt", "pip install -r requirements-dev.txt"]);
     assert_eq!(v, ["flake8"]);
 }
 
@@ -168,20 +148,10 @@ fn only_the_root_counts() {
 
 #[test]
 fn polyglot_repository_gets_both_sets_in_kind_order() {
-    let (s, v) = plan(
-        &["package-lock.json", "Cargo.lock"],
-        &[("package.json", PKG), ("Cargo.toml", "[package]\n")],
-    );
+    let (s, v) = plan(&["package-lock.json", "Cargo.lock"], &[("package.json", PKG), ("Cargo.toml", "[package]\n")]);
     assert_eq!(s, ["npm ci", "cargo fetch --locked"]);
     assert_eq!(
         v,
-        [
-            "npm run lint",
-            "cargo clippy --all-targets",
-            "npm run build",
-            "cargo build",
-            "npm test",
-            "cargo test"
-        ]
+        ["npm run lint", "cargo clippy --all-targets", "npm run build", "cargo build", "npm test", "cargo test"]
     );
 }
