@@ -30,7 +30,11 @@ pub fn truncate_with_note(text: &str, limit: usize) -> String {
     let note_for =
         |omitted: usize| format!("\n\n… (truncated: {omitted} more characters not shown)");
     let reserve = note_for(total).chars().count();
-    let keep = limit.saturating_sub(reserve);
+    let mut keep = limit.saturating_sub(reserve);
+    // Fewer digits in the final count can free a character or two.
+    while keep < total && keep + 1 + note_for(total - keep - 1).chars().count() <= limit {
+        keep += 1;
+    }
     let mut out: String = text.chars().take(keep).collect();
     out.push_str(&note_for(total - keep));
     out
@@ -260,6 +264,10 @@ mod tests {
     fn truncation_keeps_the_limit_and_says_so() {
         let short = "x".repeat(MAX_OUTPUT_CHARS);
         assert_eq!(truncate_with_note(&short, MAX_OUTPUT_CHARS), short);
+        for extra in [1, 9, 10_000, 70_000] {
+            let cut = truncate_with_note(&"y".repeat(MAX_OUTPUT_CHARS + extra), MAX_OUTPUT_CHARS);
+            assert_eq!(cut.chars().count(), MAX_OUTPUT_CHARS, "extra {extra}");
+        }
         let long = "é".repeat(MAX_OUTPUT_CHARS + 10_000);
         let cut = truncate_with_note(&long, MAX_OUTPUT_CHARS);
         assert_eq!(

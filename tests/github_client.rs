@@ -1,0 +1,840 @@
+//! The GitHub client against the fake GitHub: every method, the retry policy
+//! (no duplicate writes), 401 evict-and-retry, token scoping and caching, the
+//! mutation limiter and coalescing, GitHub's size limits, and that no token
+//! ever reaches a log line.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use maxion::github::*;
+use secrecy::{ExposeSecret, SecretString};
+use support::fake_github::{Failure, FakeGitHub, ReactionTarget, RepoId};
+
+fn fast_config(gh: &FakeGitHub) -> GitHubConfig {
+    let mut c = GitHubConfig::new(
+        gh.url(),
+        gh.app_id(),
+        SecretString::from(gh.private_key_pem().to_owned()),
+    );
+    c.retry = RetryPolicy {
+        min_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_retries: 3,
+        max_total_delay: Duration::from_secs(10),
+    };
+    c.quota = MutationQuota {
+        min_interval: Duration::from_millis(1),
+        windows: Vec::new(),
+    };
+    c
+}
+
+struct World {
+    gh: FakeGitHub,
+    repo_id: RepoId,
+    app: GitHubApp,
+    repo: RepoClient,
+}
+
+async fn world_with(config: impl FnOnce(&mut GitHubConfig)) -> World {
+    let gh = FakeGitHub::start().await;
+    let inst = gh.add_installation("acme");
+    let repo_id = gh.add_repo(inst, "acme/widgets");
+    let mut c = fast_config(&gh);
+    config(&mut c);
+    let app = GitHubApp::new(c).unwrap();
+    let repo = app.repo(inst.0, "acme/widgets").unwrap();
+    World {
+        gh,
+        repo_id,
+        app,
+        repo,
+    }
+}
+
+async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+#[tokio::test]
+async fn app_info_and_bot_identity_with_pkcs1_and_pkcs8_keys() {
+    let w = world().await;
+    let info = w.app.app_info().await.unwrap();
+    assert_eq!(info.id, w.gh.app_id());
+    assert_eq!(info.slug, w.gh.app_slug());
+    let bot = w.repo.bot_identity().await.unwrap();
+    assert_eq!(bot.login, w.gh.bot_login());
+    assert_eq!(
+        bot.email,
+        format!(
+            "{}+{}@users.noreply.github.com",
+            bot.user_id,
+            w.gh.bot_login()
+        )
+    );
+
+    let mut c = fast_config(&w.gh);
+    c.private_key = SecretString::from(w.gh.private_key_pkcs8_pem().to_owned());
+    let pkcs8 = GitHubApp::new(c).unwrap();
+    assert_eq!(pkcs8.app_info().await.unwrap().slug, w.gh.app_slug());
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn installation_tokens_are_scoped_narrowed_and_cached() {
+    let w = world().await;
+    let n =
+        w.gh.add_issue(w.repo_id, "Broken", "It breaks", &["maxion"]);
+    w.repo.get_issue(n).await.unwrap();
+    w.repo.get_issue(n).await.unwrap();
+    w.repo.list_comments(n).await.unwrap();
+    let mints = w.gh.expect_requests(
+        "POST",
+        "/app/installations/{installation_id}/access_tokens",
+        1,
+    );
+    assert_eq!(
+        mints[0].body["repositories"],
+        serde_json::json!(["widgets"])
+    );
+    assert_eq!(
+        mints[0].body["permissions"],
+        serde_json::json!({"issues": "read"})
+    );
+
+    // A write needs a different permission set, hence its own token.
+    w.repo.create_comment(n, "hello").await.unwrap();
+    let mints = w.gh.expect_requests(
+        "POST",
+        "/app/installations/{installation_id}/access_tokens",
+        2,
+    );
+    assert_eq!(
+        mints[1].body["permissions"],
+        serde_json::json!({"issues": "write"})
+    );
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn a_token_inside_the_five_minute_margin_is_not_reused() {
+    let w = world().await;
+    // GitHub's tokens live an hour; one that lives 4 minutes is always inside the margin.
+    w.gh.set_token_lifetime(Duration::from_secs(240));
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    w.repo.get_issue(n).await.unwrap();
+    w.repo.get_issue(n).await.unwrap();
+    w.gh.expect_requests(
+        "POST",
+        "/app/installations/{installation_id}/access_tokens",
+        2,
+    );
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn a_401_evicts_the_token_and_retries_once_with_a_fresh_one() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    w.repo.get_issue(n).await.unwrap();
+    w.gh.expire_tokens();
+    let issue = w.repo.get_issue(n).await.unwrap();
+    assert_eq!(issue.number, n);
+    w.gh.expect_requests(
+        "POST",
+        "/app/installations/{installation_id}/access_tokens",
+        2,
+    );
+    let gets =
+        w.gh.expect_requests("GET", "/repos/{owner}/{repo}/issues/{issue_number}", 3);
+    assert_eq!(
+        gets.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![200, 401, 200]
+    );
+    // The fake counts a dead token as a mistake; here it is the point of the test.
+    let v = w.gh.take_violations();
+    assert!(v.len() == 1 && v[0].contains("401"), "{v:?}");
+
+    // A write refused with 401 is re-sent once, and lands once.
+    w.gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        Failure::ExpiredToken,
+        1,
+    );
+    w.repo.create_comment(n, "after expiry").await.unwrap();
+    w.gh.expect_comment_count(w.repo_id, n, 1);
+
+    // Twice 401 in a row is an error, not a loop.
+    w.gh.fail(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}",
+        Failure::ExpiredToken,
+        2,
+    );
+    let err = w.repo.get_issue(n).await.unwrap_err();
+    assert!(matches!(err, GitHubError::Unauthorized { .. }), "{err:?}");
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn issue_comments_paged_reactions_and_edits() {
+    let w = world().await;
+    let n =
+        w.gh.add_issue(w.repo_id, "Paging", "body", &["maxion", "bug"]);
+    for i in 0..130 {
+        w.gh.add_comment(w.repo_id, n, "alice", &format!("comment {i}"));
+    }
+    let issue = w.repo.get_issue(n).await.unwrap();
+    assert_eq!(issue.title, "Paging");
+    assert_eq!(issue.labels, vec!["maxion", "bug"]);
+    assert!(!issue.is_pull_request);
+    let comments = w.repo.list_comments(n).await.unwrap();
+    assert_eq!(comments.len(), 130);
+    assert_eq!(comments[129].body, "comment 129");
+    w.gh.expect_requests(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        2,
+    );
+
+    w.repo.add_issue_reaction(n, Reaction::Eyes).await.unwrap();
+    w.gh.expect_reaction(w.repo_id, ReactionTarget::Issue(n), "eyes");
+    w.repo
+        .add_comment_reaction(comments[0].id, Reaction::Eyes)
+        .await
+        .unwrap();
+    w.gh.expect_reaction(w.repo_id, ReactionTarget::Comment(comments[0].id), "eyes");
+
+    let c = w.repo.create_comment(n, "first").await.unwrap();
+    let edited = w.repo.update_comment(c.id, "second").await.unwrap();
+    assert_eq!(edited.body, "second");
+    let stored =
+        w.gh.comments(w.repo_id, n)
+            .into_iter()
+            .find(|x| x.id == c.id)
+            .unwrap();
+    assert_eq!(stored.history, vec!["first", "second"]);
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn the_marked_comment_is_found_only_when_maxion_wrote_it() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    let marker = "<!-- maxion:job:5 -->";
+    // Someone quoting the marker must not be mistaken for Maxion.
+    w.gh.add_comment(w.repo_id, n, "mallory", &format!("{marker} fake status"));
+    assert!(w.repo.find_own_comment(n, marker).await.unwrap().is_none());
+    let created = w
+        .repo
+        .upsert_marked_comment(n, marker, &format!("{marker}\nqueued"))
+        .await
+        .unwrap();
+    let again = w
+        .repo
+        .upsert_marked_comment(n, marker, &format!("{marker}\nrunning"))
+        .await
+        .unwrap();
+    assert_eq!(created.id, again.id);
+    let comments = w.gh.expect_comment_count(w.repo_id, n, 2);
+    let ours = comments.iter().find(|c| c.id == created.id).unwrap();
+    assert_eq!(ours.user, w.gh.bot_login());
+    assert_eq!(ours.body, format!("{marker}\nrunning"));
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn a_5xx_on_create_comment_never_produces_two_comments() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    let marker = "<!-- maxion:job:9 -->";
+
+    // The POST lands but the answer is a 502: the marker is found, nothing re-sent.
+    w.gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        Failure::FailAfterApply,
+        1,
+    );
+    let c = w
+        .repo
+        .create_marked_comment(n, marker, &format!("{marker} hi"))
+        .await
+        .unwrap();
+    w.gh.expect_comment_count(w.repo_id, n, 1);
+    w.gh.expect_requests(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        1,
+    );
+    assert!(c.body.contains(marker));
+
+    // The POST fails without landing: the marker is not found, so it is sent again, once.
+    let n2 = w.gh.add_issue(w.repo_id, "t2", "b", &[]);
+    w.gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        Failure::Status(503),
+        1,
+    );
+    w.repo
+        .create_marked_comment(n2, marker, &format!("{marker} hi"))
+        .await
+        .unwrap();
+    w.gh.expect_comment_count(w.repo_id, n2, 1);
+
+    // A plain comment is never re-sent after a 5xx.
+    let n3 = w.gh.add_issue(w.repo_id, "t3", "b", &[]);
+    w.gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        Failure::FailAfterApply,
+        1,
+    );
+    let err = w.repo.create_comment(n3, "plain").await.unwrap_err();
+    assert_eq!(err.status(), Some(502));
+    w.gh.expect_comment_count(w.repo_id, n3, 1);
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn reads_and_idempotent_writes_are_retried_after_5xx() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    w.gh.fail(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}",
+        Failure::Status(502),
+        2,
+    );
+    assert_eq!(w.repo.get_issue(n).await.unwrap().number, n);
+    let c = w.repo.create_comment(n, "v1").await.unwrap();
+    w.gh.fail(
+        "PATCH",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+        Failure::FailAfterApply,
+        1,
+    );
+    w.repo.update_comment(c.id, "v2").await.unwrap();
+    let stored = w.gh.expect_comment_count(w.repo_id, n, 1);
+    assert_eq!(stored[0].body, "v2");
+
+    // Bounded: a GitHub that keeps failing gives a typed error.
+    w.gh.fail(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}",
+        Failure::Status(500),
+        100,
+    );
+    let err = w.repo.get_issue(n).await.unwrap_err();
+    assert!(
+        matches!(err, GitHubError::Api { status: 500, .. }),
+        "{err:?}"
+    );
+    w.gh.expect_requests("GET", "/repos/{owner}/{repo}/issues/{issue_number}", 3 + 4);
+    w.gh.take_violations();
+}
+
+#[tokio::test]
+async fn a_403_with_retry_after_waits_and_succeeds() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    w.gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        Failure::SecondaryRateLimit {
+            retry_after_secs: 1,
+        },
+        1,
+    );
+    let t = Instant::now();
+    w.repo.create_comment(n, "after the limit").await.unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured: {:?}",
+        t.elapsed()
+    );
+    w.gh.expect_comment_count(w.repo_id, n, 1);
+    let posts = w.gh.expect_requests(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        2,
+    );
+    assert_eq!(posts[0].status, 403);
+
+    // Primary limit: wait for x-ratelimit-reset.
+    w.gh.fail(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}",
+        Failure::PrimaryRateLimit { reset_in_secs: 1 },
+        1,
+    );
+    let t = Instant::now();
+    w.repo.get_issue(n).await.unwrap();
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn a_rate_limit_longer_than_the_budget_is_a_typed_error_without_waiting() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    w.gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        Failure::SecondaryRateLimit {
+            retry_after_secs: 3600,
+        },
+        1,
+    );
+    let t = Instant::now();
+    let err = w.repo.create_comment(n, "x").await.unwrap_err();
+    assert!(
+        matches!(err, GitHubError::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(3600)),
+        "{err:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5));
+    w.gh.expect_comment_count(w.repo_id, n, 0);
+    w.gh.assert_ok();
+}
+
+fn annotation(i: u32) -> Annotation {
+    Annotation {
+        path: "src/lib.rs".into(),
+        start_line: i,
+        end_line: i,
+        annotation_level: AnnotationLevel::Failure,
+        message: format!("mismatched types {i}"),
+        title: Some("error[E0308]".into()),
+    }
+}
+
+#[tokio::test]
+async fn check_runs_batch_annotations_truncate_output_and_carry_actions() {
+    let w = world().await;
+    let sha = w.gh.head_sha(w.repo_id, "main");
+    let spec = CheckRunSpec {
+        name: "maxion".into(),
+        head_sha: sha.clone(),
+        status: Some(CheckStatus::InProgress),
+        details_url: Some("https://maxion.example/jobs/3".into()),
+        external_id: Some("3".into()),
+        output: Some(CheckOutput {
+            title: "Running".into(),
+            summary: "s".repeat(70_000),
+            text: Some("t".repeat(100_000)),
+            annotations: (1..=120).map(annotation).collect(),
+        }),
+        actions: vec![CheckAction {
+            label: "Retry".into(),
+            description: "Run the job again".into(),
+            identifier: "retry".into(),
+        }],
+        ..Default::default()
+    };
+    let run = w.repo.create_check_run(&spec).await.unwrap();
+    assert_eq!(run.status, CheckStatus::InProgress);
+    assert_eq!(run.external_id.as_deref(), Some("3"));
+    w.gh.expect_requests("POST", "/repos/{owner}/{repo}/check-runs", 1);
+    let patches = w.gh.expect_requests(
+        "PATCH",
+        "/repos/{owner}/{repo}/check-runs/{check_run_id}",
+        2,
+    );
+    for p in &patches {
+        assert!(
+            p.body["output"]["annotations"].as_array().unwrap().len() <= ANNOTATIONS_PER_REQUEST
+        );
+    }
+    let stored = w.gh.expect_check_run(w.repo_id, "maxion", None);
+    assert_eq!(stored.annotations.len(), 120);
+    assert_eq!(stored.actions.len(), 1);
+    assert_eq!(
+        stored.details_url.as_deref(),
+        Some("https://maxion.example/jobs/3")
+    );
+    let summary = stored.summary.unwrap();
+    assert_eq!(summary.chars().count(), MAX_OUTPUT_CHARS);
+    assert!(summary.contains("truncated"), "visible note");
+    assert_eq!(stored.text.unwrap().chars().count(), MAX_OUTPUT_CHARS);
+
+    let done = CheckRunSpec {
+        status: Some(CheckStatus::Completed),
+        conclusion: Some(CheckConclusion::Success),
+        completed_at: Some(chrono::Utc::now()),
+        output: Some(CheckOutput {
+            title: "Done".into(),
+            summary: "all good".into(),
+            text: None,
+            annotations: Vec::new(),
+        }),
+        ..Default::default()
+    };
+    let run = w.repo.update_check_run(run.id, &done).await.unwrap();
+    assert_eq!(run.conclusion, Some(CheckConclusion::Success));
+    w.gh.expect_check_run(w.repo_id, "maxion", Some("success"));
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn repository_contents_tree_branch_and_permissions() {
+    let w = world().await;
+    w.gh.put_file(
+        w.repo_id,
+        "main",
+        ".github/maxion.yml",
+        "verify: cargo test\n",
+    );
+    let r = w.repo.get_repository().await.unwrap();
+    assert_eq!(r.full_name, "acme/widgets");
+    assert_eq!(r.default_branch, "main");
+    assert_eq!(r.visibility, "private");
+    assert!(r.clone_url.ends_with("acme/widgets.git"), "{}", r.clone_url);
+
+    let f = w
+        .repo
+        .get_file(".github/maxion.yml", "main")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.text(), Some("verify: cargo test\n"));
+    assert!(
+        w.repo
+            .get_file("AGENTS.md", "main")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let tree = w.repo.get_tree("main").await.unwrap();
+    let paths: Vec<&str> = tree
+        .tree
+        .iter()
+        .filter(|e| e.kind == "blob")
+        .map(|e| e.path.as_str())
+        .collect();
+    assert!(
+        paths.contains(&"README.md") && paths.contains(&".github/maxion.yml"),
+        "{paths:?}"
+    );
+
+    assert_eq!(
+        w.repo.branch_head("main").await.unwrap(),
+        Some(w.gh.head_sha(w.repo_id, "main"))
+    );
+    assert_eq!(w.repo.branch_head("no-such-branch").await.unwrap(), None);
+
+    w.gh.set_permission(w.repo_id, "maint", "maintain");
+    w.gh.set_permission(w.repo_id, "reader", "read");
+    assert_eq!(
+        w.repo.collaborator_permission("maint").await.unwrap(),
+        RepoPermission::Maintain
+    );
+    assert_eq!(
+        w.repo.collaborator_permission("reader").await.unwrap(),
+        RepoPermission::Read
+    );
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn pull_requests_end_to_end() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "Add a thing", "please", &[]);
+    w.gh.put_file(
+        w.repo_id,
+        "maxion/issue-1",
+        "src/thing.rs",
+        "pub fn thing() {}\n",
+    );
+    let new = NewPullRequest {
+        title: "Add a thing".into(),
+        head: "maxion/issue-1".into(),
+        base: "main".into(),
+        body: format!("Closes #{n}"),
+        draft: true,
+    };
+    let pr = w.repo.create_pull(&new).await.unwrap();
+    assert!(pr.draft);
+    assert_eq!(pr.head_ref, "maxion/issue-1");
+    assert_eq!(pr.head_sha, w.gh.head_sha(w.repo_id, "maxion/issue-1"));
+    assert_eq!(
+        w.repo.get_pull(pr.number).await.unwrap().title,
+        "Add a thing"
+    );
+    let found = w.repo.list_pulls_by_head("maxion/issue-1").await.unwrap();
+    assert_eq!(
+        found.iter().map(|p| p.number).collect::<Vec<_>>(),
+        vec![pr.number]
+    );
+    assert!(w.repo.list_pulls_by_head("other").await.unwrap().is_empty());
+
+    let files = w.repo.pull_files(pr.number).await.unwrap();
+    assert_eq!(
+        files
+            .iter()
+            .map(|f| f.filename.as_str())
+            .collect::<Vec<_>>(),
+        vec!["src/thing.rs"]
+    );
+
+    let updated = w
+        .repo
+        .update_pull(
+            pr.number,
+            &PullRequestUpdate {
+                body: Some("Closes #1, now better".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.body.as_deref(), Some("Closes #1, now better"));
+
+    w.gh.set_permission(w.repo_id, "reviewer", "write");
+    w.repo
+        .request_reviewers(pr.number, &["reviewer".into()], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        w.gh.pulls(w.repo_id)[0].requested_reviewers,
+        vec!["reviewer"]
+    );
+
+    let rc =
+        w.gh.add_review_comment(w.repo_id, pr.number, "reviewer", "rename this");
+    let reply = w
+        .repo
+        .reply_to_review_comment(pr.number, rc, "done")
+        .await
+        .unwrap();
+    assert_eq!(reply.body, "done");
+    assert!(
+        w.gh.review_comments(w.repo_id)
+            .iter()
+            .any(|c| c.in_reply_to == Some(rc) && c.body == "done")
+    );
+
+    let related = w.repo.cross_references(n).await.unwrap();
+    assert!(
+        related
+            .iter()
+            .any(|r| r.number == pr.number && r.is_pull_request),
+        "{related:?}"
+    );
+    let hits = w.repo.search_issues("thing").await.unwrap();
+    assert!(hits.iter().any(|h| h.number == n), "{hits:?}");
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn a_5xx_on_create_pull_returns_the_pr_that_landed() {
+    let w = world().await;
+    w.gh.put_file(w.repo_id, "maxion/issue-2", "x.txt", "x");
+    w.gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/pulls",
+        Failure::FailAfterApply,
+        1,
+    );
+    let new = NewPullRequest {
+        title: "t".into(),
+        head: "maxion/issue-2".into(),
+        base: "main".into(),
+        body: "b".into(),
+        draft: false,
+    };
+    let pr = w.repo.create_pull(&new).await.unwrap();
+    assert_eq!(w.gh.pulls(w.repo_id).len(), 1);
+    assert_eq!(pr.head_ref, "maxion/issue-2");
+    w.gh.expect_requests("POST", "/repos/{owner}/{repo}/pulls", 1);
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn the_limiter_keeps_mutations_within_the_configured_rate() {
+    let w = world_with(|c| {
+        c.quota = MutationQuota {
+            min_interval: Duration::from_millis(50),
+            windows: vec![(4, Duration::from_millis(1000))],
+        };
+    })
+    .await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    let c = w.repo.create_comment(n, "0").await.unwrap();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..9 {
+        let repo = w.repo.clone();
+        tasks.push(tokio::spawn(async move {
+            repo.update_comment(c.id, &format!("{i}"))
+                .await
+                .map(|_| Instant::now())
+        }));
+    }
+    let mut done = Vec::new();
+    for t in tasks {
+        done.push(t.await.unwrap().unwrap() - start);
+    }
+    // 10 mutations at no more than 4 per second need at least two full windows.
+    assert!(start.elapsed() >= Duration::from_secs(2), "{done:?}");
+    // Reads are never held back.
+    let t = Instant::now();
+    w.repo.get_issue(n).await.unwrap();
+    assert!(t.elapsed() < Duration::from_millis(500));
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn a_burst_of_200_updates_is_coalesced_into_a_few_edits() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    let c = w.repo.create_comment(n, "start").await.unwrap();
+    let sent: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let (repo, log) = (w.repo.clone(), Arc::clone(&sent));
+    let interval = Duration::from_millis(250);
+    let coalescer = Coalescer::spawn(interval, move |body: String| {
+        let (repo, log) = (repo.clone(), Arc::clone(&log));
+        async move {
+            log.lock().unwrap().push(Instant::now());
+            repo.update_comment(c.id, &body).await.unwrap();
+        }
+    });
+    let start = Instant::now();
+    for i in 0..200 {
+        coalescer.update(format!("progress {i}"));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    coalescer.finish("final".into()).await;
+    let elapsed = start.elapsed();
+    let patches = w.gh.requests_to(
+        "PATCH",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+    );
+    let max = (elapsed.as_millis() / interval.as_millis()) as usize + 2;
+    assert!(
+        patches.len() <= max,
+        "{} edits in {elapsed:?}",
+        patches.len()
+    );
+    assert!(patches.len() >= 2);
+    let sent = sent.lock().unwrap();
+    for pair in sent.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= interval,
+            "edits closer than the interval"
+        );
+    }
+    assert_eq!(w.gh.comments(w.repo_id, n)[0].body, "final");
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn errors_are_typed() {
+    let w = world().await;
+    assert!(matches!(
+        w.repo.get_issue(999).await.unwrap_err(),
+        GitHubError::NotFound { .. }
+    ));
+    let inst = w.repo.installation_id();
+    w.gh.set_installation_permissions(
+        support::fake_github::InstallationId(inst),
+        &[("issues", "read")],
+    );
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    let err = w.repo.create_comment(n, "x").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GitHubError::Validation { .. } | GitHubError::Forbidden { .. }
+        ),
+        "{err:?}"
+    );
+    w.gh.take_violations();
+    let bad = w.app.repo(inst, "acme/../etc");
+    assert!(matches!(bad.unwrap_err(), GitHubError::Config(_)));
+}
+
+/// A writer that keeps every formatted log line, unmasked, for inspection.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_token_appears_in_any_log_line() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    w.repo.get_issue(n).await.unwrap();
+    w.gh.expire_tokens();
+    w.repo.create_comment(n, "x").await.unwrap();
+    w.gh.fail(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}",
+        Failure::Status(502),
+        1,
+    );
+    w.repo.get_issue(n).await.unwrap();
+    w.gh.fail(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}",
+        Failure::ExpiredToken,
+        2,
+    );
+    let err = w.repo.get_issue(n).await.unwrap_err();
+    let push_token = w
+        .app
+        .token_for(
+            w.repo.installation_id(),
+            "widgets",
+            Permissions::contents_write(),
+        )
+        .await
+        .unwrap();
+
+    let v = w.gh.take_violations();
+    assert!(
+        v.iter().all(|v| v.contains("refused 401")),
+        "only the provoked 401s: {v:?}"
+    );
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("retrying"),
+        "the capture saw the client's log lines:\n{logs}"
+    );
+    let tokens = w.gh.issued_tokens();
+    assert!(tokens.len() >= 3);
+    assert!(tokens.contains(&push_token.expose_secret().to_owned()));
+    for t in &tokens {
+        assert!(!logs.contains(t.as_str()), "token in logs");
+        assert!(
+            !format!("{err} {err:?}").contains(t.as_str()),
+            "token in an error"
+        );
+        assert_eq!(
+            maxion::masker::global().mask(&format!("x{t}x")),
+            "x***x",
+            "registered with the masker"
+        );
+    }
+    assert!(!format!("{:?} {:?}", w.app, w.repo).contains("ghs_"));
+}

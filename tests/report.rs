@@ -1,0 +1,271 @@
+//! The progress reporter against the fake GitHub: a job moving through
+//! queued -> running -> succeeded produces exactly one status comment edited
+//! in place, the `eyes` reaction, and the expected check runs; a restart finds
+//! the comment again; a failure's output is cut to GitHub's limit.
+
+mod support;
+
+use std::time::Duration;
+
+use maxion::github::*;
+use maxion::jobs::{Job, JobEvent, JobId, JobState, NewJob, RepoRef, TriggerKind};
+use maxion::report::text::Phase;
+use maxion::report::{self, JobReporter, ReportConfig};
+use secrecy::SecretString;
+use support::fake_github::{FakeGitHub, ReactionTarget, RepoId};
+
+struct World {
+    gh: FakeGitHub,
+    repo_id: RepoId,
+    repo: RepoClient,
+    cfg: ReportConfig,
+}
+
+async fn world() -> World {
+    let gh = FakeGitHub::start().await;
+    let inst = gh.add_installation("acme");
+    let repo_id = gh.add_repo(inst, "acme/widgets");
+    let mut c = GitHubConfig::new(
+        gh.url(),
+        gh.app_id(),
+        SecretString::from(gh.private_key_pem().to_owned()),
+    );
+    c.retry = RetryPolicy {
+        min_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_retries: 3,
+        max_total_delay: Duration::from_secs(10),
+    };
+    c.quota = MutationQuota {
+        min_interval: Duration::from_millis(1),
+        windows: Vec::new(),
+    };
+    let repo = GitHubApp::new(c)
+        .unwrap()
+        .repo(inst.0, "acme/widgets")
+        .unwrap();
+    let cfg = ReportConfig {
+        public_url: "https://maxion.example/".into(),
+        update_interval: Duration::from_millis(100),
+    };
+    World {
+        gh,
+        repo_id,
+        repo,
+        cfg,
+    }
+}
+
+fn job(id: i64, issue: u64, trigger_comment: Option<u64>) -> Job {
+    let now = chrono::Utc::now();
+    Job {
+        id: JobId(id),
+        state: JobState::Queued,
+        spec: NewJob {
+            installation_id: 1,
+            repo: RepoRef {
+                id: 1,
+                full_name: "acme/widgets".into(),
+                clone_url: String::new(),
+                default_branch: "main".into(),
+            },
+            issue_number: issue as i64,
+            issue_title: "Fix it".into(),
+            trigger: if trigger_comment.is_some() {
+                TriggerKind::Comment
+            } else {
+                TriggerKind::Label
+            },
+            trigger_comment_id: trigger_comment.map(|c| c as i64),
+            sender_login: "alice".into(),
+            sender_id: 2,
+            instructions: None,
+            delivery_id: "d".into(),
+        },
+        attempts: 0,
+        step: None,
+        error: None,
+        created_at: now,
+        updated_at: now,
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+fn step(reporter: &mut JobReporter, name: &str, ok: bool) {
+    reporter.record(&JobEvent::StepStarted { step: name.into() });
+    reporter.record(&JobEvent::Output {
+        step: name.into(),
+        stream: maxion::jobs::OutputStream::Stdout,
+        text: "...".into(),
+    });
+    reporter.record(&JobEvent::StepFinished {
+        step: name.into(),
+        ok,
+        exit_code: Some(if ok { 0 } else { 1 }),
+        duration_ms: 1500,
+    });
+}
+
+#[tokio::test]
+async fn a_job_from_queued_to_succeeded_keeps_one_comment_and_two_check_runs() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &[]);
+    let trigger = w.gh.add_comment(w.repo_id, n, "alice", "/maxion please");
+    let job = job(41, n, Some(trigger));
+
+    report::acknowledge(&w.repo, &job).await.unwrap();
+    w.gh.expect_reaction(w.repo_id, ReactionTarget::Comment(trigger), "eyes");
+
+    let mut r = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job, Some(2))
+        .await
+        .unwrap();
+    let base = w.gh.head_sha(w.repo_id, "main");
+    r.started(&base).await.unwrap();
+    for s in ["setup", "implement", "verify"] {
+        step(&mut r, s, true);
+    }
+    let head =
+        w.gh.put_file(w.repo_id, "maxion/issue-1", "src/fix.rs", "fn fix() {}\n");
+    r.pushed(&head).await.unwrap();
+    step(&mut r, "ship", true);
+    r.finish(
+        Phase::Succeeded {
+            pull_request: Some("https://github.example/acme/widgets/pull/2".into()),
+        },
+        Vec::new(),
+    )
+    .await;
+
+    let comments = w.gh.expect_comment_count(w.repo_id, n, 2);
+    let status = comments
+        .iter()
+        .find(|c| c.user == w.gh.bot_login())
+        .unwrap();
+    assert!(
+        status.history[0].contains("queued this job") && status.history[0].contains("position 2"),
+        "{}",
+        status.history[0]
+    );
+    assert!(
+        status
+            .history
+            .iter()
+            .any(|b| b.contains("working on this issue")),
+        "{:#?}",
+        status.history
+    );
+    assert!(status.body.starts_with("<!-- maxion:job:41 -->"));
+    assert!(
+        status
+            .body
+            .contains("https://github.example/acme/widgets/pull/2")
+    );
+    assert!(status.body.contains("https://maxion.example/jobs/41"));
+    for s in ["setup", "implement", "verify", "ship"] {
+        assert!(
+            status.body.contains(&format!("| `{s}` | ✅ passed |")),
+            "{}",
+            status.body
+        );
+    }
+    // Coalesced: far fewer edits than the 17 events recorded.
+    assert!(status.history.len() <= 8, "{} edits", status.history.len());
+
+    let runs = w.gh.check_runs(w.repo_id);
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!(runs[0].head_sha, base);
+    assert_eq!(runs[1].head_sha, head);
+    for run in &runs {
+        assert_eq!(run.name, "maxion");
+        assert_eq!(run.status, "completed");
+        assert_eq!(run.conclusion.as_deref(), Some("success"));
+        assert_eq!(run.external_id.as_deref(), Some("41"));
+        assert_eq!(
+            run.details_url.as_deref(),
+            Some("https://maxion.example/jobs/41")
+        );
+        assert!(run.summary.as_deref().unwrap().contains("`verify`"));
+    }
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn a_restart_finds_and_edits_the_same_comment() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &["maxion"]);
+    let job = job(7, n, None);
+    report::acknowledge(&w.repo, &job).await.unwrap();
+    w.gh.expect_reaction(w.repo_id, ReactionTarget::Issue(n), "eyes");
+    let first = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job, Some(1))
+        .await
+        .unwrap();
+    drop(first); // the process dies
+    let again = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job, None)
+        .await
+        .unwrap();
+    again
+        .finish(
+            Phase::Cancelled {
+                reason: Some("cancelled by alice".into()),
+            },
+            Vec::new(),
+        )
+        .await;
+    let comments = w.gh.expect_comment_count(w.repo_id, n, 1);
+    assert!(comments[0].body.contains("cancelled by alice"));
+    assert!(comments[0].body.contains("/maxion retry"));
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn a_failure_reports_the_tail_annotations_and_is_cut_to_the_limit() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &[]);
+    let job = job(8, n, None);
+    let mut r = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job, None)
+        .await
+        .unwrap();
+    r.started(&w.gh.head_sha(w.repo_id, "main")).await.unwrap();
+    step(&mut r, "verify", false);
+    // 30 lines of 4,000 characters: far over 65,535 together.
+    let last_lines: Vec<String> = (0..30)
+        .map(|i| format!("{i}:{}", "e".repeat(4000)))
+        .collect();
+    let annotations: Vec<Annotation> = (1..=75)
+        .map(|i| Annotation {
+            path: "src/lib.rs".into(),
+            start_line: i,
+            end_line: i,
+            annotation_level: AnnotationLevel::Failure,
+            message: "expected `u32`, found `i64`".into(),
+            title: None,
+        })
+        .collect();
+    r.finish(
+        Phase::Failed {
+            reason: "tests failed".into(),
+            step: Some("verify".into()),
+            last_lines,
+        },
+        annotations,
+    )
+    .await;
+
+    let run = w.gh.expect_check_run(w.repo_id, "maxion", Some("failure"));
+    let text = run.text.unwrap();
+    assert!(text.chars().count() <= MAX_OUTPUT_CHARS);
+    assert!(
+        text.contains("truncated") && text.contains("29:eee"),
+        "the end of the output is kept"
+    );
+    assert_eq!(run.annotations.len(), 75);
+    let comment = &w.gh.expect_comment_count(w.repo_id, n, 1)[0];
+    assert!(comment.body.chars().count() <= report::text::MAX_COMMENT_CHARS);
+    assert!(comment.body.contains("truncated") && comment.body.contains("29:eee"));
+    assert!(
+        comment.body.contains("/maxion retry")
+            && comment.body.contains("https://maxion.example/jobs/8")
+    );
+    w.gh.assert_ok();
+}
