@@ -1018,3 +1018,109 @@ async fn octocrab_works_against_the_fake() {
     assert_eq!(minted[0].body["repositories"], json!(["widgets"]));
     w.gh.assert_ok();
 }
+
+/// Runs git against the fake with the token as basic auth; returns (success, stderr).
+async fn git(dir: &std::path::Path, token: &str, args: &[&str]) -> (bool, String) {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
+    let out = tokio::process::Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .args([
+            "-c",
+            &format!("http.extraHeader=Authorization: Basic {basic}"),
+        ])
+        .args([
+            "-c",
+            "user.name=Maxion",
+            "-c",
+            "user.email=maxion@example.invalid",
+        ])
+        .args(args)
+        .output()
+        .await
+        .expect("git runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn serves_git_smart_http_to_scoped_tokens_only() {
+    let w = world().await;
+    w.gh.put_file(w.repo, "main", "src/lib.rs", "pub fn wobble() {}\n");
+    let url = w.gh.clone_url(w.repo);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let writer = w.gh.mint_token(w.inst, &[w.repo], &[("contents", "write")]);
+    let (ok, err) = git(tmp.path(), &writer, &["clone", "--quiet", &url, "work"]).await;
+    assert!(ok, "clone: {err}");
+    let work = tmp.path().join("work");
+    assert_eq!(
+        std::fs::read_to_string(work.join("src/lib.rs")).expect("cloned file"),
+        "pub fn wobble() {}\n"
+    );
+
+    std::fs::write(work.join("src/lib.rs"), "pub fn wobble() { /* fixed */ }\n").expect("write");
+    assert!(
+        git(&work, &writer, &["checkout", "--quiet", "-b", "maxion/1"])
+            .await
+            .0
+    );
+    assert!(
+        git(&work, &writer, &["commit", "--quiet", "-am", "Fix wobble"])
+            .await
+            .0
+    );
+    let (ok, err) = git(&work, &writer, &["push", "--quiet", "origin", "maxion/1"]).await;
+    assert!(ok, "push: {err}");
+    let pushed =
+        w.gh.file(w.repo, "maxion/1", "src/lib.rs")
+            .expect("pushed file");
+    assert_eq!(pushed, b"pub fn wobble() { /* fixed */ }\n");
+    let head = tokio::process::Command::new("git")
+        .current_dir(&work)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .await
+        .expect("rev-parse");
+    assert_eq!(
+        w.gh.head_sha(w.repo, "maxion/1"),
+        String::from_utf8_lossy(&head.stdout).trim()
+    );
+
+    // The pushed branch is a real head for the REST API.
+    let t = w.gh.mint_token(w.inst, &[w.repo], &[]);
+    let pr = json!({ "title": "Fix wobble", "head": "maxion/1", "base": "main" });
+    assert_eq!(
+        call(
+            &w.gh,
+            Method::POST,
+            "/repos/acme/widgets/pulls",
+            Some(&t),
+            Some(pr)
+        )
+        .await
+        .status,
+        201
+    );
+
+    // Read-only and foreign tokens are refused, and the refusals are violations.
+    let reader = w.gh.mint_token(w.inst, &[w.repo], &[("contents", "read")]);
+    let (ok, _) = git(
+        &work,
+        &reader,
+        &["push", "--quiet", "origin", "maxion/1:other"],
+    )
+    .await;
+    assert!(!ok, "a contents:read token must not push");
+    let foreign =
+        w.gh.mint_token(w.inst, &[w.other], &[("contents", "write")]);
+    let (ok, _) = git(tmp.path(), &foreign, &["clone", "--quiet", &url, "again"]).await;
+    assert!(!ok, "a token for another repository must not clone");
+    assert_eq!(w.gh.take_violations().len(), 2);
+    assert!(w.gh.file(w.repo, "other", "src/lib.rs").is_none());
+    w.gh.assert_ok();
+}

@@ -62,6 +62,7 @@ pub struct FakeGitHub {
     state: Shared,
     url: String,
     shutdown: Option<oneshot::Sender<()>>,
+    _git_root: tempfile::TempDir,
 }
 
 impl FakeGitHub {
@@ -71,7 +72,10 @@ impl FakeGitHub {
             .await
             .expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let state: Shared = Arc::new(Mutex::new(State::new(url.clone())));
+        let git_root = tempfile::tempdir().expect("temp dir for git repositories");
+        let mut initial = State::new(url.clone());
+        initial.git_root = Some(git_root.path().to_path_buf());
+        let state: Shared = Arc::new(Mutex::new(initial));
         // Parse and compile the description now, not inside the first request.
         let _ = spec::spec();
         let app = Router::new()
@@ -90,6 +94,7 @@ impl FakeGitHub {
             state,
             url,
             shutdown: Some(tx),
+            _git_root: git_root,
         }
     }
 
@@ -307,6 +312,7 @@ impl FakeGitHub {
         bytes: impl AsRef<[u8]>,
     ) -> String {
         let mut s = self.lock();
+        let git_dir = git_dir(&s, repo);
         let r = s.repo_mut(repo);
         let from = r
             .branches
@@ -315,16 +321,23 @@ impl FakeGitHub {
             .unwrap_or_default();
         let b = r.branches.entry(branch.to_string()).or_insert(from);
         let bytes = bytes.as_ref().to_vec();
-        b.sha = fake_sha(&[&b.sha, path, &blob_sha(&bytes)]);
-        b.files.insert(path.trim_matches('/').to_string(), bytes);
+        let parent = b.sha.clone();
+        b.files
+            .insert(path.trim_matches('/').to_string(), bytes.clone());
+        b.sha = match &git_dir {
+            // Once git serves this repository, branch heads must be real commits.
+            Some(dir) => git::commit_tree(dir, branch, Some(&parent), &b.files),
+            None => fake_sha(&[&parent, path, &blob_sha(&bytes)]),
+        };
         let sha = b.sha.clone();
         r.commits.insert(sha.clone());
         sha
     }
 
-    /// Creates `branch` at `from`'s head (what a push of an unchanged branch does).
+    /// Creates `branch` at `from`'s head; returns the sha.
     pub fn create_branch(&self, repo: RepoId, branch: &str, from: &str) -> String {
         let mut s = self.lock();
+        let git_dir = git_dir(&s, repo);
         let r = s.repo_mut(repo);
         let b = r
             .branches
@@ -332,8 +345,23 @@ impl FakeGitHub {
             .cloned()
             .expect("unknown source branch");
         let sha = b.sha.clone();
+        if let Some(dir) = git_dir {
+            git::update_ref(&dir, branch, &sha);
+        }
         r.branches.insert(branch.to_string(), b);
         sha
+    }
+
+    /// The bare git repository serving `repo` (created now if it does not exist yet), for
+    /// tests that inspect what was pushed with git itself.
+    pub fn git_dir(&self, repo: RepoId) -> std::path::PathBuf {
+        git::materialize(&mut self.lock(), repo)
+    }
+
+    /// The clone URL of `repo` (`{url}/{owner}/{name}.git`); authenticate as
+    /// `x-access-token` with an installation token as the password.
+    pub fn clone_url(&self, repo: RepoId) -> String {
+        format!("{}/{}.git", self.url, self.lock().repo(repo).full_name())
     }
 
     pub fn head_sha(&self, repo: RepoId, branch: &str) -> String {
@@ -575,6 +603,12 @@ impl FakeGitHub {
         );
         got
     }
+}
+
+fn git_dir(s: &State, repo: RepoId) -> Option<std::path::PathBuf> {
+    let r = s.repo(repo);
+    let dir = git::bare_path(s.git_root.as_deref()?, &r.owner, &r.name);
+    dir.exists().then_some(dir)
 }
 
 /// Signs arbitrary claims with the test App key (the self-test forges bad JWTs with it).

@@ -234,6 +234,8 @@ pub struct State {
     pub clock_offset: Duration,
     pub token_lifetime: Duration,
     pub token_seed: u64,
+    /// Where bare git copies of the repositories live (see `git.rs`).
+    pub git_root: Option<std::path::PathBuf>,
 }
 
 impl State {
@@ -253,6 +255,7 @@ impl State {
             token_lifetime: Duration::from_secs(3600),
             token_seed: std::collections::hash_map::RandomState::new()
                 .hash_one(std::time::SystemTime::now()),
+            git_root: None,
         };
         let bot = bot_login();
         state.users.insert(

@@ -369,7 +369,7 @@ fn prepare(
             problems.push("a request body is required".into());
         }
         (Some(spec_body), b) if !b.is_null() => {
-            for err in spec_body.validator.iter_errors(b) {
+            for err in spec_body.validator().iter_errors(b) {
                 problems.push(format!(
                     "body{}: {}",
                     err.instance_path(),

@@ -35,7 +35,15 @@ pub struct Route {
 
 pub struct BodySpec {
     pub required: bool,
-    pub validator: Validator,
+    schema: Value,
+    /// Compiled on first use: compiling all of them up front costs every test ~1 s.
+    compiled: OnceLock<Validator>,
+}
+
+impl BodySpec {
+    pub fn validator(&self) -> &Validator {
+        self.compiled.get_or_init(|| spec().validator(&self.schema))
+    }
 }
 
 pub struct QueryParam {
@@ -121,7 +129,8 @@ impl Spec {
             let schema = &rb["content"]["application/json"]["schema"];
             BodySpec {
                 required: rb["required"].as_bool().unwrap_or(false),
-                validator: self.validator(schema),
+                schema: schema.clone(),
+                compiled: OnceLock::new(),
             }
         });
         let query = op["parameters"]
@@ -137,7 +146,11 @@ impl Spec {
                     required: p["required"].as_bool().unwrap_or(false),
                     integer: ty == "integer",
                     boolean: ty == "boolean",
-                    validator: self.validator(&p["schema"]),
+                    // Parameter schemas are self-contained: no components needed.
+                    validator: jsonschema::options()
+                        .with_draft(Draft::Draft4)
+                        .build(&openapi_to_json_schema(&p["schema"]))
+                        .expect("parameter schema compiles"),
                 }
             })
             .collect();
