@@ -45,14 +45,12 @@ pub fn assemble(input: &BriefInput, limits: &Limits) -> String {
 
     let fulls: Vec<String> = sections.iter().map(|s| s.render(usize::MAX)).collect();
     let mins: Vec<usize> = sections.iter().zip(&fulls).map(|(s, f)| s.min.min(f.len())).collect();
-    let separators = sections.len();
-    let mut remaining = limits.budget.saturating_sub(preamble.len() + separators + mins.iter().sum::<usize>());
+    let mut remaining = limits.budget.saturating_sub(preamble.len() + mins.iter().sum::<usize>());
     let mut out = preamble;
     for ((section, full), min) in sections.iter().zip(&fulls).zip(&mins) {
         let extra = (full.len() - min).min(remaining);
         remaining -= extra;
         let grant = min + extra;
-        out.push('\n');
         if grant >= full.len() {
             out.push_str(full);
         } else {
@@ -110,6 +108,7 @@ fn preamble(input: &BriefInput, title: &str, sha7: &str) -> String {
     if !setup.is_empty() {
         let _ = writeln!(p, "\nSetup already ran: {}.", setup.join(", "));
     }
+    p.push('\n');
     p
 }
 
@@ -148,13 +147,13 @@ fn task_section(
     items.push(Item::text("### Issue description\n\n".into(), body, usize::MAX));
     let tail = if stripped.any() {
         "_Hidden text (HTML comments, invisible or control characters) was removed from the \
-         issue and comments above and below._\n"
+         issue and comments above and below._\n\n"
             .to_owned()
     } else {
         String::new()
     };
     let min = limits.task_min.max(head.len() + tail.len() + OMIT_RESERVE);
-    Section { head, items, tail, min, required: true, noun: "parts" }
+    Section { head, items, tail, min, required: true, noun: ("part", "parts") }
 }
 
 fn comments_section(input: &BriefInput, comments: Vec<(String, String, String)>, limits: &Limits) -> Section {
@@ -175,8 +174,8 @@ fn comments_section(input: &BriefInput, comments: Vec<(String, String, String)>,
     if lo.bot_comments > 0 {
         notes.push(format!("{} by bots", plural(lo.bot_comments, "comment")));
     }
-    let tail = if notes.is_empty() { String::new() } else { format!("_Left out: {}._\n", notes.join("; ")) };
-    Section::optional(head, items, tail, "comments")
+    let tail = if notes.is_empty() { String::new() } else { format!("_Left out: {}._\n\n", notes.join("; ")) };
+    Section::optional(head, items, tail, ("comment", "comments"))
 }
 
 fn guidelines_section(guidelines: Vec<(String, String)>, limits: &Limits) -> Section {
@@ -185,7 +184,7 @@ fn guidelines_section(guidelines: Vec<(String, String)>, limits: &Limits) -> Sec
         .into_iter()
         .map(|(path, text)| Item::text(format!("### {}\n\n", code_span(&path)), &text, limits.guideline_cap))
         .collect();
-    Section::optional(head, items, String::new(), "files")
+    Section::optional(head, items, String::new(), ("file", "files"))
 }
 
 fn named_files_section(files: &[FileText], sha7: &str, limits: &Limits) -> Section {
@@ -205,7 +204,7 @@ fn named_files_section(files: &[FileText], sha7: &str, limits: &Limits) -> Secti
             }
         })
         .collect();
-    Section::optional(head, items, String::new(), "files")
+    Section::optional(head, items, String::new(), ("file", "files"))
 }
 
 fn related_section(input: &BriefInput) -> Section {
@@ -228,13 +227,13 @@ fn related_section(input: &BriefInput) -> Section {
             Item::text(String::new(), &line, usize::MAX)
         })
         .collect();
-    Section::optional(head, items, String::new(), "items")
+    Section::optional(head, items, String::new(), ("item", "items"))
 }
 
 fn tree_section(input: &BriefInput, sha7: &str) -> Section {
     let t = &input.tree;
     if t.lines.is_empty() {
-        return Section::optional(String::new(), Vec::new(), String::new(), "");
+        return Section::optional(String::new(), Vec::new(), String::new(), ("", ""));
     }
     let mut head = format!(
         "## Repository tree\n\n{} at `{sha7}`. Generated, vendored and large directories are shown as `dir/ (N files)`.\n",
@@ -246,7 +245,7 @@ fn tree_section(input: &BriefInput, sha7: &str) -> Section {
     head.push('\n');
     let listing = strip_invisible(&t.lines.join("\n"));
     let items = vec![Item::fenced(String::new(), &listing, "text", usize::MAX)];
-    Section::optional(head, items, String::new(), "parts")
+    Section::optional(head, items, String::new(), ("listing", "listings"))
 }
 
 struct Section {
@@ -255,11 +254,12 @@ struct Section {
     tail: String,
     min: usize,
     required: bool,
-    noun: &'static str,
+    /// What the items are called in a cut marker: (one, many).
+    noun: (&'static str, &'static str),
 }
 
 impl Section {
-    fn optional(head: String, items: Vec<Item>, tail: String, noun: &'static str) -> Section {
+    fn optional(head: String, items: Vec<Item>, tail: String, noun: (&'static str, &'static str)) -> Section {
         let min = head.len() + tail.len() + OMIT_RESERVE;
         Section { head, items, tail, min, required: false, noun }
     }
@@ -281,7 +281,9 @@ impl Section {
             omitted_bytes += item.head.len() + item.body.len();
         }
         if omitted > 0 {
-            let _ = writeln!(out, "[... {omitted} more {} ({} bytes) cut ...]\n", self.noun, thousands(omitted_bytes));
+            let more = if omitted < self.items.len() { "more " } else { "" };
+            let noun = if omitted == 1 { self.noun.0 } else { self.noun.1 };
+            let _ = writeln!(out, "[... {omitted} {more}{noun} ({} bytes) cut ...]\n", thousands(omitted_bytes));
         }
         out.push_str(&self.tail);
         out
@@ -298,7 +300,8 @@ struct Item {
 
 impl Item {
     fn text(head: String, body: &str, cap: usize) -> Item {
-        Item { head, body: with_newline(body), fence: None, cap }
+        // Trailing blank lines (often left by a removed comment) only pad the brief.
+        Item { head, body: with_newline(body.trim_end()), fence: None, cap }
     }
 
     fn fenced(head: String, body: &str, info: &str, cap: usize) -> Item {
