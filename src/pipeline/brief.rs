@@ -40,8 +40,9 @@ pub struct BriefInput {
     pub instructions: Option<String>,
     /// Login of the user who triggered the job.
     pub triggered_by: String,
-    /// Comments by users with write access or above, oldest first.
-    pub comments: Vec<TrustedComment>,
+    /// Comments by users with write access or above (others only when asked
+    /// for), oldest first; without the trigger comment and bots' comments.
+    pub comments: Vec<IssueComment>,
     pub left_out: LeftOut,
     /// `AGENTS.md`, `CLAUDE.md`, ... where present.
     pub guidelines: Vec<FileText>,
@@ -64,11 +65,18 @@ pub struct IssueText {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrustedComment {
+pub struct IssueComment {
     pub author: String,
-    /// `admin`, `maintain` or `write`.
+    /// The author's permission: `admin`, `maintain` or `write`; `triage`,
+    /// `read` or `none` only when untrusted comments are asked for.
     pub permission: String,
     pub body: String,
+}
+
+impl IssueComment {
+    pub fn has_write_access(&self) -> bool {
+        matches!(self.permission.as_str(), "admin" | "maintain" | "write")
+    }
 }
 
 /// Comments not shown, by reason (so the agent knows the thread is longer).

@@ -94,7 +94,7 @@ fn strip_invisible_counted(text: &str) -> (String, usize) {
             removed += 1;
             if chars.peek() == Some(&'[') {
                 chars.next();
-                while let Some(n) = chars.next() {
+                for n in chars.by_ref() {
                     if ('\u{40}'..='\u{7e}').contains(&n) {
                         break;
                     }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::{Context, bail};
 
-use super::{BriefInput, FileText, IssueText, LeftOut, Limits, RelatedEntry, TreeListing, TrustedComment};
+use super::{BriefInput, FileText, IssueComment, IssueText, LeftOut, Limits, RelatedEntry, TreeListing};
 use super::{mentioned_paths, prune_tree};
 use crate::github::{RelatedItem, RepoClient, RepoPermission};
 use crate::pipeline::detect::{self, CommandPlan, PROBE_FILES};
@@ -33,6 +33,9 @@ pub struct GatherRequest<'a> {
     pub triggered_by: &'a str,
     /// The `/maxion` comment itself: its text is `instructions`, not a comment.
     pub trigger_comment_id: Option<u64>,
+    /// Also show comments by users without write access (marked as such).
+    /// Off by default: anyone can comment on a public issue.
+    pub include_untrusted_comments: bool,
     /// The repository's configured commands; `None` detects them.
     pub commands: Option<CommandPlan>,
     pub limits: &'a Limits,
@@ -89,7 +92,7 @@ pub async fn gather(client: &RepoClient, req: &GatherRequest<'_>) -> anyhow::Res
     // Only what a maintainer can see names files: sanitized text, trusted comments.
     let mut named_in = format!("{}\n{}\n", issue.title, issue.body.as_deref().unwrap_or(""));
     named_in.push_str(req.instructions.unwrap_or(""));
-    for c in &comments {
+    for c in comments.iter().filter(|c| c.has_write_access()) {
         named_in.push('\n');
         named_in.push_str(&c.body);
     }
@@ -133,7 +136,7 @@ pub async fn gather(client: &RepoClient, req: &GatherRequest<'_>) -> anyhow::Res
 async fn trusted_comments(
     client: &RepoClient,
     req: &GatherRequest<'_>,
-) -> anyhow::Result<(Vec<TrustedComment>, LeftOut)> {
+) -> anyhow::Result<(Vec<IssueComment>, LeftOut)> {
     let all = client.list_comments(req.issue_number).await.context("reading the issue's comments")?;
     let mut permissions: HashMap<String, RepoPermission> = HashMap::new();
     let mut out = Vec::new();
@@ -161,16 +164,19 @@ async fn trusted_comments(
                 p
             }
         };
+        if permission < RepoPermission::Write && !req.include_untrusted_comments {
+            left_out.untrusted_comments += 1;
+            continue;
+        }
         let name = match permission {
             RepoPermission::Admin => "admin",
             RepoPermission::Maintain => "maintain",
             RepoPermission::Write => "write",
-            _ => {
-                left_out.untrusted_comments += 1;
-                continue;
-            }
+            RepoPermission::Triage => "triage",
+            RepoPermission::Read => "read",
+            RepoPermission::None => "none",
         };
-        out.push(TrustedComment { author: user.login, permission: name.to_owned(), body: c.body });
+        out.push(IssueComment { author: user.login, permission: name.to_owned(), body: c.body });
     }
     Ok((out, left_out))
 }

@@ -52,10 +52,12 @@ fn resolve<'t>(token: &str, tree: &'t BTreeSet<String>, by_name: &BTreeMap<&str,
         return Some(p.as_str());
     }
     // A bare file name, when only one file has it.
-    if !t.contains('/') && t.contains('.') && t.len() > 3 {
-        if let Some([only]) = by_name.get(t).map(Vec::as_slice) {
-            return Some(only);
-        }
+    if !t.contains('/')
+        && t.contains('.')
+        && t.len() > 3
+        && let Some([only]) = by_name.get(t).map(Vec::as_slice)
+    {
+        return Some(only);
     }
     None
 }
