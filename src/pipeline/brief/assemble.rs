@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::{BriefInput, FileText, Limits};
 use crate::pipeline::detect::CommandKind;
-use crate::pipeline::sanitize::{Stripped, cut_at, sanitize_counted, strip_invisible};
+use crate::pipeline::sanitize::{Stripped, cut_at, sanitize, sanitize_counted, strip_invisible};
 
 /// Room kept at the end of a section for "[... N more items ... cut ...]".
 const OMIT_RESERVE: usize = 96;
@@ -100,11 +100,11 @@ fn preamble(input: &BriefInput, title: &str, sha7: &str) -> String {
              they must all pass (run them yourself first):\n\n",
         );
         for (i, c) in verify.iter().enumerate() {
-            let _ = writeln!(p, "{}. {} ({})", i + 1, code_span(&c.run), c.kind.as_str());
+            let _ = writeln!(p, "{}. {} ({})", i + 1, shown_command(&c.run), c.kind.as_str());
         }
     }
     let setup: Vec<String> =
-        input.commands.setup.iter().filter(|c| c.kind == CommandKind::Setup).map(|c| code_span(&c.run)).collect();
+        input.commands.setup.iter().filter(|c| c.kind == CommandKind::Setup).map(|c| shown_command(&c.run)).collect();
     if !setup.is_empty() {
         let _ = writeln!(p, "\nSetup already ran: {}.", setup.join(", "));
     }
@@ -123,7 +123,7 @@ fn task_section(
     let mut head = format!("## The task: issue #{}: {title}\n\n", input.issue.number);
     let mut meta = Vec::new();
     if !input.issue.labels.is_empty() {
-        let labels: Vec<String> = input.issue.labels.iter().map(|l| code_span(&one_line(l))).collect();
+        let labels: Vec<String> = input.issue.labels.iter().map(|l| code_span(&one_line(&sanitize(l)))).collect();
         meta.push(format!("Labels: {}", labels.join(", ")));
     }
     if let Some(a) = &input.issue.author {
@@ -397,6 +397,11 @@ fn longest_run(s: &str, c: char) -> usize {
 pub(super) fn code_span(s: &str) -> String {
     let f = "`".repeat(longest_run(s, '`') + 1);
     if s.starts_with('`') || s.ends_with('`') { format!("{f} {s} {f}") } else { format!("{f}{s}{f}") }
+}
+
+/// A command as inline code; configured commands are text from a file too.
+fn shown_command(run: &str) -> String {
+    code_span(&one_line(&strip_invisible(run)))
 }
 
 /// Titles, logins, labels: one line, so they cannot open a heading or a block.

@@ -2,7 +2,7 @@
 //! directories always collapse to `dir/ (N files)`, then the deepest, largest
 //! directories collapse until the listing fits. Pure.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Directory names that hold generated, vendored or tool-private files.
 pub const COLLAPSED_DIRS: &[&str] = &[
@@ -35,29 +35,22 @@ pub const COLLAPSED_DIRS: &[&str] = &[
 /// where possible; beyond that the caller's budget cuts it. Sorted.
 pub fn prune_tree(paths: &[String], max_lines: usize) -> Vec<String> {
     let paths: BTreeSet<&str> = paths.iter().map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()).collect();
-    let mut collapsed: BTreeSet<String> = BTreeSet::new();
+    // Every directory is a prefix of a path, so borrowed slices serve as keys.
+    let mut collapsed: HashSet<&str> = HashSet::new();
     for p in &paths {
-        let mut dir = String::new();
-        for part in parent_parts(p) {
-            if !dir.is_empty() {
-                dir.push('/');
-            }
-            dir.push_str(part);
-            if COLLAPSED_DIRS.contains(&part) {
-                collapsed.insert(dir.clone());
-                break;
-            }
+        if let Some(d) = ancestors(p).find(|a| COLLAPSED_DIRS.contains(&a.rsplit('/').next().unwrap_or(a))) {
+            collapsed.insert(d);
         }
     }
 
     // Files under each directory, and lines shown under it right now.
-    let mut files_under: BTreeMap<String, usize> = BTreeMap::new();
-    let mut visible: BTreeMap<String, usize> = BTreeMap::new();
+    let mut files_under: HashMap<&str, usize> = HashMap::new();
+    let mut visible: HashMap<&str, usize> = HashMap::new();
     // (path or collapsed directory, is a collapsed directory)
-    let mut lines: BTreeSet<(&str, bool)> = BTreeSet::new();
+    let mut lines: HashSet<(&str, bool)> = HashSet::new();
     for p in &paths {
         for d in ancestors(p) {
-            *files_under.entry(d.to_owned()).or_default() += 1;
+            *files_under.entry(d).or_default() += 1;
         }
         lines.insert(match top_collapsed(p, &collapsed) {
             Some(d) => (d, true),
@@ -66,52 +59,52 @@ pub fn prune_tree(paths: &[String], max_lines: usize) -> Vec<String> {
     }
     for (key, is_dir) in &lines {
         for d in ancestors(key) {
-            *visible.entry(d.to_owned()).or_default() += 1;
+            *visible.entry(d).or_default() += 1;
         }
         if *is_dir {
-            visible.insert((*key).to_owned(), 1);
+            visible.insert(key, 1);
         }
     }
     let mut total = lines.len();
     if total > max_lines {
-        let mut candidates: Vec<(usize, usize, String)> = visible
+        let mut candidates: Vec<(usize, usize, &str)> = visible
             .iter()
             .filter(|(d, n)| **n >= 2 && !collapsed.contains(*d))
-            .map(|(d, n)| (d.matches('/').count(), *n, d.clone()))
+            .map(|(d, n)| (d.matches('/').count(), *n, *d))
             .collect();
         // Deepest first, then largest.
-        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(b.2)));
         for (_, _, d) in candidates {
             if total <= max_lines {
                 break;
             }
-            if ancestors(&d).any(|a| collapsed.contains(a)) {
+            if ancestors(d).any(|a| collapsed.contains(a)) {
                 continue;
             }
-            let saved = visible.get(&d).copied().unwrap_or(1).saturating_sub(1);
+            let saved = visible.get(d).copied().unwrap_or(1).saturating_sub(1);
             if saved == 0 {
                 continue;
             }
             total -= saved;
-            for a in ancestors(&d) {
+            for a in ancestors(d) {
                 if let Some(v) = visible.get_mut(a) {
                     *v -= saved;
                 }
             }
-            visible.insert(d.clone(), 1);
+            visible.insert(d, 1);
             collapsed.insert(d);
         }
     }
 
     let mut out: Vec<String> = Vec::new();
-    let mut last_dir: Option<String> = None;
+    let mut last_dir: Option<&str> = None;
     for p in &paths {
         match top_collapsed(p, &collapsed) {
             Some(d) => {
-                if last_dir.as_deref() != Some(d) {
+                if last_dir != Some(d) {
                     let n = files_under.get(d).copied().unwrap_or(0);
                     out.push(format!("{d}/ ({n} {})", if n == 1 { "file" } else { "files" }));
-                    last_dir = Some(d.to_owned());
+                    last_dir = Some(d);
                 }
             }
             None => out.push((*p).to_owned()),
@@ -120,18 +113,13 @@ pub fn prune_tree(paths: &[String], max_lines: usize) -> Vec<String> {
     out
 }
 
-fn parent_parts(p: &str) -> impl Iterator<Item = &str> {
-    let parent = p.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-    parent.split('/').filter(|s| !s.is_empty())
-}
-
 /// Proper ancestor directories of `p`, shallowest first (`a`, `a/b` for `a/b/c`).
 fn ancestors(p: &str) -> impl Iterator<Item = &str> {
     p.match_indices('/').map(move |(i, _)| &p[..i])
 }
 
-fn top_collapsed<'a>(p: &str, collapsed: &'a BTreeSet<String>) -> Option<&'a str> {
-    ancestors(p).find_map(|a| collapsed.get(a).map(String::as_str))
+fn top_collapsed<'a>(p: &'a str, collapsed: &HashSet<&str>) -> Option<&'a str> {
+    ancestors(p).find(|a| collapsed.contains(a))
 }
 
 #[cfg(test)]
