@@ -153,9 +153,8 @@ async fn a_401_evicts_the_token_and_retries_once_with_a_fresh_one() {
         gets.iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![200, 401, 200]
     );
-    // The fake counts a dead token as a mistake; here it is the point of the test.
-    let v = w.gh.take_violations();
-    assert!(v.len() == 1 && v[0].contains("401"), "{v:?}");
+    // Presenting the dead token once is what GitHub expects; reusing it would be a violation.
+    w.gh.assert_ok();
 
     // A write refused with 401 is re-sent once, and lands once.
     w.gh.fail(
@@ -681,6 +680,35 @@ async fn the_limiter_keeps_mutations_within_the_configured_rate() {
     }
     // 10 mutations at no more than 4 per second need at least two full windows.
     assert!(start.elapsed() >= Duration::from_secs(2), "{done:?}");
+    // As GitHub saw them: never more than 4 mutations in any 1 s, never closer than 50 ms.
+    let at: Vec<_> =
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| {
+                r.method != "GET"
+                    && r.operation
+                        .as_deref()
+                        .is_some_and(|o| o.starts_with("/repos/"))
+            })
+            .map(|r| r.at)
+            .collect();
+    assert_eq!(at.len(), 10);
+    for (i, t) in at.iter().enumerate() {
+        let in_window = at[i..]
+            .iter()
+            .filter(|u| **u - *t < chrono::Duration::milliseconds(1000))
+            .count();
+        assert!(
+            in_window <= 4,
+            "{in_window} mutations within 1 s of {t}: {at:?}"
+        );
+    }
+    for pair in at.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= chrono::Duration::milliseconds(45),
+            "{at:?}"
+        );
+    }
     // Reads are never held back.
     let t = Instant::now();
     w.repo.get_issue(n).await.unwrap();
