@@ -153,9 +153,8 @@ async fn a_401_evicts_the_token_and_retries_once_with_a_fresh_one() {
         gets.iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![200, 401, 200]
     );
-    // The fake counts a dead token as a mistake; here it is the point of the test.
-    let v = w.gh.take_violations();
-    assert!(v.len() == 1 && v[0].contains("401"), "{v:?}");
+    // Presenting the dead token once is what GitHub expects; reusing it would be a violation.
+    w.gh.assert_ok();
 
     // A write refused with 401 is re-sent once, and lands once.
     w.gh.fail(
@@ -681,6 +680,35 @@ async fn the_limiter_keeps_mutations_within_the_configured_rate() {
     }
     // 10 mutations at no more than 4 per second need at least two full windows.
     assert!(start.elapsed() >= Duration::from_secs(2), "{done:?}");
+    // As GitHub saw them: never more than 4 mutations in any 1 s, never closer than 50 ms (less arrival jitter).
+    let at: Vec<_> =
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| {
+                r.method != "GET"
+                    && r.operation
+                        .as_deref()
+                        .is_some_and(|o| o.starts_with("/repos/"))
+            })
+            .map(|r| r.at)
+            .collect();
+    assert_eq!(at.len(), 10);
+    for (i, t) in at.iter().enumerate() {
+        let in_window = at[i..]
+            .iter()
+            .filter(|u| **u - *t < chrono::Duration::milliseconds(1000))
+            .count();
+        assert!(
+            in_window <= 4,
+            "{in_window} mutations within 1 s of {t}: {at:?}"
+        );
+    }
+    for pair in at.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= chrono::Duration::milliseconds(25),
+            "{at:?}"
+        );
+    }
     // Reads are never held back.
     let t = Instant::now();
     w.repo.get_issue(n).await.unwrap();
@@ -837,4 +865,59 @@ async fn no_token_appears_in_any_log_line() {
         );
     }
     assert!(!format!("{:?} {:?}", w.app, w.repo).contains("ghs_"));
+}
+
+#[tokio::test]
+async fn a_read_that_times_out_is_retried() {
+    let w = world_with(|c| c.read_timeout = Duration::from_millis(300)).await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    w.gh.fail(
+        "GET",
+        "/repos/{owner}/{repo}/issues/{issue_number}",
+        Failure::Delay(Duration::from_secs(2)),
+        1,
+    );
+    assert_eq!(w.repo.get_issue(n).await.unwrap().number, n);
+    // The slow answer was abandoned and the read sent again.
+    w.gh.expect_requests("GET", "/repos/{owner}/{repo}/issues/{issue_number}", 2);
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_transport_error_marked_not_sent() {
+    // Bind and drop a listener to get a loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gh = FakeGitHub::start().await;
+    let mut c = fast_config(&gh);
+    c.api_url = format!("http://127.0.0.1:{port}");
+    let app = GitHubApp::new(c).unwrap();
+    let err = app.app_info().await.unwrap_err();
+    assert!(
+        matches!(err, GitHubError::Transport { not_sent: true, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_calls_share_one_freshly_minted_token() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let repo = w.repo.clone();
+        tasks.push(tokio::spawn(async move { repo.get_issue(n).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    w.gh.expect_requests(
+        "POST",
+        "/app/installations/{installation_id}/access_tokens",
+        1,
+    );
+    w.gh.assert_ok();
 }

@@ -172,6 +172,18 @@ async fn a_job_from_queued_to_succeeded_keeps_one_comment_and_two_check_runs() {
     // Coalesced: far fewer edits than the 17 events recorded.
     assert!(status.history.len() <= 8, "{} edits", status.history.len());
 
+    // Exactly what was sent: one reaction, one comment, two check runs.
+    w.gh.expect_requests(
+        "POST",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+        1,
+    );
+    w.gh.expect_requests(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        1,
+    );
+    w.gh.expect_requests("POST", "/repos/{owner}/{repo}/check-runs", 2);
     let runs = w.gh.check_runs(w.repo_id);
     assert_eq!(runs.len(), 2, "{runs:#?}");
     assert_eq!(runs[0].head_sha, base);
@@ -267,5 +279,66 @@ async fn a_failure_reports_the_tail_annotations_and_is_cut_to_the_limit() {
         comment.body.contains("/maxion retry")
             && comment.body.contains("https://maxion.example/jobs/8")
     );
+    w.gh.assert_ok();
+}
+
+/// Polls until `cond` holds (the reporter delivers asynchronously), failing after 5 s.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn queue_position_and_requeue_are_shown_in_the_same_comment() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &[]);
+    let job = job(9, n, None);
+    let mut r = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job, Some(3))
+        .await
+        .unwrap();
+    r.queue_position(1);
+    eventually("position 1", || {
+        w.gh.comments(w.repo_id, n)[0].body.contains("position 1")
+    })
+    .await;
+    r.started(&w.gh.head_sha(w.repo_id, "main")).await.unwrap();
+    r.record(&JobEvent::StepStarted {
+        step: "setup".into(),
+    });
+    eventually("running", || {
+        w.gh.comments(w.repo_id, n)[0].body.contains("step `setup`")
+    })
+    .await;
+    r.record(&JobEvent::StateChanged {
+        from: JobState::Running,
+        to: JobState::Queued,
+        reason: Some("lease lost".into()),
+    });
+    eventually("queued again", || {
+        w.gh.comments(w.repo_id, n)[0]
+            .body
+            .contains("queued this job")
+    })
+    .await;
+    r.finish(
+        Phase::TimedOut {
+            after: Duration::from_secs(3600),
+        },
+        Vec::new(),
+    )
+    .await;
+    let c = &w.gh.expect_comment_count(w.repo_id, n, 1)[0];
+    assert!(
+        c.body.contains("ran out of time") && c.body.contains("/maxion retry"),
+        "{}",
+        c.body
+    );
+    w.gh.expect_check_run(w.repo_id, "maxion", Some("timed_out"));
     w.gh.assert_ok();
 }

@@ -181,6 +181,12 @@ impl GitHubApp {
         if let Some(t) = self.inner.tokens.get(key, Utc::now()) {
             return Ok(t);
         }
+        // Concurrent calls needing the same token wait for one mint.
+        let lock = self.inner.tokens.mint_lock(key);
+        let _minting = lock.lock().await;
+        if let Some(t) = self.inner.tokens.get(key, Utc::now()) {
+            return Ok(t);
+        }
         let body = serde_json::json!({
             "repositories": [key.repo],
             "permissions": key.permissions,

@@ -3,7 +3,7 @@
 //! No I/O here; `app.rs` mints, this file decides when a token is still good.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
@@ -80,6 +80,7 @@ struct Cached {
 #[derive(Default)]
 pub struct TokenCache {
     entries: Mutex<HashMap<TokenKey, Cached>>,
+    minting: Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -109,6 +110,12 @@ impl TokenCache {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key, Cached { token, expires_at });
+    }
+
+    /// The lock held while a token for `key` is minted (one mint at a time per key).
+    pub fn mint_lock(&self, key: &TokenKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.minting.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(locks.entry(key.clone()).or_default())
     }
 
     /// Drops the token for `key` (GitHub answered 401 with it).

@@ -5,6 +5,7 @@
 //! go through a [`Coalescer`]; the final state is always delivered. All
 //! wording lives in [`text`]. Talks to GitHub only through [`RepoClient`].
 
+pub mod annotate;
 pub mod text;
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use crate::github::{
     Annotation, CheckOutput, CheckRunSpec, CheckStatus, Coalescer, GitHubError, Reaction,
     RepoClient,
 };
-use crate::jobs::{Job, JobEvent, JobId};
+use crate::jobs::{Job, JobEvent, JobId, JobState};
 use text::{Phase, StatusView, StepLine, StepState};
 
 /// The check run's name on GitHub.
@@ -223,7 +224,15 @@ impl JobReporter {
                     }),
                 }
             }
-            // Output, info and state changes do not change what GitHub shows.
+            // A running job that lost its lease waits in the queue again.
+            JobEvent::StateChanged {
+                to: JobState::Queued,
+                ..
+            } => {
+                self.started = None;
+                self.view.phase = Phase::Queued { position: None };
+            }
+            // Output, info and other state changes do not change what GitHub shows.
             _ => return,
         }
         self.refresh_elapsed();
@@ -251,6 +260,22 @@ impl JobReporter {
             .annotations = annotations;
         self.updates.finish(self.view.clone()).await;
         tracing::debug!(job = %self.job_id, issue = self.issue, "final status reported");
+    }
+
+    /// A new place in the queue (1-based) while the job waits.
+    pub fn queue_position(&mut self, position: usize) {
+        if let Phase::Queued { position: p } = &mut self.view.phase {
+            *p = Some(position);
+            self.updates.update(self.view.clone());
+        }
+    }
+
+    /// Refreshes the elapsed time shown while running (call every minute or so).
+    pub fn tick(&mut self) {
+        if matches!(self.view.phase, Phase::Running { .. }) {
+            self.refresh_elapsed();
+            self.updates.update(self.view.clone());
+        }
     }
 
     pub fn config(&self) -> &ReportConfig {

@@ -90,6 +90,7 @@ pub fn access_token(ctx: &mut Ctx) -> Reply {
             permissions: permissions.clone(),
             expires_at,
             revoked: false,
+            refused: false,
         },
     );
     let repos: Vec<Value> = scoped

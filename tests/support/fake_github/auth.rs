@@ -29,13 +29,16 @@ pub enum Caller {
 pub struct Refusal {
     pub status: u16,
     pub message: String,
+    /// Not the client's fault (the first 401 for a token that expired or was revoked).
+    pub excusable: bool,
 }
 
 impl Refusal {
-    fn new(status: u16, message: &str) -> Refusal {
+    pub fn new(status: u16, message: &str) -> Refusal {
         Refusal {
             status,
             message: message.to_string(),
+            excusable: false,
         }
     }
     pub fn bad_credentials() -> Refusal {
@@ -69,7 +72,11 @@ fn looks_like_jwt(s: &str) -> bool {
     s.split('.').count() == 3 && s.starts_with("ey")
 }
 
-pub fn authenticate(state: &State, headers: &HeaderMap, template: &str) -> Result<Caller, Refusal> {
+pub fn authenticate(
+    state: &mut State,
+    headers: &HeaderMap,
+    template: &str,
+) -> Result<Caller, Refusal> {
     let app_route = template.starts_with("/app");
     let Some(cred) = credential(headers) else {
         if template == "/users/{username}" {
@@ -96,7 +103,14 @@ pub fn authenticate(state: &State, headers: &HeaderMap, template: &str) -> Resul
         return Err(Refusal::bad_credentials());
     };
     if data.revoked || data.expires_at <= state.now() {
-        return Err(Refusal::bad_credentials());
+        let first = !data.refused;
+        if let Some(t) = state.tokens.get_mut(&cred) {
+            t.refused = true;
+        }
+        return Err(Refusal {
+            excusable: first,
+            ..Refusal::bad_credentials()
+        });
     }
     Ok(Caller::Installation {
         token: cred,

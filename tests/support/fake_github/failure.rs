@@ -1,7 +1,8 @@
 //! Failure injection: tests arm a rule per (method, path pattern) that fires for the next
 //! `times` matching requests. A pattern is the OpenAPI template
 //! (`/repos/{owner}/{repo}/issues/{issue_number}/comments`), the concrete path, or a
-//! concrete path with `*` standing for one segment. Pure matching logic; the server applies it.
+//! concrete path with `*` standing for one segment; method `*` matches any method.
+//! Pure matching logic; the server applies it.
 
 use std::time::Duration;
 
@@ -32,7 +33,8 @@ pub struct FailureRule {
 
 impl FailureRule {
     pub fn matches(&self, method: &str, template: &str, path: &str) -> bool {
-        if !self.method.eq_ignore_ascii_case(method) || self.remaining == 0 {
+        if !(self.method == "*" || self.method.eq_ignore_ascii_case(method)) || self.remaining == 0
+        {
             return false;
         }
         if self.pattern == template || self.pattern == path {

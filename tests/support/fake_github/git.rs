@@ -250,7 +250,9 @@ pub async fn serve(
     let query = uri.query().unwrap_or_default().to_string();
     let pushing = service == "git-receive-pack" || query.contains("service=git-receive-pack");
     let (dir, repo, root) = {
-        let mut guard = shared.lock().expect("fake state");
+        let mut guard = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = &mut *guard;
         let index = state.requests.len();
         state.requests.push(RecordedRequest {
@@ -261,6 +263,7 @@ pub async fn serve(
             auth: AuthKind::None,
             operation: Some(format!("git {service}")),
             status: 401,
+            at: chrono::Utc::now(),
         });
         let Some(repo) = state.repo_by_name(&owner, &name) else {
             state.requests[index].status = 404;
@@ -284,7 +287,17 @@ pub async fn serve(
                 )
         });
         if !ok {
-            state.violation(format!("git {service} {owner}/{name}: refused credentials"));
+            // As on the API: the first 401 for an expired or revoked token is excusable.
+            let dead = token
+                .as_ref()
+                .is_some_and(|t| t.revoked || t.expires_at <= now);
+            let first = token.as_ref().is_some_and(|t| !t.refused);
+            if let Some(t) = state.tokens.get_mut(&cred).filter(|_| dead) {
+                t.refused = true;
+            }
+            if !(dead && first) {
+                state.violation(format!("git {service} {owner}/{name}: refused credentials"));
+            }
             return unauthorized();
         }
         let inst = token.map(|t| t.installation).expect("checked");
@@ -295,7 +308,9 @@ pub async fn serve(
     };
     let response = cgi(&root, &method, &path, &query, &headers, body).await;
     if service == "git-receive-pack" {
-        let mut state = shared.lock().expect("fake state");
+        let mut state = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         sync_from_git(&mut state, repo, &dir);
     }
     response

@@ -70,6 +70,8 @@ pub struct Token {
     pub permissions: BTreeMap<String, String>,
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
+    /// GitHub already answered 401 for it once; using it again is the client's fault.
+    pub refused: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -218,6 +220,8 @@ pub struct RecordedRequest {
     pub operation: Option<String>,
     /// The status the fake answered with.
     pub status: u16,
+    /// When it arrived (wall clock), for assertions on pacing.
+    pub at: DateTime<Utc>,
 }
 
 pub struct State {
@@ -234,6 +238,8 @@ pub struct State {
     pub clock_offset: Duration,
     pub token_lifetime: Duration,
     pub token_seed: u64,
+    /// Recent content-creating requests per installation (secondary rate limits).
+    pub mutations: HashMap<InstallationId, Vec<DateTime<Utc>>>,
     /// Where bare git copies of the repositories live (see `git.rs`).
     pub git_root: Option<std::path::PathBuf>,
 }
@@ -256,6 +262,7 @@ impl State {
             token_seed: std::collections::hash_map::RandomState::new()
                 .hash_one(std::time::SystemTime::now()),
             git_root: None,
+            mutations: HashMap::new(),
         };
         let bot = bot_login();
         state.users.insert(

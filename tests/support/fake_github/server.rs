@@ -8,163 +8,23 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::auth::{self, Caller, Refusal};
 use super::failure::{self, Failure};
 use super::model::{AuthKind, RecordedRequest, RepoId, State};
-use super::render;
 use super::spec::{Route, query_decode, spec};
 use super::{api_app, api_checks, api_issues, api_pulls, api_repos, git};
 
 pub type Shared = Arc<Mutex<State>>;
 
-/// What a handler sees: the state (locked), the decoded request, the caller.
-pub struct Ctx<'a> {
-    pub state: &'a mut State,
-    pub params: BTreeMap<String, String>,
-    pub query: BTreeMap<String, String>,
-    pub body: Value,
-    pub caller: Caller,
-    pub repo: Option<RepoId>,
-    pub doc_url: String,
-    pub path: String,
-}
+const SECONDARY_MESSAGE: &str = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.";
+const SECONDARY_DOC: &str = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
 
-impl Ctx<'_> {
-    pub fn param(&self, name: &str) -> &str {
-        self.params
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_default()
-    }
-    pub fn num(&self, name: &str) -> u64 {
-        self.param(name).parse().unwrap_or_default()
-    }
-    pub fn repo_id(&self) -> RepoId {
-        self.repo.expect("repository route")
-    }
-    /// The login the caller acts as (the App's bot user for installation tokens).
-    pub fn actor(&self) -> String {
-        super::model::bot_login()
-    }
-    pub fn not_found(&self) -> Reply {
-        Reply::error(404, "Not Found", &self.doc_url)
-    }
-    pub fn unprocessable(&self, message: &str) -> Reply {
-        Reply::error(422, message, &self.doc_url)
-    }
-
-    /// `per_page`/`page` slicing with GitHub's `Link` header.
-    pub fn paginate(&self, items: Vec<Value>) -> Reply {
-        let per_page = self
-            .query
-            .get("per_page")
-            .and_then(|p| p.parse::<usize>().ok())
-            .unwrap_or(30)
-            .clamp(1, 100);
-        let page = self
-            .query
-            .get("page")
-            .and_then(|p| p.parse::<usize>().ok())
-            .unwrap_or(1)
-            .max(1);
-        let last = items.len().div_ceil(per_page).max(1);
-        let slice: Vec<Value> = items
-            .into_iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .collect();
-        let mut reply = Reply::ok(Value::Array(slice));
-        let link = |p: usize, rel: &str| {
-            let mut q: Vec<String> = self
-                .query
-                .iter()
-                .filter(|(k, _)| k.as_str() != "page" && k.as_str() != "per_page")
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            q.push(format!("per_page={per_page}"));
-            q.push(format!("page={p}"));
-            format!(
-                "<{}{}?{}>; rel=\"{rel}\"",
-                self.state.base_url,
-                self.path,
-                q.join("&")
-            )
-        };
-        let mut links = Vec::new();
-        if page < last {
-            links.push(link(page + 1, "next"));
-            links.push(link(last, "last"));
-        }
-        if page > 1 {
-            links.push(link(1, "first"));
-            links.push(link(page - 1, "prev"));
-        }
-        if !links.is_empty() {
-            reply.headers.push(("link".into(), links.join(", ")));
-        }
-        reply
-    }
-}
-
-pub struct Reply {
-    pub status: u16,
-    pub body: Value,
-    pub headers: Vec<(String, String)>,
-}
-
-impl Reply {
-    pub fn new(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body,
-            headers: Vec::new(),
-        }
-    }
-    pub fn ok(body: Value) -> Reply {
-        Reply::new(200, body)
-    }
-    pub fn created(body: Value) -> Reply {
-        Reply::new(201, body)
-    }
-    pub fn error(status: u16, message: &str, doc_url: &str) -> Reply {
-        Reply::new(status, render::error(message, doc_url, status))
-    }
-    pub fn header(mut self, name: &str, value: impl ToString) -> Reply {
-        self.headers.push((name.to_string(), value.to_string()));
-        self
-    }
-}
-
-fn respond(reply: Reply) -> Response {
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = if reply.status == 204 || reply.body.is_null() {
-        status.into_response()
-    } else {
-        (status, axum::Json(reply.body)).into_response()
-    };
-    let headers = response.headers_mut();
-    headers.insert(
-        "x-github-api-version-selected",
-        HeaderValue::from_static("2022-11-28"),
-    );
-    headers.insert("x-ratelimit-limit", HeaderValue::from_static("5000"));
-    if !headers.contains_key("x-ratelimit-remaining") {
-        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));
-    }
-    for (name, value) in reply.headers {
-        if let (Ok(n), Ok(v)) = (
-            axum::http::HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            headers.insert(n, v);
-        }
-    }
-    response
-}
+use super::ctx::respond;
+pub use super::ctx::{Ctx, Reply};
 
 pub async fn handle(
     AxumState(shared): AxumState<Shared>,
@@ -193,7 +53,9 @@ pub async fn handle(
         serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string())
     };
     let index = {
-        let mut state = shared.lock().expect("fake state");
+        let mut state = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         state.requests.push(RecordedRequest {
             method: method.to_string(),
             path: path.clone(),
@@ -202,6 +64,7 @@ pub async fn handle(
             auth: AuthKind::None,
             operation: None,
             status: 0,
+            at: chrono::Utc::now(),
         });
         state.requests.len() - 1
     };
@@ -220,10 +83,33 @@ pub async fn handle(
             if let Some(d) = delay {
                 tokio::time::sleep(d).await;
             }
-            apply(&shared, *pending)
+            // A panicking handler is a bug in the fake; say so instead of dropping the
+            // connection and leaving the client with a puzzling transport error.
+            let pending = *pending;
+            let what = format!("{} {}", pending.method, pending.path);
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(&shared, pending)))
+            {
+                Ok(reply) => reply,
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    let mut state = shared
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    state.violation(format!("{what}: the fake itself panicked: {message}"));
+                    Reply::error(500, "fake GitHub bug", "https://docs.github.com/rest")
+                }
+            }
         }
     };
-    shared.lock().expect("fake state").requests[index].status = reply.status;
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .requests[index]
+        .status = reply.status;
     respond(reply)
 }
 
@@ -256,7 +142,9 @@ fn prepare(
     body: Result<Value, String>,
 ) -> (Step, Option<std::time::Duration>) {
     let spec = spec();
-    let mut guard = shared.lock().expect("fake state");
+    let mut guard = shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let state = &mut *guard;
     let Some(m) = spec.match_route(method, path) else {
         state.violation(format!("unknown route {method} {path} (404)"));
@@ -284,6 +172,26 @@ fn prepare(
         );
     }
 
+    // GitHub answers 400 to an API version it does not have.
+    if let Some(version) = headers.get("x-github-api-version") {
+        let known = ["2022-11-28", "2026-03-10"];
+        if !known.iter().any(|k| version.as_bytes() == k.as_bytes()) {
+            state.violation(format!("{what}: unknown X-GitHub-Api-Version {version:?}"));
+            let message = format!(
+                "API version {} is not supported.",
+                String::from_utf8_lossy(version.as_bytes())
+            );
+            return (
+                Step::Done(Reply::error(
+                    400,
+                    &message,
+                    "https://docs.github.com/rest/about-the-rest-api/api-versions",
+                )),
+                None,
+            );
+        }
+    }
+
     let caller = match auth::authenticate(state, headers, &route.template) {
         Ok(c) => c,
         Err(refusal) => return (Step::Done(refuse(state, index, &what, refusal, &doc)), None),
@@ -306,10 +214,7 @@ fn prepare(
                 && data.repos.as_ref().is_none_or(|ids| ids.contains(&id));
             if !in_scope {
                 let refusal = if r.private {
-                    Refusal {
-                        status: 404,
-                        message: "Not Found".into(),
-                    }
+                    Refusal::new(404, "Not Found")
                 } else {
                     Refusal::not_accessible()
                 };
@@ -394,6 +299,10 @@ fn prepare(
         );
     }
 
+    if let Some(reply) = secondary_limit(state, &caller, method, &what) {
+        return (Step::Done(reply), None);
+    }
+
     let mut delay = None;
     let mut fail_after = false;
     if let Some(f) = failure::take(&mut state.failures, method.as_str(), &route.template, path) {
@@ -409,12 +318,8 @@ fn prepare(
                 return (Step::Done(Reply::error(code, message, &doc)), None);
             }
             Failure::SecondaryRateLimit { retry_after_secs } => {
-                let reply = Reply::error(
-                    403,
-                    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
-                    "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-                )
-                .header("retry-after", retry_after_secs);
+                let reply = Reply::error(403, SECONDARY_MESSAGE, SECONDARY_DOC)
+                    .header("retry-after", retry_after_secs);
                 return (Step::Done(reply), None);
             }
             Failure::PrimaryRateLimit { reset_in_secs } => {
@@ -437,6 +342,7 @@ fn prepare(
                     && let Some(t) = state.tokens.get_mut(token)
                 {
                     t.revoked = true;
+                    t.refused = true;
                 }
                 return (
                     Step::Done(Reply::error(
@@ -466,6 +372,44 @@ fn prepare(
     (Step::Apply(Box::new(pending)), delay)
 }
 
+/// GitHub's documented secondary limits on content-creating requests: at most 80 per
+/// minute and 500 per hour per installation. Exceeding them is answered as GitHub does and
+/// is a violation: Maxion's limiter must keep it from ever happening.
+fn secondary_limit(
+    state: &mut State,
+    caller: &Caller,
+    method: &Method,
+    what: &str,
+) -> Option<Reply> {
+    let Caller::Installation { data, .. } = caller else {
+        return None;
+    };
+    if *method == Method::GET {
+        return None;
+    }
+    let now = chrono::Utc::now();
+    let recent = state.mutations.entry(data.installation).or_default();
+    recent.retain(|t| now - *t < chrono::Duration::hours(1));
+    let last_minute = recent
+        .iter()
+        .filter(|t| now - **t < chrono::Duration::minutes(1))
+        .count();
+    let last_hour = recent.len();
+    if last_minute >= 80 || last_hour >= 500 {
+        state.violation(format!(
+            "{what}: over GitHub's secondary rate limit ({last_minute}/min, {last_hour}/h)"
+        ));
+        let reply = Reply::error(403, SECONDARY_MESSAGE, SECONDARY_DOC).header("retry-after", 60);
+        return Some(reply);
+    }
+    state
+        .mutations
+        .entry(data.installation)
+        .or_default()
+        .push(now);
+    None
+}
+
 /// Schema errors quote the offending value; keep the head and the verdict at the tail.
 fn clip(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
@@ -479,10 +423,12 @@ fn clip(s: &str) -> String {
 
 fn refuse(state: &mut State, index: usize, what: &str, refusal: Refusal, doc: &str) -> Reply {
     state.requests[index].auth = AuthKind::Invalid;
-    state.violation(format!(
-        "{what}: refused {} {}",
-        refusal.status, refusal.message
-    ));
+    if !refusal.excusable {
+        state.violation(format!(
+            "{what}: refused {} {}",
+            refusal.status, refusal.message
+        ));
+    }
     let doc = if refusal.status == 401 {
         "https://docs.github.com/rest"
     } else {
@@ -492,7 +438,9 @@ fn refuse(state: &mut State, index: usize, what: &str, refusal: Refusal, doc: &s
 }
 
 fn apply(shared: &Shared, p: Pending) -> Reply {
-    let mut guard = shared.lock().expect("fake state");
+    let mut guard = shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut ctx = Ctx {
         state: &mut guard,
         params: p.params,
