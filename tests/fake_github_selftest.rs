@@ -1200,3 +1200,39 @@ async fn enforces_githubs_secondary_limit_on_content_creation() {
     );
     w.gh.assert_ok();
 }
+
+#[tokio::test]
+async fn lists_pull_requests_by_head_and_state() {
+    let w = world().await;
+    w.gh.put_file(w.repo, "feature", "a.txt", "a\n");
+    w.gh.put_file(w.repo, "other", "b.txt", "b\n");
+    let n = w.gh.add_pull(w.repo, "feature", "main", "alice", "Feature");
+    w.gh.add_pull(w.repo, "other", "main", "alice", "Other");
+    let t =
+        w.gh.mint_token(w.inst, &[w.repo], &[("pull_requests", "read")]);
+    let list = |q: &'static str| call(&w.gh, Method::GET, q, Some(&t), None);
+    let a = list("/repos/acme/widgets/pulls?head=acme:feature").await;
+    let numbers: Vec<u64> = a
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["number"].as_u64())
+        .collect();
+    assert_eq!(numbers, [n]);
+    assert_eq!(a.body[0]["head"]["ref"], "feature");
+    assert_eq!(
+        list("/repos/acme/widgets/pulls?state=closed").await.body,
+        json!([])
+    );
+    assert_eq!(
+        list("/repos/acme/widgets/pulls")
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(w.gh.expect_pull(w.repo, "feature").number, n);
+    w.gh.assert_ok();
+}
