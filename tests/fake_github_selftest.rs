@@ -1038,6 +1038,51 @@ async fn octocrab_works_against_the_fake() {
         .expect("list");
     assert_eq!(page.items.len(), 1);
 
+    w.gh.put_file(w.repo, "main", ".github/maxion.yml", "verify: cargo test\n");
+    let mut items = crab
+        .repos("acme", "widgets")
+        .get_content()
+        .path(".github/maxion.yml")
+        .r#ref("main")
+        .send()
+        .await
+        .expect("contents");
+    let file = items.take_items().remove(0);
+    assert_eq!(
+        file.decoded_content().as_deref(),
+        Some("verify: cargo test\n")
+    );
+    let missing = crab
+        .repos("acme", "widgets")
+        .get_content()
+        .path("AGENTS.md")
+        .send()
+        .await;
+    assert!(
+        matches!(&missing, Err(octocrab::Error::GitHub { source, .. }) if source.status_code.as_u16() == 404),
+        "{missing:?}"
+    );
+    w.gh.put_file(w.repo, "maxion/1", "src/lib.rs", "pub fn fixed() {}\n");
+    let pr = crab
+        .pulls("acme", "widgets")
+        .create("Fix wobble", "maxion/1", "main")
+        .body("Closes #1")
+        .draft(Some(true))
+        .send()
+        .await
+        .expect("create PR");
+    let found = crab
+        .pulls("acme", "widgets")
+        .list()
+        .head("acme:maxion/1")
+        .send()
+        .await
+        .expect("list PRs");
+    assert_eq!(
+        found.items.iter().map(|p| p.number).collect::<Vec<_>>(),
+        [pr.number]
+    );
+
     w.gh.expect_comment_count(w.repo, w.issue, 1);
     w.gh.expect_check_run(w.repo, "maxion", Some("success"));
     let minted = w.gh.expect_requests(
