@@ -442,6 +442,26 @@ async fn refuses_bodies_that_break_the_schema() {
         let v = w.gh.take_violations();
         assert_eq!(v.len(), 1, "{what}: {v:?}");
     }
+    // GitHub's 65,536-character comment limit is not in the schema but is enforced.
+    let a = call(
+        &w.gh,
+        Method::POST,
+        &comments,
+        Some(&t),
+        Some(json!({ "body": "x".repeat(65_537) })),
+    )
+    .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(w.gh.take_violations().len(), 1);
+    let a = call(
+        &w.gh,
+        Method::POST,
+        &comments,
+        Some(&t),
+        Some(json!({ "body": "é".repeat(65_536) })),
+    )
+    .await;
+    assert_eq!(a.status, 201, "the limit counts characters, not bytes");
     // PATCH completed without a conclusion is refused too (the schema's anyOf).
     let a = call(
         &w.gh,
@@ -463,7 +483,7 @@ async fn refuses_bodies_that_break_the_schema() {
     .await;
     assert_eq!(a.status, 422, "{}", a.body);
     assert_eq!(w.gh.take_violations().len(), 1);
-    assert!(w.gh.comments(w.repo, w.issue).is_empty());
+    assert_eq!(w.gh.comments(w.repo, w.issue).len(), 1);
     assert_eq!(w.gh.check_runs(w.repo).len(), 1);
     w.gh.assert_ok();
 }
