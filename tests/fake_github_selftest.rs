@@ -442,6 +442,20 @@ async fn refuses_bodies_that_break_the_schema() {
         let v = w.gh.take_violations();
         assert_eq!(v.len(), 1, "{what}: {v:?}");
     }
+    // Columns on a multi-line annotation: GitHub's rule beyond the schema.
+    let mut columns = check_run_body(&w);
+    let ann = json!({ "path": "a.rs", "start_line": 1, "end_line": 3, "start_column": 2, "annotation_level": "warning", "message": "m" });
+    columns["output"] = json!({ "title": "t", "summary": "s", "annotations": [ann] });
+    let a = call(
+        &w.gh,
+        Method::POST,
+        "/repos/acme/widgets/check-runs",
+        Some(&t),
+        Some(columns),
+    )
+    .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(w.gh.take_violations().len(), 1);
     // GitHub's 65,536-character comment limit is not in the schema but is enforced.
     let a = call(
         &w.gh,
