@@ -965,6 +965,23 @@ async fn answers_match_the_schemas_and_octocrab_models() {
         &a.body,
     );
 
+    let a = call(&w.gh, Method::GET, &pr_path, Some(&t), None).await;
+    assert_schema(
+        Method::GET,
+        "/repos/{owner}/{repo}/pulls/{pull_number}",
+        200,
+        &a.body,
+    );
+    let nit =
+        w.gh.add_review_comment(w.repo, p.number, "alice", "nit: rename");
+    let reply = json!({ "body": "Renamed." });
+    let path = format!("{pr_path}/comments/{nit}/replies");
+    let a = call(&w.gh, Method::POST, &path, Some(&t), Some(reply)).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let replies = "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies";
+    assert_schema(Method::POST, replies, 201, &a.body);
+    assert_eq!(w.gh.review_comments(w.repo)[1].in_reply_to, Some(nit));
+
     let a = call(
         &w.gh,
         Method::GET,
