@@ -442,6 +442,40 @@ async fn refuses_bodies_that_break_the_schema() {
         let v = w.gh.take_violations();
         assert_eq!(v.len(), 1, "{what}: {v:?}");
     }
+    // Columns on a multi-line annotation: GitHub's rule beyond the schema.
+    let mut columns = check_run_body(&w);
+    let ann = json!({ "path": "a.rs", "start_line": 1, "end_line": 3, "start_column": 2, "annotation_level": "warning", "message": "m" });
+    columns["output"] = json!({ "title": "t", "summary": "s", "annotations": [ann] });
+    let a = call(
+        &w.gh,
+        Method::POST,
+        "/repos/acme/widgets/check-runs",
+        Some(&t),
+        Some(columns),
+    )
+    .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(w.gh.take_violations().len(), 1);
+    // GitHub's 65,536-character comment limit is not in the schema but is enforced.
+    let a = call(
+        &w.gh,
+        Method::POST,
+        &comments,
+        Some(&t),
+        Some(json!({ "body": "x".repeat(65_537) })),
+    )
+    .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(w.gh.take_violations().len(), 1);
+    let a = call(
+        &w.gh,
+        Method::POST,
+        &comments,
+        Some(&t),
+        Some(json!({ "body": "é".repeat(65_536) })),
+    )
+    .await;
+    assert_eq!(a.status, 201, "the limit counts characters, not bytes");
     // PATCH completed without a conclusion is refused too (the schema's anyOf).
     let a = call(
         &w.gh,
@@ -463,7 +497,7 @@ async fn refuses_bodies_that_break_the_schema() {
     .await;
     assert_eq!(a.status, 422, "{}", a.body);
     assert_eq!(w.gh.take_violations().len(), 1);
-    assert!(w.gh.comments(w.repo, w.issue).is_empty());
+    assert_eq!(w.gh.comments(w.repo, w.issue).len(), 1);
     assert_eq!(w.gh.check_runs(w.repo).len(), 1);
     w.gh.assert_ok();
 }
@@ -931,6 +965,23 @@ async fn answers_match_the_schemas_and_octocrab_models() {
         &a.body,
     );
 
+    let a = call(&w.gh, Method::GET, &pr_path, Some(&t), None).await;
+    assert_schema(
+        Method::GET,
+        "/repos/{owner}/{repo}/pulls/{pull_number}",
+        200,
+        &a.body,
+    );
+    let nit =
+        w.gh.add_review_comment(w.repo, p.number, "alice", "nit: rename");
+    let reply = json!({ "body": "Renamed." });
+    let path = format!("{pr_path}/comments/{nit}/replies");
+    let a = call(&w.gh, Method::POST, &path, Some(&t), Some(reply)).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let replies = "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies";
+    assert_schema(Method::POST, replies, 201, &a.body);
+    assert_eq!(w.gh.review_comments(w.repo)[1].in_reply_to, Some(nit));
+
     let a = call(
         &w.gh,
         Method::GET,
@@ -1037,6 +1088,51 @@ async fn octocrab_works_against_the_fake() {
         .await
         .expect("list");
     assert_eq!(page.items.len(), 1);
+
+    w.gh.put_file(w.repo, "main", ".github/maxion.yml", "verify: cargo test\n");
+    let mut items = crab
+        .repos("acme", "widgets")
+        .get_content()
+        .path(".github/maxion.yml")
+        .r#ref("main")
+        .send()
+        .await
+        .expect("contents");
+    let file = items.take_items().remove(0);
+    assert_eq!(
+        file.decoded_content().as_deref(),
+        Some("verify: cargo test\n")
+    );
+    let missing = crab
+        .repos("acme", "widgets")
+        .get_content()
+        .path("AGENTS.md")
+        .send()
+        .await;
+    assert!(
+        matches!(&missing, Err(octocrab::Error::GitHub { source, .. }) if source.status_code.as_u16() == 404),
+        "{missing:?}"
+    );
+    w.gh.put_file(w.repo, "maxion/1", "src/lib.rs", "pub fn fixed() {}\n");
+    let pr = crab
+        .pulls("acme", "widgets")
+        .create("Fix wobble", "maxion/1", "main")
+        .body("Closes #1")
+        .draft(Some(true))
+        .send()
+        .await
+        .expect("create PR");
+    let found = crab
+        .pulls("acme", "widgets")
+        .list()
+        .head("acme:maxion/1")
+        .send()
+        .await
+        .expect("list PRs");
+    assert_eq!(
+        found.items.iter().map(|p| p.number).collect::<Vec<_>>(),
+        [pr.number]
+    );
 
     w.gh.expect_comment_count(w.repo, w.issue, 1);
     w.gh.expect_check_run(w.repo, "maxion", Some("success"));
@@ -1198,5 +1294,41 @@ async fn enforces_githubs_secondary_limit_on_content_creation() {
         times.windows(2).all(|p| p[0] <= p[1]),
         "requests are recorded in arrival order"
     );
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
+async fn lists_pull_requests_by_head_and_state() {
+    let w = world().await;
+    w.gh.put_file(w.repo, "feature", "a.txt", "a\n");
+    w.gh.put_file(w.repo, "other", "b.txt", "b\n");
+    let n = w.gh.add_pull(w.repo, "feature", "main", "alice", "Feature");
+    w.gh.add_pull(w.repo, "other", "main", "alice", "Other");
+    let t =
+        w.gh.mint_token(w.inst, &[w.repo], &[("pull_requests", "read")]);
+    let list = |q: &'static str| call(&w.gh, Method::GET, q, Some(&t), None);
+    let a = list("/repos/acme/widgets/pulls?head=acme:feature").await;
+    let numbers: Vec<u64> = a
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["number"].as_u64())
+        .collect();
+    assert_eq!(numbers, [n]);
+    assert_eq!(a.body[0]["head"]["ref"], "feature");
+    assert_eq!(
+        list("/repos/acme/widgets/pulls?state=closed").await.body,
+        json!([])
+    );
+    assert_eq!(
+        list("/repos/acme/widgets/pulls")
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(w.gh.expect_pull(w.repo, "feature").number, n);
     w.gh.assert_ok();
 }

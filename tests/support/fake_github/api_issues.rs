@@ -12,6 +12,17 @@ fn issue_exists(ctx: &Ctx, rid: RepoId, number: u64) -> bool {
     r.issues.contains_key(&number) || r.pulls.contains_key(&number)
 }
 
+/// GitHub's comment limit; the reporter must truncate, so crossing it is a violation.
+fn too_long(ctx: &mut Ctx, body: &str) -> Option<Reply> {
+    let chars = body.chars().count();
+    if chars <= 65_536 {
+        return None;
+    }
+    let what = format!("{}: comment body of {chars} characters", ctx.path);
+    ctx.state.violation(what);
+    Some(ctx.unprocessable("Validation Failed: body is too long (maximum is 65536 characters)"))
+}
+
 pub fn get_issue(ctx: &mut Ctx) -> Reply {
     let rid = ctx.repo_id();
     let n = ctx.num("issue_number");
@@ -61,9 +72,8 @@ pub fn create_comment(ctx: &mut Ctx) -> Reply {
         return ctx.not_found();
     }
     let body = ctx.body["body"].as_str().unwrap_or_default().to_string();
-    if body.chars().count() > 65_536 {
-        return ctx
-            .unprocessable("Validation Failed: body is too long (maximum is 65536 characters)");
+    if let Some(refusal) = too_long(ctx, &body) {
+        return refusal;
     }
     let login = ctx.actor();
     ctx.state.user(&login);
@@ -87,9 +97,8 @@ pub fn update_comment(ctx: &mut Ctx) -> Reply {
     let rid = ctx.repo_id();
     let id = ctx.num("comment_id");
     let body = ctx.body["body"].as_str().unwrap_or_default().to_string();
-    if body.chars().count() > 65_536 {
-        return ctx
-            .unprocessable("Validation Failed: body is too long (maximum is 65536 characters)");
+    if let Some(refusal) = too_long(ctx, &body) {
+        return refusal;
     }
     let now = ctx.state.now();
     let actor = ctx.actor();
