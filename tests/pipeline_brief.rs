@@ -380,3 +380,19 @@ async fn a_missing_issue_is_an_error_naming_it() {
     assert!(format!("{err:#}").contains("reading issue #99"), "{err:#}");
     gh.take_violations();
 }
+
+#[test]
+fn a_cut_inside_a_code_block_closes_the_block() {
+    let mut input = small();
+    input.comments = vec![IssueComment {
+        author: "bob".into(),
+        permission: "write".into(),
+        body: format!("Log:\n~~~~\n{}~~~~\nAfter the log.", "error: boom\n".repeat(2_000)),
+    }];
+    let brief = assemble(&input, &Limits { comment_cap: 1_000, ..Limits::default() });
+    let section = &brief[brief.find("### @bob").unwrap()..];
+    let section = &section[..section.find("## Repository tree").unwrap()];
+    assert!(section.contains("error: boom\n~~~~\n[... "), "{section}");
+    assert_eq!(section.lines().filter(|l| l.starts_with("~~~~")).count(), 2, "{section}");
+    assert!(!section.contains("After the log."));
+}
