@@ -1,1 +1,5 @@
 //! The job steps: setup, implement, verify, fix, ship (issue #5).
+
+pub mod brief;
+pub mod detect;
+pub mod sanitize;

@@ -55,6 +55,12 @@ fn apply_fields(run: &mut CheckRun, body: &Value, now: DateTime<Utc>) -> Result<
             run.text = string(&output["text"]);
         }
         if let Some(a) = output["annotations"].as_array() {
+            for ann in a {
+                let columns = ann.get("start_column").is_some() || ann.get("end_column").is_some();
+                if columns && ann["start_line"] != ann["end_line"] {
+                    return Err("Invalid request.\n\n`start_column` and `end_column` may only be used when `start_line` equals `end_line`.".into());
+                }
+            }
             run.annotations.extend(a.iter().cloned());
         }
     }

@@ -7,7 +7,17 @@
 //! (`tests/fixtures/openapi/github-subset.json`), answers with bodies built from the
 //! description's examples, paginates, records every request, and can inject failures.
 //! Anything the real GitHub would refuse is a *violation*: `assert_ok()` panics listing
-//! them, and so does dropping the fake (unless the test is already panicking).
+//! them, and so does dropping the fake (unless the test is already panicking). Violations
+//! include: unknown routes, bodies or query parameters that break the published schema,
+//! bad App JWTs, unknown tokens, tokens used outside their repositories or permissions,
+//! re-using a token after GitHub answered 401 for it, a missing User-Agent, an unknown
+//! `X-GitHub-Api-Version`, and exceeding GitHub's secondary limits (80 content-creating
+//! requests per minute, 500 per hour, per installation). Tests that provoke one on purpose
+//! assert on it with `take_violations()`.
+//!
+//! Repositories are also served over git smart HTTP (`clone_url()`, user `x-access-token`,
+//! an installation token as password) through `git http-backend`; pushes update the
+//! fake's branches, so a pushed branch can be the head of a pull request.
 //!
 //! ```ignore
 //! let gh = FakeGitHub::start().await;
@@ -241,6 +251,41 @@ impl FakeGitHub {
             updated_at: now,
         });
         id
+    }
+
+    /// An open pull request from `head` into `base` authored by `login` (both branches must
+    /// exist, e.g. via `put_file`); returns its number.
+    pub fn add_pull(&self, repo: RepoId, head: &str, base: &str, login: &str, title: &str) -> u64 {
+        let mut s = self.lock();
+        s.user(login);
+        let id = s.next_id();
+        let now = s.now();
+        let r = s.repo_mut(repo);
+        let head_sha = r.branches.get(head).expect("unknown head branch").sha.clone();
+        let base_sha = r.branches.get(base).expect("unknown base branch").sha.clone();
+        r.next_number += 1;
+        let number = r.next_number;
+        r.pulls.insert(
+            number,
+            Pull {
+                number,
+                id,
+                title: title.into(),
+                body: None,
+                head: head.into(),
+                head_sha,
+                base: base.into(),
+                base_sha,
+                draft: false,
+                state: "open".into(),
+                maintainer_can_modify: false,
+                requested_reviewers: Vec::new(),
+                user: login.into(),
+                created_at: now,
+                updated_at: now,
+            },
+        );
+        number
     }
 
     /// A pull request review comment by `login` (for `/replies`); returns its id.
