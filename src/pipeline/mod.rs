@@ -1,1 +1,2 @@
 //! The job steps: setup, implement, verify, fix, ship (issue #5).
+pub mod git;
