@@ -330,3 +330,25 @@ async fn the_token_never_reaches_a_file_an_argv_or_a_url() {
     let mirror_config = std::fs::read_to_string(s.cache.mirror_path(REPO).expect("path").join("config")).expect("cfg");
     assert!(!mirror_config.contains("127.0.0.1"), "the mirror stores no remote URL:\n{mirror_config}");
 }
+
+#[tokio::test]
+async fn a_retried_job_replaces_its_own_earlier_push() {
+    let s = setup().await;
+    let url = s.server.clone_url(REPO);
+    let branch = "maxion/issue-10-x";
+    let mut pushed = Vec::new();
+    // The same job twice from the start (the first attempt's instance died
+    // after pushing): the second commit is not a descendant of the first,
+    // and replaces it because the branch is where the mirror last saw it.
+    for attempt in ["first", "second"] {
+        let mirror = s.cache.sync(REPO, &url, &token(TOKEN)).await.expect("sync");
+        let wc = mirror.new_branch(&s.cache.workspace_path(attempt), "main", branch).await.expect("copy");
+        drop(mirror);
+        std::fs::write(wc.dir().join("attempt.txt"), attempt).expect("edit");
+        let sha = wc.commit_all("feat: x", &bot(), None).await.expect("commit").expect("sha");
+        wc.push(&sha, &url, &token(TOKEN)).await.expect("push");
+        pushed.push(sha);
+    }
+    assert_eq!(s.server.branch_head(REPO, branch).await.as_ref(), pushed.last());
+    assert_eq!(s.server.read_file_at(REPO, branch, "attempt.txt").await.as_deref(), Some(&b"second"[..]));
+}
