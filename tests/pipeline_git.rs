@@ -352,3 +352,16 @@ async fn a_retried_job_replaces_its_own_earlier_push() {
     assert_eq!(s.server.branch_head(REPO, branch).await.as_ref(), pushed.last());
     assert_eq!(s.server.read_file_at(REPO, branch, "attempt.txt").await.as_deref(), Some(&b"second"[..]));
 }
+
+#[tokio::test]
+async fn a_broken_mirror_is_cloned_again() {
+    let s = setup().await;
+    let url = s.server.clone_url(REPO);
+    drop(s.cache.sync(REPO, &url, &token(TOKEN)).await.expect("sync"));
+    let path = s.cache.mirror_path(REPO).expect("path");
+    std::fs::write(path.join("HEAD"), "garbage\n").expect("break HEAD");
+    let mirror = s.cache.sync(REPO, &url, &token(TOKEN)).await.expect("sync after damage");
+    assert_eq!(mirror.kind(), SyncKind::Cloned);
+    let main = s.server.branch_head(REPO, "main").await;
+    assert_eq!(mirror.branch_head("main").await.expect("head"), main);
+}

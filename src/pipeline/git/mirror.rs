@@ -152,6 +152,8 @@ impl MirrorCache {
             let _ = remove_dir(&tmp).await;
             return Err(e);
         }
+        // Whatever is there has no HEAD or was found unusable: not a mirror.
+        remove_dir(path).await?;
         tokio::fs::rename(&tmp, path).await.map_err(|source| GitError::Io {
             context: format!("cannot move the new mirror to {}", path.display()),
             source,
