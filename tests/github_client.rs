@@ -104,9 +104,9 @@ async fn a_401_evicts_the_token_and_retries_once_with_a_fresh_one() {
     w.gh.expect_requests("POST", "/app/installations/{installation_id}/access_tokens", 2);
     let gets = w.gh.expect_requests("GET", "/repos/{owner}/{repo}/issues/{issue_number}", 3);
     assert_eq!(gets.iter().map(|r| r.status).collect::<Vec<_>>(), vec![200, 401, 200]);
-    // The fake counts a dead token as a mistake; here it is the point of the test.
+    // One 401 for an expired token is normal (clocks differ); presenting it again would be a violation.
     let v = w.gh.take_violations();
-    assert!(v.len() == 1 && v[0].contains("401"), "{v:?}");
+    assert!(v.is_empty(), "{v:?}");
 
     // A write refused with 401 is re-sent once, and lands once.
     w.gh.fail("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", Failure::ExpiredToken, 1);
