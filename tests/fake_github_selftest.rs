@@ -597,3 +597,135 @@ async fn enforces_githubs_secondary_limit_on_content_creation() {
     assert!(times.windows(2).all(|p| p[0] <= p[1]), "requests are recorded in arrival order");
     w.gh.assert_ok();
 }
+
+const LIST_CHECK_RUNS: &str = "/repos/{owner}/{repo}/commits/{ref}/check-runs";
+
+#[tokio::test]
+async fn lists_a_commits_check_runs_newest_per_name_or_all() {
+    let w = world().await;
+    let sha = w.gh.head_sha(w.repo, "main");
+    let writer = w.gh.mint_token(w.inst, &[w.repo], &[("checks", "write")]);
+    let mut ids = Vec::new();
+    for (name, external_id, on) in [("maxion", "1", &sha), ("maxion", "2", &sha), ("lint", "x", &sha)] {
+        let body = json!({ "name": name, "head_sha": on, "status": "in_progress", "external_id": external_id });
+        let a = call(&w.gh, Method::POST, "/repos/acme/widgets/check-runs", Some(&writer), Some(body)).await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        ids.push(a.body["id"].as_u64().expect("id"));
+    }
+    let feature = w.gh.put_file(w.repo, "feature/x", "a.txt", "a");
+    let body = json!({ "name": "maxion", "head_sha": feature, "external_id": "3" });
+    assert_eq!(
+        call(&w.gh, Method::POST, "/repos/acme/widgets/check-runs", Some(&writer), Some(body)).await.status,
+        201
+    );
+    let done = json!({ "conclusion": "failure", "output": { "title": "t", "summary": "s" } });
+    let path = format!("/repos/acme/widgets/check-runs/{}", ids[0]);
+    assert_eq!(call(&w.gh, Method::PATCH, &path, Some(&writer), Some(done)).await.status, 200);
+
+    let reader = w.gh.mint_token(w.inst, &[w.repo], &[("checks", "read")]);
+    let list = |query: &str| {
+        let path = format!("/repos/acme/widgets/commits/{sha}/check-runs{query}");
+        let reader = reader.clone();
+        let gh = &w.gh;
+        async move { call(gh, Method::GET, &path, Some(&reader), None).await }
+    };
+    let externals = |a: &Answer| -> Vec<String> {
+        let runs = a.body["check_runs"].as_array().expect("check_runs");
+        runs.iter().map(|r| format!("{}:{}", r["name"].as_str().unwrap(), r["external_id"].as_str().unwrap())).collect()
+    };
+
+    // The default, filter=latest: the newest run of each name only, as a PR's checks box.
+    let a = list("").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_schema(Method::GET, LIST_CHECK_RUNS, 200, &a.body);
+    let parsed: octocrab::models::checks::ListCheckRuns = serde_json::from_value(a.body.clone()).expect("octocrab");
+    assert_eq!(parsed.total_count, 2);
+    assert_eq!(externals(&a), ["lint:x", "maxion:2"]);
+
+    // filter=all shows the older run of the same name; check_name and status narrow it.
+    let a = list("?filter=all&check_name=maxion").await;
+    assert_eq!((a.body["total_count"].as_u64(), externals(&a)), (Some(2), vec!["maxion:2".into(), "maxion:1".into()]));
+    let a = list("?filter=all&status=completed").await;
+    assert_eq!(externals(&a), ["maxion:1"]);
+    assert_eq!(a.body["check_runs"][0]["conclusion"], "failure");
+    let a = list(&format!("?filter=all&app_id={}", w.gh.app_id() + 1)).await;
+    assert_eq!(a.body["total_count"], 0, "another App's runs only");
+
+    // Paged like every list, with the total in the body.
+    let a = list("?filter=all&per_page=2").await;
+    assert_eq!((a.body["total_count"].as_u64(), externals(&a).len()), (Some(3), 2));
+    assert!(a.headers["link"].to_str().expect("ascii").contains("rel=\"next\""));
+    let a = list("?filter=all&per_page=2&page=2").await;
+    assert_eq!(externals(&a), ["maxion:1"]);
+
+    // A branch name (slash included, percent-encoded) names its head commit.
+    let a = call(&w.gh, Method::GET, "/repos/acme/widgets/commits/feature%2Fx/check-runs", Some(&reader), None).await;
+    assert_eq!((a.status, externals(&a)), (200, vec!["maxion:3".to_string()]));
+    w.gh.assert_ok();
+
+    // An unknown commit is GitHub's 422, not a client mistake.
+    let a = call(
+        &w.gh,
+        Method::GET,
+        &format!("/repos/acme/widgets/commits/{}/check-runs", "0".repeat(40)),
+        Some(&reader),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(a.body["message"].as_str().unwrap_or_default().starts_with("No commit found for SHA"), "{}", a.body);
+    assert!(w.gh.violations().is_empty());
+
+    // Reading check runs needs checks:read; an App JWT or a bad filter is refused.
+    let issues_only = w.gh.mint_token(w.inst, &[w.repo], &[("issues", "write")]);
+    let path = format!("/repos/acme/widgets/commits/{sha}/check-runs");
+    let a = call(&w.gh, Method::GET, &path, Some(&issues_only), None).await;
+    assert_eq!((a.status, a.body["message"].as_str()), (403, Some("Resource not accessible by integration")));
+    assert_eq!(w.gh.take_violations().len(), 1);
+    assert_eq!(call(&w.gh, Method::GET, &path, Some(&w.gh.app_jwt()), None).await.status, 403);
+    assert_eq!(w.gh.take_violations().len(), 1);
+    let a = call(&w.gh, Method::GET, &format!("{path}?filter=newest"), Some(&reader), None).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(w.gh.take_violations()[0].contains("filter"));
+    w.gh.assert_ok();
+}
+
+const REPO_INSTALLATION: &str = "/repos/{owner}/{repo}/installation";
+
+#[tokio::test]
+async fn tells_the_app_which_installation_holds_a_repository() {
+    let w = world().await;
+    let other_inst = w.gh.add_installation("globex");
+    w.gh.add_repo(other_inst, "globex/rockets");
+
+    let a = call(&w.gh, Method::GET, "/repos/acme/widgets/installation", Some(&w.gh.app_jwt()), None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_schema(Method::GET, REPO_INSTALLATION, 200, &a.body);
+    let inst: octocrab::models::Installation = serde_json::from_value(a.body.clone()).expect("octocrab model");
+    assert_eq!(inst.id.0, w.inst.0);
+    assert_eq!(inst.app_id.map(|id| id.0), Some(w.gh.app_id()));
+    assert_eq!(a.body["account"]["login"], "acme");
+    assert_eq!(a.body["access_tokens_url"], format!("{}/app/installations/{}/access_tokens", w.gh.url(), w.inst.0));
+    let a = call(&w.gh, Method::GET, "/repos/globex/rockets/installation", Some(&w.gh.app_jwt()), None).await;
+    assert_eq!((a.status, a.body["id"].as_u64()), (200, Some(other_inst.0)));
+    let recorded = w.gh.expect_requests("GET", REPO_INSTALLATION, 2);
+    assert!(recorded.iter().all(|r| r.auth == support::fake_github::AuthKind::AppJwt));
+
+    // Not installed there: GitHub's 404, not a mistake (that is how the App finds out).
+    let a = call(&w.gh, Method::GET, "/repos/initech/printers/installation", Some(&w.gh.app_jwt()), None).await;
+    assert_eq!((a.status, a.body["message"].as_str()), (404, Some("Not Found")));
+    w.gh.assert_ok();
+
+    // Only the App itself may ask: an installation token, no credential or a bad JWT is 401.
+    let now = chrono::Utc::now().timestamp();
+    let expired = jwt_with_claims(&json!({ "iat": now - 900, "exp": now - 60, "iss": w.gh.app_id() }));
+    let token = w.gh.mint_token(w.inst, &[w.repo], &[]);
+    for (what, credential) in
+        [("installation token", Some(token.as_str())), ("none", None), ("expired JWT", Some(&expired))]
+    {
+        let a = call(&w.gh, Method::GET, "/repos/acme/widgets/installation", credential, None).await;
+        assert_eq!(a.status, 401, "{what}: {}", a.body);
+        assert_eq!(w.gh.take_violations().len(), 1, "{what} must be a violation");
+    }
+    w.gh.assert_ok();
+}

@@ -228,3 +228,46 @@ async fn queue_position_and_requeue_are_shown_in_the_same_comment() {
     w.gh.expect_check_run(w.repo_id, "maxion", Some("timed_out"));
     w.gh.assert_ok();
 }
+
+#[tokio::test]
+async fn a_restarted_job_keeps_one_check_run_per_commit() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &[]);
+    let base = w.gh.head_sha(w.repo_id, "main");
+    let job41 = job(41, n, None);
+    let mut first = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job41, None).await.unwrap();
+    first.started(&base).await.unwrap();
+    // Another job on the same commit makes the newest `maxion` run there.
+    let m = w.gh.add_issue(w.repo_id, "Other", "details", &[]);
+    let mut other = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job(42, m, None), None).await.unwrap();
+    other.started(&base).await.unwrap();
+    drop(first); // the process dies mid-job
+
+    let mut again = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job41, None).await.unwrap();
+    again.started(&base).await.unwrap();
+    step(&mut again, "setup", true);
+    // Requeued after losing its lease, then started again by the same process.
+    again.record(&JobEvent::StateChanged { from: JobState::Running, to: JobState::Queued, reason: None });
+    again.started(&base).await.unwrap();
+    let head = w.gh.put_file(w.repo_id, "maxion/issue-1", "src/fix.rs", "fn fix() {}\n");
+    again.pushed(&head).await.unwrap();
+    again.pushed(&head).await.unwrap();
+    again.finish(Phase::Succeeded { pull_request: Some("https://github.example/pull/3".into()) }, Vec::new()).await;
+    other.finish(Phase::Cancelled { reason: None }, Vec::new()).await;
+
+    let runs = w.gh.check_runs(w.repo_id);
+    let of = |job: &str, sha: &str| {
+        runs.iter().filter(|r| r.external_id.as_deref() == Some(job) && r.head_sha == sha).count()
+    };
+    assert_eq!((of("41", &base), of("41", &head), of("42", &base)), (1, 1, 1), "{runs:#?}");
+    assert_eq!(runs.len(), 3);
+    w.gh.expect_requests("POST", "/repos/{owner}/{repo}/check-runs", 3);
+    for r in runs.iter().filter(|r| r.external_id.as_deref() == Some("41")) {
+        assert_eq!(r.conclusion.as_deref(), Some("success"), "{r:#?}");
+        assert!(r.summary.as_deref().unwrap().contains("`setup`"), "{r:#?}");
+    }
+    let r42 = runs.iter().find(|r| r.external_id.as_deref() == Some("42")).unwrap();
+    assert_eq!(r42.conclusion.as_deref(), Some("cancelled"));
+    w.gh.expect_comment_count(w.repo_id, n, 1);
+    w.gh.assert_ok();
+}

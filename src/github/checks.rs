@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::error::GitHubError;
-use super::repo::{RepoClient, enc};
+use super::repo::{MAX_PAGES, RepoClient, enc};
 use super::tokens::Permissions;
 use super::transport::Safety;
 use super::types::{Annotation, CheckAction, CheckOutput, CheckRun, CheckRunSpec};
@@ -113,6 +113,7 @@ fn body(spec: &CheckRunSpec, with_identity: bool) -> Value {
 
 #[derive(Deserialize)]
 struct CheckRunList {
+    total_count: usize,
     check_runs: Vec<CheckRun>,
 }
 
@@ -197,11 +198,22 @@ impl RepoClient {
         Ok(())
     }
 
-    /// Check runs named `name` on commit `sha`.
+    /// Every check run named `name` on commit `sha`, older ones included.
     pub async fn list_check_runs(&self, sha: &str, name: &str) -> Result<Vec<CheckRun>, GitHubError> {
-        let path = self.path(&format!("/commits/{}/check-runs?check_name={}&per_page=100", enc(sha), enc(name)));
-        let list: CheckRunList = self.get(Permissions::checks_read(), path, "check runs").await?;
-        Ok(list.check_runs)
+        // GitHub's default `filter=latest` hides all but the newest run of a name,
+        // and every job's run is called `maxion`: finding one job's run needs `all`.
+        let base = self.path(&format!("/commits/{}/check-runs?check_name={}&filter=all", enc(sha), enc(name)));
+        let mut all = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let path = format!("{base}&per_page=100&page={page}");
+            let list: CheckRunList = self.get(Permissions::checks_read(), path, "check runs").await?;
+            let n = list.check_runs.len();
+            all.extend(list.check_runs);
+            if n < 100 || all.len() >= list.total_count {
+                break;
+            }
+        }
+        Ok(all)
     }
 }
 

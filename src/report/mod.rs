@@ -63,6 +63,8 @@ pub struct JobReporter {
     view: StatusView,
     started: Option<Instant>,
     step_started: HashMap<String, Instant>,
+    /// This job's check run per commit sha.
+    runs_by_sha: HashMap<String, u64>,
     targets: Arc<Mutex<Targets>>,
     updates: Coalescer<StatusView>,
 }
@@ -94,6 +96,7 @@ impl JobReporter {
             view,
             started: None,
             step_started: HashMap::new(),
+            runs_by_sha: HashMap::new(),
             targets,
             updates,
         })
@@ -107,8 +110,7 @@ impl JobReporter {
     pub async fn started(&mut self, base_sha: &str) -> Result<(), GitHubError> {
         self.started = Some(Instant::now());
         self.view.phase = Phase::Running { step: None, elapsed: Duration::ZERO };
-        let run = self.repo.create_check_run(&self.check_spec(base_sha)).await?;
-        self.targets.lock().unwrap_or_else(|e| e.into_inner()).check_runs.push(run.id);
+        self.check_run_on(base_sha).await?;
         self.updates.update(self.view.clone());
         Ok(())
     }
@@ -117,8 +119,31 @@ impl JobReporter {
     /// carry the verification results and the final conclusion.
     pub async fn pushed(&mut self, head_sha: &str) -> Result<(), GitHubError> {
         self.refresh_elapsed();
-        let run = self.repo.create_check_run(&self.check_spec(head_sha)).await?;
-        self.targets.lock().unwrap_or_else(|e| e.into_inner()).check_runs.push(run.id);
+        self.check_run_on(head_sha).await
+    }
+
+    /// Makes sure this job has its one `maxion` check run on `sha` and that it is kept
+    /// in sync. A restarted job (new process, or requeued after losing its lease) takes
+    /// over the run it made before, found by `external_id`, instead of adding a second.
+    /// A completed run is left alone: GitHub does not reopen a completed check run.
+    async fn check_run_on(&mut self, sha: &str) -> Result<(), GitHubError> {
+        if self.runs_by_sha.contains_key(sha) {
+            return Ok(());
+        }
+        let external_id = self.job_id.to_string();
+        let existing = self
+            .repo
+            .list_check_runs(sha, CHECK_NAME)
+            .await?
+            .into_iter()
+            .filter(|r| r.external_id.as_deref() == Some(external_id.as_str()) && r.status != CheckStatus::Completed)
+            .max_by_key(|r| r.id);
+        let id = match existing {
+            Some(run) => run.id,
+            None => self.repo.create_check_run(&self.check_spec(sha)).await?.id,
+        };
+        self.runs_by_sha.insert(sha.to_owned(), id);
+        self.targets.lock().unwrap_or_else(|e| e.into_inner()).check_runs.push(id);
         Ok(())
     }
 

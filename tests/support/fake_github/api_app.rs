@@ -1,5 +1,5 @@
-//! App-level operations: `GET /app`, minting installation tokens, `GET /users/{username}`,
-//! and `GET /search/issues`. Token minting enforces GitHub's rules: repositories must belong
+//! App-level operations: `GET /app`, minting installation tokens, which installation
+//! covers a repository, `GET /users/{username}`, and `GET /search/issues`. Token minting enforces GitHub's rules: repositories must belong
 //! to the installation and requested permissions must not exceed the installation's.
 
 use std::collections::BTreeMap;
@@ -94,6 +94,17 @@ pub fn access_token(ctx: &mut Ctx) -> Reply {
     body["repository_selection"] = json!(if scoped.is_some() { "selected" } else { "all" });
     body["repositories"] = json!(repos);
     Reply::created(body)
+}
+
+/// `GET /repos/{owner}/{repo}/installation` (App JWT): the installation holding the
+/// repository. A repository the App is not installed on is unknown to the fake, so the
+/// server has already answered 404 for it, as GitHub does.
+pub fn repo_installation(ctx: &mut Ctx) -> Reply {
+    let inst = ctx.state.repo(ctx.repo_id()).installation;
+    match ctx.state.installations.get(&inst) {
+        Some(i) => Reply::ok(render::installation(ctx.state, i)),
+        None => ctx.not_found(),
+    }
 }
 
 fn render_token_example(_ctx: &Ctx) -> Value {

@@ -1,11 +1,14 @@
-//! Check runs: create and update, with GitHub's semantics on top of the schema: a
-//! conclusion implies `completed`, `completed` needs a conclusion, the head sha must be a
-//! commit the repository knows, annotations accumulate across updates.
+//! Check runs: create, update and list per commit, with GitHub's semantics on top of the
+//! schema: a conclusion implies `completed`, `completed` needs a conclusion, the head sha
+//! must be a commit the repository knows, annotations accumulate across updates, and a
+//! listing shows only the newest run of each name unless asked for `filter=all`.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::model::CheckRun;
+use super::model::{APP_ID, CheckRun};
 use super::render;
 use super::server::{Ctx, Reply};
 
@@ -128,4 +131,41 @@ pub fn update(ctx: &mut Ctx) -> Reply {
     }
     let r = ctx.state.repo(rid);
     Reply::ok(render::check_run(ctx.state, r, &updated))
+}
+
+/// `GET /repos/{owner}/{repo}/commits/{ref}/check-runs`. `ref` is a commit sha or a branch
+/// name. GitHub's default `filter=latest` keeps only the most recently created run of each
+/// name (what a PR's checks box shows), so a client looking for an older run of the same
+/// name, e.g. by `external_id`, must ask for `filter=all`. Newest first; GitHub documents
+/// no order, so clients must not rely on this one.
+pub fn list_for_ref(ctx: &mut Ctx) -> Reply {
+    let rid = ctx.repo_id();
+    let reference = ctx.param("ref").to_string();
+    let r = ctx.state.repo(rid);
+    let sha = if r.commits.contains(&reference) {
+        reference.clone()
+    } else if let Some(b) = r.branches.get(&reference) {
+        b.sha.clone()
+    } else {
+        return ctx.unprocessable(&format!("No commit found for SHA: {reference}"));
+    };
+    let name = ctx.query.get("check_name");
+    let status = ctx.query.get("status");
+    let other_app = ctx.query.get("app_id").is_some_and(|id| *id != APP_ID.to_string());
+    let latest_only = ctx.query.get("filter").is_none_or(|f| f == "latest");
+    let mut runs: Vec<&CheckRun> = r
+        .check_runs
+        .iter()
+        .filter(|c| c.head_sha == sha && !other_app)
+        .filter(|c| name.is_none_or(|n| c.name == *n) && status.is_none_or(|s| c.status == *s))
+        .collect();
+    runs.sort_by_key(|c| std::cmp::Reverse(c.id));
+    if latest_only {
+        let mut seen = BTreeSet::new();
+        runs.retain(|c| seen.insert(c.name.clone()));
+    }
+    let items: Vec<Value> = runs.iter().map(|c| render::check_run(ctx.state, r, c)).collect();
+    let total = items.len();
+    let page = ctx.paginate(items);
+    Reply { status: 200, body: json!({ "total_count": total, "check_runs": page.body }), headers: page.headers }
 }

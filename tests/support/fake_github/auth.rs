@@ -1,5 +1,6 @@
 //! Authentication as GitHub does it for an App: RS256 App JWTs (checked against the test
-//! App's public key with GitHub's claim rules) on `/app/*`, installation tokens minted by
+//! App's public key with GitHub's claim rules) on `/app/*` and the few App-only routes
+//! elsewhere (`GET /repos/{o}/{r}/installation`), installation tokens minted by
 //! the fake everywhere else, and the permission each operation needs. Reads state only;
 //! returns GitHub's real 401/403 messages for the server to send.
 
@@ -66,8 +67,11 @@ fn looks_like_jwt(s: &str) -> bool {
     s.split('.').count() == 3 && s.starts_with("ey")
 }
 
+/// Routes outside `/app` that GitHub serves to the App itself (App JWT only).
+const APP_JWT_ROUTES: &[&str] = &["/repos/{owner}/{repo}/installation"];
+
 pub fn authenticate(state: &mut State, headers: &HeaderMap, template: &str) -> Result<Caller, Refusal> {
-    let app_route = template.starts_with("/app");
+    let app_route = template.starts_with("/app") || APP_JWT_ROUTES.contains(&template);
     let Some(cred) = credential(headers) else {
         if template == "/users/{username}" {
             return Ok(Caller::Anonymous);
@@ -153,7 +157,7 @@ pub fn verify_jwt(jwt: &str) -> Result<(), Refusal> {
 pub fn required_permission(method: &Method, template: &str) -> Option<(&'static str, &'static str)> {
     let write = method != Method::GET;
     let t = template;
-    Some(if t.starts_with("/app") || t == "/users/{username}" || t == "/search/issues" {
+    Some(if t.starts_with("/app") || APP_JWT_ROUTES.contains(&t) || t == "/users/{username}" || t == "/search/issues" {
         return None;
     } else if t.contains("/check-runs") {
         ("checks", if write { "write" } else { "read" })

@@ -1,5 +1,5 @@
 //! Test-facing controls of the fake GitHub: failure injection, its clock, installation
-//! tokens and App JWTs minted directly (for tests that bypass the client).
+//! tokens, App JWTs and check runs made directly (for tests that bypass the client).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -69,5 +69,32 @@ impl FakeGitHub {
     pub fn app_jwt(&self) -> String {
         let now = chrono::Utc::now().timestamp();
         jwt_with_claims(&serde_json::json!({ "iat": now - 60, "exp": now + 540, "iss": model::APP_ID }))
+    }
+
+    /// An `in_progress` check run made directly, as an earlier run of the bot (or many of
+    /// them) would have left it; bypasses the secondary limit. Returns its id.
+    pub fn add_check_run(&self, repo: RepoId, name: &str, head_sha: &str, external_id: Option<&str>) -> u64 {
+        let mut s = self.lock();
+        assert!(s.repo(repo).commits.contains(head_sha), "unknown commit {head_sha}");
+        let id = s.next_id();
+        let now = s.now();
+        s.repo_mut(repo).check_runs.push(model::CheckRun {
+            id,
+            name: name.into(),
+            head_sha: head_sha.into(),
+            status: "in_progress".into(),
+            conclusion: None,
+            details_url: None,
+            external_id: external_id.map(str::to_string),
+            title: None,
+            summary: None,
+            text: None,
+            annotations: Vec::new(),
+            actions: Vec::new(),
+            started_at: now,
+            completed_at: None,
+            updates: 0,
+        });
+        id
     }
 }

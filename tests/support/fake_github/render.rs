@@ -7,8 +7,8 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::model::{
-    APP_CLIENT_ID, APP_ID, APP_SLUG, CheckRun, Comment, Issue, Pull, Reaction, Repo, ReviewComment, State, User,
-    UserType, blob_sha, timestamp,
+    APP_CLIENT_ID, APP_ID, APP_SLUG, CheckRun, Comment, Installation, Issue, Pull, Reaction, Repo, ReviewComment,
+    State, User, UserType, blob_sha, timestamp,
 };
 use super::spec::spec;
 
@@ -84,6 +84,30 @@ pub fn app(state: &State) -> Value {
     v["client_id"] = json!(APP_CLIENT_ID);
     v["name"] = json!("Maxion (test)");
     v["node_id"] = json!(node_id("Integration", APP_ID));
+    v
+}
+
+/// The App's installation on an account (`GET /repos/{o}/{r}/installation`).
+pub fn installation(state: &State, i: &Installation) -> Value {
+    let mut v = example(state, "installation", None);
+    let base = &state.base_url;
+    let account = state.users.get(&i.account).cloned().unwrap_or(User {
+        id: i.id.0 + 1,
+        login: i.account.clone(),
+        kind: UserType::User,
+    });
+    v["id"] = json!(i.id.0);
+    v["account"] = user(state, &account);
+    v["target_id"] = json!(account.id);
+    v["target_type"] = json!(account.kind.as_str());
+    v["app_id"] = json!(APP_ID);
+    v["app_slug"] = json!(APP_SLUG);
+    v["client_id"] = json!(APP_CLIENT_ID);
+    v["permissions"] = json!(i.permissions);
+    v["repository_selection"] = json!("selected");
+    v["access_tokens_url"] = json!(format!("{base}/app/installations/{}/access_tokens", i.id.0));
+    v["html_url"] = json!(format!("{base}/settings/installations/{}", i.id.0));
+    v["events"] = json!(["issues", "issue_comment", "check_run", "pull_request"]);
     v
 }
 

@@ -360,6 +360,7 @@ fn apply(shared: &Shared, p: Pending) -> Reply {
     let reply = match (p.method.as_str(), t) {
         ("GET", "/app") => api_app::get_app(&mut ctx),
         ("POST", "/app/installations/{installation_id}/access_tokens") => api_app::access_token(&mut ctx),
+        ("GET", "/repos/{owner}/{repo}/installation") => api_app::repo_installation(&mut ctx),
         ("GET", "/users/{username}") => api_app::get_user(&mut ctx),
         ("GET", "/search/issues") => api_app::search_issues(&mut ctx),
         ("GET", "/repos/{owner}/{repo}") => api_repos::get_repo(&mut ctx),
@@ -369,6 +370,7 @@ fn apply(shared: &Shared, p: Pending) -> Reply {
         ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission") => api_repos::permission(&mut ctx),
         ("POST", "/repos/{owner}/{repo}/check-runs") => api_checks::create(&mut ctx),
         ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}") => api_checks::update(&mut ctx),
+        ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs") => api_checks::list_for_ref(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}") => api_issues::get_issue(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => api_issues::list_comments(&mut ctx),
         ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => api_issues::create_comment(&mut ctx),
