@@ -11,6 +11,7 @@
 //! The delivery id is the idempotency key: its row is inserted in the same
 //! transaction as the job, so a redelivery never creates a second job.
 
+use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -138,53 +139,83 @@ async fn write(
     limiter: &DefaultKeyedRateLimiter<i64>,
     records: &[&DeliveryRecord],
 ) -> anyhow::Result<Vec<Recorded>> {
+    let now = now_ms();
     let mut tx = store.pool.begin().await.context("starting an intake transaction")?;
+    // One multi-row insert per chunk: most deliveries need nothing else, and
+    // each statement is a round trip to the database.
+    let mut fresh: HashSet<String> = HashSet::with_capacity(records.len());
+    for chunk in records.chunks(INSERT_CHUNK) {
+        fresh.extend(insert_deliveries(&mut tx, chunk, now).await?);
+    }
     let mut out = Vec::with_capacity(records.len());
     for record in records {
-        out.push(write_one(&mut tx, limiter, record).await?);
+        // `remove`: a second record with the same id in this batch is a duplicate of the first.
+        let recorded = if fresh.remove(&record.id) {
+            apply(&mut tx, limiter, record, now).await?
+        } else {
+            duplicate(&mut tx, &record.id).await?
+        };
+        out.push(recorded);
     }
     tx.commit().await.context("committing intake")?;
     Ok(out)
 }
 
-async fn write_one(
+/// Records per multi-row insert (6 parameters each, far below SQLite's limit).
+const INSERT_CHUNK: usize = 128;
+
+/// Inserts the delivery rows; returns the ids that were new. A conflict on
+/// the primary key is the duplicate check, and inserting first takes SQLite's
+/// write lock at once.
+async fn insert_deliveries(
+    tx: &mut Transaction<'static, Any>,
+    records: &[&DeliveryRecord],
+    now: i64,
+) -> anyhow::Result<Vec<String>> {
+    let mut sql = String::from("INSERT INTO deliveries (id, event, action, received_at, outcome, detail) VALUES ");
+    for i in 0..records.len() {
+        let b = i * 6;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6));
+    }
+    sql.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
+    let mut query = sqlx::query(&sql);
+    for record in records {
+        let (outcome, detail) = match &record.effect {
+            Effect::Note { outcome, detail } => (*outcome, detail.clone()),
+            Effect::Installation(_) | Effect::InstallationRepos { .. } => ("recorded", None),
+            Effect::Run(_) => ("pending", None),
+        };
+        query = query
+            .bind(record.id.clone())
+            .bind(record.event.clone())
+            .bind(record.action.clone())
+            .bind(now)
+            .bind(outcome)
+            .bind(detail.map(|d| crate::masker::global().mask(&d)));
+    }
+    let rows = query.fetch_all(&mut **tx).await.context("recording deliveries")?;
+    rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+}
+
+async fn duplicate(tx: &mut Transaction<'static, Any>, id: &str) -> anyhow::Result<Recorded> {
+    let row = sqlx::query("SELECT outcome, job_id FROM deliveries WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+        .context("reading a duplicate delivery")?;
+    Ok(Recorded { duplicate: true, outcome: row.try_get(0)?, job_id: row.try_get::<Option<i64>, _>(1)?.map(JobId) })
+}
+
+/// Applies a new delivery's effect; its row is already inserted.
+async fn apply(
     tx: &mut Transaction<'static, Any>,
     limiter: &DefaultKeyedRateLimiter<i64>,
     record: &DeliveryRecord,
+    now: i64,
 ) -> anyhow::Result<Recorded> {
-    let now = now_ms();
-    // Insert first: a write takes SQLite's write lock at once, and the
-    // conflict on the primary key is the duplicate check.
-    let (outcome, detail) = match &record.effect {
-        Effect::Note { outcome, detail } => (*outcome, detail.clone()),
-        Effect::Installation(_) | Effect::InstallationRepos { .. } => ("recorded", None),
-        Effect::Run(_) => ("pending", None),
-    };
-    let inserted = sqlx::query(
-        "INSERT INTO deliveries (id, event, action, received_at, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(&record.id)
-    .bind(&record.event)
-    .bind(record.action.clone())
-    .bind(now)
-    .bind(outcome)
-    .bind(detail.map(|d| crate::masker::global().mask(&d)))
-    .execute(&mut **tx)
-    .await
-    .context("recording a delivery")?;
-    if inserted.rows_affected() == 0 {
-        let row = sqlx::query("SELECT outcome, job_id FROM deliveries WHERE id = $1")
-            .bind(&record.id)
-            .fetch_one(&mut **tx)
-            .await
-            .context("reading a duplicate delivery")?;
-        return Ok(Recorded {
-            duplicate: true,
-            outcome: row.try_get(0)?,
-            job_id: row.try_get::<Option<i64>, _>(1)?.map(JobId),
-        });
-    }
     match &record.effect {
         Effect::Note { outcome, .. } => Ok(Recorded { duplicate: false, outcome: (*outcome).into(), job_id: None }),
         Effect::Installation(change) => {
