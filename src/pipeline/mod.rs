@@ -2,4 +2,5 @@
 
 pub mod brief;
 pub mod detect;
+pub mod git;
 pub mod sanitize;

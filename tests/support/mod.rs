@@ -3,4 +3,5 @@
 
 pub mod docker;
 pub mod fake_github;
+pub mod git_http;
 pub mod service;

@@ -1,0 +1,55 @@
+//! Git on the host (issue #5 §3): the mirror cache, the job's working copy,
+//! commit and push. The sandbox never sees a token; git runs here, as the
+//! system `git` binary, with the installation token in the environment of
+//! the one process that needs it (see `runner.rs`).
+//!
+//! One job's flow:
+//! ```text
+//! MirrorCache::sync(full_name, clone_url, token)     clone once, fetch each job (locked per repository)
+//!   └─ SyncedMirror::new_branch(dest, default, branch) local clone, new branch, remotes removed
+//!        (or checkout_existing(dest, branch) for a follow-up)
+//! … upload WorkingCopy::dir() into the sandbox, run the agent, then
+//!   WorkingCopy::clear_for_results() and extract /workspace into dir() …
+//! WorkingCopy::changed_paths() / commit_all(message, bot, co_author) -> Option<sha>
+//! WorkingCopy::push(sha, clone_url, fresh_token)
+//! ```
+//! Touches: the data dir (`mirrors/`, `work/`, `git-home/`), git processes.
+
+mod mirror;
+mod names;
+mod runner;
+mod workcopy;
+
+pub use mirror::{MirrorCache, SyncKind, SyncedMirror};
+pub use names::{CoAuthor, branch_name, commit_message, is_conventional_commit, validate_branch};
+pub use runner::Git;
+pub use workcopy::{Identity, SCRATCH_DIR, WorkingCopy};
+
+/// Why a git operation failed. Callers branch on `Auth` (mint a new token,
+/// or report missing permissions), `Rejected` (someone else moved the
+/// branch) and `Network` (retry later). Every `stderr` has passed the masker
+/// and is cut to its last 2,000 characters.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GitError {
+    #[error("git {op}: authentication failed (token refused or lacking permission): {stderr}")]
+    Auth { op: String, stderr: String },
+    #[error("git {op}: the remote rejected the push: {stderr}")]
+    Rejected { op: String, stderr: String },
+    #[error("git {op}: network error: {stderr}")]
+    Network { op: String, stderr: String },
+    #[error("git {op}: timed out after {secs} s")]
+    Timeout { op: String, secs: u64 },
+    #[error("git {op} failed (exit code {code:?}): {stderr}")]
+    Failed { op: String, code: Option<i32>, stderr: String },
+    #[error("branch {0:?} does not exist")]
+    NoSuchBranch(String),
+    #[error("git: invalid input: {0}")]
+    Invalid(String),
+    #[error("git: {context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

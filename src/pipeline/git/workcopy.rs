@@ -1,0 +1,288 @@
+//! A job's working copy: a local clone of the mirror on the job's branch,
+//! remotes removed, uploaded with its `.git` into the sandbox; and, after
+//! the agent ran, the commit of what came back and the push.
+//!
+//! What comes back from the sandbox is untrusted, `.git` included: a
+//! `core.fsmonitor` or hook planted there would run on the host the moment
+//! git looked at the directory. So the host never uses that `.git`. It stages
+//! the returned files with the mirror as git dir and a throw-away index
+//! (`--git-dir <mirror> --work-tree <dir>`, `GIT_INDEX_FILE`), writes the
+//! commit into the mirror's object store (objects only, no ref moves) and
+//! pushes from there. Touches: the working copy dir, the mirror's objects,
+//! a temporary index file, git processes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use secrecy::SecretString;
+
+use super::GitError;
+use super::mirror::check_clone_url;
+use super::names::{CoAuthor, validate_branch, with_trailer};
+use super::runner::{Git, GitCmd};
+
+/// Never part of a commit: the agent's scratch space for its commit message
+/// and pull-request body.
+pub const SCRATCH_DIR: &str = ".maxion";
+
+/// The author and committer of Maxion's commits (the App's bot account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+}
+
+/// A working copy made by [`super::SyncedMirror::new_branch`] or
+/// [`super::SyncedMirror::checkout_existing`].
+#[derive(Debug)]
+pub struct WorkingCopy {
+    dir: PathBuf,
+    mirror: PathBuf,
+    branch: String,
+    base: String,
+    git: Git,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The parent of the next commit: the base, then each commit made.
+    head: String,
+    /// What the branch is believed to point at upstream (`None`: absent).
+    lease: Option<String>,
+}
+
+impl WorkingCopy {
+    pub(crate) async fn create(
+        git: &Git,
+        mirror: &Path,
+        dest: &Path,
+        checkout: &str,
+        new_branch: Option<&str>,
+        base: String,
+        lease: Option<String>,
+    ) -> Result<Self, GitError> {
+        validate_branch(checkout)?;
+        let io = |context: String| move |source| GitError::Io { context, source };
+        if let Ok(mut entries) = tokio::fs::read_dir(dest).await
+            && entries.next_entry().await.map_err(io(format!("cannot read {}", dest.display())))?.is_some()
+        {
+            return Err(GitError::Invalid(format!("working copy destination {} is not empty", dest.display())));
+        }
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io(format!("cannot create {}", parent.display())))?;
+        }
+        // A plain local path: objects are hardlinked where the filesystem
+        // allows and copied where it does not.
+        let clone = GitCmd::new(format!("clone working copy of {checkout}"))
+            .args(["clone", "--quiet", "--branch", checkout, "--"])
+            .arg(mirror)
+            .arg(dest);
+        git.run(clone).await?;
+        let branch = match new_branch {
+            Some(b) => {
+                let cmd = GitCmd::new(format!("create branch {b}")).cwd(dest).args(["checkout", "--quiet", "-b", b]);
+                git.run(cmd).await?;
+                b.to_owned()
+            }
+            None => checkout.to_owned(),
+        };
+        // The copy goes into the sandbox: no remote, so nothing there knows
+        // where the repository lives or could push to it.
+        git.run(GitCmd::new("remove remote").cwd(dest).args(["remote", "remove", "origin"])).await?;
+        Ok(WorkingCopy {
+            dir: dest.to_owned(),
+            mirror: mirror.to_owned(),
+            branch,
+            git: git.clone(),
+            state: Mutex::new(State { head: base.clone(), lease }),
+            base,
+        })
+    }
+
+    /// The working tree (with its `.git`), to upload into `/workspace`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The branch commits go to.
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    /// The commit the working copy started from.
+    pub fn base_commit(&self) -> &str {
+        &self.base
+    }
+
+    /// The parent the next commit gets: the base, or the last commit made.
+    pub fn head(&self) -> String {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).head.clone()
+    }
+
+    /// Empties the directory (the `.git` too) so the sandbox's `/workspace`
+    /// can be extracted into it: files the agent deleted stay deleted, and
+    /// no extracted file is written through a hardlink into the mirror.
+    pub async fn clear_for_results(&self) -> Result<(), GitError> {
+        let io = |source| GitError::Io { context: format!("cannot clear {}", self.dir.display()), source };
+        let mut entries = tokio::fs::read_dir(&self.dir).await.map_err(io)?;
+        while let Some(entry) = entries.next_entry().await.map_err(io)? {
+            let path = entry.path();
+            if entry.file_type().await.map_err(io)?.is_dir() {
+                tokio::fs::remove_dir_all(&path).await.map_err(io)?;
+            } else {
+                tokio::fs::remove_file(&path).await.map_err(io)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the working copy.
+    pub async fn remove(self) -> Result<(), GitError> {
+        tokio::fs::remove_dir_all(&self.dir)
+            .await
+            .map_err(|source| GitError::Io { context: format!("cannot remove {}", self.dir.display()), source })
+    }
+
+    /// Paths that differ from [`Self::head`] (added, modified, deleted),
+    /// `.maxion/` and nested repositories left out.
+    pub async fn changed_paths(&self) -> Result<Vec<String>, GitError> {
+        let index = TempIndex::new();
+        self.stage(&index).await
+    }
+
+    /// Commits everything that changed (except `.maxion/`) on top of
+    /// [`Self::head`], with `author` as author and committer and the
+    /// co-author trailer appended. `None` when nothing changed.
+    pub async fn commit_all(
+        &self,
+        message: &str,
+        author: &Identity,
+        co_author: Option<&CoAuthor>,
+    ) -> Result<Option<String>, GitError> {
+        for field in [&author.name, &author.email] {
+            if field.trim().is_empty() || field.contains(['<', '>', '\n', '\0']) {
+                return Err(GitError::Invalid(format!("commit identity field {field:?}")));
+            }
+        }
+        if message.trim().is_empty() {
+            return Err(GitError::Invalid("empty commit message".into()));
+        }
+        let index = TempIndex::new();
+        if self.stage(&index).await?.is_empty() {
+            return Ok(None);
+        }
+        let tree = self.git.run(self.in_tree("write tree", &index).arg("write-tree")).await?.text();
+        let parent = self.head();
+        let commit = self
+            .in_tree("commit", &index)
+            .args(["commit-tree", tree.as_str(), "-p", parent.as_str(), "-F", "-"])
+            .env("GIT_AUTHOR_NAME", &author.name)
+            .env("GIT_AUTHOR_EMAIL", &author.email)
+            .env("GIT_COMMITTER_NAME", &author.name)
+            .env("GIT_COMMITTER_EMAIL", &author.email)
+            .stdin(with_trailer(message, co_author).into_bytes());
+        let sha = self.git.run(commit).await?.text();
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).head = sha.clone();
+        Ok(Some(sha))
+    }
+
+    /// Pushes `commit` to the branch at `clone_url` with a freshly minted
+    /// token. The branch is the bot's own, so the push may replace it, but
+    /// only if it still points where Maxion last saw it (force-with-lease):
+    /// a maintainer's commit pushed meanwhile is never overwritten.
+    pub async fn push(&self, commit: &str, clone_url: &str, token: &SecretString) -> Result<(), GitError> {
+        check_clone_url(clone_url)?;
+        if !(commit.len() == 40 || commit.len() == 64) || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(GitError::Invalid(format!("{commit:?} is not a commit id")));
+        }
+        let target = format!("refs/heads/{}", self.branch);
+        let lease = self.state.lock().unwrap_or_else(|e| e.into_inner()).lease.clone();
+        let cmd = GitCmd::new(format!("push {}", self.branch))
+            .arg("--git-dir")
+            .arg(&self.mirror)
+            .args(["push", "--quiet", "--no-verify", "--porcelain"])
+            .arg(format!("--force-with-lease={target}:{}", lease.unwrap_or_default()))
+            .arg("--")
+            .arg(clone_url)
+            .arg(format!("{commit}:{target}"))
+            .token(token);
+        self.git.run(cmd).await?;
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).lease = Some(commit.to_owned());
+        Ok(())
+    }
+
+    /// A command on the returned tree with the host's git dir and index.
+    fn in_tree<'a>(&'a self, op: &str, index: &'a TempIndex) -> GitCmd<'a> {
+        GitCmd::new(op)
+            .arg("--git-dir")
+            .arg(&self.mirror)
+            .arg("--work-tree")
+            .arg(&self.dir)
+            .cwd(&self.dir)
+            .env("GIT_INDEX_FILE", &index.0)
+    }
+
+    /// Fills `index` from the head commit plus the returned tree; returns
+    /// the changed paths.
+    async fn stage(&self, index: &TempIndex) -> Result<Vec<String>, GitError> {
+        let head = self.head();
+        self.git.run(self.in_tree("read tree", index).args(["read-tree", head.as_str()])).await?;
+        let exclude = format!(":(exclude){SCRATCH_DIR}");
+        self.git.run(self.in_tree("stage changes", index).args(["add", "--all", "--", ".", exclude.as_str()])).await?;
+        let raw = self
+            .git
+            .run(self.in_tree("list changes", index).args([
+                "diff-index",
+                "--cached",
+                "--raw",
+                "-z",
+                "--no-renames",
+                head.as_str(),
+            ]))
+            .await?
+            .stdout;
+        let mut changed = Vec::new();
+        let mut dropped = Vec::new();
+        let mut fields = raw.split(|b| *b == 0).filter(|f| !f.is_empty());
+        while let (Some(meta), Some(path)) = (fields.next(), fields.next()) {
+            let meta = String::from_utf8_lossy(meta);
+            let path = String::from_utf8_lossy(path).into_owned();
+            let mut modes = meta.trim_start_matches(':').split(' ');
+            let (old_mode, new_mode) = (modes.next().unwrap_or(""), modes.next().unwrap_or(""));
+            // A repository the agent cloned inside the tree would become a
+            // gitlink to a commit GitHub has never seen.
+            if new_mode == "160000" && old_mode != "160000" {
+                dropped.push(path);
+            } else {
+                changed.push(path);
+            }
+        }
+        if !dropped.is_empty() {
+            tracing::warn!(paths = ?dropped, "nested repositories left out of the commit");
+            let cmd = self.in_tree("drop nested repositories", index).args(["update-index", "--force-remove", "--"]);
+            self.git.run(cmd.args(&dropped)).await?;
+        }
+        Ok(changed)
+    }
+}
+
+/// A uniquely named index file outside both the working tree (the sandbox
+/// wrote it) and the mirror (shared by jobs); removed on drop.
+struct TempIndex(PathBuf);
+
+impl TempIndex {
+    fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        TempIndex(std::env::temp_dir().join(format!("maxion-index-{}-{n}", std::process::id())))
+    }
+}
+
+impl Drop for TempIndex {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(self.0.with_extension("lock"));
+    }
+}
