@@ -53,7 +53,7 @@ pub struct RawSettings {
     /// The comment command word. [default: /maxion]
     #[arg(long, global = true, env = "MAXION_COMMAND")]
     pub maxion_command: Option<String>,
-    /// Jobs run at once on this instance. [default: 3]
+    /// Jobs run at once on this instance; 0 records jobs but runs none (intake only). [default: 3]
     #[arg(long, global = true, env = "MAXION_WORKERS")]
     pub maxion_workers: Option<String>,
     /// New jobs allowed per installation per minute; over it deliveries are recorded as rate_limited. [default: 30]
@@ -239,7 +239,7 @@ impl Settings {
         if command.is_empty() || command.chars().any(char::is_whitespace) {
             bail!("MAXION_COMMAND: must be one word without spaces, like /maxion");
         }
-        let workers = parse_number(pick(raw.maxion_workers, "MAXION_WORKERS")?, "MAXION_WORKERS", 3, 1..=256)?;
+        let workers = parse_number(pick(raw.maxion_workers, "MAXION_WORKERS")?, "MAXION_WORKERS", 3, 0..=256)?;
         let jobs_per_minute = parse_number(
             pick(raw.maxion_jobs_per_minute, "MAXION_JOBS_PER_MINUTE")?,
             "MAXION_JOBS_PER_MINUTE",

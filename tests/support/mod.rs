@@ -5,3 +5,4 @@ pub mod docker;
 pub mod fake_github;
 pub mod git_http;
 pub mod service;
+pub mod e2e;

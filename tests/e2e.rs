@@ -1,0 +1,130 @@
+//! End to end (issue #5): a labelled issue becomes a verified pull request,
+//! through the real service, real Docker sandboxes, host git against the
+//! fake GitHub's git server, and the scripted test agent.
+
+mod support;
+
+use std::time::Duration;
+
+use maxion::jobs::JobState;
+use support::e2e::E2e;
+
+const JOB_LIMIT: Duration = Duration::from_secs(120);
+
+fn branch_of(e: &E2e, issue: u64) -> String {
+    let pulls = e.gh.pulls(e.repo);
+    let pr = pulls.iter().find(|p| p.head.contains(&format!("issue-{issue}-"))).expect("a PR for the issue");
+    pr.head.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn labelled_issue_becomes_a_verified_pull_request() {
+    let Some(e) = E2e::start(|_| {}).await else { return };
+    let issue = e
+        .label_issue("Add the ok file", "write ok.txt all good\ncommit feat: add the ok file (#1)\nbody Adds ok.txt.")
+        .await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+
+    let pulls = e.gh.pulls(e.repo);
+    assert_eq!(pulls.len(), 1, "exactly one pull request");
+    let pr = &pulls[0];
+    assert_eq!(pr.head, "maxion/issue-1-add-the-ok-file");
+    assert_eq!(pr.base, "main");
+    assert!(!pr.draft, "verification passed: not a draft");
+    assert_eq!(pr.title, "feat: add the ok file (#1)");
+    let body = pr.body.clone().unwrap_or_default();
+    assert!(body.contains("Closes #1"), "{body}");
+    assert!(body.contains("Adds ok.txt."), "{body}");
+    assert!(body.contains("| `test -f ok.txt` | passed |"), "{body}");
+    assert!(pr.requested_reviewers.contains(&"alice".to_owned()));
+    assert_eq!(e.gh.file(e.repo, &pr.head, "ok.txt").as_deref(), Some(&b"all good\n"[..]));
+    assert!(e.gh.file(e.repo, &pr.head, ".maxion/commit-message.txt").is_none(), "scratch files are never committed");
+
+    let comments = e.gh.comments(e.repo, issue);
+    let own: Vec<_> = comments.iter().filter(|c| c.user == e.gh.bot_login()).collect();
+    assert_eq!(own.len(), 1, "one status comment, edited in place");
+    assert!(own[0].history.len() > 1, "the status comment was edited");
+    assert!(own[0].body.contains(&format!("/pull/{}", pr.number)) || own[0].body.contains(&pr.number.to_string()));
+
+    let runs = e.gh.check_runs(e.repo);
+    assert_eq!(runs.len(), 2, "base and head check runs: {runs:?}");
+    assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("success")), "{runs:?}");
+    assert!(runs.iter().any(|r| r.head_sha == pr.head_sha));
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_verification_gets_a_fix_round_then_a_ready_pr() {
+    let Some(e) = E2e::start(|r| r.maxion_verify_commands = Some("grep -q good ok.txt".into())).await else {
+        return;
+    };
+    let issue = e.label_issue("Fix later", "write-bad-then-fix ok.txt good bad").await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+    let branch = branch_of(&e, issue);
+    assert_eq!(e.gh.file(e.repo, &branch, "ok.txt").as_deref(), Some(&b"good\n"[..]));
+    let pr = &e.gh.pulls(e.repo)[0];
+    assert!(!pr.draft);
+    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
+    assert!(
+        events.iter().any(|s| matches!(&s.event, maxion::jobs::JobEvent::StepStarted { step } if step == "fix 1")),
+        "a fix round ran"
+    );
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verification_that_never_passes_gives_a_draft_and_failure() {
+    let Some(e) = E2e::start(|r| r.maxion_verify_commands = Some("grep -q good ok.txt".into())).await else {
+        return;
+    };
+    let issue = e.label_issue("Never good", "bad-always ok.txt bad").await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed);
+    let pulls = e.gh.pulls(e.repo);
+    assert_eq!(pulls.len(), 1);
+    assert!(pulls[0].draft, "a draft PR");
+    let body = pulls[0].body.clone().unwrap_or_default();
+    assert!(body.contains("Verification still fails"), "{body}");
+    assert!(body.contains("failed (exit code 1)"), "{body}");
+    let runs = e.gh.check_runs(e.repo);
+    assert!(!runs.is_empty() && runs.iter().all(|r| r.conclusion.as_deref() == Some("failure")), "{runs:?}");
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nothing_to_change_is_neutral_without_a_pr() {
+    let Some(e) = E2e::start(|r| r.maxion_verify_commands = Some("true".into())).await else { return };
+    let issue = e.label_issue("Nothing to do", "nothing").await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+    assert!(e.gh.pulls(e.repo).is_empty(), "no PR");
+    assert!(e.gh.file(e.repo, "maxion/issue-1-nothing-to-do", "README.md").is_none(), "no branch");
+    let runs = e.gh.check_runs(e.repo);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].conclusion.as_deref(), Some("neutral"));
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_past_its_deadline_times_out() {
+    let Some(e) = E2e::start(|r| r.maxion_job_timeout = Some("3".into())).await else { return };
+    let issue = e.label_issue("Slow", "sleep 60").await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, Duration::from_secs(60)).await;
+    assert_eq!(job.state, JobState::TimedOut, "error: {:?}", job.error);
+    let runs = e.gh.check_runs(e.repo);
+    assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("timed_out")), "{runs:?}");
+    assert!(e.gh.pulls(e.repo).is_empty());
+    e.gh.assert_ok();
+    e.stop().await;
+}
