@@ -88,7 +88,7 @@ async fn verification_that_never_passes_gives_a_draft_and_failure() {
     let job = e.wait_terminal(job.id, JOB_LIMIT).await;
     assert_eq!(job.state, JobState::Failed);
     let pulls = e.gh.pulls(e.repo);
-    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls.len(), 1, "job error: {:?}", job.error);
     assert!(pulls[0].draft, "a draft PR");
     let body = pulls[0].body.clone().unwrap_or_default();
     assert!(body.contains("Verification still fails"), "{body}");
