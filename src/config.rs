@@ -253,7 +253,8 @@ impl Settings {
 
         let sandbox_image =
             pick(raw.maxion_sandbox_image, "MAXION_SANDBOX_IMAGE")?.unwrap_or_else(|| "maxion-sandbox:latest".into());
-        let sandbox_network = pick(raw.maxion_sandbox_network, "MAXION_SANDBOX_NETWORK")?.unwrap_or_else(|| "none".into());
+        let sandbox_network =
+            pick(raw.maxion_sandbox_network, "MAXION_SANDBOX_NETWORK")?.unwrap_or_else(|| "none".into());
         if !matches!(sandbox_network.as_str(), "none" | "open") {
             bail!("MAXION_SANDBOX_NETWORK: expected none or open, got {sandbox_network:?}");
         }
@@ -277,15 +278,21 @@ impl Settings {
             60u64,
             0..=3_600,
         )?);
-        let max_fix_rounds =
-            parse_number(pick(raw.maxion_max_fix_rounds, "MAXION_MAX_FIX_ROUNDS")?, "MAXION_MAX_FIX_ROUNDS", 2u32, 0..=2)?;
+        let max_fix_rounds = parse_number(
+            pick(raw.maxion_max_fix_rounds, "MAXION_MAX_FIX_ROUNDS")?,
+            "MAXION_MAX_FIX_ROUNDS",
+            2u32,
+            0..=2,
+        )?;
         let draft_on_failure = match pick(raw.maxion_draft_on_failure, "MAXION_DRAFT_ON_FAILURE")?.as_deref() {
             None | Some("true") | Some("1") => true,
             Some("false") | Some("0") => false,
             Some(v) => bail!("MAXION_DRAFT_ON_FAILURE: expected true or false, got {v:?}"),
         };
         let verify_commands = pick(raw.maxion_verify_commands, "MAXION_VERIFY_COMMANDS")?
-            .map(|v| v.replace(";;", "\n").lines().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect())
+            .map(|v| {
+                v.replace(";;", "\n").lines().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
+            })
             .unwrap_or_default();
 
         Ok(Settings {

@@ -128,3 +128,83 @@ async fn a_job_past_its_deadline_times_out() {
     e.gh.assert_ok();
     e.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tokens_and_agent_secrets_never_leave_unmasked() {
+    const SECRET: &str = "agent-secret-value-5f1d9c2e7a";
+    // SAFETY: nextest runs each test in its own process; nothing else reads the environment concurrently here.
+    unsafe { std::env::set_var("E2E_AGENT_SECRET", SECRET) };
+    let Some(e) = E2e::start(|r| r.maxion_agent_secrets = Some("E2E_AGENT_SECRET".into())).await else { return };
+    let issue = e.label_issue("Leak check", "print-env E2E_AGENT_SECRET\nwrite ok.txt fine").await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+
+    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
+    let stored = serde_json::to_string(&events).expect("json");
+    assert!(stored.contains("E2E_AGENT_SECRET="), "the agent printed the variable: {stored}");
+    let mut everything = stored;
+    for c in e.gh.comments(e.repo, issue) {
+        everything.push_str(&c.history.join("\n"));
+    }
+    for r in e.gh.check_runs(e.repo) {
+        everything.push_str(&format!("{:?}{:?}{:?}", r.title, r.summary, r.text));
+    }
+    for p in e.gh.pulls(e.repo) {
+        everything.push_str(&format!("{}{:?}", p.title, p.body));
+    }
+    assert!(!everything.contains(SECRET), "the agent secret leaked");
+    let tokens = e.gh.issued_tokens();
+    assert!(!tokens.is_empty());
+    for t in tokens {
+        assert!(!everything.contains(&t), "an installation token leaked");
+    }
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancelling_a_running_job_removes_its_container_quickly() {
+    let Some(e) = E2e::start(|_| {}).await else { return };
+    let issue = e.label_issue("Cancel me", "sleep 120").await;
+    let job = e.job_for(issue).await;
+    let id = job.id;
+    // Wait until the agent step runs (its container exists).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let events = e.store().job_events(id, 0, 10_000).await.expect("events");
+        if events.iter().any(|s| matches!(&s.event, maxion::jobs::JobEvent::StepStarted { step } if step == "agent")) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the agent never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let docker = maxion::sandbox::connect().await.expect("docker");
+    let instance = maxion::worker::instance_id(&e.dir.path().join("data")).expect("instance id");
+    let list = || {
+        let docker = docker.clone();
+        let instance = instance.clone();
+        async move {
+            let filters = std::collections::HashMap::from([(
+                "label",
+                vec![format!("maxion.job={id}"), format!("maxion.instance={instance}")],
+            )]);
+            let opts =
+                bollard::query_parameters::ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+            docker.list_containers(Some(opts)).await.expect("list containers").len()
+        }
+    };
+    assert_eq!(list().await, 1, "the job's sandbox runs");
+    let cancelled_at = tokio::time::Instant::now();
+    assert!(e.running.as_ref().expect("running").pool.as_ref().expect("pool").cancel(id));
+    while list().await > 0 {
+        assert!(cancelled_at.elapsed() < Duration::from_secs(2), "container still there 2 s after cancel");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let job = e.wait_terminal(id, Duration::from_secs(30)).await;
+    assert_eq!(job.state, JobState::Cancelled);
+    let runs = e.gh.check_runs(e.repo);
+    assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("cancelled")), "{runs:?}");
+    e.gh.assert_ok();
+    e.stop().await;
+}

@@ -56,7 +56,11 @@ pub(crate) enum Stop {
 
 impl Stop {
     pub(crate) fn failed(e: impl std::fmt::Display, step: Option<&str>) -> Self {
-        Stop::Failed { reason: crate::masker::global().mask(&e.to_string()), step: step.map(str::to_owned), last_lines: Vec::new() }
+        Stop::Failed {
+            reason: crate::masker::global().mask(&e.to_string()),
+            step: step.map(str::to_owned),
+            last_lines: Vec::new(),
+        }
     }
 }
 
@@ -133,7 +137,10 @@ pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationTo
                     "verification still fails after the fix rounds; draft PR {}",
                     pull_request.clone().unwrap_or_default()
                 );
-                (JobOutcome::failed(reason.clone()), Phase::Failed { reason, step: Some("verify".into()), last_lines: Vec::new() })
+                (
+                    JobOutcome::failed(reason.clone()),
+                    Phase::Failed { reason, step: Some("verify".into()), last_lines: Vec::new() },
+                )
             }
         }
         Err(Stop::Cancelled) => (
@@ -141,7 +148,10 @@ pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationTo
             Phase::Cancelled { reason: None },
         ),
         Err(Stop::TimedOut(after)) => (
-            JobOutcome { state: JobState::TimedOut, reason: Some(format!("job deadline of {} s passed", after.as_secs())) },
+            JobOutcome {
+                state: JobState::TimedOut,
+                reason: Some(format!("job deadline of {} s passed", after.as_secs())),
+            },
             Phase::TimedOut { after },
         ),
         Err(Stop::Failed { reason, step, last_lines }) => {
@@ -172,7 +182,11 @@ async fn run_steps(
         verify: ctx
             .verify_commands
             .iter()
-            .map(|c| PlannedCommand { kind: CommandKind::Test, run: c.clone(), reason: "MAXION_VERIFY_COMMANDS".into() })
+            .map(|c| PlannedCommand {
+                kind: CommandKind::Test,
+                run: c.clone(),
+                reason: "MAXION_VERIFY_COMMANDS".into(),
+            })
             .collect(),
     });
     let trigger_comment_id = job.spec.trigger_comment_id.map(|i| i as u64);
@@ -206,8 +220,11 @@ async fn run_steps(
         .await
         .map_err(|e| Stop::failed(e, Some("checkout")))?;
     let full_name = repo.full_name();
-    let mirror =
-        ctx.mirrors.sync(&full_name, &gathered.clone_url, &token).await.map_err(|e| Stop::failed(e, Some("checkout")))?;
+    let mirror = ctx
+        .mirrors
+        .sync(&full_name, &gathered.clone_url, &token)
+        .await
+        .map_err(|e| Stop::failed(e, Some("checkout")))?;
     drop(token);
     let work_dir = ctx.data_dir.join("work").join(format!("job-{}-{}", job.id, job.attempts));
     let _ = tokio::fs::remove_dir_all(&work_dir).await;
@@ -313,7 +330,8 @@ async fn verify(
     let mut results = Vec::new();
     for cmd in &plan.verify {
         let req = sh(&cmd.run).env("CI", "true");
-        let (passed, exit_code, duration, tail) = run_logged(log, sandbox, "verify", req, Some(ctx.verify_timeout)).await?;
+        let (passed, exit_code, duration, tail) =
+            run_logged(log, sandbox, "verify", req, Some(ctx.verify_timeout)).await?;
         results.push(VerifyResult { command: cmd.run.clone(), exit_code, passed, duration, tail });
     }
     Ok(results)

@@ -53,7 +53,35 @@ async fn ship_inner(
     let scratch = wc.dir().with_extension("download");
     let _ = tokio::fs::remove_dir_all(&scratch).await;
     tokio::fs::create_dir_all(&scratch).await.map_err(|e| Stop::failed(e, Some("ship")))?;
-    sandbox.download_to_dir(WORKSPACE, &scratch).await?;
+    // The sandbox is done with its `.git`; dropping it there keeps it out of
+    // the transfer altogether (it is large and never trusted here).
+    let (tx, _rx) = tokio::sync::mpsc::channel(16);
+    let rm = crate::sandbox::ExecRequest::new(["rm", "-rf", "--", "/workspace/.git"]);
+    let removed = sandbox.exec(rm, &tx).await?;
+    if !removed.outcome.succeeded() {
+        return Err(Stop::failed(format!("removing the sandbox's .git {}", removed.outcome.describe()), Some("ship")));
+    }
+    // Through a file rather than `download_to_dir`: its unpacker may stop at
+    // the end-of-archive marker while `tar` still writes record padding,
+    // which fails the transfer at random.
+    let archive = scratch.with_extension("tar");
+    {
+        let mut file = tokio::fs::File::create(&archive).await.map_err(|e| Stop::failed(e, Some("ship")))?;
+        sandbox.download_tar(WORKSPACE, &mut file).await?;
+    }
+    let (from_archive, into) = (archive.clone(), scratch.clone());
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut a = tar::Archive::new(std::fs::File::open(&from_archive)?);
+        a.set_preserve_permissions(false);
+        a.set_preserve_ownerships(false);
+        a.set_unpack_xattrs(false);
+        a.set_overwrite(true);
+        a.unpack(&into)
+    })
+    .await
+    .map_err(|e| Stop::failed(e, Some("ship")))?
+    .map_err(|e| Stop::failed(format!("unpacking the workspace: {e}"), Some("ship")))?;
+    let _ = tokio::fs::remove_file(&archive).await;
     wc.clear_for_results().await.map_err(|e| Stop::failed(e, Some("ship")))?;
     let from = scratch.join(WORKSPACE.trim_start_matches('/'));
     move_except_git(&from, wc.dir()).await.map_err(ship_err("ship"))?;
@@ -67,7 +95,8 @@ async fn ship_inner(
     let bot = repo.bot_identity().await.map_err(|e| Stop::failed(e, Some("ship")))?;
     let author = Identity { name: bot.login.clone(), email: bot.email.clone() };
     let co_author = CoAuthor { login: job.spec.sender_login.clone(), id: job.spec.sender_id as u64 };
-    let Some(sha) = wc.commit_all(&message, &author, Some(&co_author)).await.map_err(|e| Stop::failed(e, Some("ship")))?
+    let Some(sha) =
+        wc.commit_all(&message, &author, Some(&co_author)).await.map_err(|e| Stop::failed(e, Some("ship")))?
     else {
         log.event(JobEvent::Info { message: "the agent changed nothing; no branch, no pull request".into() }).await;
         return Ok(None);
@@ -154,10 +183,21 @@ fn pr_body(ctx: &PipelineContext, job: &Job, agent_body: Option<&str>, verify: &
             } else {
                 v.exit_code.map_or("did not finish".to_owned(), |c| format!("failed (exit code {c})"))
             };
-            let _ = writeln!(b, "| `{}` | {result} | {:.1} s |", v.command.replace('|', "\\|").replace('`', "'"), v.duration.as_secs_f64());
+            let _ = writeln!(
+                b,
+                "| `{}` | {result} | {:.1} s |",
+                v.command.replace('|', "\\|").replace('`', "'"),
+                v.duration.as_secs_f64()
+            );
         }
         b.push('\n');
     }
-    let _ = writeln!(b, "Job: {} · agent: `{}` · requested by @{}", ctx.report.job_url(job.id), ctx.agent.name, job.spec.sender_login);
+    let _ = writeln!(
+        b,
+        "Job: {} · agent: `{}` · requested by @{}",
+        ctx.report.job_url(job.id),
+        ctx.agent.name,
+        job.spec.sender_login
+    );
     crate::masker::global().mask(&b)
 }

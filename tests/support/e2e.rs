@@ -50,7 +50,8 @@ impl E2e {
         gh.add_user("alice", UserType::User);
         gh.set_permission(repo, "alice", "write");
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut e2e = E2e { gh, inst, repo, running: None, url: String::new(), client: reqwest::Client::new(), image, dir };
+        let mut e2e =
+            E2e { gh, inst, repo, running: None, url: String::new(), client: reqwest::Client::new(), image, dir };
         e2e.boot(tweak).await;
         Some(e2e)
     }
