@@ -462,7 +462,17 @@ mod tests {
             (RawSettings { github_api_url: Some("ftp://x".into()), ..Default::default() }, "GITHUB_API_URL"),
             (RawSettings { maxion_listen: Some("nowhere".into()), ..Default::default() }, "MAXION_LISTEN"),
             (RawSettings { database_url: Some("mysql://x".into()), ..Default::default() }, "DATABASE_URL"),
-            (RawSettings { maxion_workers: Some("0".into()), ..Default::default() }, "MAXION_WORKERS"),
+            (RawSettings { maxion_workers: Some("257".into()), ..Default::default() }, "MAXION_WORKERS"),
+            (RawSettings { maxion_agent: Some("gpt".into()), ..Default::default() }, "MAXION_AGENT"),
+            (
+                RawSettings { maxion_sandbox_network: Some("wide".into()), ..Default::default() },
+                "MAXION_SANDBOX_NETWORK",
+            ),
+            (RawSettings { maxion_max_fix_rounds: Some("3".into()), ..Default::default() }, "MAXION_MAX_FIX_ROUNDS"),
+            (
+                RawSettings { maxion_draft_on_failure: Some("maybe".into()), ..Default::default() },
+                "MAXION_DRAFT_ON_FAILURE",
+            ),
         ];
         for (raw, name) in cases {
             let err = Settings::from_raw(raw, None).expect_err(name).to_string();
