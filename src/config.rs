@@ -53,7 +53,7 @@ pub struct RawSettings {
     /// The comment command word. [default: /maxion]
     #[arg(long, global = true, env = "MAXION_COMMAND")]
     pub maxion_command: Option<String>,
-    /// Jobs run at once on this instance. [default: 3]
+    /// Jobs run at once on this instance; 0 records jobs but runs none (intake only). [default: 3]
     #[arg(long, global = true, env = "MAXION_WORKERS")]
     pub maxion_workers: Option<String>,
     /// New jobs allowed per installation per minute; over it deliveries are recorded as rate_limited. [default: 30]
@@ -65,6 +65,36 @@ pub struct RawSettings {
     /// Where mirrors and working copies live. [default: ./maxion-data]
     #[arg(long, global = true, env = "MAXION_DATA_DIR")]
     pub maxion_data_dir: Option<String>,
+    /// Docker image every job's sandbox runs (never pulled). [default: maxion-sandbox:latest]
+    #[arg(long, global = true, env = "MAXION_SANDBOX_IMAGE")]
+    pub maxion_sandbox_image: Option<String>,
+    /// Sandbox network: `none` or `open` (a bridge network of the job's own). [default: none]
+    #[arg(long, global = true, env = "MAXION_SANDBOX_NETWORK")]
+    pub maxion_sandbox_network: Option<String>,
+    /// The coding agent profile: pi | claude-code | codex | custom. [default: pi]
+    #[arg(long, global = true, env = "MAXION_AGENT")]
+    pub maxion_agent: Option<String>,
+    /// The agent command for the `custom` profile, run with `sh -c`; the prompt file is in $MAXION_PROMPT_FILE.
+    #[arg(long, global = true, env = "MAXION_AGENT_COMMAND")]
+    pub maxion_agent_command: Option<String>,
+    /// Comma-separated names of host environment variables handed to the agent exec only (masked everywhere).
+    #[arg(long, global = true, env = "MAXION_AGENT_SECRETS")]
+    pub maxion_agent_secrets: Option<String>,
+    /// Hard deadline per job, in seconds, from sandbox start. [default: 1800]
+    #[arg(long, global = true, env = "MAXION_JOB_TIMEOUT")]
+    pub maxion_job_timeout: Option<String>,
+    /// Seconds running jobs may go on after SIGTERM before they are handed back. [default: 60]
+    #[arg(long, global = true, env = "MAXION_SHUTDOWN_GRACE")]
+    pub maxion_shutdown_grace: Option<String>,
+    /// Fix rounds after failed verification, 0-2. [default: 2]
+    #[arg(long, global = true, env = "MAXION_MAX_FIX_ROUNDS")]
+    pub maxion_max_fix_rounds: Option<String>,
+    /// Open a draft PR (stating the failures) when verification still fails: true | false. [default: true]
+    #[arg(long, global = true, env = "MAXION_DRAFT_ON_FAILURE")]
+    pub maxion_draft_on_failure: Option<String>,
+    /// Verification commands, one per line or `;;`-separated, overriding detection (until repo config exists).
+    #[arg(long, global = true, env = "MAXION_VERIFY_COMMANDS")]
+    pub maxion_verify_commands: Option<String>,
 }
 
 /// The GitHub App's identity. Present only when all three parts are set.
@@ -100,6 +130,26 @@ pub struct Settings {
     pub jobs_per_minute: u32,
     pub jobs_burst: u32,
     pub data_dir: PathBuf,
+    pub pipeline: PipelineSettings,
+}
+
+/// What the pipeline runs jobs with (issue #5).
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub sandbox_image: String,
+    /// `none` or `open`.
+    pub sandbox_network: String,
+    /// Agent profile name: pi | claude-code | codex | custom.
+    pub agent: String,
+    pub agent_command: Option<String>,
+    /// Names of host environment variables passed to the agent exec only.
+    pub agent_secrets: Vec<String>,
+    pub job_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub max_fix_rounds: u32,
+    pub draft_on_failure: bool,
+    /// Configured verification commands; empty: detected.
+    pub verify_commands: Vec<String>,
 }
 
 impl Settings {
@@ -189,7 +239,7 @@ impl Settings {
         if command.is_empty() || command.chars().any(char::is_whitespace) {
             bail!("MAXION_COMMAND: must be one word without spaces, like /maxion");
         }
-        let workers = parse_number(pick(raw.maxion_workers, "MAXION_WORKERS")?, "MAXION_WORKERS", 3, 1..=256)?;
+        let workers = parse_number(pick(raw.maxion_workers, "MAXION_WORKERS")?, "MAXION_WORKERS", 3, 0..=256)?;
         let jobs_per_minute = parse_number(
             pick(raw.maxion_jobs_per_minute, "MAXION_JOBS_PER_MINUTE")?,
             "MAXION_JOBS_PER_MINUTE",
@@ -201,7 +251,63 @@ impl Settings {
         let data_dir =
             PathBuf::from(pick(raw.maxion_data_dir, "MAXION_DATA_DIR")?.unwrap_or_else(|| "./maxion-data".into()));
 
+        let sandbox_image =
+            pick(raw.maxion_sandbox_image, "MAXION_SANDBOX_IMAGE")?.unwrap_or_else(|| "maxion-sandbox:latest".into());
+        let sandbox_network =
+            pick(raw.maxion_sandbox_network, "MAXION_SANDBOX_NETWORK")?.unwrap_or_else(|| "none".into());
+        if !matches!(sandbox_network.as_str(), "none" | "open") {
+            bail!("MAXION_SANDBOX_NETWORK: expected none or open, got {sandbox_network:?}");
+        }
+        let agent = pick(raw.maxion_agent, "MAXION_AGENT")?.unwrap_or_else(|| "pi".into());
+        let agent_command = pick(raw.maxion_agent_command, "MAXION_AGENT_COMMAND")?.filter(|c| !c.trim().is_empty());
+        if crate::pipeline::agent::AgentProfile::resolve(&agent, agent_command.as_deref()).is_none() {
+            bail!("MAXION_AGENT: expected pi, claude-code, codex or custom (with MAXION_AGENT_COMMAND), got {agent:?}");
+        }
+        let agent_secrets = pick(raw.maxion_agent_secrets, "MAXION_AGENT_SECRETS")?
+            .map(|v| v.split([',', ' ']).map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let job_timeout = Duration::from_secs(parse_number(
+            pick(raw.maxion_job_timeout, "MAXION_JOB_TIMEOUT")?,
+            "MAXION_JOB_TIMEOUT",
+            1800u64,
+            1..=86_400,
+        )?);
+        let shutdown_grace = Duration::from_secs(parse_number(
+            pick(raw.maxion_shutdown_grace, "MAXION_SHUTDOWN_GRACE")?,
+            "MAXION_SHUTDOWN_GRACE",
+            60u64,
+            0..=3_600,
+        )?);
+        let max_fix_rounds = parse_number(
+            pick(raw.maxion_max_fix_rounds, "MAXION_MAX_FIX_ROUNDS")?,
+            "MAXION_MAX_FIX_ROUNDS",
+            2u32,
+            0..=2,
+        )?;
+        let draft_on_failure = match pick(raw.maxion_draft_on_failure, "MAXION_DRAFT_ON_FAILURE")?.as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(v) => bail!("MAXION_DRAFT_ON_FAILURE: expected true or false, got {v:?}"),
+        };
+        let verify_commands = pick(raw.maxion_verify_commands, "MAXION_VERIFY_COMMANDS")?
+            .map(|v| {
+                v.replace(";;", "\n").lines().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
+            })
+            .unwrap_or_default();
+
         Ok(Settings {
+            pipeline: PipelineSettings {
+                sandbox_image,
+                sandbox_network,
+                agent,
+                agent_command,
+                agent_secrets,
+                job_timeout,
+                shutdown_grace,
+                max_fix_rounds,
+                draft_on_failure,
+                verify_commands,
+            },
             app,
             missing,
             github_api_url,
@@ -262,6 +368,16 @@ impl RawSettings {
             "MAXION_JOBS_PER_MINUTE",
             "MAXION_JOBS_BURST",
             "MAXION_DATA_DIR",
+            "MAXION_SANDBOX_IMAGE",
+            "MAXION_SANDBOX_NETWORK",
+            "MAXION_AGENT",
+            "MAXION_AGENT_COMMAND",
+            "MAXION_AGENT_SECRETS",
+            "MAXION_JOB_TIMEOUT",
+            "MAXION_SHUTDOWN_GRACE",
+            "MAXION_MAX_FIX_ROUNDS",
+            "MAXION_DRAFT_ON_FAILURE",
+            "MAXION_VERIFY_COMMANDS",
         ]
     }
 }
@@ -346,7 +462,17 @@ mod tests {
             (RawSettings { github_api_url: Some("ftp://x".into()), ..Default::default() }, "GITHUB_API_URL"),
             (RawSettings { maxion_listen: Some("nowhere".into()), ..Default::default() }, "MAXION_LISTEN"),
             (RawSettings { database_url: Some("mysql://x".into()), ..Default::default() }, "DATABASE_URL"),
-            (RawSettings { maxion_workers: Some("0".into()), ..Default::default() }, "MAXION_WORKERS"),
+            (RawSettings { maxion_workers: Some("257".into()), ..Default::default() }, "MAXION_WORKERS"),
+            (RawSettings { maxion_agent: Some("gpt".into()), ..Default::default() }, "MAXION_AGENT"),
+            (
+                RawSettings { maxion_sandbox_network: Some("wide".into()), ..Default::default() },
+                "MAXION_SANDBOX_NETWORK",
+            ),
+            (RawSettings { maxion_max_fix_rounds: Some("3".into()), ..Default::default() }, "MAXION_MAX_FIX_ROUNDS"),
+            (
+                RawSettings { maxion_draft_on_failure: Some("maybe".into()), ..Default::default() },
+                "MAXION_DRAFT_ON_FAILURE",
+            ),
         ];
         for (raw, name) in cases {
             let err = Settings::from_raw(raw, None).expect_err(name).to_string();

@@ -1,22 +1,34 @@
-//! Starting and stopping the whole service: store, ledger, HTTP server (and,
-//! as later pieces land, the worker pool). `maxion serve` and the integration
-//! tests both go through [`start`], so tests run the real thing.
+//! Starting and stopping the whole service: store, ledger, HTTP server and,
+//! when the GitHub App is configured, the sandbox sweep and the worker pool
+//! running the pipeline. `maxion serve` and the integration tests both go
+//! through [`start`], so tests run the real thing.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::github::{GitHubApp, GitHubConfig};
 use crate::jobs::{JobRate, Ledger, Store};
+use crate::pipeline::agent::AgentProfile;
+use crate::pipeline::git::MirrorCache;
+use crate::pipeline::run::{PipelineContext, network_mode, run_job};
+use crate::report::ReportConfig;
+use crate::sandbox::SandboxSettings;
 use crate::server::{AppState, router};
+use crate::worker::{Pool, WorkerSettings};
 
 /// A running service.
 pub struct Running {
     /// The address actually bound (useful when listening on port 0).
     pub addr: SocketAddr,
     pub store: Store,
+    /// The worker pool; `None` when the App is not configured.
+    pub pool: Option<Pool>,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -36,6 +48,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("MAXION_LISTEN: cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    let wake = Arc::clone(&ledger.jobs_available);
+    let pool = match &settings.app {
+        Some(_) if settings.workers > 0 => Some(start_pool(&settings, store.clone(), wake).await?),
+        _ => None,
+    };
     let app = router(AppState::new(settings, store.clone(), ledger));
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
@@ -43,12 +60,69 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await
     });
     tracing::info!(%addr, "maxion listening");
-    Ok(Running { addr, store, shutdown, server })
+    Ok(Running { addr, store, pool, shutdown, server })
+}
+
+/// Sweeps what a crashed predecessor left in Docker, then starts the pool.
+async fn start_pool(settings: &Settings, store: Store, wake: Arc<tokio::sync::Notify>) -> anyhow::Result<Pool> {
+    let Some(creds) = &settings.app else { anyhow::bail!("the GitHub App is not configured") };
+    let p = &settings.pipeline;
+    let instance_id = crate::worker::instance_id(&settings.data_dir)?;
+    let docker = crate::sandbox::connect().await.context("the worker pool needs a Docker Engine")?;
+    match crate::sandbox::sweep_orphans(&docker, &instance_id).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "removed sandboxes left behind by a previous run"),
+        Err(e) => tracing::warn!(error = %e, "sweeping orphaned sandboxes failed"),
+    }
+    let app = GitHubApp::new(GitHubConfig::new(&settings.github_api_url, creds.app_id, creds.private_key.clone()))
+        .context("building the GitHub client")?;
+    let mut agent_secrets = Vec::new();
+    for name in &p.agent_secrets {
+        let Ok(value) = std::env::var(name) else {
+            anyhow::bail!("MAXION_AGENT_SECRETS: the environment variable {name} is not set");
+        };
+        let value = secrecy::SecretString::from(value);
+        let _ = crate::masker::global().add(&value);
+        agent_secrets.push((name.clone(), value));
+    }
+    let agent = AgentProfile::resolve(&p.agent, p.agent_command.as_deref())
+        .context("MAXION_AGENT: unknown profile or custom without MAXION_AGENT_COMMAND")?;
+    let sandbox = SandboxSettings {
+        image: p.sandbox_image.clone(),
+        network: network_mode(&p.sandbox_network),
+        job_deadline: p.job_timeout,
+        exec_timeout: p.job_timeout,
+        instance_id: instance_id.clone(),
+        ..SandboxSettings::default()
+    };
+    let ctx = Arc::new(PipelineContext {
+        app,
+        store: store.clone(),
+        docker,
+        mirrors: MirrorCache::new(&settings.data_dir).context("MAXION_DATA_DIR: cannot set up the mirror cache")?,
+        report: ReportConfig { public_url: settings.public_url.clone(), update_interval: Duration::from_secs(2) },
+        sandbox,
+        agent,
+        agent_secrets,
+        max_fix_rounds: p.max_fix_rounds,
+        draft_on_failure: p.draft_on_failure,
+        verify_commands: p.verify_commands.clone(),
+        verify_timeout: p.job_timeout.min(Duration::from_secs(15 * 60)),
+        data_dir: settings.data_dir.clone(),
+    });
+    let mut workers = WorkerSettings::new(settings.workers, instance_id);
+    workers.grace = p.shutdown_grace;
+    let pool = Pool::start(store, workers, wake, move |job, cancel| run_job(Arc::clone(&ctx), job, cancel)).await?;
+    Ok(pool)
 }
 
 impl Running {
     /// Stops accepting connections, lets in-flight requests finish, and returns.
     pub async fn stop(self) -> anyhow::Result<()> {
+        // Jobs first (they get the grace period), then the server.
+        if let Some(pool) = self.pool {
+            pool.shutdown().await;
+        }
         self.shutdown.cancel();
         self.server.await.context("the server task panicked")?.context("the server failed")?;
         Ok(())

@@ -1,6 +1,9 @@
 //! The job steps: setup, implement, verify, fix, ship (issue #5).
 
+pub mod agent;
 pub mod brief;
 pub mod detect;
 pub mod git;
+pub mod run;
 pub mod sanitize;
+mod ship;

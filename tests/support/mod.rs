@@ -2,6 +2,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod docker;
+pub mod e2e;
 pub mod fake_github;
 pub mod git_http;
 pub mod service;

@@ -28,6 +28,8 @@ pub fn test_settings(dir: &std::path::Path) -> RawSettings {
         maxion_listen: Some("127.0.0.1:0".into()),
         maxion_api_token: Some(API_TOKEN.into()),
         maxion_data_dir: Some(dir.join("data").display().to_string()),
+        // Intake only: these tests look at recorded jobs, not at running them.
+        maxion_workers: Some("0".into()),
         ..Default::default()
     }
 }

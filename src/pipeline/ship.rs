@@ -1,0 +1,203 @@
+//! SHIP: bring `/workspace` back onto the host working copy (without the
+//! sandbox's `.git`), commit as the App's bot, push with a freshly minted
+//! token, and open the pull request or reuse the open one for the branch.
+//! Touches: the working copy, host git, GitHub pulls.
+
+use std::fmt::Write as _;
+
+use anyhow::Context;
+
+use super::brief::Gathered;
+use super::git::{CoAuthor, Identity, SCRATCH_DIR, WorkingCopy, commit_message};
+use super::run::{Log, PipelineContext, Stop, VerifyResult, ship_err};
+use super::sanitize::sanitize;
+use crate::github::{NewPullRequest, Permissions, PullRequestUpdate, RepoClient};
+use crate::jobs::{Job, JobEvent};
+use crate::sandbox::{Sandbox, WORKSPACE};
+
+/// Returns the PR URL, or `None` when the agent changed nothing.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn ship(
+    ctx: &PipelineContext,
+    repo: &RepoClient,
+    job: &Job,
+    log: &mut Log<'_>,
+    sandbox: &Sandbox,
+    wc: &WorkingCopy,
+    gathered: &Gathered,
+    verify: &[VerifyResult],
+) -> Result<Option<String>, Stop> {
+    let started = std::time::Instant::now();
+    log.event(JobEvent::StepStarted { step: "ship".into() }).await;
+    let result = ship_inner(ctx, repo, job, log, sandbox, wc, gathered, verify).await;
+    let ok = result.is_ok();
+    let duration_ms = started.elapsed().as_millis() as u64;
+    log.event(JobEvent::StepFinished { step: "ship".into(), ok, exit_code: None, duration_ms }).await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ship_inner(
+    ctx: &PipelineContext,
+    repo: &RepoClient,
+    job: &Job,
+    log: &mut Log<'_>,
+    sandbox: &Sandbox,
+    wc: &WorkingCopy,
+    gathered: &Gathered,
+    verify: &[VerifyResult],
+) -> Result<Option<String>, Stop> {
+    // Download into a scratch dir first, then move everything but `.git`:
+    // the agent could plant hooks or config there, and host git never
+    // trusts it (it uses the mirror as its git dir anyway).
+    let scratch = wc.dir().with_extension("download");
+    let _ = tokio::fs::remove_dir_all(&scratch).await;
+    tokio::fs::create_dir_all(&scratch).await.map_err(|e| Stop::failed(e, Some("ship")))?;
+    // The sandbox is done with its `.git`; dropping it there keeps it out of
+    // the transfer altogether (it is large and never trusted here).
+    let (tx, _rx) = tokio::sync::mpsc::channel(16);
+    let rm = crate::sandbox::ExecRequest::new(["rm", "-rf", "--", "/workspace/.git"]);
+    let removed = sandbox.exec(rm, &tx).await?;
+    if !removed.outcome.succeeded() {
+        return Err(Stop::failed(format!("removing the sandbox's .git {}", removed.outcome.describe()), Some("ship")));
+    }
+    // Through a file rather than `download_to_dir`: its unpacker may stop at
+    // the end-of-archive marker while `tar` still writes record padding,
+    // which fails the transfer at random.
+    let archive = scratch.with_extension("tar");
+    {
+        let mut file = tokio::fs::File::create(&archive).await.map_err(|e| Stop::failed(e, Some("ship")))?;
+        sandbox.download_tar(WORKSPACE, &mut file).await?;
+    }
+    let (from_archive, into) = (archive.clone(), scratch.clone());
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut a = tar::Archive::new(std::fs::File::open(&from_archive)?);
+        a.set_preserve_permissions(false);
+        a.set_preserve_ownerships(false);
+        a.set_unpack_xattrs(false);
+        a.set_overwrite(true);
+        a.unpack(&into)
+    })
+    .await
+    .map_err(|e| Stop::failed(e, Some("ship")))?
+    .map_err(|e| Stop::failed(format!("unpacking the workspace: {e}"), Some("ship")))?;
+    let _ = tokio::fs::remove_file(&archive).await;
+    wc.clear_for_results().await.map_err(|e| Stop::failed(e, Some("ship")))?;
+    let from = scratch.join(WORKSPACE.trim_start_matches('/'));
+    move_except_git(&from, wc.dir()).await.map_err(ship_err("ship"))?;
+    let _ = tokio::fs::remove_dir_all(&scratch).await;
+
+    let agent_message = read_scratch(wc, "commit-message.txt").await;
+    let agent_body = read_scratch(wc, "pr-body.md").await;
+    let title = job.spec.issue_title.clone();
+    let number = job.spec.issue_number as u64;
+    let message = commit_message(agent_message.as_deref(), &title, number);
+    let bot = repo.bot_identity().await.map_err(|e| Stop::failed(e, Some("ship")))?;
+    let author = Identity { name: bot.login.clone(), email: bot.email.clone() };
+    let co_author = CoAuthor { login: job.spec.sender_login.clone(), id: job.spec.sender_id as u64 };
+    let Some(sha) =
+        wc.commit_all(&message, &author, Some(&co_author)).await.map_err(|e| Stop::failed(e, Some("ship")))?
+    else {
+        log.event(JobEvent::Info { message: "the agent changed nothing; no branch, no pull request".into() }).await;
+        return Ok(None);
+    };
+    let token = ctx
+        .app
+        .token_for(repo.installation_id(), &repo.name, Permissions::contents_write())
+        .await
+        .map_err(|e| Stop::failed(e, Some("push")))?;
+    wc.push(&sha, &gathered.clone_url, &token).await.map_err(|e| Stop::failed(e, Some("push")))?;
+    drop(token);
+    log.event(JobEvent::Info { message: format!("pushed {sha} to {}", wc.branch()) }).await;
+    if let Some(r) = log.reporter.as_deref_mut()
+        && let Err(e) = r.pushed(&sha).await
+    {
+        tracing::warn!(job = %job.id, error = %e, "creating the head commit's check run failed");
+    }
+
+    let verified = verify.iter().all(|v| v.passed);
+    let draft = !verified && ctx.draft_on_failure;
+    let body = pr_body(ctx, job, agent_body.as_deref(), verify);
+    let pr_title = message.lines().next().unwrap_or(&title).to_owned();
+    let existing = repo.list_pulls_by_head(wc.branch()).await.map_err(|e| Stop::failed(e, Some("pull request")))?;
+    let pr = match existing.into_iter().find(|p| p.state == "open") {
+        Some(p) => {
+            let update = PullRequestUpdate { title: Some(pr_title), body: Some(body), ..Default::default() };
+            repo.update_pull(p.number, &update).await.map_err(|e| Stop::failed(e, Some("pull request")))?
+        }
+        None => {
+            let new = NewPullRequest {
+                title: pr_title,
+                head: wc.branch().to_owned(),
+                base: gathered.default_branch.clone(),
+                body,
+                draft,
+            };
+            repo.create_pull(&new).await.map_err(|e| Stop::failed(e, Some("pull request")))?
+        }
+    };
+    if let Err(e) = repo.request_reviewers(pr.number, std::slice::from_ref(&job.spec.sender_login), &[]).await {
+        tracing::warn!(job = %job.id, error = %e, "requesting a review failed");
+    }
+    log.event(JobEvent::Info { message: format!("pull request #{}: {}", pr.number, pr.html_url) }).await;
+    Ok(Some(pr.html_url))
+}
+
+async fn read_scratch(wc: &WorkingCopy, name: &str) -> Option<String> {
+    tokio::fs::read_to_string(wc.dir().join(SCRATCH_DIR).join(name)).await.ok().filter(|t| !t.trim().is_empty())
+}
+
+async fn move_except_git(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    let mut entries = match tokio::fs::read_dir(from).await {
+        Ok(e) => e,
+        // An empty workspace arrives as nothing at all.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", from.display())),
+    };
+    while let Some(entry) = entries.next_entry().await? {
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        let dest = to.join(entry.file_name());
+        tokio::fs::rename(entry.path(), &dest).await.with_context(|| format!("moving to {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+fn pr_body(ctx: &PipelineContext, job: &Job, agent_body: Option<&str>, verify: &[VerifyResult]) -> String {
+    let mut b = String::new();
+    if let Some(text) = agent_body {
+        let _ = writeln!(b, "{}\n", sanitize(text).trim_end());
+    }
+    let _ = writeln!(b, "Closes #{}\n", job.spec.issue_number);
+    if verify.is_empty() {
+        b.push_str("No verification commands were configured or detected.\n\n");
+    } else {
+        if !verify.iter().all(|v| v.passed) {
+            b.push_str("**Verification still fails** after the fix rounds; this pull request is a draft for a human to finish.\n\n");
+        }
+        b.push_str("| Command | Result | Duration |\n|---|---|---|\n");
+        for v in verify {
+            let result = if v.passed {
+                "passed".to_owned()
+            } else {
+                v.exit_code.map_or("did not finish".to_owned(), |c| format!("failed (exit code {c})"))
+            };
+            let _ = writeln!(
+                b,
+                "| `{}` | {result} | {:.1} s |",
+                v.command.replace('|', "\\|").replace('`', "'"),
+                v.duration.as_secs_f64()
+            );
+        }
+        b.push('\n');
+    }
+    let _ = writeln!(
+        b,
+        "Job: {} · agent: `{}` · requested by @{}",
+        ctx.report.job_url(job.id),
+        ctx.agent.name,
+        job.spec.sender_login
+    );
+    crate::masker::global().mask(&b)
+}

@@ -1,0 +1,210 @@
+//! End to end (issue #5): a labelled issue becomes a verified pull request,
+//! through the real service, real Docker sandboxes, host git against the
+//! fake GitHub's git server, and the scripted test agent.
+
+mod support;
+
+use std::time::Duration;
+
+use maxion::jobs::JobState;
+use support::e2e::E2e;
+
+const JOB_LIMIT: Duration = Duration::from_secs(120);
+
+fn branch_of(e: &E2e, issue: u64) -> String {
+    let pulls = e.gh.pulls(e.repo);
+    let pr = pulls.iter().find(|p| p.head.contains(&format!("issue-{issue}-"))).expect("a PR for the issue");
+    pr.head.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn labelled_issue_becomes_a_verified_pull_request() {
+    let Some(e) = E2e::start(|_| {}).await else { return };
+    let issue = e
+        .label_issue("Add the ok file", "write ok.txt all good\ncommit feat: add the ok file (#1)\nbody Adds ok.txt.")
+        .await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+
+    let pulls = e.gh.pulls(e.repo);
+    assert_eq!(pulls.len(), 1, "exactly one pull request");
+    let pr = &pulls[0];
+    assert_eq!(pr.head, "maxion/issue-1-add-the-ok-file");
+    assert_eq!(pr.base, "main");
+    assert!(!pr.draft, "verification passed: not a draft");
+    assert_eq!(pr.title, "feat: add the ok file (#1)");
+    let body = pr.body.clone().unwrap_or_default();
+    assert!(body.contains("Closes #1"), "{body}");
+    assert!(body.contains("Adds ok.txt."), "{body}");
+    assert!(body.contains("| `test -f ok.txt` | passed |"), "{body}");
+    assert!(pr.requested_reviewers.contains(&"alice".to_owned()));
+    assert_eq!(e.gh.file(e.repo, &pr.head, "ok.txt").as_deref(), Some(&b"all good\n"[..]));
+    assert!(e.gh.file(e.repo, &pr.head, ".maxion/commit-message.txt").is_none(), "scratch files are never committed");
+
+    let comments = e.gh.comments(e.repo, issue);
+    let own: Vec<_> = comments.iter().filter(|c| c.user == e.gh.bot_login()).collect();
+    assert_eq!(own.len(), 1, "one status comment, edited in place");
+    assert!(own[0].history.len() > 1, "the status comment was edited");
+    assert!(own[0].body.contains(&format!("/pull/{}", pr.number)) || own[0].body.contains(&pr.number.to_string()));
+
+    let runs = e.gh.check_runs(e.repo);
+    assert_eq!(runs.len(), 2, "base and head check runs: {runs:?}");
+    assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("success")), "{runs:?}");
+    assert!(runs.iter().any(|r| r.head_sha == pr.head_sha));
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_verification_gets_a_fix_round_then_a_ready_pr() {
+    let Some(e) = E2e::start(|r| r.maxion_verify_commands = Some("grep -q good ok.txt".into())).await else {
+        return;
+    };
+    let issue = e.label_issue("Fix later", "write-bad-then-fix ok.txt good bad").await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+    let branch = branch_of(&e, issue);
+    assert_eq!(e.gh.file(e.repo, &branch, "ok.txt").as_deref(), Some(&b"good\n"[..]));
+    let pr = &e.gh.pulls(e.repo)[0];
+    assert!(!pr.draft);
+    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
+    assert!(
+        events.iter().any(|s| matches!(&s.event, maxion::jobs::JobEvent::StepStarted { step } if step == "fix 1")),
+        "a fix round ran"
+    );
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verification_that_never_passes_gives_a_draft_and_failure() {
+    let Some(e) = E2e::start(|r| r.maxion_verify_commands = Some("grep -q good ok.txt".into())).await else {
+        return;
+    };
+    let issue = e.label_issue("Never good", "bad-always ok.txt bad").await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed);
+    let pulls = e.gh.pulls(e.repo);
+    assert_eq!(pulls.len(), 1, "job error: {:?}", job.error);
+    assert!(pulls[0].draft, "a draft PR");
+    let body = pulls[0].body.clone().unwrap_or_default();
+    assert!(body.contains("Verification still fails"), "{body}");
+    assert!(body.contains("failed (exit code 1)"), "{body}");
+    let runs = e.gh.check_runs(e.repo);
+    assert!(!runs.is_empty() && runs.iter().all(|r| r.conclusion.as_deref() == Some("failure")), "{runs:?}");
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nothing_to_change_is_neutral_without_a_pr() {
+    let Some(e) = E2e::start(|r| r.maxion_verify_commands = Some("true".into())).await else { return };
+    let issue = e.label_issue("Nothing to do", "nothing").await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+    assert!(e.gh.pulls(e.repo).is_empty(), "no PR");
+    assert!(e.gh.file(e.repo, "maxion/issue-1-nothing-to-do", "README.md").is_none(), "no branch");
+    let runs = e.gh.check_runs(e.repo);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].conclusion.as_deref(), Some("neutral"));
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_past_its_deadline_times_out() {
+    let Some(e) = E2e::start(|r| r.maxion_job_timeout = Some("3".into())).await else { return };
+    let issue = e.label_issue("Slow", "sleep 60").await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, Duration::from_secs(60)).await;
+    assert_eq!(job.state, JobState::TimedOut, "error: {:?}", job.error);
+    let runs = e.gh.check_runs(e.repo);
+    assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("timed_out")), "{runs:?}");
+    assert!(e.gh.pulls(e.repo).is_empty());
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tokens_and_agent_secrets_never_leave_unmasked() {
+    const SECRET: &str = "agent-secret-value-5f1d9c2e7a";
+    // SAFETY: nextest runs each test in its own process; nothing else reads the environment concurrently here.
+    unsafe { std::env::set_var("E2E_AGENT_SECRET", SECRET) };
+    let Some(e) = E2e::start(|r| r.maxion_agent_secrets = Some("E2E_AGENT_SECRET".into())).await else { return };
+    let issue = e.label_issue("Leak check", "print-env E2E_AGENT_SECRET\nwrite ok.txt fine").await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+
+    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
+    let stored = serde_json::to_string(&events).expect("json");
+    assert!(stored.contains("E2E_AGENT_SECRET="), "the agent printed the variable: {stored}");
+    let mut everything = stored;
+    for c in e.gh.comments(e.repo, issue) {
+        everything.push_str(&c.history.join("\n"));
+    }
+    for r in e.gh.check_runs(e.repo) {
+        everything.push_str(&format!("{:?}{:?}{:?}", r.title, r.summary, r.text));
+    }
+    for p in e.gh.pulls(e.repo) {
+        everything.push_str(&format!("{}{:?}", p.title, p.body));
+    }
+    assert!(!everything.contains(SECRET), "the agent secret leaked");
+    let tokens = e.gh.issued_tokens();
+    assert!(!tokens.is_empty());
+    for t in tokens {
+        assert!(!everything.contains(&t), "an installation token leaked");
+    }
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancelling_a_running_job_removes_its_container_quickly() {
+    let Some(e) = E2e::start(|_| {}).await else { return };
+    let issue = e.label_issue("Cancel me", "sleep 120").await;
+    let job = e.job_for(issue).await;
+    let id = job.id;
+    // Wait until the agent step runs (its container exists).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let events = e.store().job_events(id, 0, 10_000).await.expect("events");
+        if events.iter().any(|s| matches!(&s.event, maxion::jobs::JobEvent::StepStarted { step } if step == "agent")) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the agent never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let docker = maxion::sandbox::connect().await.expect("docker");
+    let instance = maxion::worker::instance_id(&e.dir.path().join("data")).expect("instance id");
+    let list = || {
+        let docker = docker.clone();
+        let instance = instance.clone();
+        async move {
+            let filters = std::collections::HashMap::from([(
+                "label",
+                vec![format!("maxion.job={id}"), format!("maxion.instance={instance}")],
+            )]);
+            let opts =
+                bollard::query_parameters::ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+            docker.list_containers(Some(opts)).await.expect("list containers").len()
+        }
+    };
+    assert_eq!(list().await, 1, "the job's sandbox runs");
+    let cancelled_at = tokio::time::Instant::now();
+    assert!(e.running.as_ref().expect("running").pool.as_ref().expect("pool").cancel(id));
+    while list().await > 0 {
+        assert!(cancelled_at.elapsed() < Duration::from_secs(2), "container still there 2 s after cancel");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let job = e.wait_terminal(id, Duration::from_secs(30)).await;
+    assert_eq!(job.state, JobState::Cancelled);
+    let runs = e.gh.check_runs(e.repo);
+    assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("cancelled")), "{runs:?}");
+    e.gh.assert_ok();
+    e.stop().await;
+}

@@ -1,0 +1,161 @@
+//! End-to-end harness: the fake GitHub (with git over HTTP) plus the real
+//! service started against it, running jobs in real Docker sandboxes with the
+//! scripted test agent (`docker/test-agent/agent.py` in the test image).
+
+use std::time::Duration;
+
+use maxion::config::{RawSettings, Settings};
+use maxion::jobs::{Job, JobId, JobState};
+use maxion::service::{self, Running};
+
+use super::fake_github::{FakeGitHub, InstallationId, RepoId, UserType};
+use super::service::{WEBHOOK_SECRET, sign, test_settings};
+
+/// The scripted agent as a custom profile.
+pub const AGENT_COMMAND: &str = "python3 /opt/maxion/test-agent/agent.py";
+
+pub struct E2e {
+    pub gh: FakeGitHub,
+    pub inst: InstallationId,
+    pub repo: RepoId,
+    pub running: Option<Running>,
+    pub url: String,
+    pub client: reqwest::Client,
+    pub image: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// The test image, or `None` after printing why the test is skipped
+/// (a failure under `CI=true`).
+pub async fn image_or_skip() -> Option<String> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let why = match (maxion::sandbox::connect().await, super::docker::test_image()) {
+        (Err(e), _) => format!("no Docker Engine: {e}"),
+        (Ok(_), None) => "no test image (run docker/build-test-image.sh)".to_owned(),
+        (Ok(_), Some(tag)) => return Some(tag),
+    };
+    assert!(!ci, "CI=true and the end-to-end tests cannot run: {why}");
+    eprintln!("SKIPPED (end-to-end needs Docker and the test image): {why}");
+    None
+}
+
+impl E2e {
+    /// Fake GitHub with `acme/widgets` (user `alice` has write access), and
+    /// the service pointed at it with `tweak` applied to the settings.
+    pub async fn start(tweak: impl FnOnce(&mut RawSettings)) -> Option<E2e> {
+        let image = image_or_skip().await?;
+        let gh = FakeGitHub::start().await;
+        let inst = gh.add_installation("acme");
+        let repo = gh.add_repo(inst, "acme/widgets");
+        gh.add_user("alice", UserType::User);
+        gh.set_permission(repo, "alice", "write");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut e2e =
+            E2e { gh, inst, repo, running: None, url: String::new(), client: reqwest::Client::new(), image, dir };
+        e2e.boot(tweak).await;
+        Some(e2e)
+    }
+
+    pub fn settings(&self) -> RawSettings {
+        let mut raw = test_settings(self.dir.path());
+        raw.github_app_id = Some(self.gh.app_id().to_string());
+        raw.github_app_private_key = Some(self.gh.private_key_pem().to_owned());
+        raw.github_api_url = Some(self.gh.url().to_owned());
+        raw.maxion_workers = Some("1".into());
+        raw.maxion_sandbox_image = Some(self.image.clone());
+        raw.maxion_agent = Some("custom".into());
+        raw.maxion_agent_command = Some(AGENT_COMMAND.into());
+        raw.maxion_verify_commands = Some("test -f ok.txt".into());
+        raw.maxion_shutdown_grace = Some("5".into());
+        raw
+    }
+
+    /// (Re)starts the service on the same database and data dir.
+    pub async fn boot(&mut self, tweak: impl FnOnce(&mut RawSettings)) {
+        let mut raw = self.settings();
+        tweak(&mut raw);
+        let settings = Settings::from_raw(raw, None).expect("valid e2e settings");
+        let running = service::start(settings).await.expect("service starts");
+        self.url = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    pub fn store(&self) -> &maxion::jobs::Store {
+        &self.running.as_ref().expect("running").store
+    }
+
+    /// Opens an issue with the agent's script and delivers its `labeled` event.
+    pub async fn label_issue(&self, title: &str, script: &str) -> u64 {
+        let body = format!("Please do this.\n\n```maxion-test\n{script}\n```\n");
+        let number = self.gh.add_issue(self.repo, title, &body, &["maxion"]);
+        let payload = serde_json::json!({
+            "action": "labeled",
+            "label": {"id": 1, "name": "maxion", "color": "ededed"},
+            "issue": {"number": number, "title": title, "body": body, "state": "open",
+                      "user": {"login": "alice", "id": 1, "type": "User"}},
+            "repository": {"id": self.repo.0, "name": "widgets", "full_name": "acme/widgets", "private": true,
+                           "clone_url": self.gh.clone_url(self.repo), "default_branch": "main"},
+            "installation": {"id": self.inst.0},
+            "sender": {"login": "alice", "id": 1, "type": "User"}
+        });
+        let bytes = serde_json::to_vec(&payload).expect("json");
+        let resp = self
+            .client
+            .post(format!("{}/webhook", self.url))
+            .header("content-type", "application/json")
+            .header("x-github-event", "issues")
+            .header("x-github-delivery", format!("e2e-{number}"))
+            .header("x-hub-signature-256", sign(WEBHOOK_SECRET, &bytes))
+            .body(bytes)
+            .send()
+            .await
+            .expect("webhook delivered");
+        assert!(resp.status().is_success(), "webhook answered {}", resp.status());
+        number
+    }
+
+    /// The job for an issue, once it exists.
+    pub async fn job_for(&self, issue: u64) -> Job {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let jobs = self.store().list_jobs(1, 100).await.expect("list jobs");
+            if let Some(j) = jobs.into_iter().find(|j| j.spec.issue_number == issue as i64) {
+                return j;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no job for issue #{issue}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (up to `limit`) until the job is in a terminal state.
+    pub async fn wait_terminal(&self, id: JobId, limit: Duration) -> Job {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let job = self.store().get_job(id).await.expect("get job").expect("job exists");
+            if job.state.is_terminal() {
+                return job;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "job {id} still {} after {limit:?}", job.state);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the job reaches `state`.
+    pub async fn wait_state(&self, id: JobId, state: JobState, limit: Duration) -> Job {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let job = self.store().get_job(id).await.expect("get job").expect("job exists");
+            if job.state == state {
+                return job;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "job {id} is {} not {state} after {limit:?}", job.state);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("clean stop");
+        }
+    }
+}
