@@ -102,29 +102,23 @@ impl RepoClient {
     /// Reacts to the issue itself (a label trigger). Re-sending is harmless:
     /// GitHub answers an existing reaction with 200 instead of adding one.
     pub async fn add_issue_reaction(&self, number: u64, reaction: Reaction) -> Result<(), GitHubError> {
-        let path = self.path(&format!("/issues/{number}/reactions"));
-        self.send::<serde_json::Value>(
-            Permissions::issues_write(),
-            Method::POST,
-            path,
-            serde_json::json!({"content": reaction.as_str()}),
-            Safety::Idempotent,
-            "issue",
-        )
-        .await
-        .map(drop)
+        self.react(&format!("/issues/{number}/reactions"), reaction, "issue").await
     }
 
     /// Reacts to an issue comment (a `/maxion` trigger).
     pub async fn add_comment_reaction(&self, comment_id: u64, reaction: Reaction) -> Result<(), GitHubError> {
-        let path = self.path(&format!("/issues/comments/{comment_id}/reactions"));
+        self.react(&format!("/issues/comments/{comment_id}/reactions"), reaction, "comment").await
+    }
+
+    /// POSTs a reaction to `repo_path` (under the repository); `what` names the target in errors.
+    async fn react(&self, repo_path: &str, reaction: Reaction, what: &'static str) -> Result<(), GitHubError> {
         self.send::<serde_json::Value>(
             Permissions::issues_write(),
             Method::POST,
-            path,
+            self.path(repo_path),
             serde_json::json!({"content": reaction.as_str()}),
             Safety::Idempotent,
-            "comment",
+            what,
         )
         .await
         .map(drop)
