@@ -250,3 +250,31 @@ async fn cancelling_a_running_job_removes_its_container_quickly() {
     e.gh.assert_ok();
     e.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn edits_and_deletions_come_back_with_or_without_the_sandboxes_git() {
+    let Some(e) = E2e::start(|r| r.maxion_workers = Some("2".into())).await else { return };
+    e.gh.put_file(e.repo, "main", "old.txt", "old\n");
+    e.gh.put_file(e.repo, "main", "keep.txt", "keep\n");
+    // Only the changed files come back (the sandbox's git lists them) ...
+    let listed = e.label_issue("Listed changes", "write ok.txt listed\ndelete old.txt").await;
+    // ... or, with that git gone, the whole workspace does.
+    let whole = e.label_issue("Whole workspace", "write ok.txt whole\ndelete old.txt\ndrop-git").await;
+    let how =
+        [(listed, "listed\n", "collected 2 changed path(s)"), (whole, "whole\n", "collected the whole workspace")];
+    for (issue, content, collected) in how {
+        let job = e.job_for(issue).await;
+        let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+        assert_eq!(job.state, JobState::Succeeded, "#{issue} error: {:?}", job.error);
+        let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
+        let said = |s: &maxion::jobs::StoredEvent| matches!(&s.event, maxion::jobs::JobEvent::Info { message } if message.starts_with(collected));
+        let infos: Vec<_> = events.iter().filter(|s| s.event.kind() == "info").collect();
+        assert!(events.iter().any(said), "#{issue}: {collected}: {infos:?}");
+        let branch = branch_of(&e, issue);
+        assert_eq!(e.gh.file(e.repo, &branch, "ok.txt").as_deref(), Some(content.as_bytes()), "#{issue}");
+        assert_eq!(e.gh.file(e.repo, &branch, "old.txt"), None, "#{issue}: the deletion was committed");
+        assert_eq!(e.gh.file(e.repo, &branch, "keep.txt").as_deref(), Some(&b"keep\n"[..]), "#{issue}");
+    }
+    e.gh.assert_ok();
+    e.stop().await;
+}

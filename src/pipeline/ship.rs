@@ -45,7 +45,8 @@ async fn ship_inner(
     gathered: &Gathered,
     verify: &[VerifyResult],
 ) -> Result<Option<String>, Stop> {
-    super::collect::collect(sandbox, wc).await?;
+    let collected = super::collect::collect(sandbox, wc).await?;
+    log.event(JobEvent::Info { message: collected.to_string() }).await;
 
     let agent_message = read_scratch(wc, "commit-message.txt").await;
     let agent_body = read_scratch(wc, "pr-body.md").await;
