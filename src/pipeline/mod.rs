@@ -4,6 +4,7 @@ pub mod agent;
 pub mod brief;
 pub mod detect;
 pub mod git;
+mod plan;
 pub mod run;
 pub mod sanitize;
 mod ship;
