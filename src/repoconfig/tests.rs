@@ -65,7 +65,7 @@ fn short_and_long_command_forms_and_durations() {
 fn every_error_names_line_and_column() {
     let cases: &[(&str, (u64, u64), &str)] = &[
         ("fix_rounds: 1\nverfiy:\n  - npm test\n", (2, 1), "unknown field `verfiy`"),
-        ("fix_rounds: many\n", (1, 13), "fix_rounds"),
+        ("fix_rounds: many\n", (1, 13), "invalid u32"),
         ("fix_rounds: -1\n", (1, 13), ""),
         ("network: wide\n", (1, 10), "unknown network mode `wide`"),
         ("network: filtered\n", (1, 10), "not supported yet"),
@@ -81,14 +81,16 @@ fn every_error_names_line_and_column() {
         ("branch_prefix: 'bad..name'\n", (1, 16), "cannot start a git branch name"),
         ("protected_paths:\n  - 'src/[oops'\n", (2, 5), "not a valid glob"),
         ("fix_rounds: 1\nfix_rounds: 2\n", (2, 1), "duplicate"),
-        ("verify: [\n", (2, 1), ""),
+        ("verify: [\n", (1, 9), "unclosed bracket"),
     ];
+    let mut wrong = Vec::new();
     for (yaml, (line, column), needle) in cases {
         let e = err(yaml);
-        assert_eq!((e.line, e.column), (Some(*line), Some(*column)), "{yaml:?}: {e}");
-        assert!(e.message.contains(needle), "{yaml:?}: {e}");
-        assert!(e.to_string().starts_with(&format!("line {line}, column {column}: ")), "{e}");
+        if !(e.message.contains(needle) && e.to_string().starts_with(&format!("line {line}, column {column}: "))) {
+            wrong.push(format!("{yaml:?} -> {e}"));
+        }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]

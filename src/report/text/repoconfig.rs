@@ -34,7 +34,7 @@ pub fn config_invalid(e: &ConfigError) -> String {
 /// A request past the instance's bounds, shown under the status headline.
 pub fn clamp_note(c: &Clamp) -> String {
     format!(
-        "`{CONFIG_PATH}` asks for {} but this Maxion allows less ({}), so the job uses {}.",
+        "`{CONFIG_PATH}` asks for {}, which is past this Maxion's limit ({}); the job uses {}.",
         code(&format!("{}: {}", c.field, c.asked)),
         c.limit,
         code(&c.applied)
