@@ -231,17 +231,20 @@ fn steps_started(events: &[maxion::jobs::StoredEvent]) -> Vec<String> {
 async fn repo_config_commands_replace_the_others_and_a_clamp_is_reported() {
     // The operator's MAXION_VERIFY_COMMANDS (`test -f ok.txt`) would fail: the file's command must win.
     let Some(e) = E2e::start(|_| {}).await else { return };
-    let config = "verify:\n  - run: test -f configured.txt\n    kind: test\nfix_rounds: 7\n";
+    let config = "setup:\n  - touch /tmp/setup-ran\nverify:\n  - run: test -f /tmp/setup-ran && test -f configured.txt\n    \
+                  kind: test\nfix_rounds: 7\nnetwork: open\nbranch_prefix: bot\n";
     e.gh.put_file(e.repo, "main", ".github/maxion.yml", config);
     let issue = e.label_issue("Configured", "write configured.txt yes").await;
     let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
     assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
     let pulls = e.gh.pulls(e.repo);
     let body = pulls[0].body.clone().unwrap_or_default();
-    assert!(body.contains("| `test -f configured.txt` | passed |"), "{body}");
+    assert_eq!(pulls[0].head, "bot/issue-1-configured", "branch_prefix");
+    assert!(body.contains("| `test -f /tmp/setup-ran && test -f configured.txt` | passed |"), "{body}");
     assert!(!body.contains("ok.txt"), "the operator's command did not run: {body}");
     let comment = status_comment(&e, issue);
     assert!(comment.contains("`fix_rounds: 7`") && comment.contains("MAXION_MAX_FIX_ROUNDS"), "{comment}");
+    assert!(comment.contains("`network: open`") && comment.contains("MAXION_ALLOWED_NETWORK_MODES"), "{comment}");
     let runs = e.gh.check_runs(e.repo);
     assert!(runs.iter().all(|r| r.summary.as_deref().is_some_and(|s| s.contains("`fix_rounds: 7`"))), "{runs:?}");
     e.gh.assert_ok();
@@ -279,6 +282,24 @@ async fn a_change_to_a_protected_path_fails_the_job_and_pushes_nothing() {
     assert!(comment.contains("nothing was pushed"), "{comment}");
     assert!(e.gh.pulls(e.repo).is_empty(), "no PR");
     assert!(e.gh.file(e.repo, "maxion/issue-1-sneaky", "ok.txt").is_none(), "no branch pushed");
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_pr_policy_pushes_nothing_when_verification_fails() {
+    let Some(e) = E2e::start(|_| {}).await else { return };
+    let config = "verify: ['grep -q good ok.txt']\nfix_rounds: 0\non_verify_failure: no_pr\n";
+    e.gh.put_file(e.repo, "main", ".github/maxion.yml", config);
+    let issue = e.label_issue("No PR please", "bad-always ok.txt bad").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed);
+    let error = job.error.clone().unwrap_or_default();
+    assert!(error.contains("no pull request was opened"), "{error}");
+    assert!(e.gh.pulls(e.repo).is_empty(), "no PR");
+    assert!(e.gh.file(e.repo, "maxion/issue-1-no-pr-please", "ok.txt").is_none(), "no branch pushed");
+    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
+    assert!(!steps_started(&events).iter().any(|s| s == "fix 1" || s == "ship"), "no fix round, no ship");
     e.gh.assert_ok();
     e.stop().await;
 }

@@ -322,6 +322,17 @@ mod tests {
     }
 
     #[test]
+    fn notes_are_shown_under_the_headline_in_comment_and_check() {
+        let mut v = view(Phase::Running { step: Some("agent".into()), elapsed: Duration::from_secs(5) });
+        v.steps.clear();
+        v.notes.push("`.github/maxion.yml` asks for `fix_rounds: 5`, which is past this Maxion's limit.".into());
+        let comment = status_comment(&v);
+        assert!(comment.contains("so far.\n\n> ⚠️ `.github/maxion.yml` asks for `fix_rounds: 5`"), "{comment}");
+        insta::assert_snapshot!(comment);
+        assert!(check_summary(&v).contains("\n\n> ⚠️ `.github/maxion.yml`"));
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(duration(Duration::from_secs(42)), "42 s");
         assert_eq!(duration(Duration::from_secs(185)), "3 min 05 s");
