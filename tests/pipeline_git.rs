@@ -99,6 +99,25 @@ async fn first_job_clones_the_next_fetches_and_sees_new_upstream_commits() {
 }
 
 #[tokio::test]
+async fn a_working_copy_can_start_at_an_earlier_commit_of_the_default_branch() {
+    let s = setup().await;
+    let url = s.server.clone_url(REPO);
+    // The commit the job read its brief and config at; then someone pushes.
+    let read_at = s.server.branch_head(REPO, "main").await.expect("main");
+    let newer = s.server.commit_files(REPO, "main", &[("NEW.md", b"fresh\n")], "pushed meanwhile").await;
+    let mirror = s.cache.sync(REPO, &url, &token(TOKEN)).await.expect("sync");
+    assert_eq!(mirror.branch_head("main").await.expect("head"), Some(newer));
+    let wc =
+        mirror.new_branch_at(&s.cache.workspace_path("job"), "main", &read_at, "maxion/issue-8-x").await.expect("copy");
+    assert_eq!(wc.base_commit(), read_at);
+    assert_eq!(git(wc.dir(), &["rev-parse", "HEAD"]), read_at);
+    assert_eq!(git(wc.dir(), &["rev-parse", "--abbrev-ref", "HEAD"]), "maxion/issue-8-x");
+    assert!(!wc.dir().join("NEW.md").exists(), "the newer commit is not checked out");
+    let bad = mirror.new_branch_at(&s.cache.workspace_path("job-2"), "main", "--upload-pack=x", "maxion/y").await;
+    assert!(matches!(bad, Err(GitError::Invalid(_))), "{bad:?}");
+}
+
+#[tokio::test]
 async fn working_copy_is_on_the_job_branch_with_remotes_removed() {
     let s = setup().await;
     let branch = branch_name("maxion", 7, "Fix: the widget spins forever!");

@@ -7,6 +7,7 @@
 //! ```text
 //! MirrorCache::sync(full_name, clone_url, token)     clone once, fetch each job (locked per repository)
 //!   └─ SyncedMirror::new_branch(dest, default, branch) local clone, new branch, remotes removed
+//!        (new_branch_at(dest, default, sha, branch): at the commit the brief and config were read at)
 //!        (or checkout_existing(dest, branch) for a follow-up)
 //! … upload WorkingCopy::dir() into the sandbox, run the agent, then
 //!   WorkingCopy::clear_for_results() and extract /workspace into dir() …

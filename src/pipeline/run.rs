@@ -233,7 +233,7 @@ async fn run_steps(
     let work_dir = ctx.data_dir.join("work").join(format!("job-{}-{}", job.id, job.attempts));
     let _ = tokio::fs::remove_dir_all(&work_dir).await;
     let wc = mirror
-        .new_branch(&work_dir, &gathered.default_branch, &branch)
+        .new_branch_at(&work_dir, &gathered.default_branch, &gathered.head_sha, &branch)
         .await
         .map_err(|e| Stop::failed(e, Some("checkout")))?;
     drop(mirror);

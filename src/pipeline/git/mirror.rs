@@ -230,6 +230,25 @@ impl SyncedMirror {
         WorkingCopy::create(&self.git, &self.path, dest, base_branch, Some(branch), base, lease).await
     }
 
+    /// Like [`Self::new_branch`], but the branch starts at `base_sha`, a
+    /// commit of `base_branch` read earlier (the brief's and the repository
+    /// config's), so a push to the default branch meanwhile does not make
+    /// the job work on a commit it did not read.
+    pub async fn new_branch_at(
+        &self,
+        dest: &Path,
+        base_branch: &str,
+        base_sha: &str,
+        branch: &str,
+    ) -> Result<WorkingCopy, GitError> {
+        validate_branch(branch)?;
+        if !(base_sha.len() == 40 || base_sha.len() == 64) || !base_sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(GitError::Invalid(format!("{base_sha:?} is not a commit id")));
+        }
+        let lease = self.branch_head(branch).await?;
+        WorkingCopy::create(&self.git, &self.path, dest, base_branch, Some(branch), base_sha.to_owned(), lease).await
+    }
+
     /// A working copy of an existing branch (a follow-up on a pull request
     /// Maxion opened), at `dest`; commits go on top of its head.
     pub async fn checkout_existing(&self, dest: &Path, branch: &str) -> Result<WorkingCopy, GitError> {

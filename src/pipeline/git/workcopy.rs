@@ -82,7 +82,12 @@ impl WorkingCopy {
         git.run(clone).await?;
         let branch = match new_branch {
             Some(b) => {
-                let cmd = GitCmd::new(format!("create branch {b}")).cwd(dest).args(["checkout", "--quiet", "-b", b]);
+                // At `base`, not wherever `checkout` is now: the job may pin an
+                // older commit of it (the one its brief and config were read at).
+                let cmd = GitCmd::new(format!("create branch {b}"))
+                    .cwd(dest)
+                    .args(["checkout", "--quiet", "-b", b])
+                    .arg(base.as_str());
                 git.run(cmd).await?;
                 b.to_owned()
             }
