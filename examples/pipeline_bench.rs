@@ -156,10 +156,8 @@ async fn main() -> anyhow::Result<()> {
         // No verify commands configured, none detectable in a tree of .txt files.
         let e = E2e::start(|r| r.maxion_verify_commands = None).await.context("needs Docker and the test image")?;
         let t = Instant::now();
-        for (path, content) in &files {
-            e.gh.put_file(e.repo, "main", path, content);
-        }
-        e.gh.git_dir(e.repo);
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
+        e.gh.put_files(e.repo, "main", &refs);
         eprintln!("run {run}: repository generated in {:?}", t.elapsed());
         first.push(one_job(&e, "First job", "bench-1.txt").await?);
         second.push(one_job(&e, "Second job", "bench-2.txt").await?);

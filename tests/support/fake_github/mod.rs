@@ -308,18 +308,27 @@ impl FakeGitHub {
     /// Commits one file to `branch` (created from the default branch if missing); returns
     /// the branch's new head sha.
     pub fn put_file(&self, repo: RepoId, branch: &str, path: &str, bytes: impl AsRef<[u8]>) -> String {
+        self.put_files(repo, branch, &[(path, bytes.as_ref())])
+    }
+
+    /// Commits several files to `branch` as one commit (created from the default branch
+    /// if missing); returns the branch's new head sha.
+    pub fn put_files(&self, repo: RepoId, branch: &str, files: &[(&str, &[u8])]) -> String {
         let mut s = self.lock();
         let git_dir = git_dir(&s, repo);
         let r = s.repo_mut(repo);
         let from = r.branches.get(&r.default_branch).cloned().unwrap_or_default();
         let b = r.branches.entry(branch.to_string()).or_insert(from);
-        let bytes = bytes.as_ref().to_vec();
         let parent = b.sha.clone();
-        b.files.insert(path.trim_matches('/').to_string(), bytes.clone());
+        let mut sha_parts = vec![parent.clone()];
+        for (path, bytes) in files {
+            b.files.insert(path.trim_matches('/').to_string(), bytes.to_vec());
+            sha_parts.push(format!("{path}:{}", blob_sha(bytes)));
+        }
         b.sha = match &git_dir {
             // Once git serves this repository, branch heads must be real commits.
             Some(dir) => git::commit_tree(dir, branch, Some(&parent), &b.files),
-            None => fake_sha(&[&parent, path, &blob_sha(&bytes)]),
+            None => fake_sha(&sha_parts.iter().map(String::as_str).collect::<Vec<_>>()),
         };
         let sha = b.sha.clone();
         r.commits.insert(sha.clone());
