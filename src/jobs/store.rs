@@ -136,11 +136,11 @@ impl Store {
         Ok(row.try_get::<i64, _>(0)?)
     }
 
-    /// The active (queued or running) job for an issue, if any.
+    /// The active (received, queued or running) job for an issue, if any.
     pub async fn active_job_for_issue(&self, repo_id: i64, issue_number: i64) -> anyhow::Result<Option<Job>> {
         let row = sqlx::query(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE repo_id = $1 AND issue_number = $2 \
-             AND state IN ('queued', 'running')"
+             AND state IN ('received', 'queued', 'running')"
         ))
         .bind(repo_id)
         .bind(issue_number)

@@ -20,7 +20,7 @@ use super::git::{MirrorCache, WorkingCopy, branch_name};
 use crate::github::{GitHubApp, RepoClient};
 use crate::jobs::{Job, JobEvent, JobState, OutputStream, Store};
 use crate::report::text::Phase;
-use crate::report::{self, JobReporter, ReportConfig};
+use crate::report::{JobReporter, ReportConfig};
 use crate::sandbox::{ExecRequest, NetworkMode, OutputEvent, Sandbox, SandboxError, SandboxSettings};
 use crate::worker::JobOutcome;
 
@@ -120,9 +120,8 @@ pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationTo
         Ok(r) => r,
         Err(e) => return JobOutcome::failed(crate::masker::global().mask(&e.to_string())),
     };
-    if let Err(e) = report::acknowledge(&repo, &job).await {
-        tracing::warn!(job = %job.id, error = %e, "adding the eyes reaction failed");
-    }
+    // The control loop acknowledged the job and posted its status comment at
+    // admission; this finds that comment again by its marker.
     let mut reporter = match JobReporter::queued(repo.clone(), ctx.report.clone(), &job, None).await {
         Ok(r) => r,
         Err(e) => return JobOutcome::failed(format!("cannot post the status comment: {e}")),
@@ -143,10 +142,15 @@ pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationTo
                 )
             }
         }
-        Err(Stop::Cancelled) => (
-            JobOutcome { state: JobState::Cancelled, reason: Some("cancelled".into()) },
-            Phase::Cancelled { reason: None },
-        ),
+        Err(Stop::Cancelled) => {
+            // Someone asked (`/maxion cancel`, the check run's button), or shutdown.
+            let by = ctx.store.cancel_requested_by(job.id).await.ok().flatten();
+            let reason = by.as_deref().map(crate::report::text::cancelled_by);
+            (
+                JobOutcome { state: JobState::Cancelled, reason: Some(reason.clone().unwrap_or("cancelled".into())) },
+                Phase::Cancelled { reason },
+            )
+        }
         Err(Stop::TimedOut(after)) => (
             JobOutcome {
                 state: JobState::TimedOut,
