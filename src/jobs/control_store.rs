@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::Row;
 
-use super::model::{Job, JobEvent, JobId, JobState, NewJob};
+use super::model::{Job, JobEvent, JobId, NewJob};
 use super::store::{JOB_COLUMNS, Store, job_from_row, now_ms};
 
 /// Finished jobs whose run time feeds the wait estimate.
@@ -79,9 +79,9 @@ impl Store {
             .collect()
     }
 
-    /// Creates an already admitted (`queued`) job, for a retry whose sender
-    /// was checked; `None` when the issue has an active job already.
-    pub async fn create_admitted_job(&self, job: &NewJob) -> anyhow::Result<Option<JobId>> {
+    /// Creates a `received` job for a retry (the control loop then admits it
+    /// as it admits any job); `None` when the issue has an active job already.
+    pub async fn create_received_job(&self, job: &NewJob) -> anyhow::Result<Option<JobId>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
         let active = sqlx::query(
@@ -99,7 +99,7 @@ impl Store {
             "INSERT INTO jobs (state, installation_id, repo_id, repo_full_name, clone_url, default_branch, \
              issue_number, issue_title, trigger_kind, trigger_comment_id, sender_login, sender_id, instructions, \
              delivery_id, created_at, updated_at) \
-             VALUES ('queued', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+             VALUES ('received', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
         )
         .bind(job.installation_id)
         .bind(job.repo.id)
@@ -133,8 +133,6 @@ impl Store {
         .await
         .context("recording a job trigger")?;
         tx.commit().await.context("committing a retry job")?;
-        self.append_event(id, &JobEvent::StateChanged { from: JobState::Received, to: JobState::Queued, reason: None })
-            .await?;
         Ok(Some(id))
     }
 }

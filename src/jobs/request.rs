@@ -36,16 +36,12 @@ pub enum ControlAction {
 }
 
 impl ControlAction {
-    /// Whether acting needs the operator's required permission (`status`,
-    /// `help` and replies are open to anyone who can comment).
+    /// Whether acting needs the operator's required permission. `status`,
+    /// `help` and near-miss hints are open to anyone who can comment. A
+    /// `/maxion` that joined an active job does need it: someone who may not
+    /// start jobs gets the (rate-limited) refusal, not a status reply per comment.
     pub fn needs_permission(&self) -> bool {
-        !matches!(
-            self,
-            ControlAction::AlreadyActive { .. }
-                | ControlAction::Status
-                | ControlAction::Help
-                | ControlAction::NearMiss { .. }
-        )
+        !matches!(self, ControlAction::Status | ControlAction::Help | ControlAction::NearMiss { .. })
     }
 
     /// The job a check-run event names, which the ledger resolves to its issue.
