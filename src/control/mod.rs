@@ -109,7 +109,12 @@ impl Control {
                 }
             };
             match claimed {
-                Some(req) => self.handle(req).await,
+                // Cut short at shutdown: the request stays leased and is
+                // handled again (every action is idempotent).
+                Some(req) => tokio::select! {
+                    () = self.handle(req) => {}
+                    () = shutdown.cancelled() => {}
+                },
                 None => {
                     tokio::select! {
                         () = notified => {}
