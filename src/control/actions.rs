@@ -114,12 +114,12 @@ impl Control {
             steps: Vec::new(),
         };
         let (issue, marker, body) = (job.spec.issue_number as u64, text::marker(job.id), text::status_comment(&view));
-        if again {
+        let posted = if again {
             repo.upsert_marked_comment(issue, &marker, &body).await
         } else {
             repo.create_marked_comment(issue, &marker, &body).await
-        }
-        .context("posting the status comment")?;
+        };
+        posted.context("posting the status comment")?;
         if self.store.transition(job.id, JobState::Received, JobState::Queued, None).await? {
             self.jobs_available.notify_waiters();
         }
@@ -216,12 +216,12 @@ impl Control {
         let issue = claimed.request.issue_number as u64;
         let marker = text::reply_marker(claimed.id);
         let body = text::reply(claimed.id, body);
-        if claimed.attempts > 1 {
+        let posted = if claimed.attempts > 1 {
             repo.upsert_marked_comment(issue, &marker, &body).await
         } else {
             repo.create_marked_comment(issue, &marker, &body).await
-        }
-        .context("posting a reply")?;
+        };
+        posted.context("posting a reply")?;
         Ok("replied")
     }
 }

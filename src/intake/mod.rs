@@ -143,7 +143,7 @@ pub fn route(
             let Some(before) = before else {
                 return Ok(Inbound::Ignored("the edit did not change the comment's text".into()));
             };
-            Ok(route_comment(p, Some(&before), delivery_id, settings))
+            Ok(route_comment(p, Some(before.as_str()), delivery_id, settings))
         }
         ("issue_comment", Some("deleted")) => Ok(Inbound::Ignored("deleted comments do nothing".into())),
         ("check_run", Some(a @ ("rerequested" | "requested_action"))) => {
