@@ -1,4 +1,4 @@
-//! The pipeline of one job (issue #5): acknowledge, brief, host git,
+//! The pipeline of one job (issue #5): status comment (posted at admission), brief, host git,
 //! sandbox (setup, agent), verify with fix rounds, ship (commit and push from
 //! the host, open or reuse the PR). [`run_job`] is what the worker pool runs;
 //! every dependency comes in through [`PipelineContext`].
