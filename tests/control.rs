@@ -205,9 +205,12 @@ async fn the_operator_can_require_more_than_write() {
     let (d, _) = c.comment(issue, "alice", "/maxion").await;
     assert_eq!(c.processed(&d).await, "refused");
     has(&c.replies(issue)[0], "needs **maintain** permission on this repository (or higher), and you have **write**");
-    c.gh.set_permission(c.repo, "alice", "maintain");
+    // Permissions are cached for a few minutes per (repository, user): a
+    // maintainer other than alice, rather than alice promoted.
+    c.gh.add_user("mona", support::fake_github::UserType::User);
+    c.gh.set_permission(c.repo, "mona", "maintain");
     let other = c.issue("Strict 2");
-    let (d, _) = c.comment(other, "alice", "/maxion").await;
+    let (d, _) = c.comment(other, "mona", "/maxion").await;
     assert_eq!(c.processed(&d).await, "admitted");
     let (d, _) = c.comment(other, "alice", "/maxion help").await;
     c.processed(&d).await;
