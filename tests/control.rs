@@ -86,6 +86,8 @@ async fn commands_on_a_queued_job() {
     let status = c.status_comment(issue, job.id);
     has(&status.body, "cancelled this job**: requested by @alice");
     assert_eq!(c.store().list_jobs(1, 10).await.expect("jobs").len(), 1, "no second job");
+    // One permission look-up for alice's four guarded requests: the cache.
+    c.gh.expect_requests("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission", 1);
     c.gh.assert_ok();
     c.stop().await;
 }
