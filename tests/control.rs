@@ -36,7 +36,8 @@ async fn a_label_is_admitted_with_eyes_and_one_queued_status_comment() {
 async fn commands_when_the_issue_has_no_job() {
     let c = Ctl::start(|_| {}).await;
     let issue = c.issue("Nothing yet");
-    for (command, outcome) in [("status", "replied"), ("cancel", "replied"), ("retry", "replied"), ("help", "replied")] {
+    for (command, outcome) in [("status", "replied"), ("cancel", "replied"), ("retry", "replied"), ("help", "replied")]
+    {
         let (d, recorded) = c.comment(issue, "alice", &format!("/maxion {command}")).await;
         assert_eq!(recorded, "command");
         assert_eq!(c.processed(&d).await, outcome, "{command}");
@@ -122,7 +123,9 @@ async fn commands_on_a_finished_job() {
     let issue = c.issue("Finished");
     let job = c.queued_job(issue, "keep it short").await;
     c.run_elsewhere(job.id).await;
-    assert!(c.store().transition(job.id, JobState::Running, JobState::Failed, Some("tests failed")).await.expect("end"));
+    assert!(
+        c.store().transition(job.id, JobState::Running, JobState::Failed, Some("tests failed")).await.expect("end")
+    );
 
     for command in ["/maxion status", "/maxion cancel"] {
         let (d, _) = c.comment(issue, "alice", command).await;
@@ -225,12 +228,14 @@ async fn edits_run_only_new_commands_and_deletions_do_nothing() {
     let c = Ctl::start(|_| {}).await;
     let issue = c.issue("Edits");
     let comment = c.gh.add_comment(c.repo, issue, "alice", "/maxion status");
-    let (d, _) = c.deliver("issue_comment", c.comment_payload("created", issue, comment, "alice", "/maxion status", None)).await;
+    let (d, _) =
+        c.deliver("issue_comment", c.comment_payload("created", issue, comment, "alice", "/maxion status", None)).await;
     c.processed(&d).await;
     // A typo fixed below the command: nothing new.
     let body = "/maxion status\n\nthanks!";
-    let (_, outcome) =
-        c.deliver("issue_comment", c.comment_payload("edited", issue, comment, "alice", body, Some("/maxion status"))).await;
+    let (_, outcome) = c
+        .deliver("issue_comment", c.comment_payload("edited", issue, comment, "alice", body, Some("/maxion status")))
+        .await;
     assert_eq!(outcome, "ignored");
     // The command changed: acted on.
     let (d, outcome) = c
@@ -287,7 +292,12 @@ async fn check_run_rerun_and_buttons() {
     assert_eq!(outcome, "command");
     assert_eq!(c.processed(&d).await, "cancelled");
     assert_eq!(c.store().cancel_requested_by(job.id).await.expect("read").as_deref(), Some("alice"));
-    assert!(c.store().transition(job.id, JobState::Running, JobState::Cancelled, Some("requested by @alice")).await.expect("end"));
+    assert!(
+        c.store()
+            .transition(job.id, JobState::Running, JobState::Cancelled, Some("requested by @alice"))
+            .await
+            .expect("end")
+    );
     // `Retry` once it ended: a new job with the same instructions.
     let (d, _) = c.check_run(job.id, "alice", Some("retry")).await;
     assert_eq!(c.processed(&d).await, "retried");

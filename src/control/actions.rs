@@ -12,9 +12,13 @@ use crate::report::text::{self, Guarded, HelpView, Phase, StatusView};
 impl Control {
     pub(super) async fn process(&self, claimed: &ClaimedRequest) -> anyhow::Result<&'static str> {
         let req = &claimed.request;
-        let repo = self.app.repo(req.installation_id as u64, &req.repo.full_name).context("a GitHub client for the repository")?;
+        let repo = self
+            .app
+            .repo(req.installation_id as u64, &req.repo.full_name)
+            .context("a GitHub client for the repository")?;
         if req.action.needs_permission() {
-            let has = self.permissions.get(&repo, &req.sender_login).await.context("reading the sender's permission")?;
+            let has =
+                self.permissions.get(&repo, &req.sender_login).await.context("reading the sender's permission")?;
             if !permitted(&req.action, has, self.settings.required) {
                 return self.refuse(&repo, claimed, has.as_str()).await;
             }
@@ -84,7 +88,11 @@ impl Control {
             _ => Guarded::Start,
         };
         if let ControlAction::Admit { job } = req.action {
-            let why = format!("@{} may not start jobs (needs {} permission)", req.sender_login, self.settings.required.as_str());
+            let why = format!(
+                "@{} may not start jobs (needs {} permission)",
+                req.sender_login,
+                self.settings.required.as_str()
+            );
             self.store.transition(job, JobState::Received, JobState::Refused, Some(&why)).await?;
         }
         let window_ms = i64::try_from(self.settings.refusal_window.as_millis()).unwrap_or(i64::MAX / 2);
@@ -176,7 +184,12 @@ impl Control {
     }
 
     /// A new job with `last`'s instructions, admitted like any other.
-    async fn retry(&self, repo: &RepoClient, claimed: &ClaimedRequest, last: Option<Job>) -> anyhow::Result<&'static str> {
+    async fn retry(
+        &self,
+        repo: &RepoClient,
+        claimed: &ClaimedRequest,
+        last: Option<Job>,
+    ) -> anyhow::Result<&'static str> {
         let req = &claimed.request;
         let command = self.settings.command.as_str();
         let Some(last) = last else {
@@ -197,7 +210,9 @@ impl Control {
                 let active = self.store.active_job_for_issue(req.repo.id, req.issue_number).await?;
                 match active {
                     // Created by this very request before a crash: carry on admitting it.
-                    Some(a) if a.spec.delivery_id == claimed.delivery_id && a.spec.trigger == TriggerKind::Retry => a.id,
+                    Some(a) if a.spec.delivery_id == claimed.delivery_id && a.spec.trigger == TriggerKind::Retry => {
+                        a.id
+                    }
                     Some(a) => {
                         let body = text::retry_while_active(&self.summarize(&a).await?, command);
                         return self.reply(repo, claimed, &body).await;

@@ -132,7 +132,12 @@ impl Control {
             Ok(outcome) => self.store.finish_control_request(req.id, outcome).await,
             Err(e) if req.attempts < MAX_ATTEMPTS => {
                 let delay = Duration::from_secs(1 << req.attempts.clamp(0, 6));
-                tracing::warn!(request = req.id, attempt = req.attempts, error = format!("{e:#}"), "control request failed; retrying later");
+                tracing::warn!(
+                    request = req.id,
+                    attempt = req.attempts,
+                    error = format!("{e:#}"),
+                    "control request failed; retrying later"
+                );
                 self.store.postpone_control_request(req.id, delay).await
             }
             Err(e) => {

@@ -86,10 +86,8 @@ mod tests {
         {
             for action in actions() {
                 for has in LEVELS {
-                    let open = matches!(
-                        action,
-                        ControlAction::Status | ControlAction::Help | ControlAction::NearMiss { .. }
-                    );
+                    let open =
+                        matches!(action, ControlAction::Status | ControlAction::Help | ControlAction::NearMiss { .. });
                     let expected = open || has >= required;
                     assert_eq!(permitted(&action, has, required), expected, "{action:?} by {has:?} under {required:?}");
                 }

@@ -88,8 +88,14 @@ fn edited(body: &str, from: Option<&str>) -> serde_json::Value {
 #[test]
 fn edits_run_only_a_command_the_old_text_did_not_have() {
     // A typo fixed around an existing command: nothing.
-    assert!(matches!(route_json("issue_comment", edited("/maxion add tests", Some("/maxion add tests"))), Inbound::Ignored(_)));
-    assert!(matches!(route_json("issue_comment", edited("/maxion status\n\nthanks", Some("/maxion status"))), Inbound::Ignored(_)));
+    assert!(matches!(
+        route_json("issue_comment", edited("/maxion add tests", Some("/maxion add tests"))),
+        Inbound::Ignored(_)
+    ));
+    assert!(matches!(
+        route_json("issue_comment", edited("/maxion status\n\nthanks", Some("/maxion status"))),
+        Inbound::Ignored(_)
+    ));
     // A command added by the edit, or changed: acted on.
     let Inbound::Run(job) = route_json("issue_comment", edited("/maxion add tests", Some("please look"))) else {
         panic!("expected a run")
@@ -100,7 +106,10 @@ fn edits_run_only_a_command_the_old_text_did_not_have() {
     };
     assert_eq!(req.action, ControlAction::Cancel);
     // Changed instructions are a new run request.
-    assert!(matches!(route_json("issue_comment", edited("/maxion use tabs", Some("/maxion use spaces"))), Inbound::Run(_)));
+    assert!(matches!(
+        route_json("issue_comment", edited("/maxion use tabs", Some("/maxion use spaces"))),
+        Inbound::Run(_)
+    ));
     // An edit without a previous body (title change of the issue, say) does nothing.
     assert!(matches!(route_json("issue_comment", edited("/maxion", None)), Inbound::Ignored(_)));
 }
@@ -153,7 +162,10 @@ fn check_run_rerun_and_buttons_name_the_job() {
         assert_eq!(req.action, expected);
         assert_eq!(req.issue_number, 0, "the ledger fills it from the job");
     }
-    assert!(matches!(route_json("check_run", check_run("requested_action", Some("explode"), "31")), Inbound::Ignored(_)));
+    assert!(matches!(
+        route_json("check_run", check_run("requested_action", Some("explode"), "31")),
+        Inbound::Ignored(_)
+    ));
     assert!(matches!(route_json("check_run", check_run("rerequested", None, "not-a-job")), Inbound::Ignored(_)));
     let mut other = check_run("rerequested", None, "31");
     other["check_run"]["name"] = json!("ci");

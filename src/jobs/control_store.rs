@@ -74,9 +74,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .context("reading recent job durations")?;
-        rows.iter()
-            .map(|r| Ok(Duration::from_millis(u64::try_from(r.try_get::<i64, _>(0)?).unwrap_or(0))))
-            .collect()
+        rows.iter().map(|r| Ok(Duration::from_millis(u64::try_from(r.try_get::<i64, _>(0)?).unwrap_or(0)))).collect()
     }
 
     /// Creates a `received` job for a retry (the control loop then admits it

@@ -19,20 +19,31 @@ use super::store::{Backend, Store, now_ms};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ControlAction {
     /// A new job waits in `received` for its sender's permission check.
-    Admit { job: JobId },
+    Admit {
+        job: JobId,
+    },
     /// `/maxion` while a job is active: the trigger joined it; reply with its status.
-    AlreadyActive { job: JobId },
+    AlreadyActive {
+        job: JobId,
+    },
     Status,
     Cancel,
     Retry,
     Help,
-    NearMiss { word: String, suggestion: String },
+    NearMiss {
+        word: String,
+        suggestion: String,
+    },
     /// The trigger label was removed: cancel a job that has not started.
     Unlabeled,
     /// GitHub's "Re-run" or the check run's `Retry` button on this job's run.
-    CheckRunRetry { job: JobId },
+    CheckRunRetry {
+        job: JobId,
+    },
     /// The check run's `Cancel` button.
-    CheckRunCancel { job: JobId },
+    CheckRunCancel {
+        job: JobId,
+    },
 }
 
 impl ControlAction {
@@ -152,12 +163,14 @@ impl Store {
 
     /// Releases a request to be tried again after `delay` (a transient failure).
     pub async fn postpone_control_request(&self, id: i64, delay: Duration) -> anyhow::Result<()> {
-        sqlx::query("UPDATE control_requests SET lease_owner = NULL, lease_until = NULL, not_before = $1 WHERE id = $2")
-            .bind(now_ms() + i64::try_from(delay.as_millis()).unwrap_or(60_000))
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .context("postponing a control request")?;
+        sqlx::query(
+            "UPDATE control_requests SET lease_owner = NULL, lease_until = NULL, not_before = $1 WHERE id = $2",
+        )
+        .bind(now_ms() + i64::try_from(delay.as_millis()).unwrap_or(60_000))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .context("postponing a control request")?;
         Ok(())
     }
 

@@ -120,7 +120,9 @@ pub fn cancelling(s: &JobSummary, login: &str) -> String {
     let link = job_link(s);
     match s.state {
         JobState::Running => {
-            format!("🚫 Stopping {link} as @{login} asked: its sandbox is being shut down. The status comment says when it has stopped.")
+            format!(
+                "🚫 Stopping {link} as @{login} asked: its sandbox is being shut down. The status comment says when it has stopped."
+            )
         }
         _ => format!("🚫 Cancelled {link} before it started, as @{login} asked."),
     }
