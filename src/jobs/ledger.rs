@@ -258,7 +258,7 @@ async fn apply(
             Ok(Recorded { duplicate: false, outcome: outcome.into(), job_id })
         }
         Effect::Control(req) => {
-            let (outcome, job_id) = control(tx, &record.id, req, now).await?;
+            let (outcome, job_id) = request::record(tx, &record.id, req, now).await?;
             sqlx::query("UPDATE deliveries SET outcome = $1, job_id = $2 WHERE id = $3")
                 .bind(outcome)
                 .bind(job_id.map(|j| j.0))
@@ -269,30 +269,6 @@ async fn apply(
             Ok(Recorded { duplicate: false, outcome: outcome.into(), job_id })
         }
     }
-}
-
-/// Stores a control request. A check-run event names a job, not an issue:
-/// the job (of the same repository) says which issue it is about.
-async fn control(
-    tx: &mut Transaction<'static, Any>,
-    delivery_id: &str,
-    req: &ControlRequest,
-    now: i64,
-) -> anyhow::Result<(&'static str, Option<JobId>)> {
-    let Some(job) = req.action.check_run_job() else {
-        request::insert(tx, delivery_id, req, now).await?;
-        return Ok(("command", None));
-    };
-    let row = sqlx::query("SELECT issue_number, issue_title FROM jobs WHERE id = $1 AND repo_id = $2")
-        .bind(job.0)
-        .bind(req.repo.id)
-        .fetch_optional(&mut **tx)
-        .await
-        .context("looking up a check run's job")?;
-    let Some(row) = row else { return Ok(("ignored", None)) };
-    let req = ControlRequest { issue_number: row.try_get(0)?, issue_title: row.try_get(1)?, ..req.clone() };
-    request::insert(tx, delivery_id, &req, now).await?;
-    Ok(("command", Some(job)))
 }
 
 /// Creates a `received` job and asks the control loop to admit it, or

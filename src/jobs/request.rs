@@ -112,6 +112,30 @@ pub(crate) async fn insert(
     Ok(())
 }
 
+/// Stores a control request. A check-run event names a job, not an issue:
+/// the job (of the same repository) says which issue it is about.
+pub(crate) async fn record(
+    tx: &mut Transaction<'static, Any>,
+    delivery_id: &str,
+    req: &ControlRequest,
+    now: i64,
+) -> anyhow::Result<(&'static str, Option<JobId>)> {
+    let Some(job) = req.action.check_run_job() else {
+        insert(tx, delivery_id, req, now).await?;
+        return Ok(("command", None));
+    };
+    let row = sqlx::query("SELECT issue_number, issue_title FROM jobs WHERE id = $1 AND repo_id = $2")
+        .bind(job.0)
+        .bind(req.repo.id)
+        .fetch_optional(&mut **tx)
+        .await
+        .context("looking up a check run's job")?;
+    let Some(row) = row else { return Ok(("ignored", None)) };
+    let req = ControlRequest { issue_number: row.try_get(0)?, issue_title: row.try_get(1)?, ..req.clone() };
+    insert(tx, delivery_id, &req, now).await?;
+    Ok(("command", Some(job)))
+}
+
 impl Store {
     /// Claims the oldest pending request whose issue has no older pending one
     /// (so requests on one issue are handled in the order they arrived).
