@@ -52,6 +52,48 @@ async fn labelled_issue_becomes_a_verified_pull_request() {
     assert_eq!(runs.len(), 2, "base and head check runs: {runs:?}");
     assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("success")), "{runs:?}");
     assert!(runs.iter().any(|r| r.head_sha == pr.head_sha));
+
+    // The API shows the brief the agent was given and the pull request the job opened.
+    let detail = e.api_job(job.id).await;
+    let brief = detail["brief"].as_str().unwrap_or_default();
+    assert!(brief.contains("Add the ok file"), "the brief names the issue: {detail}");
+    assert!(brief.contains("test -f ok.txt"), "the brief lists the verification command: {brief}");
+    assert_eq!(detail["pr_number"].as_u64(), Some(pr.number), "{detail}");
+    assert_eq!(detail["branch"].as_str(), Some(pr.head.as_str()), "{detail}");
+    let (status, list) = e.api("/api/jobs?per_page=10").await;
+    assert_eq!(status, 200);
+    assert!(list["jobs"][0].get("brief").is_none(), "the list leaves briefs out: {list}");
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_jobs_on_two_workers_all_succeed_two_at_a_time() {
+    let Some(e) = E2e::start(|r| r.maxion_workers = Some("2".into())).await else { return };
+    let mut issues = Vec::new();
+    for title in ["First of three", "Second of three", "Third of three"] {
+        issues.push(e.label_issue(title, "write ok.txt all good").await);
+    }
+    let mut jobs = Vec::new();
+    for issue in &issues {
+        let job = e.job_for(*issue).await;
+        jobs.push(e.wait_terminal(job.id, JOB_LIMIT * 2).await);
+    }
+    for job in &jobs {
+        assert_eq!(job.state, JobState::Succeeded, "job {} error: {:?}", job.id, job.error);
+    }
+    let pulls = e.gh.pulls(e.repo);
+    assert_eq!(pulls.len(), 3, "one pull request per issue");
+    for issue in &issues {
+        let own = e.gh.comments(e.repo, *issue).into_iter().filter(|c| c.user == e.gh.bot_login()).count();
+        assert_eq!(own, 1, "one status comment on issue #{issue}");
+    }
+    // The pool ran two at once and never three: the most jobs running at any
+    // job's start, from the stored start and finish times.
+    let spans: Vec<_> =
+        jobs.iter().map(|j| (j.started_at.expect("started"), j.finished_at.expect("finished"))).collect();
+    let most = spans.iter().map(|(at, _)| spans.iter().filter(|(s, f)| s <= at && at < f).count()).max();
+    assert_eq!(most, Some(2), "{spans:?}");
     e.gh.assert_ok();
     e.stop().await;
 }

@@ -102,6 +102,9 @@ async fn sigkill_mid_job_is_cleaned_up_retried_once_then_failed_as_interrupted()
     let instance = maxion::worker::instance_id(&e.dir.path().join("data")).expect("instance id");
     let issue = e.label_issue("Crash me", "sleep 600").await;
     let job = e.job_for(issue).await.id;
+    // A second job waits behind it (one worker) through both crashes.
+    let queued_issue = e.label_issue("Queued behind", "write ok.txt fine").await;
+    let queued = e.job_for(queued_issue).await.id;
 
     // First run: SIGKILL while the agent sleeps in its sandbox.
     let port = free_port();
@@ -131,10 +134,18 @@ async fn sigkill_mid_job_is_cleaned_up_retried_once_then_failed_as_interrupted()
         assert!(tokio::time::Instant::now() < deadline, "the orphan container was not removed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // One status comment for the job across three processes, and no pull request.
+    // One status comment for the job across three processes, and no pull request for it.
     let marker = format!("maxion:job:{job}");
     let status: Vec<_> = e.gh.comments(e.repo, issue).into_iter().filter(|c| c.body.contains(&marker)).collect();
     assert_eq!(status.len(), 1, "exactly one status comment");
-    assert!(e.gh.pulls(e.repo).is_empty(), "no pull request");
+    assert!(!e.gh.pulls(e.repo).iter().any(|p| p.head.contains(&format!("issue-{issue}-"))), "no pull request");
+
+    // The job that was queued the whole time still runs, once, to a pull request.
+    let done = e.wait_terminal(queued, Duration::from_secs(120)).await;
+    assert_eq!(done.state, JobState::Succeeded, "queued job error: {:?}", done.error);
+    assert_eq!(done.attempts, 1, "the queued job was never started by the killed processes");
+    let pulls: Vec<_> =
+        e.gh.pulls(e.repo).into_iter().filter(|p| p.head.contains(&format!("issue-{queued_issue}-"))).collect();
+    assert_eq!(pulls.len(), 1, "one pull request for the queued job");
     e.stop().await;
 }

@@ -365,3 +365,87 @@ async fn a_broken_mirror_is_cloned_again() {
     let main = s.server.branch_head(REPO, "main").await;
     assert_eq!(mirror.branch_head("main").await.expect("head"), main);
 }
+
+/// Reads a tar stream into (path, contents) pairs of its regular files.
+async fn tar_files(mut stream: impl tokio::io::AsyncRead + Unpin) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    use tokio::io::AsyncReadExt;
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await.expect("read archive");
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let mut files = Vec::new();
+    for entry in archive.entries().expect("entries") {
+        let mut entry = entry.expect("entry");
+        if entry.header().entry_type().is_file() {
+            let path = entry.path().expect("path").display().to_string();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).expect("data");
+            files.push((path, data));
+        }
+    }
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn a_prepared_copy_writes_only_git_and_streams_the_commit_as_checked_in() {
+    let s = setup().await;
+    // Attributes that would make `git archive` differ from a checkout.
+    let attrs: &[(&str, &[u8])] = &[
+        (".gitattributes", b"hidden.txt export-ignore\nstamp.txt export-subst\n"),
+        ("hidden.txt", b"still here\n"),
+        ("stamp.txt", b"$Format:%H$\n"),
+    ];
+    s.server.commit_files(REPO, "main", attrs, "attributes").await;
+    let mirror = s.cache.sync(REPO, &s.server.clone_url(REPO), &token(TOKEN)).await.expect("sync");
+    let branch = "maxion/issue-7-stream";
+    let wc = mirror.prepare_new_branch(&s.cache.workspace_path("job"), "main", branch).await.expect("copy");
+    drop(mirror);
+    let entries: Vec<_> = std::fs::read_dir(wc.dir()).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(entries, [".git"], "nothing but .git is written on the host");
+    assert_eq!(git(wc.dir(), &["rev-parse", "--abbrev-ref", "HEAD"]), branch);
+    assert_eq!(git(wc.dir(), &["remote"]), "", "no remotes");
+    assert_eq!(git(wc.dir(), &["ls-files"]).lines().count(), 6, "the index holds the commit");
+
+    let (archive, stdout) = wc.archive().expect("archive");
+    let files = tar_files(stdout).await;
+    archive.finish().await.expect("git archive succeeded");
+    let names: Vec<_> = files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(names, [".gitattributes", "README.md", "hidden.txt", "old.txt", "src/lib.rs", "stamp.txt"]);
+    let stamp = files.iter().find(|(p, _)| p == "stamp.txt").map(|(_, d)| d.as_slice());
+    assert_eq!(stamp, Some(&b"$Format:%H$\n"[..]), "export-subst does not rewrite files");
+}
+
+#[tokio::test]
+async fn only_the_listed_paths_are_staged_when_just_the_changes_came_back() {
+    let s = setup().await;
+    let url = s.server.clone_url(REPO);
+    let mirror = s.cache.sync(REPO, &url, &token(TOKEN)).await.expect("sync");
+    let branch = "maxion/issue-8-partial";
+    let wc = mirror.prepare_new_branch(&s.cache.workspace_path("job"), "main", branch).await.expect("copy");
+    drop(mirror);
+    // What the sandbox sent back: an edit, a new file and the scratch dir;
+    // old.txt was deleted there; README.md was not touched (so not sent).
+    wc.clear_for_results().await.expect("clear");
+    std::fs::create_dir_all(wc.dir().join("src")).expect("src");
+    std::fs::create_dir_all(wc.dir().join(".maxion")).expect("scratch");
+    std::fs::write(wc.dir().join("src/lib.rs"), "pub fn a() -> u8 { 2 }\n").expect("edit");
+    std::fs::write(wc.dir().join("src/new.rs"), "pub fn n() {}\n").expect("new");
+    std::fs::write(wc.dir().join(".maxion/pr-body.md"), "body").expect("body");
+    let listed = ["src/lib.rs", "src/new.rs", "old.txt", ".maxion/pr-body.md"].map(str::to_owned).to_vec();
+    wc.limit_to(listed);
+    let mut paths = wc.changed_paths().await.expect("paths");
+    paths.sort();
+    assert_eq!(paths, ["old.txt", "src/lib.rs", "src/new.rs"]);
+    let sha = wc.commit_all("feat: partial", &bot(), None).await.expect("commit").expect("a commit");
+    wc.push(&sha, &url, &token(TOKEN)).await.expect("push");
+    let at = |p: &'static str| s.server.read_file_at(REPO, branch, p);
+    assert_eq!(at("README.md").await.as_deref(), Some(&b"# widgets\n"[..]), "an unsent file is unchanged");
+    assert_eq!(at("old.txt").await, None, "a listed, absent file is deleted");
+    assert_eq!(at("src/new.rs").await.as_deref(), Some(&b"pub fn n() {}\n"[..]));
+    assert_eq!(at(".maxion/pr-body.md").await, None, "scratch files are never committed");
+
+    // Nothing listed: nothing to commit (not "everything absent was deleted").
+    wc.limit_to(Vec::new());
+    assert_eq!(wc.commit_all("feat: none", &bot(), None).await.expect("commit"), None);
+}

@@ -68,6 +68,8 @@ fn job(id: i64, issue: u64, trigger_comment: Option<u64>) -> Job {
         updated_at: now,
         started_at: None,
         finished_at: None,
+        branch: None,
+        pr_number: None,
     }
 }
 

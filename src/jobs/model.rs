@@ -173,6 +173,9 @@ pub struct Job {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The branch the job pushed and the pull request it opened or updated.
+    pub branch: Option<String>,
+    pub pr_number: Option<i64>,
 }
 
 /// Which output stream a line came from.

@@ -34,7 +34,7 @@ pub struct Store {
 /// The columns of `jobs` in the order [`job_from_row`] reads them.
 pub(crate) const JOB_COLUMNS: &str = "id, state, installation_id, repo_id, repo_full_name, clone_url, \
     default_branch, issue_number, issue_title, trigger_kind, trigger_comment_id, sender_login, sender_id, \
-    instructions, delivery_id, attempts, step, error, created_at, updated_at, started_at, finished_at";
+    instructions, delivery_id, attempts, step, error, created_at, updated_at, started_at, finished_at, branch, pr_number";
 
 impl Store {
     /// Connects (creating a SQLite file if it is missing). Does not migrate.
@@ -354,6 +354,44 @@ impl Store {
         Ok(())
     }
 
+    /// Stores the brief the agent was given (masked: it quotes user text).
+    pub async fn set_brief(&self, job: JobId, brief: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE jobs SET brief = $1, updated_at = $2 WHERE id = $3")
+            .bind(crate::masker::global().mask(brief))
+            .bind(now_ms())
+            .bind(job.0)
+            .execute(&self.pool)
+            .await
+            .context("storing a job's brief")?;
+        Ok(())
+    }
+
+    /// The brief of a job, once the pipeline has assembled it.
+    pub async fn job_brief(&self, job: JobId) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT brief FROM jobs WHERE id = $1")
+            .bind(job.0)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a job's brief")?;
+        Ok(match row {
+            Some(r) => r.try_get::<Option<String>, _>(0)?,
+            None => None,
+        })
+    }
+
+    /// Records the branch a job pushed and the pull request it opened or updated.
+    pub async fn set_pull_request(&self, job: JobId, branch: &str, pr_number: i64) -> anyhow::Result<()> {
+        sqlx::query("UPDATE jobs SET branch = $1, pr_number = $2, updated_at = $3 WHERE id = $4")
+            .bind(branch)
+            .bind(pr_number)
+            .bind(now_ms())
+            .bind(job.0)
+            .execute(&self.pool)
+            .await
+            .context("recording a job's pull request")?;
+        Ok(())
+    }
+
     /// The delivery record of a webhook delivery: `(event, action, outcome, job id)`.
     pub async fn delivery(&self, id: &str) -> anyhow::Result<Option<(String, Option<String>, String, Option<i64>)>> {
         let row = sqlx::query("SELECT event, action, outcome, job_id FROM deliveries WHERE id = $1")
@@ -420,6 +458,8 @@ pub(crate) fn job_from_row(r: &AnyRow) -> anyhow::Result<Job> {
         updated_at: from_ms(r.try_get(19)?),
         started_at: r.try_get::<Option<i64>, _>(20)?.map(from_ms),
         finished_at: r.try_get::<Option<i64>, _>(21)?.map(from_ms),
+        branch: r.try_get(22)?,
+        pr_number: r.try_get(23)?,
     })
 }
 

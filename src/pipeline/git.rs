@@ -6,10 +6,11 @@
 //! One job's flow:
 //! ```text
 //! MirrorCache::sync(full_name, clone_url, token)     clone once, fetch each job (locked per repository)
-//!   └─ SyncedMirror::new_branch(dest, default, branch) local clone, new branch, remotes removed
-//!        (or checkout_existing(dest, branch) for a follow-up)
-//! … upload WorkingCopy::dir() into the sandbox, run the agent, then
-//!   WorkingCopy::clear_for_results() and extract /workspace into dir() …
+//!   └─ SyncedMirror::prepare_new_branch(dest, default, branch)  local clone without checkout (only
+//!        `.git`, with an index), new branch, remotes removed (new_branch / checkout_existing: with files)
+//! … stream WorkingCopy::archive() (`git archive` of the base) and then dir() (the `.git`) into the
+//!   sandbox, run the agent, then WorkingCopy::clear_for_results(), extract the changed files into
+//!   dir() and WorkingCopy::limit_to(changed paths) (pipeline/collect.rs) …
 //! WorkingCopy::changed_paths() / commit_all(message, bot, co_author) -> Option<sha>
 //! WorkingCopy::push(sha, clone_url, fresh_token)
 //! ```
@@ -22,7 +23,7 @@ mod workcopy;
 
 pub use mirror::{MirrorCache, SyncKind, SyncedMirror};
 pub use names::{CoAuthor, branch_name, commit_message, is_conventional_commit, validate_branch};
-pub use runner::Git;
+pub use runner::{Git, GitStream};
 pub use workcopy::{Identity, SCRATCH_DIR, WorkingCopy};
 
 /// Why a git operation failed. Callers branch on `Auth` (mint a new token,

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod brief;
+mod collect;
 pub mod detect;
 pub mod git;
 pub mod run;

@@ -210,6 +210,9 @@ async fn run_steps(
     let brief_text = brief::assemble(&gathered.input, &limits);
     let summary = brief::task_summary(&gathered.input);
     log.event(JobEvent::Info { message: format!("brief assembled: {} bytes", brief_text.len()) }).await;
+    if let Err(e) = ctx.store.set_brief(job.id, &brief_text).await {
+        tracing::warn!(job = %job.id, error = format!("{e:#}"), "storing the brief failed");
+    }
     log.step_finished("brief", true, None, t).await;
     if cancel.is_cancelled() {
         return Err(Stop::Cancelled);
@@ -233,7 +236,7 @@ async fn run_steps(
     let work_dir = ctx.data_dir.join("work").join(format!("job-{}-{}", job.id, job.attempts));
     let _ = tokio::fs::remove_dir_all(&work_dir).await;
     let wc = mirror
-        .new_branch(&work_dir, &gathered.default_branch, &branch)
+        .prepare_new_branch(&work_dir, &gathered.default_branch, &branch)
         .await
         .map_err(|e| Stop::failed(e, Some("checkout")))?;
     drop(mirror);
@@ -269,6 +272,12 @@ async fn in_sandbox(
     summary: &str,
     plan: &CommandPlan,
 ) -> Result<Vec<VerifyResult>, Stop> {
+    // The base commit's files stream from `git archive` straight into the
+    // sandbox (never written on the host), then the small `.git` follows.
+    let (archive, files) = wc.archive().map_err(|e| Stop::failed(e, Some("checkout")))?;
+    let uploaded = sandbox.upload_tar(crate::sandbox::WORKSPACE, files).await;
+    archive.finish().await.map_err(|e| Stop::failed(e, Some("checkout")))?;
+    uploaded?;
     sandbox.upload_dir(wc.dir(), crate::sandbox::WORKSPACE).await?;
     for cmd in &plan.setup {
         let (ok, code, _, _) = run_logged(log, sandbox, "setup", sh(&cmd.run), None).await?;

@@ -1,19 +1,17 @@
-//! SHIP: bring `/workspace` back onto the host working copy (without the
-//! sandbox's `.git`), commit as the App's bot, push with a freshly minted
+//! SHIP: bring the agent's work back onto the host working copy
+//! (`collect.rs`; never the sandbox's `.git`), commit as the App's bot, push with a freshly minted
 //! token, and open the pull request or reuse the open one for the branch.
 //! Touches: the working copy, host git, GitHub pulls.
 
 use std::fmt::Write as _;
 
-use anyhow::Context;
-
 use super::brief::Gathered;
 use super::git::{CoAuthor, Identity, SCRATCH_DIR, WorkingCopy, commit_message};
-use super::run::{Log, PipelineContext, Stop, VerifyResult, ship_err};
+use super::run::{Log, PipelineContext, Stop, VerifyResult};
 use super::sanitize::sanitize;
 use crate::github::{NewPullRequest, Permissions, PullRequestUpdate, RepoClient};
 use crate::jobs::{Job, JobEvent};
-use crate::sandbox::{Sandbox, WORKSPACE};
+use crate::sandbox::Sandbox;
 
 /// Returns the PR URL, or `None` when the agent changed nothing.
 #[allow(clippy::too_many_arguments)]
@@ -47,45 +45,7 @@ async fn ship_inner(
     gathered: &Gathered,
     verify: &[VerifyResult],
 ) -> Result<Option<String>, Stop> {
-    // Download into a scratch dir first, then move everything but `.git`:
-    // the agent could plant hooks or config there, and host git never
-    // trusts it (it uses the mirror as its git dir anyway).
-    let scratch = wc.dir().with_extension("download");
-    let _ = tokio::fs::remove_dir_all(&scratch).await;
-    tokio::fs::create_dir_all(&scratch).await.map_err(|e| Stop::failed(e, Some("ship")))?;
-    // The sandbox is done with its `.git`; dropping it there keeps it out of
-    // the transfer altogether (it is large and never trusted here).
-    let (tx, _rx) = tokio::sync::mpsc::channel(16);
-    let rm = crate::sandbox::ExecRequest::new(["rm", "-rf", "--", "/workspace/.git"]);
-    let removed = sandbox.exec(rm, &tx).await?;
-    if !removed.outcome.succeeded() {
-        return Err(Stop::failed(format!("removing the sandbox's .git {}", removed.outcome.describe()), Some("ship")));
-    }
-    // Through a file rather than `download_to_dir`: its unpacker may stop at
-    // the end-of-archive marker while `tar` still writes record padding,
-    // which fails the transfer at random.
-    let archive = scratch.with_extension("tar");
-    {
-        let mut file = tokio::fs::File::create(&archive).await.map_err(|e| Stop::failed(e, Some("ship")))?;
-        sandbox.download_tar(WORKSPACE, &mut file).await?;
-    }
-    let (from_archive, into) = (archive.clone(), scratch.clone());
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        let mut a = tar::Archive::new(std::fs::File::open(&from_archive)?);
-        a.set_preserve_permissions(false);
-        a.set_preserve_ownerships(false);
-        a.set_unpack_xattrs(false);
-        a.set_overwrite(true);
-        a.unpack(&into)
-    })
-    .await
-    .map_err(|e| Stop::failed(e, Some("ship")))?
-    .map_err(|e| Stop::failed(format!("unpacking the workspace: {e}"), Some("ship")))?;
-    let _ = tokio::fs::remove_file(&archive).await;
-    wc.clear_for_results().await.map_err(|e| Stop::failed(e, Some("ship")))?;
-    let from = scratch.join(WORKSPACE.trim_start_matches('/'));
-    move_except_git(&from, wc.dir()).await.map_err(ship_err("ship"))?;
-    let _ = tokio::fs::remove_dir_all(&scratch).await;
+    super::collect::collect(sandbox, wc).await?;
 
     let agent_message = read_scratch(wc, "commit-message.txt").await;
     let agent_body = read_scratch(wc, "pr-body.md").await;
@@ -139,29 +99,15 @@ async fn ship_inner(
     if let Err(e) = repo.request_reviewers(pr.number, std::slice::from_ref(&job.spec.sender_login), &[]).await {
         tracing::warn!(job = %job.id, error = %e, "requesting a review failed");
     }
+    if let Err(e) = ctx.store.set_pull_request(job.id, wc.branch(), pr.number as i64).await {
+        tracing::warn!(job = %job.id, error = format!("{e:#}"), "recording the pull request failed");
+    }
     log.event(JobEvent::Info { message: format!("pull request #{}: {}", pr.number, pr.html_url) }).await;
     Ok(Some(pr.html_url))
 }
 
 async fn read_scratch(wc: &WorkingCopy, name: &str) -> Option<String> {
     tokio::fs::read_to_string(wc.dir().join(SCRATCH_DIR).join(name)).await.ok().filter(|t| !t.trim().is_empty())
-}
-
-async fn move_except_git(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
-    let mut entries = match tokio::fs::read_dir(from).await {
-        Ok(e) => e,
-        // An empty workspace arrives as nothing at all.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", from.display())),
-    };
-    while let Some(entry) = entries.next_entry().await? {
-        if entry.file_name() == ".git" {
-            continue;
-        }
-        let dest = to.join(entry.file_name());
-        tokio::fs::rename(entry.path(), &dest).await.with_context(|| format!("moving to {}", dest.display()))?;
-    }
-    Ok(())
 }
 
 fn pr_body(ctx: &PipelineContext, job: &Job, agent_body: Option<&str>, verify: &[VerifyResult]) -> String {

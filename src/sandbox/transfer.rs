@@ -7,7 +7,7 @@
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::SandboxError;
@@ -109,6 +109,38 @@ impl AsyncWrite for ChannelSink {
     }
 }
 
+/// An in-memory `AsyncWrite` that refuses to grow past `limit`.
+struct Capped {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl AsyncWrite for Capped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        if self.buf.len() + data.len() > self.limit {
+            let limit = self.limit;
+            return std::task::Poll::Ready(Err(io::Error::other(format!("output larger than {limit} bytes"))));
+        }
+        self.buf.extend_from_slice(data);
+        std::task::Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 fn split_parent(path: &str) -> Result<(String, String), SandboxError> {
     check_path(path)?;
     let trimmed = path.trim_end_matches('/');
@@ -138,6 +170,44 @@ impl Sandbox {
         });
         self.extract(dest, rx).await?;
         producer.await.map_err(transfer_err)?.map_err(transfer_err)
+    }
+
+    /// Extracts the tar stream `tar` into `dest` (created), e.g. `git
+    /// archive` of the base commit piped straight in from the host.
+    pub async fn upload_tar(
+        &self,
+        dest: &str,
+        mut tar: impl AsyncRead + Unpin + Send + 'static,
+    ) -> Result<(), SandboxError> {
+        check_path(dest)?;
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(8);
+        let pump = tokio::spawn(async move {
+            loop {
+                let mut chunk = vec![0u8; CHUNK];
+                let n = tar.read(&mut chunk).await?;
+                if n == 0 {
+                    return Ok::<(), io::Error>(());
+                }
+                chunk.truncate(n);
+                // The extractor stopped: its error is the one worth reporting.
+                if tx.send(chunk).await.is_err() {
+                    return Ok(());
+                }
+            }
+        });
+        let extracted = self.extract(dest, rx).await;
+        let pumped = pump.await.map_err(transfer_err)?;
+        extracted?;
+        pumped.map_err(transfer_err)
+    }
+
+    /// Runs a Maxion-owned command as the sandbox user in `/workspace` and
+    /// returns its stdout; more than `limit` bytes fails the transfer (the
+    /// command's output is the agent's to inflate).
+    pub async fn capture(&self, argv: Vec<String>, limit: usize) -> Result<Vec<u8>, SandboxError> {
+        let mut out = Capped { buf: Vec::new(), limit };
+        self.run_internal(argv, None, &mut out, self.settings.exec_timeout).await?;
+        Ok(out.buf)
     }
 
     /// Writes `contents` to the file `dest` (parent directories created)
@@ -183,6 +253,22 @@ impl Sandbox {
         let (parent, base) = split_parent(path)?;
         let argv = ["tar", "-c", "-f", "-", "-C", &parent, "--", &base].map(str::to_owned).to_vec();
         self.run_internal(argv, None, out, self.settings.exec_timeout).await?;
+        out.shutdown().await.map_err(transfer_err)
+    }
+
+    /// Streams the listed paths (relative to `/workspace`; directories
+    /// without their contents; missing ones skipped) out as a tar archive.
+    /// The list travels as a file, never on a command line.
+    pub async fn download_listed(
+        &self,
+        paths: &[String],
+        out: &mut (dyn AsyncWrite + Unpin + Send),
+    ) -> Result<(), SandboxError> {
+        const LIST: &str = "/tmp/.maxion-download-list";
+        let list: Vec<u8> = paths.iter().flat_map(|p| p.bytes().chain([0])).collect();
+        self.upload_file(LIST, &list, 0o600).await?;
+        let argv = ["tar", "-c", "-f", "-", "--null", "--no-recursion", "--ignore-failed-read", "-T", LIST];
+        self.run_internal(argv.map(str::to_owned).to_vec(), None, out, self.settings.exec_timeout).await?;
         out.shutdown().await.map_err(transfer_err)
     }
 

@@ -67,12 +67,26 @@ async fn list_jobs(
     Ok(Json(JobList { jobs, page, per_page, total }))
 }
 
-async fn get_job(_: Authorized, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>, ApiError> {
+/// One job with its brief; the list leaves briefs out (each is up to ~100 KB).
+#[derive(serde::Serialize)]
+struct JobDetail {
+    #[serde(flatten)]
+    job: Job,
+    /// The Markdown brief the agent was given; `null` until it is assembled.
+    brief: Option<String>,
+}
+
+async fn get_job(
+    _: Authorized,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobDetail>, ApiError> {
     let id = job_id(&id)?;
-    match state.store.get_job(id).await.map_err(store_error)? {
-        Some(job) => Ok(Json(job)),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}"))),
-    }
+    let Some(job) = state.store.get_job(id).await.map_err(store_error)? else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")));
+    };
+    let brief = state.store.job_brief(id).await.map_err(store_error)?;
+    Ok(Json(JobDetail { job, brief }))
 }
 
 #[derive(serde::Serialize)]

@@ -180,6 +180,26 @@ impl E2e {
         }
     }
 
+    /// `GET` on the service's API with the test token: (status, JSON body).
+    pub async fn api(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(super::service::API_TOKEN)
+            .send()
+            .await
+            .expect("api request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The API's view of one job (with its brief).
+    pub async fn api_job(&self, id: JobId) -> serde_json::Value {
+        let (status, body) = self.api(&format!("/api/jobs/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await.expect("clean stop");

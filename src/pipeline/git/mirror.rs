@@ -18,7 +18,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::GitError;
 use super::names::{split_full_name, validate_branch};
 use super::runner::{Git, GitCmd};
-use super::workcopy::WorkingCopy;
+use super::workcopy::{Materialize, WorkingCopy};
 
 /// Branches and tags: the mirror deliberately skips `refs/pull/*` and other
 /// hosting refs, which on a busy GitHub repository outweigh the code.
@@ -222,19 +222,41 @@ impl SyncedMirror {
     /// A working copy at the head of `base_branch` (the default branch), on
     /// a new local branch `branch`, at `dest` (missing or empty).
     pub async fn new_branch(&self, dest: &Path, base_branch: &str, branch: &str) -> Result<WorkingCopy, GitError> {
+        self.branch_copy(dest, base_branch, branch, Materialize::Checkout).await
+    }
+
+    /// Like [`Self::new_branch`], but only the `.git` is written: the files
+    /// go to the sandbox from [`WorkingCopy::archive`] (what the pipeline uses).
+    pub async fn prepare_new_branch(
+        &self,
+        dest: &Path,
+        base_branch: &str,
+        branch: &str,
+    ) -> Result<WorkingCopy, GitError> {
+        self.branch_copy(dest, base_branch, branch, Materialize::GitDirOnly).await
+    }
+
+    async fn branch_copy(
+        &self,
+        dest: &Path,
+        base_branch: &str,
+        branch: &str,
+        m: Materialize,
+    ) -> Result<WorkingCopy, GitError> {
         validate_branch(branch)?;
         let base = self.branch_head(base_branch).await?.ok_or_else(|| GitError::NoSuchBranch(base_branch.into()))?;
         // A branch left upstream by an earlier attempt at the same job is
         // the bot's own: the push may replace it, but only as last seen.
         let lease = self.branch_head(branch).await?;
-        WorkingCopy::create(&self.git, &self.path, dest, base_branch, Some(branch), base, lease).await
+        WorkingCopy::create(&self.git, &self.path, dest, base_branch, Some(branch), base, lease, m).await
     }
 
     /// A working copy of an existing branch (a follow-up on a pull request
     /// Maxion opened), at `dest`; commits go on top of its head.
     pub async fn checkout_existing(&self, dest: &Path, branch: &str) -> Result<WorkingCopy, GitError> {
         let head = self.branch_head(branch).await?.ok_or_else(|| GitError::NoSuchBranch(branch.into()))?;
-        WorkingCopy::create(&self.git, &self.path, dest, branch, None, head.clone(), Some(head)).await
+        let m = Materialize::Checkout;
+        WorkingCopy::create(&self.git, &self.path, dest, branch, None, head.clone(), Some(head), m).await
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
+use tokio::process::{ChildStdout, Command};
 
 use super::GitError;
 
@@ -174,6 +174,14 @@ impl Git {
         self.inner.argv_log.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
     }
 
+    fn log_argv(&self, argv: Vec<String>) {
+        let mut log = self.inner.argv_log.lock().unwrap_or_else(|e| e.into_inner());
+        if log.len() == ARGV_LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back(argv);
+    }
+
     fn command(&self, cmd: &GitCmd<'_>) -> Result<(Command, Vec<String>), GitError> {
         let mut args: Vec<OsString> = Vec::new();
         let config = HARDENING_CONFIG.iter().chain(if cmd.network { NETWORK_CONFIG } else { &[] });
@@ -227,13 +235,7 @@ impl Git {
     /// carrying git's masked stderr.
     pub(crate) async fn run(&self, cmd: GitCmd<'_>) -> Result<GitOutput, GitError> {
         let (mut command, argv) = self.command(&cmd)?;
-        {
-            let mut log = self.inner.argv_log.lock().unwrap_or_else(|e| e.into_inner());
-            if log.len() == ARGV_LOG_LEN {
-                log.pop_front();
-            }
-            log.push_back(argv);
-        }
+        self.log_argv(argv);
         let mut child = command
             .spawn()
             .map_err(|source| GitError::Io { context: format!("git {}: cannot start git", cmd.op), source })?;
@@ -258,6 +260,47 @@ impl Git {
         }
         let stderr = masked_tail(&output.stderr);
         Err(classify(cmd.op, cmd.network, output.status.code(), stderr))
+    }
+}
+
+/// A running git process whose stdout the caller reads as a stream (e.g.
+/// `git archive` straight into the sandbox); [`GitStream::finish`] reports
+/// how it ended.
+pub struct GitStream {
+    child: tokio::process::Child,
+    op: String,
+    timeout: Duration,
+}
+
+impl Git {
+    /// Starts a local (token-less) command and hands back its stdout.
+    pub(crate) fn spawn_stdout(&self, cmd: GitCmd<'_>) -> Result<(GitStream, ChildStdout), GitError> {
+        if cmd.token.is_some() || cmd.stdin.is_some() {
+            return Err(GitError::Invalid(format!("git {}: streamed commands take no token or stdin", cmd.op)));
+        }
+        let (mut command, argv) = self.command(&cmd)?;
+        self.log_argv(argv);
+        let mut child = command
+            .spawn()
+            .map_err(|source| GitError::Io { context: format!("git {}: cannot start git", cmd.op), source })?;
+        let stdout = child.stdout.take().ok_or_else(|| GitError::Invalid(format!("git {}: no stdout", cmd.op)))?;
+        Ok((GitStream { child, op: cmd.op, timeout: self.inner.timeout }, stdout))
+    }
+}
+
+impl GitStream {
+    /// Waits for the process (after its stdout was read to the end or
+    /// dropped); a non-zero exit is a [`GitError`] with git's masked stderr.
+    pub async fn finish(self) -> Result<(), GitError> {
+        let GitStream { child, op, timeout } = self;
+        let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+            Ok(out) => out.map_err(|source| GitError::Io { context: format!("git {op}"), source })?,
+            Err(_) => return Err(GitError::Timeout { op, secs: timeout.as_secs() }),
+        };
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(classify(op, false, output.status.code(), masked_tail(&output.stderr)))
     }
 }
 

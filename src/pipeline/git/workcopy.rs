@@ -20,7 +20,8 @@ use secrecy::SecretString;
 use super::GitError;
 use super::mirror::check_clone_url;
 use super::names::{CoAuthor, validate_branch, with_trailer};
-use super::runner::{Git, GitCmd};
+use super::runner::{Git, GitCmd, GitStream};
+use tokio::process::ChildStdout;
 
 /// Never part of a commit: the agent's scratch space for its commit message
 /// and pull-request body.
@@ -51,9 +52,28 @@ struct State {
     head: String,
     /// What the branch is believed to point at upstream (`None`: absent).
     lease: Option<String>,
+    /// Set by [`WorkingCopy::limit_to`]: only these paths are staged.
+    only: Option<Vec<String>>,
 }
 
+/// Whether [`WorkingCopy::create`] writes the files of the commit to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Materialize {
+    /// A normal checkout.
+    Checkout,
+    /// Only `.git` (with an index of the commit): the files reach the
+    /// sandbox as a stream from [`WorkingCopy::archive`]. Writing 10,000
+    /// files to the host's disk was most of a warm job's git time.
+    GitDirOnly,
+}
+
+/// `git archive` honours `export-ignore`/`export-subst` from the tree's
+/// `.gitattributes`; `info/attributes` outranks them, so the sandbox gets the
+/// commit exactly as a checkout would show it.
+const ARCHIVE_AS_CHECKOUT: &str = "* -export-ignore -export-subst\n";
+
 impl WorkingCopy {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn create(
         git: &Git,
         mirror: &Path,
@@ -62,6 +82,7 @@ impl WorkingCopy {
         new_branch: Option<&str>,
         base: String,
         lease: Option<String>,
+        materialize: Materialize,
     ) -> Result<Self, GitError> {
         validate_branch(checkout)?;
         let io = |context: String| move |source| GitError::Io { context, source };
@@ -75,12 +96,22 @@ impl WorkingCopy {
         }
         // A plain local path: objects are hardlinked where the filesystem
         // allows and copied where it does not.
+        let no_checkout = materialize == Materialize::GitDirOnly;
         let clone = GitCmd::new(format!("clone working copy of {checkout}"))
-            .args(["clone", "--quiet", "--branch", checkout, "--"])
+            .args(["clone", "--quiet", "--branch", checkout])
+            .args(no_checkout.then_some("--no-checkout"))
+            .arg("--")
             .arg(mirror)
             .arg(dest);
         git.run(clone).await?;
         let branch = match new_branch {
+            Some(b) if no_checkout => {
+                git.run(GitCmd::new(format!("create branch {b}")).cwd(dest).args(["branch", "--", b])).await?;
+                let head = format!("refs/heads/{b}");
+                git.run(GitCmd::new(format!("switch to {b}")).cwd(dest).args(["symbolic-ref", "HEAD", head.as_str()]))
+                    .await?;
+                b.to_owned()
+            }
             Some(b) => {
                 let cmd = GitCmd::new(format!("create branch {b}")).cwd(dest).args(["checkout", "--quiet", "-b", b]);
                 git.run(cmd).await?;
@@ -88,6 +119,18 @@ impl WorkingCopy {
             }
             None => checkout.to_owned(),
         };
+        if no_checkout {
+            // An index of the commit (no stat data: git in the sandbox
+            // re-hashes once), so `git status` there shows a clean tree.
+            git.run(GitCmd::new("index the commit").cwd(dest).args(["read-tree", "HEAD"])).await?;
+            let info = dest.join(".git/info");
+            tokio::fs::create_dir_all(&info)
+                .await
+                .map_err(|source| GitError::Io { context: format!("cannot create {}", info.display()), source })?;
+            tokio::fs::write(info.join("attributes"), ARCHIVE_AS_CHECKOUT)
+                .await
+                .map_err(|source| GitError::Io { context: "cannot write info/attributes".into(), source })?;
+        }
         // The copy goes into the sandbox: no remote, so nothing there knows
         // where the repository lives or could push to it.
         git.run(GitCmd::new("remove remote").cwd(dest).args(["remote", "remove", "origin"])).await?;
@@ -96,14 +139,37 @@ impl WorkingCopy {
             mirror: mirror.to_owned(),
             branch,
             git: git.clone(),
-            state: Mutex::new(State { head: base.clone(), lease }),
+            state: Mutex::new(State { head: base.clone(), lease, only: None }),
             base,
         })
     }
 
     /// The working tree (with its `.git`), to upload into `/workspace`.
+    /// For a [`Materialize::GitDirOnly`] copy it holds only `.git`; the
+    /// files come from [`Self::archive`].
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The base commit's files as a tar stream (`git archive`), read from
+    /// the returned stdout; then [`GitStream::finish`] says whether git
+    /// succeeded. No token, no network: it reads the local clone.
+    pub fn archive(&self) -> Result<(GitStream, ChildStdout), GitError> {
+        let git_dir = self.dir.join(".git");
+        let cmd = GitCmd::new("archive the base commit").arg("--git-dir").arg(git_dir).args([
+            "archive",
+            "--format=tar",
+            self.base.as_str(),
+        ]);
+        self.git.spawn_stdout(cmd)
+    }
+
+    /// Stages only `paths` from now on: the files that came back from the
+    /// sandbox are just the changed ones, so everything else absent from the
+    /// directory is unchanged, not deleted. Paths are literal (no pathspec
+    /// magic) and relative to the repository root.
+    pub fn limit_to(&self, paths: Vec<String>) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).only = Some(paths);
     }
 
     /// The branch commits go to.
@@ -229,8 +295,31 @@ impl WorkingCopy {
     async fn stage(&self, index: &TempIndex) -> Result<Vec<String>, GitError> {
         let head = self.head();
         self.git.run(self.in_tree("read tree", index).args(["read-tree", head.as_str()])).await?;
-        let exclude = format!(":(exclude){SCRATCH_DIR}");
-        self.git.run(self.in_tree("stage changes", index).args(["add", "--all", "--", ".", exclude.as_str()])).await?;
+        let only = self.state.lock().unwrap_or_else(|e| e.into_inner()).only.clone();
+        match only {
+            None => {
+                let exclude = format!(":(exclude){SCRATCH_DIR}");
+                let add = self.in_tree("stage changes", index).args(["add", "--all", "--", ".", exclude.as_str()]);
+                self.git.run(add).await?;
+            }
+            Some(paths) => {
+                let scratch = format!("{SCRATCH_DIR}/");
+                let list: Vec<u8> = paths
+                    .iter()
+                    .filter(|p| p.as_str() != SCRATCH_DIR && !p.starts_with(&scratch))
+                    .flat_map(|p| p.bytes().chain([0]))
+                    .collect();
+                // `add` without pathspecs would stage the whole (sparse) directory.
+                if list.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let add = self
+                    .in_tree("stage changes", index)
+                    .args(["--literal-pathspecs", "add", "--all", "--pathspec-from-file=-", "--pathspec-file-nul"])
+                    .stdin(list);
+                self.git.run(add).await?;
+            }
+        }
         let raw = self
             .git
             .run(self.in_tree("list changes", index).args([

@@ -1,0 +1,164 @@
+//! Bringing the agent's work back from the sandbox onto the host working
+//! copy, before SHIP commits it. Part of the pipeline (issue #5 §3).
+//!
+//! Fast path: the sandbox's own git lists the paths that differ from the
+//! base commit, and only those files come out (a one-file change in a
+//! 10,000-file repository moves one file, not 100 MB). The list is the
+//! agent's to shape, like the files themselves, so it is checked (relative,
+//! no `..`, no `.git`) and only used to choose what to stage; host git never
+//! reads the sandbox's `.git`. When the sandbox cannot answer (no git in the
+//! image, `.git` removed or broken by the agent), the whole workspace comes
+//! back instead and everything in it is compared with the base.
+//! Touches: the sandbox (execs, tar), the working copy's directory.
+
+use anyhow::Context;
+
+use super::git::{SCRATCH_DIR, WorkingCopy};
+use super::run::{Stop, ship_err};
+use crate::sandbox::{ExecRequest, Sandbox, SandboxError, WORKSPACE};
+
+/// The most paths the fast path takes; beyond it the whole tree comes back.
+const MAX_PATHS: usize = 200_000;
+/// The most bytes of path list the sandbox may print.
+const MAX_LIST_BYTES: usize = 32 * 1024 * 1024;
+
+/// Fills the (cleared) working copy with what the agent left in
+/// `/workspace`: only the changed files when the sandbox can say which.
+pub(crate) async fn collect(sandbox: &Sandbox, wc: &WorkingCopy) -> Result<(), Stop> {
+    let scratch = wc.dir().with_extension("download");
+    let _ = tokio::fs::remove_dir_all(&scratch).await;
+    tokio::fs::create_dir_all(&scratch).await.map_err(|e| Stop::failed(e, Some("ship")))?;
+    let archive = scratch.with_extension("tar");
+    let mut changed = changed_in_sandbox(sandbox, &wc.head()).await;
+    if let Some(paths) = &changed {
+        // The agent's commit message and PR body, listed or not (an entry
+        // listed twice would be archived twice).
+        let mut wanted = paths.clone();
+        for extra in ["commit-message.txt", "pr-body.md"].map(|f| format!("{SCRATCH_DIR}/{f}")) {
+            if !wanted.contains(&extra) {
+                wanted.push(extra);
+            }
+        }
+        let mut file = tokio::fs::File::create(&archive).await.map_err(|e| Stop::failed(e, Some("ship")))?;
+        match sandbox.download_listed(&wanted, &mut file).await {
+            Ok(()) => {}
+            Err(e @ SandboxError::Transfer(_)) => {
+                tracing::info!(error = %e, "downloading the changed files failed; downloading the whole workspace");
+                changed = None;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if changed.is_none() {
+        // The sandbox is done with its `.git`; dropping it there keeps it
+        // out of the transfer (large, and never trusted here).
+        let (tx, _rx) = tokio::sync::mpsc::channel(16);
+        let rm = ExecRequest::new(["rm", "-rf", "--", "/workspace/.git"]);
+        let removed = sandbox.exec(rm, &tx).await?;
+        if !removed.outcome.succeeded() {
+            let why = format!("removing the sandbox's .git {}", removed.outcome.describe());
+            return Err(Stop::failed(why, Some("ship")));
+        }
+        let mut file = tokio::fs::File::create(&archive).await.map_err(|e| Stop::failed(e, Some("ship")))?;
+        sandbox.download_tar(WORKSPACE, &mut file).await?;
+    }
+    // Through a file rather than unpacking while downloading: an unpacker
+    // may stop at the end-of-archive marker while `tar` still writes record
+    // padding, which fails the transfer at random.
+    let (from_archive, into) = (archive.clone(), scratch.clone());
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut a = tar::Archive::new(std::fs::File::open(&from_archive)?);
+        a.set_preserve_permissions(false);
+        a.set_preserve_ownerships(false);
+        a.set_unpack_xattrs(false);
+        a.set_overwrite(true);
+        a.unpack(&into)
+    })
+    .await
+    .map_err(|e| Stop::failed(e, Some("ship")))?
+    .map_err(|e| {
+        let cause = std::error::Error::source(&e).map(|c| format!(": {c}")).unwrap_or_default();
+        Stop::failed(format!("unpacking the workspace: {e}{cause}"), Some("ship"))
+    })?;
+    let _ = tokio::fs::remove_file(&archive).await;
+    wc.clear_for_results().await.map_err(|e| Stop::failed(e, Some("ship")))?;
+    let from = match changed {
+        Some(paths) => {
+            wc.limit_to(paths);
+            scratch.clone()
+        }
+        None => scratch.join(WORKSPACE.trim_start_matches('/')),
+    };
+    move_except_git(&from, wc.dir()).await.map_err(ship_err("ship"))?;
+    let _ = tokio::fs::remove_dir_all(&scratch).await;
+    Ok(())
+}
+
+/// The paths that differ from `base` according to the sandbox's git, or
+/// `None` when it cannot say or says something unusable.
+async fn changed_in_sandbox(sandbox: &Sandbox, base: &str) -> Option<Vec<String>> {
+    if !base.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    // Staging in the sandbox's own index counts new files; the index is
+    // thrown away with the sandbox.
+    let script = "git -c core.fsmonitor=false -c core.hooksPath=/dev/null add --all -- . >/dev/null && \
+                  git diff --cached --name-only --no-renames -z \"$1\" --";
+    let argv = ["sh", "-c", script, "sh", base].map(str::to_owned).to_vec();
+    let out = match sandbox.capture(argv, MAX_LIST_BYTES).await {
+        Ok(out) => out,
+        Err(e) => {
+            tracing::info!(error = %e, "the sandbox's git cannot list changes; downloading the whole workspace");
+            return None;
+        }
+    };
+    let mut paths = Vec::new();
+    for raw in out.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let path = String::from_utf8(raw.to_vec()).ok().filter(|p| returned_path_ok(p))?;
+        paths.push(path);
+        if paths.len() > MAX_PATHS {
+            return None;
+        }
+    }
+    Some(paths)
+}
+
+/// A path the sandbox reported may only name something inside the
+/// repository and outside any `.git`.
+fn returned_path_ok(path: &str) -> bool {
+    !path.starts_with('/')
+        && !path.contains('\\')
+        && path.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.eq_ignore_ascii_case(".git"))
+}
+
+async fn move_except_git(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    let mut entries = match tokio::fs::read_dir(from).await {
+        Ok(e) => e,
+        // An empty workspace arrives as nothing at all.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", from.display())),
+    };
+    while let Some(entry) = entries.next_entry().await? {
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        let dest = to.join(entry.file_name());
+        tokio::fs::rename(entry.path(), &dest).await.with_context(|| format!("moving to {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::returned_path_ok;
+
+    #[test]
+    fn returned_paths_stay_inside_the_repository() {
+        for ok in ["a.txt", "src/lib.rs", ".maxion/pr-body.md", ".github/workflows/ci.yml", "a/.gitignore"] {
+            assert!(returned_path_ok(ok), "{ok}");
+        }
+        for bad in ["/etc/passwd", "../x", "a/../../x", "a//b", "./a", ".git/config", "a/.GIT/hooks/x", "a\\b", ""] {
+            assert!(!returned_path_ok(bad), "{bad}");
+        }
+    }
+}
