@@ -245,10 +245,17 @@ mod cases {
         store.finish_control_request(first.id, "refused").await.expect("finish");
         let third = store.claim_control_request("i2", lease).await.expect("claim").expect("a request");
         assert_eq!((third.delivery_id.as_str(), third.request.action.clone()), ("q4", ControlAction::Status));
+        // After a crash, the instance frees what it held.
+        assert!(store.claim_control_request("i2", lease).await.expect("claim").is_none());
+        assert_eq!(store.release_control_requests("i2").await.expect("release"), 2);
+        let second = store.claim_control_request("i2", lease).await.expect("claim").expect("released");
+        assert_eq!((second.delivery_id.as_str(), second.attempts), ("q2", 2));
+        let third = store.claim_control_request("i2", lease).await.expect("claim").expect("released");
+        assert_eq!((third.delivery_id.as_str(), third.attempts), ("q4", 2));
         // A postponed request comes back later, with its attempts counted.
         store.postpone_control_request(third.id, Duration::ZERO).await.expect("postpone");
         let again = store.claim_control_request("i1", lease).await.expect("claim").expect("again");
-        assert_eq!((again.id, again.attempts), (third.id, 2));
+        assert_eq!((again.id, again.attempts), (third.id, 3));
         store.finish_control_request(again.id, "replied").await.expect("finish");
         store.finish_control_request(second.id, "admitted").await.expect("finish");
         assert!(store.claim_control_request("i1", lease).await.expect("claim").is_none());

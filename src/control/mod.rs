@@ -98,6 +98,11 @@ impl Control {
     }
 
     async fn run(self, wake: Arc<Notify>, shutdown: CancellationToken) {
+        match self.store.release_control_requests(&self.settings.instance_id).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(requests = n, "taking up control requests a previous run left unfinished"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "releasing control requests failed"),
+        }
         while !shutdown.is_cancelled() {
             let notified = wake.notified();
             let claimed = match self.store.claim_control_request(&self.settings.instance_id, self.settings.lease).await

@@ -170,6 +170,20 @@ impl Store {
         }))
     }
 
+    /// Frees requests this instance held when it stopped without finishing
+    /// them (a crash), so they need not wait for their lease to run out.
+    pub async fn release_control_requests(&self, owner: &str) -> anyhow::Result<u64> {
+        let done = sqlx::query(
+            "UPDATE control_requests SET lease_owner = NULL, lease_until = NULL \
+             WHERE lease_owner = $1 AND processed_at IS NULL",
+        )
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .context("releasing this instance's control requests")?;
+        Ok(done.rows_affected())
+    }
+
     /// Marks a request done with its outcome (`admitted`, `refused`, `replied`, …).
     pub async fn finish_control_request(&self, id: i64, outcome: &str) -> anyhow::Result<()> {
         sqlx::query(
