@@ -71,16 +71,22 @@ async fn commands_on_a_queued_job() {
     c.processed(&d).await;
     let (d, _) = c.comment(issue, "alice", "/maxion retry").await;
     c.processed(&d).await;
+    let (d, _) = c.comment(issue, "alice", "/maxion help").await;
+    c.processed(&d).await;
+    let (d, _) = c.comment(issue, "alice", "/maxion stauts").await;
+    c.processed(&d).await;
     let (d, _) = c.comment(issue, "alice", "/maxion cancel").await;
     assert_eq!(c.processed(&d).await, "cancelled");
 
     let replies = c.replies(issue);
-    assert_eq!(replies.len(), 4, "{replies:#?}");
+    assert_eq!(replies.len(), 6, "{replies:#?}");
+    has(&replies[3], "**Maxion commands**");
+    has(&replies[4], "Did you mean `/maxion status`?");
     has(&replies[0], "already has an active Maxion job");
     has(&replies[1], "is **queued**: position 1 in the queue");
     has(&replies[1], &format!("[job {}](https://maxion.example/jobs/{})", job.id, job.id));
     has(&replies[2], "A retry starts only when no job is active");
-    has(&replies[3], "Cancelled [job");
+    has(&replies[5], "Cancelled [job");
     let cancelled = c.job(job.id).await;
     assert_eq!(cancelled.state, JobState::Cancelled);
     assert_eq!(cancelled.error.as_deref(), Some("requested by @alice"));
@@ -101,12 +107,14 @@ async fn commands_on_a_running_job() {
     c.run_elsewhere(job.id).await;
     c.store().set_step(job.id, "agent").await.expect("step");
 
-    for command in ["/maxion status", "/maxion", "/maxion retry", "/maxion cancel"] {
+    for command in ["/maxion status", "/maxion", "/maxion retry", "/maxion cancel", "/maxion help", "/maxion cancle"] {
         let (d, _) = c.comment(issue, "alice", command).await;
         c.processed(&d).await;
     }
     let replies = c.replies(issue);
-    assert_eq!(replies.len(), 4, "{replies:#?}");
+    assert_eq!(replies.len(), 6, "{replies:#?}");
+    has(&replies[4], "**Maxion commands**");
+    has(&replies[5], "Did you mean `/maxion cancel`?");
     has(&replies[0], "is **running** in step `agent`");
     has(&replies[1], "already has an active Maxion job");
     has(&replies[2], "A retry starts only when no job is active");
@@ -127,7 +135,7 @@ async fn commands_on_a_finished_job() {
         c.store().transition(job.id, JobState::Running, JobState::Failed, Some("tests failed")).await.expect("end")
     );
 
-    for command in ["/maxion status", "/maxion cancel"] {
+    for command in ["/maxion status", "/maxion cancel", "/maxion help", "/maxion hepl"] {
         let (d, _) = c.comment(issue, "alice", command).await;
         assert_eq!(c.processed(&d).await, "replied");
     }
@@ -135,6 +143,8 @@ async fn commands_on_a_finished_job() {
     has(&replies[0], "ended **failed**");
     has(&replies[0], "tests failed");
     has(&replies[1], "no queued or running Maxion job on this issue to cancel");
+    has(&replies[2], "**Maxion commands**");
+    has(&replies[3], "Did you mean `/maxion help`?");
 
     // Retry: a new job with the last one's instructions, acknowledged like any.
     let (d, _) = c.comment(issue, "alice", "/maxion retry").await;
@@ -145,7 +155,7 @@ async fn commands_on_a_finished_job() {
     assert_eq!(retry.spec.instructions.as_deref(), Some("keep it short"));
     c.gh.expect_reaction(c.repo, ReactionTarget::Comment(retry.spec.trigger_comment_id.expect("c") as u64), "eyes");
     has(&c.status_comment(issue, retry.id).body, "queued this job");
-    assert_eq!(c.replies(issue).len(), 2, "a retry answers with its status comment, not a reply");
+    assert_eq!(c.replies(issue).len(), 4, "a retry answers with its status comment, not a reply");
     c.gh.assert_ok();
     c.stop().await;
 }

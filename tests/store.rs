@@ -280,7 +280,16 @@ mod cases {
         assert!(store.request_cancel(a, "bob").await.expect("request"));
         assert_eq!(store.cancel_requested_by(a).await.expect("read").as_deref(), Some("bob"));
         assert!(store.transition(a, JobState::Running, JobState::Succeeded, None).await.expect("end"));
-        assert_eq!(store.recent_run_times().await.expect("times").len(), 1);
+        // A job whose instance died after someone asked to cancel it is not run again.
+        let c = store.claim_next("dies", Duration::from_secs(60)).await.expect("claim").expect("job");
+        assert_eq!(c.id, b);
+        assert!(store.request_cancel(b, "carol").await.expect("request"));
+        // The instance comes back and recovers what it held.
+        let (requeued, ended) = store.recover_interrupted(Some("dies"), 2).await.expect("recover");
+        assert_eq!((requeued, ended), (vec![], vec![b]));
+        let cancelled = store.get_job(b).await.expect("read").expect("job");
+        assert_eq!((cancelled.state, cancelled.error.as_deref()), (JobState::Cancelled, Some("requested by @carol")));
+        assert_eq!(store.recent_run_times().await.expect("times").len(), 1, "cancelled jobs do not count");
         assert_eq!(store.latest_job_for_issue(10, 11).await.expect("read").map(|j| j.id), Some(a));
         // A retry is created `received`, once per issue while one is active.
         let retry = NewJob { trigger: TriggerKind::Retry, ..new_job(11, "p3") };
