@@ -332,3 +332,37 @@ async fn check_run_rerun_and_buttons() {
     c.gh.assert_ok();
     c.stop().await;
 }
+
+/// A GitHub failure the client does not retry (here a 422 on the reply)
+/// leaves the request pending; it is tried again after a backoff and
+/// answered once. The admission is retried the same way.
+#[tokio::test]
+async fn a_failed_action_is_retried_later_and_still_happens_once() {
+    let c = Ctl::start(|_| {}).await;
+    let issue = c.issue("Flaky");
+    c.gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        support::fake_github::Failure::Status(422),
+        1,
+    );
+    let (d, _) = c.comment(issue, "alice", "/maxion status").await;
+    assert_eq!(c.processed(&d).await, "replied");
+    assert_eq!(c.replies(issue).len(), 1);
+    let refused = |template: &str| c.gh.requests_to("POST", template).iter().filter(|r| r.status == 422).count();
+    assert_eq!(refused("/repos/{owner}/{repo}/issues/{issue_number}/comments"), 1, "the first try failed");
+    c.gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
+        support::fake_github::Failure::Status(422),
+        1,
+    );
+    let (d, _) = c.label(issue, "alice", "labeled").await;
+    assert_eq!(c.processed(&d).await, "admitted");
+    let job = c.latest(issue).await.expect("job");
+    assert_eq!(job.state, JobState::Queued);
+    c.status_comment(issue, job.id);
+    c.gh.expect_reaction(c.repo, ReactionTarget::Issue(issue), "eyes");
+    assert_eq!(refused("/repos/{owner}/{repo}/issues/{issue_number}/reactions"), 1, "the first try failed");
+    c.stop().await;
+}
