@@ -177,10 +177,16 @@ async fn a_non_collaborator_is_refused_once_then_silently() {
     let jobs = c.store().list_jobs(1, 10).await.expect("jobs");
     assert!(jobs.iter().all(|j| j.state == JobState::Refused), "{jobs:#?}");
     assert!(c.gh.reactions(c.repo).is_empty(), "refused jobs are not acknowledged");
-    // Status and help stay open to them.
-    let (d, _) = c.comment(issue, "mallory", "/maxion status").await;
-    assert_eq!(c.processed(&d).await, "replied");
+    // Status and help stay open to them, a few times per issue and hour.
+    let mut outcomes = Vec::new();
+    for _ in 0..6 {
+        let (d, _) = c.comment(issue, "mallory", "/maxion status").await;
+        outcomes.push(c.processed(&d).await);
+    }
+    assert_eq!(outcomes[..5], ["replied_to_outsider"; 5]);
+    assert_eq!(outcomes[5], "silenced");
     has(&c.replies(issue)[1], "ended **refused**");
+    assert_eq!(c.replies(issue).len(), 6, "one refusal and five status replies");
     // Someone else on the same issue gets their own refusal.
     let (d, _) = c.comment(issue, "eve", "/maxion").await;
     assert_eq!(c.processed(&d).await, "refused");
@@ -208,7 +214,8 @@ async fn every_permission_level_for_the_guarded_commands() {
         let (d, _) = c.comment(issue, &user, "/maxion retry").await;
         assert_eq!(c.processed(&d).await, if allowed { "retried" } else { "refused_silently" }, "{level}: retry");
         let (d, _) = c.comment(issue, &user, "/maxion status").await;
-        assert_eq!(c.processed(&d).await, "replied", "{level}: status is open");
+        let open = if allowed { "replied" } else { "replied_to_outsider" };
+        assert_eq!(c.processed(&d).await, open, "{level}: status is open");
     }
     c.stop().await;
 }

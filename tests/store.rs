@@ -260,10 +260,10 @@ mod cases {
         store.finish_control_request(second.id, "admitted").await.expect("finish");
         assert!(store.claim_control_request("i1", lease).await.expect("claim").is_none());
         assert_eq!(store.control_outcome("q4").await.expect("read"), Some((true, Some("replied".into()))));
-        assert_eq!(store.recent_refusals(10, 7, "alice", 0).await.expect("count"), 1);
-        assert_eq!(store.recent_refusals(10, 7, "mallory", 0).await.expect("count"), 0);
+        assert_eq!(store.recent_outcomes(10, 7, "alice", "refused", 0).await.expect("count"), 1);
+        assert_eq!(store.recent_outcomes(10, 7, "mallory", "refused", 0).await.expect("count"), 0);
         let later = chrono::Utc::now().timestamp_millis() + 1000;
-        assert_eq!(store.recent_refusals(10, 7, "alice", later).await.expect("count"), 0);
+        assert_eq!(store.recent_outcomes(10, 7, "alice", "refused", later).await.expect("count"), 0);
     }
 
     /// Cancelling a running job is a stored request the worker sees; status

@@ -16,20 +16,38 @@ impl Control {
             .app
             .repo(req.installation_id as u64, &req.repo.full_name)
             .context("a GitHub client for the repository")?;
-        if req.action.needs_permission() {
-            let has =
-                self.permissions.get(&repo, &req.sender_login).await.context("reading the sender's permission")?;
-            if !permitted(&req.action, has, self.settings.required) {
-                return self.refuse(&repo, claimed, has.as_str()).await;
-            }
+        let has = self.permissions.get(&repo, &req.sender_login).await.context("reading the sender's permission")?;
+        if !permitted(&req.action, has, self.settings.required) {
+            return self.refuse(&repo, claimed, has.as_str()).await;
         }
+        // `status`, `help` and hints are open to anyone, but someone who may
+        // not start jobs gets only a few replies per issue and window, so
+        // Maxion cannot be made to spam an issue.
+        let outsider = has < self.settings.required;
+        if outsider && self.recent(claimed, "replied_to_outsider").await? >= self.settings.outsider_replies {
+            return Ok("silenced");
+        }
+        let outcome = self.act(&repo, claimed).await?;
+        Ok(if outsider && outcome == "replied" { "replied_to_outsider" } else { outcome })
+    }
+
+    /// How many of the sender's requests on this issue ended with `outcome` within the window.
+    async fn recent(&self, claimed: &ClaimedRequest, outcome: &str) -> anyhow::Result<i64> {
+        let req = &claimed.request;
+        let window_ms = i64::try_from(self.settings.refusal_window.as_millis()).unwrap_or(i64::MAX / 2);
+        let since = chrono::Utc::now().timestamp_millis() - window_ms;
+        self.store.recent_outcomes(req.repo.id, req.issue_number, &req.sender_login, outcome, since).await
+    }
+
+    async fn act(&self, repo: &RepoClient, claimed: &ClaimedRequest) -> anyhow::Result<&'static str> {
+        let req = &claimed.request;
         let command = self.settings.command.as_str();
         match &req.action {
-            ControlAction::Admit { job } => self.admit(&repo, *job, claimed.attempts > 1).await,
+            ControlAction::Admit { job } => self.admit(repo, *job, claimed.attempts > 1).await,
             ControlAction::AlreadyActive { job } => {
                 let Some(job) = self.store.get_job(*job).await? else { return Ok("gone") };
                 let body = text::already_active(&self.summarize(&job).await?, command);
-                self.reply(&repo, claimed, &body).await
+                self.reply(repo, claimed, &body).await
             }
             ControlAction::Status => {
                 let latest = self.store.latest_job_for_issue(req.repo.id, req.issue_number).await?;
@@ -37,7 +55,7 @@ impl Control {
                     Some(job) => Some(self.summarize(job).await?),
                     None => None,
                 };
-                self.reply(&repo, claimed, &text::status_reply(summary.as_ref(), command)).await
+                self.reply(repo, claimed, &text::status_reply(summary.as_ref(), command)).await
             }
             ControlAction::Help => {
                 let view = HelpView {
@@ -46,35 +64,35 @@ impl Control {
                     required_permission: self.settings.required.as_str().to_owned(),
                     commands: crate::intake::command::CONTROL_COMMANDS.iter().map(|c| (c.name, c.help)).collect(),
                 };
-                self.reply(&repo, claimed, &text::help(&view)).await
+                self.reply(repo, claimed, &text::help(&view)).await
             }
             ControlAction::NearMiss { word, suggestion } => {
-                self.reply(&repo, claimed, &text::near_miss(command, word, suggestion)).await
+                self.reply(repo, claimed, &text::near_miss(command, word, suggestion)).await
             }
             ControlAction::Cancel => {
                 let active = self.store.active_job_for_issue(req.repo.id, req.issue_number).await?;
-                self.cancel(&repo, claimed, active, true).await
+                self.cancel(repo, claimed, active, true).await
             }
             ControlAction::CheckRunCancel { job } => {
                 let job = self.store.get_job(*job).await?;
-                self.cancel(&repo, claimed, job, false).await
+                self.cancel(repo, claimed, job, false).await
             }
             ControlAction::Unlabeled => {
                 // Taking the label off stops a job that has not started; a
                 // running one is left alone (`cancel` stops that).
                 let active = self.store.active_job_for_issue(req.repo.id, req.issue_number).await?;
                 match active {
-                    Some(job) if job.state != JobState::Running => self.cancel(&repo, claimed, Some(job), false).await,
+                    Some(job) if job.state != JobState::Running => self.cancel(repo, claimed, Some(job), false).await,
                     _ => Ok("nothing"),
                 }
             }
             ControlAction::Retry => {
                 let last = self.store.latest_job_for_issue(req.repo.id, req.issue_number).await?;
-                self.retry(&repo, claimed, last).await
+                self.retry(repo, claimed, last).await
             }
             ControlAction::CheckRunRetry { job } => {
                 let job = self.store.get_job(*job).await?;
-                self.retry(&repo, claimed, job).await
+                self.retry(repo, claimed, job).await
             }
         }
     }
@@ -95,9 +113,7 @@ impl Control {
             );
             self.store.transition(job, JobState::Received, JobState::Refused, Some(&why)).await?;
         }
-        let window_ms = i64::try_from(self.settings.refusal_window.as_millis()).unwrap_or(i64::MAX / 2);
-        let since = chrono::Utc::now().timestamp_millis() - window_ms;
-        if self.store.recent_refusals(req.repo.id, req.issue_number, &req.sender_login, since).await? > 0 {
+        if self.recent(claimed, "refused").await? > 0 {
             return Ok("refused_silently");
         }
         let body = text::refused(&req.sender_login, guarded, self.settings.required.as_str(), has);

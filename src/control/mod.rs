@@ -44,6 +44,9 @@ pub struct ControlSettings {
     pub instance_id: String,
     /// One refusal per (user, issue) in this window; more are silent.
     pub refusal_window: Duration,
+    /// Replies to open commands (`status`, `help`) from someone who may not
+    /// start jobs, per (user, issue) in the same window.
+    pub outsider_replies: i64,
     pub permission_ttl: Duration,
     /// How long a claimed request is held before another instance may take it.
     pub lease: Duration,
@@ -61,6 +64,7 @@ impl ControlSettings {
             report,
             instance_id,
             refusal_window: Duration::from_secs(3600),
+            outsider_replies: 5,
             permission_ttl: Duration::from_secs(300),
             lease: Duration::from_secs(120),
             poll: Duration::from_secs(2),

@@ -212,25 +212,28 @@ impl Store {
         Ok(())
     }
 
-    /// How many refusals were replied to `sender` on this issue since `since_ms`.
-    pub async fn recent_refusals(
+    /// How many of `sender`'s requests on this issue ended with `outcome`
+    /// since `since_ms` (for the per-person reply limits).
+    pub async fn recent_outcomes(
         &self,
         repo_id: i64,
         issue_number: i64,
         sender: &str,
+        outcome: &str,
         since_ms: i64,
     ) -> anyhow::Result<i64> {
         let row = sqlx::query(
             "SELECT COUNT(*) FROM control_requests WHERE repo_id = $1 AND issue_number = $2 \
-             AND sender_login = $3 AND outcome = 'refused' AND processed_at >= $4",
+             AND sender_login = $3 AND outcome = $4 AND processed_at >= $5",
         )
         .bind(repo_id)
         .bind(issue_number)
         .bind(sender)
+        .bind(outcome)
         .bind(since_ms)
         .fetch_one(&self.pool)
         .await
-        .context("counting recent refusals")?;
+        .context("counting recent outcomes")?;
         Ok(row.try_get::<i64, _>(0)?)
     }
 
