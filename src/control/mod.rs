@@ -30,6 +30,9 @@ use permissions::PermissionCache;
 
 /// Tries of one request before it is given up.
 const MAX_ATTEMPTS: i64 = 5;
+/// Loops per instance: one slow GitHub call does not hold up other issues
+/// (the claim keeps each issue's requests in order whatever the count).
+const LOOPS: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct ControlSettings {
@@ -97,16 +100,24 @@ impl Control {
     }
 
     /// Runs until `shutdown`; `wake` is signalled when intake stores a request.
+    /// Aborting the returned task stops every loop.
     pub fn spawn(self, wake: Arc<Notify>, shutdown: CancellationToken) -> JoinHandle<()> {
-        tokio::spawn(async move { self.run(wake, shutdown).await })
+        let control = Arc::new(self);
+        tokio::spawn(async move {
+            match control.store.release_control_requests(&control.settings.instance_id).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(requests = n, "taking up control requests a previous run left unfinished"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "releasing control requests failed"),
+            }
+            let mut loops = tokio::task::JoinSet::new();
+            for _ in 0..LOOPS {
+                loops.spawn(Arc::clone(&control).run(Arc::clone(&wake), shutdown.clone()));
+            }
+            while loops.join_next().await.is_some() {}
+        })
     }
 
-    async fn run(self, wake: Arc<Notify>, shutdown: CancellationToken) {
-        match self.store.release_control_requests(&self.settings.instance_id).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(requests = n, "taking up control requests a previous run left unfinished"),
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "releasing control requests failed"),
-        }
+    async fn run(self: Arc<Self>, wake: Arc<Notify>, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
             let notified = wake.notified();
             let claimed = match self.store.claim_control_request(&self.settings.instance_id, self.settings.lease).await
