@@ -89,15 +89,21 @@ pub struct RawSettings {
     /// Seconds running jobs may go on after SIGTERM before they are handed back. [default: 60]
     #[arg(long, global = true, env = "MAXION_SHUTDOWN_GRACE")]
     pub maxion_shutdown_grace: Option<String>,
-    /// Fix rounds after failed verification, 0-2. [default: 2]
+    /// Fix rounds after failed verification, 0-2; also the most a repository's .github/maxion.yml gets. [default: 2]
     #[arg(long, global = true, env = "MAXION_MAX_FIX_ROUNDS")]
     pub maxion_max_fix_rounds: Option<String>,
     /// Open a draft PR (stating the failures) when verification still fails: true | false. [default: true]
     #[arg(long, global = true, env = "MAXION_DRAFT_ON_FAILURE")]
     pub maxion_draft_on_failure: Option<String>,
-    /// Verification commands, one per line or `;;`-separated, overriding detection (until repo config exists).
+    /// Verification commands, one per line or `;;`-separated, overriding detection (a repository's .github/maxion.yml overrides both).
     #[arg(long, global = true, env = "MAXION_VERIFY_COMMANDS")]
     pub maxion_verify_commands: Option<String>,
+    /// Longest job deadline, in seconds, a repository's .github/maxion.yml may ask for (longer is clamped). [default: 3600, at least MAXION_JOB_TIMEOUT]
+    #[arg(long, global = true, env = "MAXION_MAX_JOB_TIMEOUT")]
+    pub maxion_max_job_timeout: Option<String>,
+    /// Sandbox network modes a repository's .github/maxion.yml may choose, comma-separated (others fall back to MAXION_SANDBOX_NETWORK). [default: MAXION_SANDBOX_NETWORK's value]
+    #[arg(long, global = true, env = "MAXION_ALLOWED_NETWORK_MODES")]
+    pub maxion_allowed_network_modes: Option<String>,
 }
 
 /// The GitHub App's identity. Present only when all three parts are set.
@@ -155,6 +161,10 @@ pub struct PipelineSettings {
     pub draft_on_failure: bool,
     /// Configured verification commands; empty: detected.
     pub verify_commands: Vec<String>,
+    /// Bounds on `.github/maxion.yml`: the longest job deadline a repository gets.
+    pub max_job_timeout: Duration,
+    /// Network modes (`none`, `open`) a repository may choose; holds `sandbox_network`.
+    pub allowed_network_modes: Vec<String>,
 }
 
 impl Settings {
@@ -305,6 +315,32 @@ impl Settings {
             })
             .unwrap_or_default();
 
+        let max_job_timeout = match pick(raw.maxion_max_job_timeout, "MAXION_MAX_JOB_TIMEOUT")? {
+            None => job_timeout.max(Duration::from_secs(3600)),
+            v => {
+                let max = Duration::from_secs(parse_number(v, "MAXION_MAX_JOB_TIMEOUT", 3600u64, 1..=86_400)?);
+                if max < job_timeout {
+                    bail!("MAXION_MAX_JOB_TIMEOUT: must be at least MAXION_JOB_TIMEOUT ({} s)", job_timeout.as_secs());
+                }
+                max
+            }
+        };
+        let allowed_network_modes: Vec<String> =
+            match pick(raw.maxion_allowed_network_modes, "MAXION_ALLOWED_NETWORK_MODES")? {
+                None => vec![sandbox_network.clone()],
+                Some(v) => {
+                    let modes: Vec<String> =
+                        v.split([',', ' ']).map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect();
+                    if let Some(bad) = modes.iter().find(|m| !matches!(m.as_str(), "none" | "open")) {
+                        bail!("MAXION_ALLOWED_NETWORK_MODES: expected none and/or open, got {bad:?}");
+                    }
+                    if !modes.contains(&sandbox_network) {
+                        bail!("MAXION_ALLOWED_NETWORK_MODES: must include MAXION_SANDBOX_NETWORK ({sandbox_network})");
+                    }
+                    modes
+                }
+            };
+
         Ok(Settings {
             pipeline: PipelineSettings {
                 sandbox_image,
@@ -317,6 +353,8 @@ impl Settings {
                 max_fix_rounds,
                 draft_on_failure,
                 verify_commands,
+                max_job_timeout,
+                allowed_network_modes,
             },
             app,
             missing,
@@ -390,6 +428,8 @@ impl RawSettings {
             "MAXION_MAX_FIX_ROUNDS",
             "MAXION_DRAFT_ON_FAILURE",
             "MAXION_VERIFY_COMMANDS",
+            "MAXION_MAX_JOB_TIMEOUT",
+            "MAXION_ALLOWED_NETWORK_MODES",
         ]
     }
 }
@@ -489,6 +529,15 @@ mod tests {
             (
                 RawSettings { maxion_draft_on_failure: Some("maybe".into()), ..Default::default() },
                 "MAXION_DRAFT_ON_FAILURE",
+            ),
+            (RawSettings { maxion_max_job_timeout: Some("60".into()), ..Default::default() }, "MAXION_MAX_JOB_TIMEOUT"),
+            (
+                RawSettings { maxion_allowed_network_modes: Some("open,wide".into()), ..Default::default() },
+                "MAXION_ALLOWED_NETWORK_MODES",
+            ),
+            (
+                RawSettings { maxion_allowed_network_modes: Some("open".into()), ..Default::default() },
+                "MAXION_ALLOWED_NETWORK_MODES",
             ),
         ];
         for (raw, name) in cases {

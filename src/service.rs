@@ -130,10 +130,8 @@ async fn start_pool(
         sandbox,
         agent,
         agent_secrets,
-        max_fix_rounds: p.max_fix_rounds,
-        draft_on_failure: p.draft_on_failure,
+        bounds: crate::repoconfig::Bounds::from_settings(p),
         verify_commands: p.verify_commands.clone(),
-        verify_timeout: p.job_timeout.min(Duration::from_secs(15 * 60)),
         data_dir: settings.data_dir.clone(),
     });
     let mut workers = WorkerSettings::new(settings.workers, instance_id);

@@ -373,3 +373,27 @@ async fn a_failed_action_is_retried_later_and_still_happens_once() {
     assert_eq!(refused("/repos/{owner}/{repo}/issues/{issue_number}/reactions"), 1, "the first try failed");
     c.stop().await;
 }
+
+/// `help` shows the repository's effective `.github/maxion.yml` (default
+/// branch), this instance's defaults without one, and the error for a bad one.
+#[tokio::test]
+async fn help_shows_the_repositorys_effective_configuration() {
+    let c = Ctl::start(|_| {}).await;
+    let issue = c.issue("Help");
+    let (d, _) = c.comment(issue, "alice", "/maxion help").await;
+    c.processed(&d).await;
+    c.gh.put_file(c.repo, "main", ".github/maxion.yml", "fix_rounds: 1\n");
+    let (d, _) = c.comment(issue, "alice", "/maxion help").await;
+    c.processed(&d).await;
+    c.gh.put_file(c.repo, "main", ".github/maxion.yml", "fix_rounds: [\n");
+    let (d, _) = c.comment(issue, "alice", "/maxion help").await;
+    c.processed(&d).await;
+    let replies = c.replies(issue);
+    assert_eq!(replies.len(), 3);
+    has(&replies[0], "no `.github/maxion.yml`: this Maxion's defaults");
+    has(&replies[1], "`.github/maxion.yml` on the default branch");
+    has(&replies[1], "| Fix rounds | 1 |");
+    has(&replies[2], "line ");
+    c.gh.assert_ok();
+    c.stop().await;
+}

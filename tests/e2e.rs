@@ -260,3 +260,126 @@ async fn maxion_cancel_on_a_running_job_removes_its_container_quickly() {
     e.gh.assert_ok();
     e.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn edits_and_deletions_come_back_with_or_without_the_sandboxes_git() {
+    let Some(e) = E2e::start(|r| r.maxion_workers = Some("2".into())).await else { return };
+    e.gh.put_file(e.repo, "main", "old.txt", "old\n");
+    e.gh.put_file(e.repo, "main", "keep.txt", "keep\n");
+    // Only the changed files come back (the sandbox's git lists them) ...
+    let listed = e.label_issue("Listed changes", "write ok.txt listed\ndelete old.txt").await;
+    // ... or, with that git gone, the whole workspace does.
+    let whole = e.label_issue("Whole workspace", "write ok.txt whole\ndelete old.txt\ndrop-git").await;
+    let how =
+        [(listed, "listed\n", "collected 2 changed path(s)"), (whole, "whole\n", "collected the whole workspace")];
+    for (issue, content, collected) in how {
+        let job = e.job_for(issue).await;
+        let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+        assert_eq!(job.state, JobState::Succeeded, "#{issue} error: {:?}", job.error);
+        let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
+        let said = |s: &maxion::jobs::StoredEvent| matches!(&s.event, maxion::jobs::JobEvent::Info { message } if message.starts_with(collected));
+        let infos: Vec<_> = events.iter().filter(|s| s.event.kind() == "info").collect();
+        assert!(events.iter().any(said), "#{issue}: {collected}: {infos:?}");
+        let branch = branch_of(&e, issue);
+        assert_eq!(e.gh.file(e.repo, &branch, "ok.txt").as_deref(), Some(content.as_bytes()), "#{issue}");
+        assert_eq!(e.gh.file(e.repo, &branch, "old.txt"), None, "#{issue}: the deletion was committed");
+        assert_eq!(e.gh.file(e.repo, &branch, "keep.txt").as_deref(), Some(&b"keep\n"[..]), "#{issue}");
+    }
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+// `.github/maxion.yml` (issue #6 §4): read at the default branch head.
+
+fn status_comment(e: &E2e, issue: u64) -> String {
+    let own: Vec<_> = e.gh.comments(e.repo, issue).into_iter().filter(|c| c.user == e.gh.bot_login()).collect();
+    assert_eq!(own.len(), 1, "one status comment");
+    own[0].body.clone()
+}
+
+fn steps_started(events: &[maxion::jobs::StoredEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|s| match &s.event {
+            maxion::jobs::JobEvent::StepStarted { step } => Some(step.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn repo_config_commands_replace_the_others_and_a_clamp_is_reported() {
+    // The operator's MAXION_VERIFY_COMMANDS (`test -f ok.txt`) would fail: the file's command must win.
+    let Some(e) = E2e::start(|_| {}).await else { return };
+    let config = "setup:\n  - touch /tmp/setup-ran\nverify:\n  - run: test -f /tmp/setup-ran && test -f configured.txt\n    \
+                  kind: test\nfix_rounds: 7\nnetwork: open\nbranch_prefix: bot\n";
+    e.gh.put_file(e.repo, "main", ".github/maxion.yml", config);
+    let issue = e.label_issue("Configured", "write configured.txt yes").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+    let pulls = e.gh.pulls(e.repo);
+    let body = pulls[0].body.clone().unwrap_or_default();
+    assert_eq!(pulls[0].head, "bot/issue-1-configured", "branch_prefix");
+    assert!(body.contains("| `test -f /tmp/setup-ran && test -f configured.txt` | passed |"), "{body}");
+    assert!(!body.contains("ok.txt"), "the operator's command did not run: {body}");
+    let comment = status_comment(&e, issue);
+    assert!(comment.contains("`fix_rounds: 7`") && comment.contains("MAXION_MAX_FIX_ROUNDS"), "{comment}");
+    assert!(comment.contains("`network: open`") && comment.contains("MAXION_ALLOWED_NETWORK_MODES"), "{comment}");
+    let runs = e.gh.check_runs(e.repo);
+    assert!(runs.iter().all(|r| r.summary.as_deref().is_some_and(|s| s.contains("`fix_rounds: 7`"))), "{runs:?}");
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invalid_repo_config_fails_the_job_before_any_sandbox_work() {
+    let Some(e) = E2e::start(|_| {}).await else { return };
+    e.gh.put_file(e.repo, "main", ".github/maxion.yml", "fix_rounds: 1\nverfiy:\n  - make\n");
+    let issue = e.label_issue("Typo", "write ok.txt fine").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed);
+    let error = job.error.clone().unwrap_or_default();
+    assert!(error.contains("line 2, column 1") && error.contains("unknown field `verfiy`"), "{error}");
+    let comment = status_comment(&e, issue);
+    assert!(comment.contains("invalid at line 2, column 1: unknown field `verfiy`"), "{comment}");
+    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
+    assert_eq!(steps_started(&events), ["config"], "nothing ran after the config step");
+    assert!(e.gh.pulls(e.repo).is_empty());
+    let runs = e.gh.check_runs(e.repo);
+    assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("failure")), "{runs:?}");
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_to_a_protected_path_fails_the_job_and_pushes_nothing() {
+    let Some(e) = E2e::start(|_| {}).await else { return };
+    let issue = e.label_issue("Sneaky", "write ok.txt fine\nwrite .github/workflows/x.yml on: push").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed);
+    let comment = status_comment(&e, issue);
+    assert!(comment.contains("protected paths (`.github/workflows/x.yml`)"), "{comment}");
+    assert!(comment.contains("nothing was pushed"), "{comment}");
+    assert!(e.gh.pulls(e.repo).is_empty(), "no PR");
+    assert!(e.gh.file(e.repo, "maxion/issue-1-sneaky", "ok.txt").is_none(), "no branch pushed");
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_pr_policy_pushes_nothing_when_verification_fails() {
+    let Some(e) = E2e::start(|_| {}).await else { return };
+    let config = "verify: ['grep -q good ok.txt']\nfix_rounds: 0\non_verify_failure: no_pr\n";
+    e.gh.put_file(e.repo, "main", ".github/maxion.yml", config);
+    let issue = e.label_issue("No PR please", "bad-always ok.txt bad").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed);
+    let error = job.error.clone().unwrap_or_default();
+    assert!(error.contains("no pull request was opened"), "{error}");
+    assert!(e.gh.pulls(e.repo).is_empty(), "no PR");
+    assert!(e.gh.file(e.repo, "maxion/issue-1-no-pr-please", "ok.txt").is_none(), "no branch pushed");
+    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
+    assert!(!steps_started(&events).iter().any(|s| s == "fix 1" || s == "ship"), "no fix round, no ship");
+    e.gh.assert_ok();
+    e.stop().await;
+}

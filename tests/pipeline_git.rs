@@ -99,6 +99,25 @@ async fn first_job_clones_the_next_fetches_and_sees_new_upstream_commits() {
 }
 
 #[tokio::test]
+async fn a_working_copy_can_start_at_an_earlier_commit_of_the_default_branch() {
+    let s = setup().await;
+    let url = s.server.clone_url(REPO);
+    // The commit the job read its brief and config at; then someone pushes.
+    let read_at = s.server.branch_head(REPO, "main").await.expect("main");
+    let newer = s.server.commit_files(REPO, "main", &[("NEW.md", b"fresh\n")], "pushed meanwhile").await;
+    let mirror = s.cache.sync(REPO, &url, &token(TOKEN)).await.expect("sync");
+    assert_eq!(mirror.branch_head("main").await.expect("head"), Some(newer));
+    let wc =
+        mirror.new_branch_at(&s.cache.workspace_path("job"), "main", &read_at, "maxion/issue-8-x").await.expect("copy");
+    assert_eq!(wc.base_commit(), read_at);
+    assert_eq!(git(wc.dir(), &["rev-parse", "HEAD"]), read_at);
+    assert_eq!(git(wc.dir(), &["rev-parse", "--abbrev-ref", "HEAD"]), "maxion/issue-8-x");
+    assert!(!wc.dir().join("NEW.md").exists(), "the newer commit is not checked out");
+    let bad = mirror.new_branch_at(&s.cache.workspace_path("job-2"), "main", "--upload-pack=x", "maxion/y").await;
+    assert!(matches!(bad, Err(GitError::Invalid(_))), "{bad:?}");
+}
+
+#[tokio::test]
 async fn working_copy_is_on_the_job_branch_with_remotes_removed() {
     let s = setup().await;
     let branch = branch_name("maxion", 7, "Fix: the widget spins forever!");
@@ -399,7 +418,8 @@ async fn a_prepared_copy_writes_only_git_and_streams_the_commit_as_checked_in() 
     s.server.commit_files(REPO, "main", attrs, "attributes").await;
     let mirror = s.cache.sync(REPO, &s.server.clone_url(REPO), &token(TOKEN)).await.expect("sync");
     let branch = "maxion/issue-7-stream";
-    let wc = mirror.prepare_new_branch(&s.cache.workspace_path("job"), "main", branch).await.expect("copy");
+    let head = mirror.branch_head("main").await.expect("head").expect("main exists");
+    let wc = mirror.prepare_new_branch_at(&s.cache.workspace_path("job"), "main", &head, branch).await.expect("copy");
     drop(mirror);
     let entries: Vec<_> = std::fs::read_dir(wc.dir()).expect("dir").map(|e| e.expect("entry").file_name()).collect();
     assert_eq!(entries, [".git"], "nothing but .git is written on the host");
@@ -422,7 +442,8 @@ async fn only_the_listed_paths_are_staged_when_just_the_changes_came_back() {
     let url = s.server.clone_url(REPO);
     let mirror = s.cache.sync(REPO, &url, &token(TOKEN)).await.expect("sync");
     let branch = "maxion/issue-8-partial";
-    let wc = mirror.prepare_new_branch(&s.cache.workspace_path("job"), "main", branch).await.expect("copy");
+    let head = mirror.branch_head("main").await.expect("head").expect("main exists");
+    let wc = mirror.prepare_new_branch_at(&s.cache.workspace_path("job"), "main", &head, branch).await.expect("copy");
     drop(mirror);
     // What the sandbox sent back: an edit, a new file and the scratch dir;
     // old.txt was deleted there; README.md was not touched (so not sent).

@@ -13,8 +13,11 @@ Reads the prompt file named by MAXION_PROMPT_FILE, finds the first fenced
   print-env <NAME>               print an environment variable (secrets must come out masked)
   commit <message...>            write .maxion/commit-message.txt
   body <text...>                 write .maxion/pr-body.md
+  delete <path>                  delete a file
+  drop-git                       delete /workspace/.git (Maxion must still collect the changes)
 """
 import os
+import shutil
 import sys
 import time
 
@@ -59,6 +62,10 @@ def main():
             write(".maxion/commit-message.txt", " ".join(args))
         elif verb == "body":
             write(".maxion/pr-body.md", " ".join(args))
+        elif verb == "delete":
+            os.remove(os.path.join("/workspace", args[0]))
+        elif verb == "drop-git":
+            shutil.rmtree("/workspace/.git")
         else:
             print(f"test-agent: unknown action {verb!r}", file=sys.stderr)
             return 3

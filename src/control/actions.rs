@@ -58,7 +58,14 @@ impl Control {
                 self.reply(repo, claimed, &text::status_reply(summary.as_ref(), command)).await
             }
             ControlAction::Help => {
+                // The repository's effective configuration, as a job would see it now.
+                let config = match crate::repoconfig::effective_at_default_branch(repo, &self.settings.bounds).await {
+                    Ok(effective) => text::effective_config(&effective),
+                    Err(crate::repoconfig::LoadError::Invalid(e)) => text::config_invalid(&e),
+                    Err(e) => return Err(e).context("reading the repository's configuration"),
+                };
                 let view = HelpView {
+                    config,
                     command: command.to_owned(),
                     trigger_label: self.settings.trigger_label.clone(),
                     required_permission: self.settings.required.as_str().to_owned(),
@@ -136,6 +143,7 @@ impl Control {
             job_url: self.settings.report.job_url(job.id),
             phase: Phase::Queued { position: usize::try_from(position).ok() },
             steps: Vec::new(),
+            notes: Vec::new(),
         };
         let (issue, marker, body) = (job.spec.issue_number as u64, text::marker(job.id), text::status_comment(&view));
         let posted = if again {
@@ -179,6 +187,7 @@ impl Control {
                 job_url: summary.job_url.clone(),
                 phase: Phase::Cancelled { reason: Some(reason) },
                 steps: Vec::new(),
+                notes: Vec::new(),
             };
             let issue = job.spec.issue_number as u64;
             repo.upsert_marked_comment(issue, &text::marker(job.id), &text::status_comment(&view))

@@ -40,6 +40,8 @@ pub struct ControlSettings {
     pub required: RepoPermission,
     pub command: String,
     pub trigger_label: String,
+    /// What a repository's `.github/maxion.yml` may ask for (shown by `help`).
+    pub bounds: crate::repoconfig::Bounds,
     /// Jobs run at once per instance (for the wait estimate).
     pub workers: usize,
     pub report: ReportConfig,
@@ -63,6 +65,7 @@ impl ControlSettings {
             required: RepoPermission::parse(&settings.required_permission).unwrap_or(RepoPermission::Write),
             command: settings.command.clone(),
             trigger_label: settings.trigger_label.clone(),
+            bounds: crate::repoconfig::Bounds::from_settings(&settings.pipeline),
             workers: settings.workers,
             report,
             instance_id,

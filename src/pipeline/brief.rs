@@ -52,6 +52,13 @@ pub struct BriefInput {
     pub tree: TreeListing,
     /// The commands setup ran and verification will run.
     pub commands: CommandPlan,
+    /// `instructions` from the repository's `.github/maxion.yml` (default
+    /// branch: written by people with write access).
+    #[serde(default)]
+    pub repo_instructions: Option<String>,
+    /// Globs the agent must not change (`protected_paths`).
+    #[serde(default)]
+    pub protected_paths: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

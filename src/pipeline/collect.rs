@@ -22,9 +22,29 @@ const MAX_PATHS: usize = 200_000;
 /// The most bytes of path list the sandbox may print.
 const MAX_LIST_BYTES: usize = 32 * 1024 * 1024;
 
+/// How the agent's work came back, for the job log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Collected {
+    /// Only these many changed paths were transferred.
+    Changed(usize),
+    /// The sandbox could not list its changes: the whole workspace came back.
+    Workspace,
+}
+
+impl std::fmt::Display for Collected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Collected::Changed(n) => write!(f, "collected {n} changed path(s) from the sandbox"),
+            Collected::Workspace => {
+                f.write_str("collected the whole workspace (the sandbox's git could not list changes)")
+            }
+        }
+    }
+}
+
 /// Fills the (cleared) working copy with what the agent left in
 /// `/workspace`: only the changed files when the sandbox can say which.
-pub(crate) async fn collect(sandbox: &Sandbox, wc: &WorkingCopy) -> Result<(), Stop> {
+pub(crate) async fn collect(sandbox: &Sandbox, wc: &WorkingCopy) -> Result<Collected, Stop> {
     let scratch = wc.dir().with_extension("download");
     let _ = tokio::fs::remove_dir_all(&scratch).await;
     tokio::fs::create_dir_all(&scratch).await.map_err(|e| Stop::failed(e, Some("ship")))?;
@@ -82,16 +102,17 @@ pub(crate) async fn collect(sandbox: &Sandbox, wc: &WorkingCopy) -> Result<(), S
     })?;
     let _ = tokio::fs::remove_file(&archive).await;
     wc.clear_for_results().await.map_err(|e| Stop::failed(e, Some("ship")))?;
-    let from = match changed {
+    let (from, collected) = match changed {
         Some(paths) => {
+            let n = paths.len();
             wc.limit_to(paths);
-            scratch.clone()
+            (scratch.clone(), Collected::Changed(n))
         }
-        None => scratch.join(WORKSPACE.trim_start_matches('/')),
+        None => (scratch.join(WORKSPACE.trim_start_matches('/')), Collected::Workspace),
     };
     move_except_git(&from, wc.dir()).await.map_err(ship_err("ship"))?;
     let _ = tokio::fs::remove_dir_all(&scratch).await;
-    Ok(())
+    Ok(collected)
 }
 
 /// The paths that differ from `base` according to the sandbox's git, or

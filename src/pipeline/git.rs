@@ -6,8 +6,9 @@
 //! One job's flow:
 //! ```text
 //! MirrorCache::sync(full_name, clone_url, token)     clone once, fetch each job (locked per repository)
-//!   └─ SyncedMirror::prepare_new_branch(dest, default, branch)  local clone without checkout (only
-//!        `.git`, with an index), new branch, remotes removed (new_branch / checkout_existing: with files)
+//!   └─ SyncedMirror::prepare_new_branch_at(dest, default, sha, branch)  local clone without checkout
+//!        (only `.git`, with an index) at the commit the brief and config were read at, new branch,
+//!        remotes removed (new_branch / new_branch_at / checkout_existing: the same with files)
 //! … stream WorkingCopy::archive() (`git archive` of the base) and then dir() (the `.git`) into the
 //!   sandbox, run the agent, then WorkingCopy::clear_for_results(), extract the changed files into
 //!   dir() and WorkingCopy::limit_to(changed paths) (pipeline/collect.rs) …

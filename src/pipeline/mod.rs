@@ -5,6 +5,7 @@ pub mod brief;
 mod collect;
 pub mod detect;
 pub mod git;
+mod plan;
 pub mod run;
 pub mod sanitize;
 mod ship;

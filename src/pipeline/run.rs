@@ -17,9 +17,11 @@ use super::agent::AgentProfile;
 use super::brief::{self, GatherRequest, Limits, VerifyFailure};
 use super::detect::{CommandKind, CommandPlan, PlannedCommand};
 use super::git::{MirrorCache, WorkingCopy, branch_name};
+use super::plan::{TimedPlan, apply_config, repo_config};
 use crate::github::{GitHubApp, RepoClient};
 use crate::jobs::{Job, JobEvent, JobState, OutputStream, Store};
-use crate::report::text::Phase;
+use crate::repoconfig::{Bounds, FailurePolicy};
+use crate::report::text::{self, Phase};
 use crate::report::{JobReporter, ReportConfig};
 use crate::sandbox::{ExecRequest, NetworkMode, OutputEvent, Sandbox, SandboxError, SandboxSettings};
 use crate::worker::JobOutcome;
@@ -38,11 +40,11 @@ pub struct PipelineContext {
     pub agent: AgentProfile,
     /// Agent secrets (name, value), registered with the masker at start-up.
     pub agent_secrets: Vec<(String, SecretString)>,
-    pub max_fix_rounds: u32,
-    pub draft_on_failure: bool,
+    /// The operator's defaults and limits for `.github/maxion.yml` (fix
+    /// rounds, draft policy, network, job and step timeouts).
+    pub bounds: Bounds,
     /// Configured verification commands; empty: detected from the repository.
     pub verify_commands: Vec<String>,
-    pub verify_timeout: Duration,
     pub data_dir: std::path::PathBuf,
 }
 
@@ -101,13 +103,13 @@ impl Log<'_> {
         }
     }
 
-    async fn step_started(&mut self, step: &str) -> Instant {
+    pub(crate) async fn step_started(&mut self, step: &str) -> Instant {
         let _ = self.store.set_step(self.job.id, step).await;
         self.event(JobEvent::StepStarted { step: step.to_owned() }).await;
         Instant::now()
     }
 
-    async fn step_finished(&mut self, step: &str, ok: bool, exit_code: Option<i64>, started: Instant) {
+    pub(crate) async fn step_finished(&mut self, step: &str, ok: bool, exit_code: Option<i64>, started: Instant) {
         let duration_ms = started.elapsed().as_millis() as u64;
         self.event(JobEvent::StepFinished { step: step.to_owned(), ok, exit_code, duration_ms }).await;
     }
@@ -145,7 +147,7 @@ pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationTo
         Err(Stop::Cancelled) => {
             // Someone asked (`/maxion cancel`, the check run's button), or shutdown.
             let by = ctx.store.cancel_requested_by(job.id).await.ok().flatten();
-            let reason = by.as_deref().map(crate::report::text::cancelled_by);
+            let reason = by.as_deref().map(text::cancelled_by);
             (
                 JobOutcome { state: JobState::Cancelled, reason: Some(reason.clone().unwrap_or("cancelled".into())) },
                 Phase::Cancelled { reason },
@@ -203,9 +205,11 @@ async fn run_steps(
         commands: configured,
         limits: &limits,
     };
-    let gathered = brief::gather(repo, &req).await.map_err(|e| Stop::failed(format!("{e:#}"), Some("brief")))?;
+    let mut gathered = brief::gather(repo, &req).await.map_err(|e| Stop::failed(format!("{e:#}"), Some("brief")))?;
     reporter.started(&gathered.head_sha).await.map_err(|e| Stop::failed(e, Some("brief")))?;
     let mut log = Log { store: &ctx.store, job, reporter: Some(reporter) };
+    let eff = repo_config(ctx, repo, &mut log, &gathered.head_sha).await?;
+    let plan = apply_config(&eff, &mut gathered);
     let t = log.step_started("brief").await;
     let brief_text = brief::assemble(&gathered.input, &limits);
     let summary = brief::task_summary(&gathered.input);
@@ -220,7 +224,7 @@ async fn run_steps(
 
     // Host git: mirror and working copy.
     let t = log.step_started("checkout").await;
-    let branch = branch_name("maxion", job.spec.issue_number as u64, &job.spec.issue_title);
+    let branch = branch_name(&eff.branch_prefix, job.spec.issue_number as u64, &job.spec.issue_title);
     let token = ctx
         .app
         .token_for(repo.installation_id(), repo_name(repo), crate::github::Permissions::contents_read())
@@ -236,18 +240,29 @@ async fn run_steps(
     let work_dir = ctx.data_dir.join("work").join(format!("job-{}-{}", job.id, job.attempts));
     let _ = tokio::fs::remove_dir_all(&work_dir).await;
     let wc = mirror
-        .prepare_new_branch(&work_dir, &gathered.default_branch, &branch)
+        .prepare_new_branch_at(&work_dir, &gathered.default_branch, &gathered.head_sha, &branch)
         .await
         .map_err(|e| Stop::failed(e, Some("checkout")))?;
     drop(mirror);
     log.step_finished("checkout", true, None, t).await;
 
     // Sandbox: always removed, whatever happens inside.
-    let sandbox = Sandbox::start(&ctx.docker, &ctx.sandbox, &job.id.to_string(), cancel.clone()).await?;
-    let inside = in_sandbox(ctx, &mut log, &sandbox, &wc, &brief_text, &summary, &gathered.commands).await;
+    let mut settings = ctx.sandbox.clone();
+    settings.network = eff.network.sandbox_mode();
+    settings.job_deadline = eff.job_timeout;
+    settings.exec_timeout = eff.job_timeout;
+    let sandbox = Sandbox::start(&ctx.docker, &settings, &job.id.to_string(), cancel.clone()).await?;
+    let inside = in_sandbox(ctx, &mut log, &sandbox, &wc, &brief_text, &summary, &plan, eff.fix_rounds).await;
     let shipped = match inside {
+        Ok(verify) if eff.on_verify_failure == FailurePolicy::NoPr && !verify.iter().all(|v| v.passed) => {
+            Err(Stop::Failed {
+                reason: text::no_pr_on_failure(eff.fix_rounds),
+                step: Some("verify".into()),
+                last_lines: verify.iter().filter(|v| !v.passed).flat_map(|v| last_lines(&v.tail)).collect(),
+            })
+        }
         Ok(verify) => {
-            let r = super::ship::ship(ctx, repo, job, &mut log, &sandbox, &wc, &gathered, &verify).await;
+            let r = super::ship::ship(ctx, repo, job, &mut log, &sandbox, &wc, &gathered, &verify, &eff).await;
             r.map(|pr| Shipped { verified: verify.iter().all(|v| v.passed), pull_request: pr })
         }
         Err(e) => Err(e),
@@ -263,6 +278,7 @@ fn repo_name(repo: &RepoClient) -> &str {
     &repo.name
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn in_sandbox(
     ctx: &PipelineContext,
     log: &mut Log<'_>,
@@ -270,7 +286,8 @@ async fn in_sandbox(
     wc: &WorkingCopy,
     brief_text: &str,
     summary: &str,
-    plan: &CommandPlan,
+    plan: &TimedPlan,
+    fix_rounds: u32,
 ) -> Result<Vec<VerifyResult>, Stop> {
     // The base commit's files stream from `git archive` straight into the
     // sandbox (never written on the host), then the small `.git` follows.
@@ -280,7 +297,7 @@ async fn in_sandbox(
     uploaded?;
     sandbox.upload_dir(wc.dir(), crate::sandbox::WORKSPACE).await?;
     for cmd in &plan.setup {
-        let (ok, code, _, _) = run_logged(log, sandbox, "setup", sh(&cmd.run), None).await?;
+        let (ok, code, _, _) = run_logged(log, sandbox, "setup", sh(&cmd.run), Some(cmd.timeout)).await?;
         if !ok {
             return Err(Stop::Failed {
                 reason: format!("setup command `{}` failed (exit code {code:?})", cmd.run),
@@ -290,8 +307,8 @@ async fn in_sandbox(
         }
     }
     run_agent(ctx, log, sandbox, brief_text, "agent").await?;
-    let mut results = verify(ctx, log, sandbox, plan).await?;
-    for round in 1..=ctx.max_fix_rounds {
+    let mut results = verify(log, sandbox, plan).await?;
+    for round in 1..=fix_rounds {
         if results.iter().all(|r| r.passed) {
             break;
         }
@@ -302,7 +319,7 @@ async fn in_sandbox(
             .collect();
         let prompt = brief::fix_prompt(summary, &failures);
         run_agent(ctx, log, sandbox, &prompt, &format!("fix {round}")).await?;
-        results = verify(ctx, log, sandbox, plan).await?;
+        results = verify(log, sandbox, plan).await?;
     }
     Ok(results)
 }
@@ -328,23 +345,21 @@ async fn run_agent(
         return Err(Stop::Failed {
             reason: format!("the agent ({}) failed (exit code {code:?})", ctx.agent.name),
             step: Some(step.to_owned()),
-            last_lines: tail.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().map(str::to_owned).collect(),
+            last_lines: last_lines(&tail),
         });
     }
     Ok(())
 }
 
-async fn verify(
-    ctx: &PipelineContext,
-    log: &mut Log<'_>,
-    sandbox: &Sandbox,
-    plan: &CommandPlan,
-) -> Result<Vec<VerifyResult>, Stop> {
+fn last_lines(tail: &str) -> Vec<String> {
+    tail.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().map(str::to_owned).collect()
+}
+
+async fn verify(log: &mut Log<'_>, sandbox: &Sandbox, plan: &TimedPlan) -> Result<Vec<VerifyResult>, Stop> {
     let mut results = Vec::new();
     for cmd in &plan.verify {
         let req = sh(&cmd.run).env("CI", "true");
-        let (passed, exit_code, duration, tail) =
-            run_logged(log, sandbox, "verify", req, Some(ctx.verify_timeout)).await?;
+        let (passed, exit_code, duration, tail) = run_logged(log, sandbox, "verify", req, Some(cmd.timeout)).await?;
         results.push(VerifyResult { command: cmd.run.clone(), exit_code, passed, duration, tail });
     }
     Ok(results)

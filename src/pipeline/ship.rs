@@ -11,6 +11,7 @@ use super::run::{Log, PipelineContext, Stop, VerifyResult};
 use super::sanitize::sanitize;
 use crate::github::{NewPullRequest, Permissions, PullRequestUpdate, RepoClient};
 use crate::jobs::{Job, JobEvent};
+use crate::repoconfig::{Effective, FailurePolicy};
 use crate::sandbox::Sandbox;
 
 /// Returns the PR URL, or `None` when the agent changed nothing.
@@ -24,10 +25,11 @@ pub(crate) async fn ship(
     wc: &WorkingCopy,
     gathered: &Gathered,
     verify: &[VerifyResult],
+    eff: &Effective,
 ) -> Result<Option<String>, Stop> {
     let started = std::time::Instant::now();
     log.event(JobEvent::StepStarted { step: "ship".into() }).await;
-    let result = ship_inner(ctx, repo, job, log, sandbox, wc, gathered, verify).await;
+    let result = ship_inner(ctx, repo, job, log, sandbox, wc, gathered, verify, eff).await;
     let ok = result.is_ok();
     let duration_ms = started.elapsed().as_millis() as u64;
     log.event(JobEvent::StepFinished { step: "ship".into(), ok, exit_code: None, duration_ms }).await;
@@ -44,8 +46,22 @@ async fn ship_inner(
     wc: &WorkingCopy,
     gathered: &Gathered,
     verify: &[VerifyResult],
+    eff: &Effective,
 ) -> Result<Option<String>, Stop> {
-    super::collect::collect(sandbox, wc).await?;
+    let collected = super::collect::collect(sandbox, wc).await?;
+    log.event(JobEvent::Info { message: collected.to_string() }).await;
+
+    // Protected paths (`.github/workflows/**` unless configured): checked
+    // before anything is committed or pushed.
+    let changed = wc.changed_paths().await.map_err(|e| Stop::failed(e, Some("ship")))?;
+    let violations = eff.protected.violations(&changed);
+    if !violations.is_empty() {
+        return Err(Stop::Failed {
+            reason: crate::report::text::protected_paths_changed(&violations),
+            step: Some("ship".into()),
+            last_lines: Vec::new(),
+        });
+    }
 
     let agent_message = read_scratch(wc, "commit-message.txt").await;
     let agent_body = read_scratch(wc, "pr-body.md").await;
@@ -76,7 +92,7 @@ async fn ship_inner(
     }
 
     let verified = verify.iter().all(|v| v.passed);
-    let draft = !verified && ctx.draft_on_failure;
+    let draft = !verified && eff.on_verify_failure != FailurePolicy::Ready;
     let body = pr_body(ctx, job, agent_body.as_deref(), verify);
     let pr_title = message.lines().next().unwrap_or(&title).to_owned();
     let existing = repo.list_pulls_by_head(wc.branch()).await.map_err(|e| Stop::failed(e, Some("pull request")))?;

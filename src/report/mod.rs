@@ -83,6 +83,7 @@ impl JobReporter {
             job_url: cfg.job_url(job.id),
             phase: Phase::Queued { position },
             steps: Vec::new(),
+            notes: Vec::new(),
         };
         let issue = job.spec.issue_number as u64;
         let comment = repo.upsert_marked_comment(issue, &text::marker(job.id), &text::status_comment(&view)).await?;
@@ -219,6 +220,16 @@ impl JobReporter {
         self.targets.lock().unwrap_or_else(|e| e.into_inner()).annotations = annotations;
         self.updates.finish(self.view.clone()).await;
         tracing::debug!(job = %self.job_id, issue = self.issue, "final status reported");
+    }
+
+    /// Adds a line shown under the headline from now on (e.g. a clamped
+    /// configuration request); it stays in the final report.
+    pub fn note(&mut self, text: String) {
+        if !self.view.notes.contains(&text) {
+            self.view.notes.push(text);
+            self.refresh_elapsed();
+            self.updates.update(self.view.clone());
+        }
     }
 
     /// A new place in the queue (1-based) while the job waits.

@@ -9,7 +9,9 @@ use crate::github::{CheckAction, CheckConclusion, truncate_with_note};
 use crate::jobs::JobId;
 
 mod replies;
+mod repoconfig;
 pub use replies::*;
+pub use repoconfig::{clamp_note, config_invalid, effective_config, no_pr_on_failure, protected_paths_changed};
 
 /// GitHub's limit for an issue comment body.
 pub const MAX_COMMENT_CHARS: usize = 65_536;
@@ -88,6 +90,8 @@ pub struct StatusView {
     pub job_url: String,
     pub phase: Phase,
     pub steps: Vec<StepLine>,
+    /// Shown under the headline, e.g. a configuration request that was clamped.
+    pub notes: Vec<String>,
 }
 
 /// `1 h 02 min`, `3 min 05 s`, `42 s`.
@@ -147,6 +151,18 @@ fn fenced(lines: &[String], max_chars: usize) -> String {
     format!("{fence}text\n{body}\n{fence}\n")
 }
 
+/// The notes as a quote block under the headline; empty without notes.
+fn notes_block(v: &StatusView) -> String {
+    let mut out = String::new();
+    for n in &v.notes {
+        out.push_str(&format!("> ⚠️ {n}\n"));
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
 fn headline(v: &StatusView) -> String {
     match &v.phase {
         Phase::Queued { position: Some(p) } => {
@@ -177,7 +193,7 @@ const RETRY_HINT: &str = "To try again, comment `/maxion retry` (you can add ins
 
 /// The status comment on the issue.
 pub fn status_comment(v: &StatusView) -> String {
-    let mut out = format!("{}\n{}\n\n", marker(v.job_id), headline(v));
+    let mut out = format!("{}\n{}\n\n{}", marker(v.job_id), headline(v), notes_block(v));
     if let Phase::Failed { last_lines, .. } = &v.phase
         && !last_lines.is_empty()
     {
@@ -216,7 +232,7 @@ pub fn check_title(v: &StatusView) -> String {
 
 /// Check-run output summary: the headline and every step with its state.
 pub fn check_summary(v: &StatusView) -> String {
-    let mut out = format!("{}\n\n", headline(v));
+    let mut out = format!("{}\n\n{}", headline(v), notes_block(v));
     out.push_str(&steps_table(&v.steps));
     out.push_str(&format!("\n[Job {} details and full log]({})\n", v.job_id, v.job_url));
     out
@@ -265,6 +281,7 @@ mod tests {
                 },
                 StepLine { name: "verify".into(), state: StepState::Failed, duration: Some(Duration::from_secs(3700)) },
             ],
+            notes: Vec::new(),
         }
     }
 
@@ -321,6 +338,17 @@ mod tests {
         assert_eq!(v.phase.conclusion(), Some(CheckConclusion::Neutral));
         assert_eq!(marker(JobId(17)), "<!-- maxion:job:17 -->");
         assert!(status_comment(&v).starts_with("<!-- maxion:job:17 -->\n"));
+    }
+
+    #[test]
+    fn notes_are_shown_under_the_headline_in_comment_and_check() {
+        let mut v = view(Phase::Running { step: Some("agent".into()), elapsed: Duration::from_secs(5) });
+        v.steps.clear();
+        v.notes.push("`.github/maxion.yml` asks for `fix_rounds: 5`, which is past this Maxion's limit.".into());
+        let comment = status_comment(&v);
+        assert!(comment.contains("so far.\n\n> ⚠️ `.github/maxion.yml` asks for `fix_rounds: 5`"), "{comment}");
+        insta::assert_snapshot!(comment);
+        assert!(check_summary(&v).contains("\n\n> ⚠️ `.github/maxion.yml`"));
     }
 
     #[test]

@@ -47,6 +47,9 @@ impl E2e {
         let gh = FakeGitHub::start().await;
         let inst = gh.add_installation("acme");
         let repo = gh.add_repo(inst, "acme/widgets");
+        // Served over git from the start, as on GitHub: the API's branch heads
+        // are then real commits, the ones a job pins its working copy to.
+        gh.git_dir(repo);
         gh.add_user("alice", UserType::User);
         gh.set_permission(repo, "alice", "write");
         let dir = tempfile::tempdir().expect("temp dir");

@@ -129,6 +129,9 @@ pub async fn gather(client: &RepoClient, req: &GatherRequest<'_>) -> anyhow::Res
             incomplete: tree.truncated,
         },
         commands: commands.clone(),
+        // Filled from `.github/maxion.yml` by the pipeline (`pipeline::plan`).
+        repo_instructions: None,
+        protected_paths: Vec::new(),
     };
     Ok(Gathered { input, commands, default_branch: repo.default_branch, head_sha, clone_url: repo.clone_url })
 }

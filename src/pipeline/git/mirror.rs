@@ -222,29 +222,52 @@ impl SyncedMirror {
     /// A working copy at the head of `base_branch` (the default branch), on
     /// a new local branch `branch`, at `dest` (missing or empty).
     pub async fn new_branch(&self, dest: &Path, base_branch: &str, branch: &str) -> Result<WorkingCopy, GitError> {
-        self.branch_copy(dest, base_branch, branch, Materialize::Checkout).await
+        self.branch_copy(dest, base_branch, None, branch, Materialize::Checkout).await
     }
 
-    /// Like [`Self::new_branch`], but only the `.git` is written: the files
-    /// go to the sandbox from [`WorkingCopy::archive`] (what the pipeline uses).
-    pub async fn prepare_new_branch(
+    /// Like [`Self::new_branch`], but the branch starts at `base_sha`, a
+    /// commit of `base_branch` read earlier (the brief's and the repository
+    /// config's), so a push to the default branch meanwhile does not make
+    /// the job work on a commit it did not read.
+    pub async fn new_branch_at(
         &self,
         dest: &Path,
         base_branch: &str,
+        base_sha: &str,
         branch: &str,
     ) -> Result<WorkingCopy, GitError> {
-        self.branch_copy(dest, base_branch, branch, Materialize::GitDirOnly).await
+        self.branch_copy(dest, base_branch, Some(base_sha), branch, Materialize::Checkout).await
+    }
+
+    /// Like [`Self::new_branch_at`], but only the `.git` is written: the
+    /// files go to the sandbox from [`WorkingCopy::archive`] (what the
+    /// pipeline uses).
+    pub async fn prepare_new_branch_at(
+        &self,
+        dest: &Path,
+        base_branch: &str,
+        base_sha: &str,
+        branch: &str,
+    ) -> Result<WorkingCopy, GitError> {
+        self.branch_copy(dest, base_branch, Some(base_sha), branch, Materialize::GitDirOnly).await
     }
 
     async fn branch_copy(
         &self,
         dest: &Path,
         base_branch: &str,
+        base_sha: Option<&str>,
         branch: &str,
         m: Materialize,
     ) -> Result<WorkingCopy, GitError> {
         validate_branch(branch)?;
-        let base = self.branch_head(base_branch).await?.ok_or_else(|| GitError::NoSuchBranch(base_branch.into()))?;
+        let base = match base_sha {
+            Some(sha) if (sha.len() == 40 || sha.len() == 64) && sha.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                sha.to_owned()
+            }
+            Some(sha) => return Err(GitError::Invalid(format!("{sha:?} is not a commit id"))),
+            None => self.branch_head(base_branch).await?.ok_or_else(|| GitError::NoSuchBranch(base_branch.into()))?,
+        };
         // A branch left upstream by an earlier attempt at the same job is
         // the bot's own: the push may replace it, but only as last seen.
         let lease = self.branch_head(branch).await?;

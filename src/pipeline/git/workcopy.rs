@@ -106,14 +106,21 @@ impl WorkingCopy {
         git.run(clone).await?;
         let branch = match new_branch {
             Some(b) if no_checkout => {
-                git.run(GitCmd::new(format!("create branch {b}")).cwd(dest).args(["branch", "--", b])).await?;
+                // At `base`, not wherever `checkout` is now (see below).
+                let cmd = GitCmd::new(format!("create branch {b}")).cwd(dest).args(["branch", "--", b, base.as_str()]);
+                git.run(cmd).await?;
                 let head = format!("refs/heads/{b}");
                 git.run(GitCmd::new(format!("switch to {b}")).cwd(dest).args(["symbolic-ref", "HEAD", head.as_str()]))
                     .await?;
                 b.to_owned()
             }
             Some(b) => {
-                let cmd = GitCmd::new(format!("create branch {b}")).cwd(dest).args(["checkout", "--quiet", "-b", b]);
+                // At `base`, not wherever `checkout` is now: the job may pin an
+                // older commit of it (the one its brief and config were read at).
+                let cmd = GitCmd::new(format!("create branch {b}"))
+                    .cwd(dest)
+                    .args(["checkout", "--quiet", "-b", b])
+                    .arg(base.as_str());
                 git.run(cmd).await?;
                 b.to_owned()
             }

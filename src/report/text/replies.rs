@@ -157,6 +157,9 @@ pub struct HelpView {
     pub required_permission: String,
     /// `(name, help)` from the parser's table.
     pub commands: Vec<(&'static str, &'static str)>,
+    /// The repository's effective configuration, rendered (`effective_config`
+    /// or, for an invalid file, `config_invalid`).
+    pub config: String,
 }
 
 /// `/maxion help`.
@@ -173,12 +176,16 @@ pub fn help(v: &HelpView) -> String {
     out.push_str(&format!(
         "\nAdding the `{}` label starts a job too; removing it cancels a job that has not started. On the \
          check run, **Re-run** and **Retry** start a new job and **Cancel** stops the running one.\n\n\
-         **Configuration on this Maxion instance**\n\n\
+         **Commands on this Maxion instance**\n\n\
          - starting, retrying and cancelling need **{}** permission on the repository (or higher); \
          `status` and `help` are open to everyone\n\
          - command word: `{c}`; trigger label: `{}`\n",
         v.trigger_label, v.required_permission, v.trigger_label
     ));
+    if !v.config.is_empty() {
+        out.push('\n');
+        out.push_str(&v.config);
+    }
     out
 }
 

@@ -73,6 +73,7 @@ fn help_lists_every_command_and_the_settings() {
         trigger_label: "maxion".into(),
         required_permission: "write".into(),
         commands: crate::intake::command::CONTROL_COMMANDS.iter().map(|c| (c.name, c.help)).collect(),
+        config: "**Configuration** (rendered by `effective_config`)\n".into(),
     };
     let text = help(&v);
     for c in crate::intake::command::CONTROL_COMMANDS {
