@@ -53,6 +53,9 @@ pub struct RawSettings {
     /// The comment command word. [default: /maxion]
     #[arg(long, global = true, env = "MAXION_COMMAND")]
     pub maxion_command: Option<String>,
+    /// Repository permission needed to start, retry or cancel a job: triage | write | maintain | admin. [default: write]
+    #[arg(long, global = true, env = "MAXION_REQUIRED_PERMISSION")]
+    pub maxion_required_permission: Option<String>,
     /// Jobs run at once on this instance; 0 records jobs but runs none (intake only). [default: 3]
     #[arg(long, global = true, env = "MAXION_WORKERS")]
     pub maxion_workers: Option<String>,
@@ -132,6 +135,8 @@ pub struct Settings {
     pub api_token: Option<SecretString>,
     pub trigger_label: String,
     pub command: String,
+    /// `triage`, `write`, `maintain` or `admin`: needed to start, retry or cancel.
+    pub required_permission: String,
     pub workers: usize,
     pub jobs_per_minute: u32,
     pub jobs_burst: u32,
@@ -249,6 +254,11 @@ impl Settings {
         if command.is_empty() || command.chars().any(char::is_whitespace) {
             bail!("MAXION_COMMAND: must be one word without spaces, like /maxion");
         }
+        let required_permission =
+            pick(raw.maxion_required_permission, "MAXION_REQUIRED_PERMISSION")?.unwrap_or_else(|| "write".into());
+        if !matches!(required_permission.as_str(), "triage" | "write" | "maintain" | "admin") {
+            bail!("MAXION_REQUIRED_PERMISSION: expected triage, write, maintain or admin, got {required_permission:?}");
+        }
         let workers = parse_number(pick(raw.maxion_workers, "MAXION_WORKERS")?, "MAXION_WORKERS", 3, 0..=256)?;
         let jobs_per_minute = parse_number(
             pick(raw.maxion_jobs_per_minute, "MAXION_JOBS_PER_MINUTE")?,
@@ -355,6 +365,7 @@ impl Settings {
             api_token,
             trigger_label,
             command,
+            required_permission,
             workers,
             jobs_per_minute,
             jobs_burst,
@@ -402,6 +413,7 @@ impl RawSettings {
             "MAXION_API_TOKEN",
             "MAXION_TRIGGER_LABEL",
             "MAXION_COMMAND",
+            "MAXION_REQUIRED_PERMISSION",
             "MAXION_WORKERS",
             "MAXION_JOBS_PER_MINUTE",
             "MAXION_JOBS_BURST",
@@ -489,6 +501,7 @@ mod tests {
         assert_eq!(s.github_api_url, "https://api.github.com");
         assert_eq!(s.workers, 3);
         assert_eq!(s.command, "/maxion");
+        assert_eq!(s.required_permission, "write");
     }
 
     #[test]
@@ -503,6 +516,10 @@ mod tests {
             (RawSettings { maxion_listen: Some("nowhere".into()), ..Default::default() }, "MAXION_LISTEN"),
             (RawSettings { database_url: Some("mysql://x".into()), ..Default::default() }, "DATABASE_URL"),
             (RawSettings { maxion_workers: Some("257".into()), ..Default::default() }, "MAXION_WORKERS"),
+            (
+                RawSettings { maxion_required_permission: Some("read".into()), ..Default::default() },
+                "MAXION_REQUIRED_PERMISSION",
+            ),
             (RawSettings { maxion_agent: Some("gpt".into()), ..Default::default() }, "MAXION_AGENT"),
             (
                 RawSettings { maxion_sandbox_network: Some("wide".into()), ..Default::default() },

@@ -6,6 +6,7 @@
 //! - [`server`]: axum router, the verified webhook extractor, the JSON API.
 //! - [`intake`]: GitHub webhook payloads -> Maxion's own trigger types, `/maxion` grammar.
 //! - [`jobs`]: job model, state machine, durable store (SQLite / PostgreSQL), queue.
+//! - [`control`]: admission (permission check, acknowledgement) and the `/maxion` commands.
 //! - [`github`]: App authentication and one named method per GitHub API call.
 //! - [`sandbox`]: one hardened Docker container per job, driven through bollard.
 //! - [`masker`]: the streaming secret masker every outgoing byte passes through.
@@ -13,6 +14,7 @@
 //! - [`report`]: status comment and check runs.
 
 pub mod config;
+pub mod control;
 pub mod github;
 pub mod intake;
 pub mod jobs;

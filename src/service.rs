@@ -1,6 +1,6 @@
 //! Starting and stopping the whole service: store, ledger, HTTP server and,
-//! when the GitHub App is configured, the sandbox sweep and the worker pool
-//! running the pipeline. `maxion serve` and the integration tests both go
+//! when the GitHub App is configured, the control loop (admission and
+//! commands), the sandbox sweep and the worker pool running the pipeline. `maxion serve` and the integration tests both go
 //! through [`start`], so tests run the real thing.
 
 use std::net::SocketAddr;
@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::control::{Control, ControlSettings};
 use crate::github::{GitHubApp, GitHubConfig};
 use crate::jobs::{JobRate, Ledger, Store};
 use crate::pipeline::agent::AgentProfile;
@@ -27,8 +28,10 @@ pub struct Running {
     /// The address actually bound (useful when listening on port 0).
     pub addr: SocketAddr,
     pub store: Store,
-    /// The worker pool; `None` when the App is not configured.
+    /// The worker pool; `None` when the App is not configured or `MAXION_WORKERS=0`.
     pub pool: Option<Pool>,
+    /// The control loop; `None` when the App is not configured.
+    control: Option<(CancellationToken, JoinHandle<()>)>,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -49,9 +52,29 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .with_context(|| format!("MAXION_LISTEN: cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr()?;
     let wake = Arc::clone(&ledger.jobs_available);
-    let pool = match &settings.app {
-        Some(_) if settings.workers > 0 => Some(start_pool(&settings, store.clone(), wake).await?),
+    let app = match &settings.app {
+        Some(creds) => Some(
+            GitHubApp::new(GitHubConfig::new(&settings.github_api_url, creds.app_id, creds.private_key.clone()))
+                .context("building the GitHub client")?,
+        ),
+        None => None,
+    };
+    let report = ReportConfig { public_url: settings.public_url.clone(), update_interval: Duration::from_secs(2) };
+    let pool = match &app {
+        Some(app) if settings.workers > 0 => {
+            Some(start_pool(&settings, store.clone(), app.clone(), report.clone(), Arc::clone(&wake)).await?)
+        }
         _ => None,
+    };
+    let control = match app {
+        Some(app) => {
+            let instance_id = crate::worker::instance_id(&settings.data_dir)?;
+            let cs = ControlSettings::new(&settings, report, instance_id);
+            let control = Control::new(app, store.clone(), cs, pool.as_ref().map(Pool::canceller), wake);
+            let stop = CancellationToken::new();
+            Some((stop.clone(), control.spawn(Arc::clone(&ledger.control_available), stop)))
+        }
+        None => None,
     };
     let app = router(AppState::new(settings, store.clone(), ledger));
     let shutdown = CancellationToken::new();
@@ -60,12 +83,17 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await
     });
     tracing::info!(%addr, "maxion listening");
-    Ok(Running { addr, store, pool, shutdown, server })
+    Ok(Running { addr, store, pool, control, shutdown, server })
 }
 
 /// Sweeps what a crashed predecessor left in Docker, then starts the pool.
-async fn start_pool(settings: &Settings, store: Store, wake: Arc<tokio::sync::Notify>) -> anyhow::Result<Pool> {
-    let Some(creds) = &settings.app else { anyhow::bail!("the GitHub App is not configured") };
+async fn start_pool(
+    settings: &Settings,
+    store: Store,
+    app: GitHubApp,
+    report: ReportConfig,
+    wake: Arc<tokio::sync::Notify>,
+) -> anyhow::Result<Pool> {
     let p = &settings.pipeline;
     let instance_id = crate::worker::instance_id(&settings.data_dir)?;
     let docker = crate::sandbox::connect().await.context("the worker pool needs a Docker Engine")?;
@@ -74,8 +102,6 @@ async fn start_pool(settings: &Settings, store: Store, wake: Arc<tokio::sync::No
         Ok(n) => tracing::info!(removed = n, "removed sandboxes left behind by a previous run"),
         Err(e) => tracing::warn!(error = %e, "sweeping orphaned sandboxes failed"),
     }
-    let app = GitHubApp::new(GitHubConfig::new(&settings.github_api_url, creds.app_id, creds.private_key.clone()))
-        .context("building the GitHub client")?;
     let mut agent_secrets = Vec::new();
     for name in &p.agent_secrets {
         let Ok(value) = std::env::var(name) else {
@@ -100,7 +126,7 @@ async fn start_pool(settings: &Settings, store: Store, wake: Arc<tokio::sync::No
         store: store.clone(),
         docker,
         mirrors: MirrorCache::new(&settings.data_dir).context("MAXION_DATA_DIR: cannot set up the mirror cache")?,
-        report: ReportConfig { public_url: settings.public_url.clone(), update_interval: Duration::from_secs(2) },
+        report,
         sandbox,
         agent,
         agent_secrets,
@@ -117,7 +143,15 @@ async fn start_pool(settings: &Settings, store: Store, wake: Arc<tokio::sync::No
 impl Running {
     /// Stops accepting connections, lets in-flight requests finish, and returns.
     pub async fn stop(self) -> anyhow::Result<()> {
-        // Jobs first (they get the grace period), then the server.
+        // Control first (no admission while stopping), jobs next (they get
+        // the grace period), then the server.
+        if let Some((stop, mut task)) = self.control {
+            stop.cancel();
+            // A request cut short is leased, not lost: it is handled again later.
+            if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
+                task.abort();
+            }
+        }
         if let Some(pool) = self.pool {
             pool.shutdown().await;
         }

@@ -4,7 +4,9 @@
 //! Durability rules:
 //! - A claim is a lease. A heartbeat renews it; if renewal fails (another
 //!   instance took over, or the job was cancelled in the store) the job's
-//!   cancellation token fires.
+//!   cancellation token fires. The heartbeat also fires it when someone asked
+//!   to cancel the job (`cancel_requested_by`), whichever instance took the
+//!   request; on this instance [`Canceller`] fires it at once.
 //! - A job whose lease expired (its instance died), or that this instance held
 //!   when it crashed, is retried once from the start and then failed with
 //!   reason "interrupted" ([`Store::recover_interrupted`]).
@@ -69,10 +71,25 @@ impl WorkerSettings {
     }
 }
 
+type Running = Arc<Mutex<HashMap<JobId, CancellationToken>>>;
+
+/// Cancels jobs running on this instance; cheap to clone (the control loop holds one).
+#[derive(Clone, Default)]
+pub struct Canceller(Running);
+
+impl Canceller {
+    /// Fires the job's token if it runs here; `false` otherwise (the heartbeat
+    /// of the instance that runs it sees the stored request instead).
+    pub fn cancel(&self, job: JobId) -> bool {
+        let running = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        running.get(&job).map(CancellationToken::cancel).is_some()
+    }
+}
+
 /// A running pool.
 pub struct Pool {
     shutdown: CancellationToken,
-    running: Arc<Mutex<HashMap<JobId, CancellationToken>>>,
+    running: Running,
     tasks: JoinSet<()>,
     grace: Duration,
 }
@@ -110,8 +127,11 @@ impl Pool {
 
     /// Cancels one running job on this instance; `false` if it is not running here.
     pub fn cancel(&self, job: JobId) -> bool {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        running.get(&job).map(CancellationToken::cancel).is_some()
+        self.canceller().cancel(job)
+    }
+
+    pub fn canceller(&self) -> Canceller {
+        Canceller(Arc::clone(&self.running))
     }
 
     /// Stops claiming, waits up to the grace period, cancels what still runs
@@ -193,7 +213,13 @@ async fn run_one<R, F>(
                     () = tokio::time::sleep(every) => {}
                 }
                 match store.heartbeat(id, &owner, lease).await {
-                    Ok(true) => {}
+                    Ok(true) => {
+                        if let Ok(Some(by)) = store.cancel_requested_by(id).await {
+                            tracing::info!(job = %id, by, "cancellation requested; stopping the job");
+                            cancel.cancel();
+                            return;
+                        }
+                    }
                     Ok(false) => {
                         tracing::warn!(job = %id, "lost the job's lease (cancelled or taken over); stopping it");
                         cancel.cancel();
@@ -208,7 +234,9 @@ async fn run_one<R, F>(
     let outcome = runner(job, cancel.clone()).await;
     running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
 
-    let result = if shutdown.is_cancelled() && outcome.state == JobState::Cancelled {
+    // Cancelled by shutdown goes back to the queue; cancelled by a person does not.
+    let asked = matches!(store.cancel_requested_by(id).await, Ok(Some(_)));
+    let result = if shutdown.is_cancelled() && outcome.state == JobState::Cancelled && !asked {
         store.hand_back(id, &settings.instance_id).await.map(|_| ())
     } else {
         store.transition(id, JobState::Running, outcome.state, outcome.reason.as_deref()).await.map(|_| ())

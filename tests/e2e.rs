@@ -206,7 +206,7 @@ async fn tokens_and_agent_secrets_never_leave_unmasked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn cancelling_a_running_job_removes_its_container_quickly() {
+async fn maxion_cancel_on_a_running_job_removes_its_container_quickly() {
     let Some(e) = E2e::start(|_| {}).await else { return };
     let issue = e.label_issue("Cancel me", "sleep 120").await;
     let job = e.job_for(issue).await;
@@ -237,8 +237,13 @@ async fn cancelling_a_running_job_removes_its_container_quickly() {
         }
     };
     assert_eq!(list().await, 1, "the job's sandbox runs");
+    // `/maxion cancel` through a webhook: the control loop asks, the worker stops.
+    e.comment(issue, "/maxion cancel").await;
+    while e.store().cancel_requested_by(id).await.expect("read").is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "the cancel request was never taken");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let cancelled_at = tokio::time::Instant::now();
-    assert!(e.running.as_ref().expect("running").pool.as_ref().expect("pool").cancel(id));
     while list().await > 0 {
         assert!(cancelled_at.elapsed() < Duration::from_secs(2), "container still there 2 s after cancel");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -247,6 +252,11 @@ async fn cancelling_a_running_job_removes_its_container_quickly() {
     assert_eq!(job.state, JobState::Cancelled);
     let runs = e.gh.check_runs(e.repo);
     assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("cancelled")), "{runs:?}");
+    assert!(runs.iter().all(|r| r.summary.as_deref().unwrap_or_default().contains("requested by @alice")), "{runs:?}");
+    assert_eq!(job.error.as_deref(), Some("requested by @alice"));
+    let own: Vec<_> = e.gh.comments(e.repo, issue).into_iter().filter(|c| c.user == e.gh.bot_login()).collect();
+    assert!(own.iter().any(|c| c.body.contains("cancelled this job**: requested by @alice")), "{own:#?}");
+    assert!(own.iter().any(|c| c.body.contains("Stopping [job")), "the command got its reply: {own:#?}");
     e.gh.assert_ok();
     e.stop().await;
 }

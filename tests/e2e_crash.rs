@@ -105,6 +105,11 @@ async fn sigkill_mid_job_is_cleaned_up_retried_once_then_failed_as_interrupted()
     // A second job waits behind it (one worker) through both crashes.
     let queued_issue = e.label_issue("Queued behind", "write ok.txt fine").await;
     let queued = e.job_for(queued_issue).await.id;
+    // The recorder admits both (its control loop posts their status comments)
+    // before the children start: they share its data dir, so its instance id,
+    // and an instance takes up at start what that id left unfinished.
+    e.wait_state(job, JobState::Queued, Duration::from_secs(30)).await;
+    e.wait_state(queued, JobState::Queued, Duration::from_secs(30)).await;
 
     // First run: SIGKILL while the agent sleeps in its sandbox.
     let port = free_port();

@@ -135,7 +135,12 @@ async fn a_job_from_queued_to_succeeded_keeps_one_comment_and_two_check_runs() {
     assert_eq!(runs.len(), 2, "{runs:#?}");
     assert_eq!(runs[0].head_sha, base);
     assert_eq!(runs[1].head_sha, head);
+    // Both runs were created with a `Cancel` button; success removes it.
+    for create in w.gh.requests_to("POST", "/repos/{owner}/{repo}/check-runs") {
+        assert_eq!(create.body["actions"][0]["identifier"], "cancel", "{}", create.body);
+    }
     for run in &runs {
+        assert!(run.actions.is_empty(), "{:?}", run.actions);
         assert_eq!(run.name, "maxion");
         assert_eq!(run.status, "completed");
         assert_eq!(run.conclusion.as_deref(), Some("success"));
@@ -191,6 +196,9 @@ async fn a_failure_reports_the_tail_annotations_and_is_cut_to_the_limit() {
     assert!(text.chars().count() <= MAX_OUTPUT_CHARS);
     assert!(text.contains("truncated") && text.contains("29:eee"), "the end of the output is kept");
     assert_eq!(run.annotations.len(), 75);
+    // A failed run offers `Retry` (it offered `Cancel` while running).
+    let identifiers: Vec<_> = run.actions.iter().map(|a| a["identifier"].as_str().unwrap_or_default()).collect();
+    assert_eq!(identifiers, ["retry"]);
     let comment = &w.gh.expect_comment_count(w.repo_id, n, 1)[0];
     assert!(comment.body.chars().count() <= report::text::MAX_COMMENT_CHARS);
     assert!(comment.body.contains("truncated") && comment.body.contains("29:eee"));

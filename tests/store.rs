@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use maxion::intake::{InstallationAction, InstallationChange, RepoBrief};
 use maxion::jobs::{
-    DeliveryRecord, Effect, JobEvent, JobId, JobRate, JobState, Ledger, NewJob, RepoRef, Store, TriggerKind,
+    ControlAction, ControlRequest, DeliveryRecord, Effect, JobEvent, JobId, JobRate, JobState, Ledger, NewJob, RepoRef,
+    Store, TriggerKind,
 };
 use secrecy::SecretString;
 
@@ -78,6 +79,13 @@ fn ledger(store: &Store) -> Ledger {
     Ledger::start(store.clone(), JobRate { per_minute: 10_000, burst: 10_000 })
 }
 
+/// Records a run and admits its job (what the control loop does after the permission check).
+async fn queued(store: &Store, ledger: &Ledger, issue: i64, delivery: &str) -> JobId {
+    let id = ledger.record(run(issue, delivery)).await.expect("record").job_id.expect("job");
+    assert!(store.transition(id, JobState::Received, JobState::Queued, None).await.expect("admit"));
+    id
+}
+
 mod cases {
     use super::*;
 
@@ -111,11 +119,16 @@ mod cases {
     pub async fn one_active_job_per_issue(store: &Store) {
         let ledger = ledger(store);
         let a = ledger.record(run(3, "x1")).await.expect("record");
+        let id = a.job_id.expect("job");
+        // Received: waits for admission, and no worker may take it yet.
+        assert_eq!(store.get_job(id).await.expect("read").expect("job").state, JobState::Received);
+        assert!(store.claim_next("w", Duration::from_secs(60)).await.expect("claim").is_none());
+        assert_eq!(store.control_outcome("x1").await.expect("read"), Some((false, None)));
         let b = ledger.record(run(3, "x2")).await.expect("record");
         assert_eq!(b.outcome, "job_triggered");
         assert_eq!(a.job_id, b.job_id);
-        let id = a.job_id.expect("job");
         assert_eq!(store.job_trigger_count(id).await.expect("count"), 2);
+        assert!(store.transition(id, JobState::Received, JobState::Queued, None).await.expect("admit"));
         // Once the job has ended, a new trigger starts a new job.
         let claimed = store.claim_next("w", Duration::from_secs(60)).await.expect("claim").expect("a job");
         assert_eq!(claimed.id, id);
@@ -128,7 +141,7 @@ mod cases {
     pub async fn claims_are_exclusive_under_concurrency(store: &Store) {
         let ledger = ledger(store);
         for issue in 0..20 {
-            ledger.record(run(100 + issue, &format!("c{issue}"))).await.expect("record");
+            queued(store, &ledger, 100 + issue, &format!("c{issue}")).await;
         }
         let mut workers = Vec::new();
         for w in 0..6 {
@@ -155,7 +168,7 @@ mod cases {
 
     pub async fn state_machine_is_enforced(store: &Store) {
         let ledger = ledger(store);
-        let id = ledger.record(run(4, "s1")).await.expect("record").job_id.expect("job");
+        let id = queued(store, &ledger, 4, "s1").await;
         assert!(store.transition(id, JobState::Queued, JobState::Succeeded, None).await.is_err());
         // A stale `from` does nothing.
         assert!(!store.transition(id, JobState::Running, JobState::Failed, None).await.expect("ok"));
@@ -169,7 +182,7 @@ mod cases {
 
     pub async fn leases_can_be_lost(store: &Store) {
         let ledger = ledger(store);
-        ledger.record(run(5, "l1")).await.expect("record");
+        queued(store, &ledger, 5, "l1").await;
         let job = store.claim_next("owner-a", Duration::from_secs(60)).await.expect("claim").expect("job");
         assert!(store.heartbeat(job.id, "owner-a", Duration::from_secs(60)).await.expect("beat"));
         assert!(!store.heartbeat(job.id, "owner-b", Duration::from_secs(60)).await.expect("beat"));
@@ -196,6 +209,93 @@ mod cases {
         let after = store.job_events(id, events[19].id, 1000).await.expect("read");
         assert_eq!(after.len(), 20);
         assert_eq!(after[0].id, events[20].id);
+    }
+
+    /// Control requests are claimed oldest first, one issue's in order (a
+    /// later one waits while an earlier one is pending or leased), exactly once.
+    pub async fn control_requests_are_claimed_in_order_per_issue(store: &Store) {
+        let ledger = ledger(store);
+        let a1 = ledger.record(run(7, "q1")).await.expect("record").job_id.expect("job");
+        ledger.record(run(8, "q2")).await.expect("record");
+        ledger.record(run(7, "q3")).await.expect("record"); // joins a1: no request for a label trigger
+        let status = |issue: i64, delivery: &str| DeliveryRecord {
+            id: delivery.into(),
+            event: "issue_comment".into(),
+            action: Some("created".into()),
+            effect: Effect::Control(ControlRequest {
+                action: ControlAction::Status,
+                installation_id: 1,
+                repo: new_job(issue, delivery).repo,
+                issue_number: issue,
+                issue_title: "t".into(),
+                comment_id: Some(5),
+                sender_login: "mallory".into(),
+                sender_id: 9,
+            }),
+        };
+        assert_eq!(ledger.record(status(7, "q4")).await.expect("record").outcome, "command");
+        let lease = Duration::from_secs(60);
+        let first = store.claim_control_request("i1", lease).await.expect("claim").expect("a request");
+        assert_eq!((first.delivery_id.as_str(), first.attempts), ("q1", 1));
+        assert_eq!(first.request.action, ControlAction::Admit { job: a1 });
+        // Issue 7's next request waits for q1; issue 8's does not.
+        let second = store.claim_control_request("i2", lease).await.expect("claim").expect("a request");
+        assert_eq!(second.delivery_id, "q2");
+        assert!(store.claim_control_request("i2", lease).await.expect("claim").is_none());
+        store.finish_control_request(first.id, "refused").await.expect("finish");
+        let third = store.claim_control_request("i2", lease).await.expect("claim").expect("a request");
+        assert_eq!((third.delivery_id.as_str(), third.request.action.clone()), ("q4", ControlAction::Status));
+        // After a crash, the instance frees what it held.
+        assert!(store.claim_control_request("i2", lease).await.expect("claim").is_none());
+        assert_eq!(store.release_control_requests("i2").await.expect("release"), 2);
+        let second = store.claim_control_request("i2", lease).await.expect("claim").expect("released");
+        assert_eq!((second.delivery_id.as_str(), second.attempts), ("q2", 2));
+        let third = store.claim_control_request("i2", lease).await.expect("claim").expect("released");
+        assert_eq!((third.delivery_id.as_str(), third.attempts), ("q4", 2));
+        // A postponed request comes back later, with its attempts counted.
+        store.postpone_control_request(third.id, Duration::ZERO).await.expect("postpone");
+        let again = store.claim_control_request("i1", lease).await.expect("claim").expect("again");
+        assert_eq!((again.id, again.attempts), (third.id, 3));
+        store.finish_control_request(again.id, "replied").await.expect("finish");
+        store.finish_control_request(second.id, "admitted").await.expect("finish");
+        assert!(store.claim_control_request("i1", lease).await.expect("claim").is_none());
+        assert_eq!(store.control_outcome("q4").await.expect("read"), Some((true, Some("replied".into()))));
+        assert_eq!(store.recent_outcomes(10, 7, "alice", "refused", 0).await.expect("count"), 1);
+        assert_eq!(store.recent_outcomes(10, 7, "mallory", "refused", 0).await.expect("count"), 0);
+        let later = chrono::Utc::now().timestamp_millis() + 1000;
+        assert_eq!(store.recent_outcomes(10, 7, "alice", "refused", later).await.expect("count"), 0);
+    }
+
+    /// Cancelling a running job is a stored request the worker sees; status
+    /// figures come from the store.
+    pub async fn cancel_requests_and_queue_positions(store: &Store) {
+        let ledger = ledger(store);
+        let a = queued(store, &ledger, 11, "p1").await;
+        let b = queued(store, &ledger, 12, "p2").await;
+        assert_eq!(store.queue_position(b).await.expect("pos"), 2);
+        let running = store.claim_next("w", Duration::from_secs(60)).await.expect("claim").expect("job");
+        assert_eq!(running.id, a);
+        assert_eq!(store.queue_position(b).await.expect("pos"), 1);
+        assert!(!store.request_cancel(b, "bob").await.expect("queued jobs are not asked"));
+        assert!(store.request_cancel(a, "bob").await.expect("request"));
+        assert_eq!(store.cancel_requested_by(a).await.expect("read").as_deref(), Some("bob"));
+        assert!(store.transition(a, JobState::Running, JobState::Succeeded, None).await.expect("end"));
+        // A job whose instance died after someone asked to cancel it is not run again.
+        let c = store.claim_next("dies", Duration::from_secs(60)).await.expect("claim").expect("job");
+        assert_eq!(c.id, b);
+        assert!(store.request_cancel(b, "carol").await.expect("request"));
+        // The instance comes back and recovers what it held.
+        let (requeued, ended) = store.recover_interrupted(Some("dies"), 2).await.expect("recover");
+        assert_eq!((requeued, ended), (vec![], vec![b]));
+        let cancelled = store.get_job(b).await.expect("read").expect("job");
+        assert_eq!((cancelled.state, cancelled.error.as_deref()), (JobState::Cancelled, Some("requested by @carol")));
+        assert_eq!(store.recent_run_times().await.expect("times").len(), 1, "cancelled jobs do not count");
+        assert_eq!(store.latest_job_for_issue(10, 11).await.expect("read").map(|j| j.id), Some(a));
+        // A retry is created `received`, once per issue while one is active.
+        let retry = NewJob { trigger: TriggerKind::Retry, ..new_job(11, "p3") };
+        let r = store.create_received_job(&retry).await.expect("create").expect("created");
+        assert_eq!(store.get_job(r).await.expect("read").expect("job").state, JobState::Received);
+        assert_eq!(store.create_received_job(&retry).await.expect("create"), None);
     }
 
     pub async fn installations_are_upserted(store: &Store) {
@@ -246,6 +346,8 @@ on_both_backends!(
     leases_can_be_lost,
     events_are_ordered_and_replayable,
     installations_are_upserted,
+    control_requests_are_claimed_in_order_per_issue,
+    cancel_requests_and_queue_positions,
 );
 
 #[tokio::test]
@@ -254,7 +356,7 @@ async fn sqlite_queued_jobs_survive_a_restart() {
     let url = SecretString::from(format!("sqlite://{}", dir.path().join("r.db").display()));
     {
         let store = Store::open(&url).await.expect("open");
-        ledger(&store).record(run(1, "r1")).await.expect("record");
+        queued(&store, &ledger(&store), 1, "r1").await;
         store.pool_close().await;
     }
     let store = Store::open(&url).await.expect("reopen");

@@ -25,7 +25,8 @@ async fn label_creates_one_job_and_redelivery_is_idempotent() {
     assert_eq!(jobs["total"], 1);
     let job = &jobs["jobs"][0];
     assert_eq!(job["id"], job_id);
-    assert_eq!(job["state"], "queued");
+    // Waits for the control loop's permission check (tests/control.rs).
+    assert_eq!(job["state"], "received");
     assert_eq!(job["issue_number"], 7);
     assert_eq!(job["installation_id"], 77);
     assert_eq!(job["repo"]["full_name"], "octo/demo");

@@ -17,7 +17,7 @@ async fn store() -> (Store, tempfile::TempDir) {
     (Store::open(&url).await.expect("store"), dir)
 }
 
-async fn queue(ledger: &Ledger, issue: i64) -> JobId {
+async fn queue(store: &Store, ledger: &Ledger, issue: i64) -> JobId {
     let job = NewJob {
         installation_id: 1,
         repo: RepoRef { id: 1, full_name: "o/r".into(), clone_url: String::new(), default_branch: "main".into() },
@@ -32,7 +32,12 @@ async fn queue(ledger: &Ledger, issue: i64) -> JobId {
     };
     let record =
         DeliveryRecord { id: format!("d{issue}"), event: "issues".into(), action: None, effect: Effect::Run(job) };
-    ledger.record(record).await.expect("record").job_id.expect("job")
+    let id = ledger.record(record).await.expect("record").job_id.expect("job");
+    // Intake records jobs `received`; admitting them is the control loop's
+    // part (tests/control.rs), done here directly.
+    assert!(store.transition(id, JobState::Received, JobState::Queued, None).await.expect("admit"));
+    ledger.jobs_available.notify_waiters();
+    id
 }
 
 fn settings(workers: usize, instance: &str) -> WorkerSettings {
@@ -78,7 +83,7 @@ async fn three_jobs_on_two_workers_all_succeed_never_more_than_two_at_once() {
             }
         }
     };
-    let jobs = [queue(&ledger, 1).await, queue(&ledger, 2).await, queue(&ledger, 3).await];
+    let jobs = [queue(&store, &ledger, 1).await, queue(&store, &ledger, 2).await, queue(&store, &ledger, 3).await];
     let pool =
         Pool::start(store.clone(), settings(2, "me"), ledger.jobs_available.clone(), runner).await.expect("pool");
     let first = [started.recv().await.expect("start"), started.recv().await.expect("start")];
@@ -107,7 +112,7 @@ async fn shutdown_hands_running_jobs_back_after_the_grace_period() {
             JobOutcome { state: JobState::Cancelled, reason: Some("shutdown".into()) }
         }
     };
-    let job = queue(&ledger, 1).await;
+    let job = queue(&store, &ledger, 1).await;
     let pool =
         Pool::start(store.clone(), settings(1, "me"), ledger.jobs_available.clone(), runner).await.expect("pool");
     assert_eq!(started.recv().await, Some(job));
@@ -121,7 +126,7 @@ async fn shutdown_hands_running_jobs_back_after_the_grace_period() {
 async fn an_interrupted_job_is_retried_once_then_failed_as_interrupted() {
     let (store, _dir) = store().await;
     let ledger = Ledger::start(store.clone(), JobRate { per_minute: 100, burst: 100 });
-    let job = queue(&ledger, 1).await;
+    let job = queue(&store, &ledger, 1).await;
     // A previous run of this instance claimed it and died.
     store.claim_next("me", Duration::from_secs(3600)).await.expect("claim").expect("job");
 
@@ -152,7 +157,7 @@ async fn an_interrupted_job_is_retried_once_then_failed_as_interrupted() {
 async fn a_job_of_a_dead_instance_is_taken_over_when_its_lease_expires() {
     let (store, _dir) = store().await;
     let ledger = Ledger::start(store.clone(), JobRate { per_minute: 100, burst: 100 });
-    let job = queue(&ledger, 1).await;
+    let job = queue(&store, &ledger, 1).await;
     store.claim_next("dead-instance", Duration::from_millis(100)).await.expect("claim").expect("job");
     let runner = |_job, _cancel| async { JobOutcome::succeeded() };
     let pool =
@@ -177,7 +182,7 @@ async fn cancelling_in_the_store_stops_the_running_job() {
             JobOutcome { state: JobState::Cancelled, reason: None }
         }
     };
-    let job = queue(&ledger, 1).await;
+    let job = queue(&store, &ledger, 1).await;
     let pool =
         Pool::start(store.clone(), settings(1, "me"), ledger.jobs_available.clone(), runner).await.expect("pool");
     started.recv().await.expect("started");
@@ -185,5 +190,62 @@ async fn cancelling_in_the_store_stops_the_running_job() {
     assert!(store.transition(job, JobState::Running, JobState::Cancelled, Some("by bob")).await.expect("cancel"));
     tokio::time::timeout(Duration::from_secs(5), stopped.recv()).await.expect("runner was cancelled").expect("msg");
     assert_eq!(store.get_job(job).await.expect("read").expect("job").state, JobState::Cancelled);
+    pool.shutdown().await;
+}
+
+/// `/maxion cancel` taken by another instance: only the stored request
+/// reaches this one, and its heartbeat stops the job; the job ends
+/// `cancelled` (not handed back), with who asked in the event log.
+#[tokio::test]
+async fn a_stored_cancel_request_is_seen_on_the_heartbeat() {
+    let (store, _dir) = store().await;
+    let ledger = Ledger::start(store.clone(), JobRate { per_minute: 100, burst: 100 });
+    let (started_tx, mut started) = mpsc::unbounded_channel::<()>();
+    let runner = move |_job, cancel: tokio_util::sync::CancellationToken| {
+        let started_tx = started_tx.clone();
+        async move {
+            let _ = started_tx.send(());
+            cancel.cancelled().await;
+            JobOutcome { state: JobState::Cancelled, reason: Some("requested by @bob".into()) }
+        }
+    };
+    let job = queue(&store, &ledger, 1).await;
+    let pool =
+        Pool::start(store.clone(), settings(1, "me"), ledger.jobs_available.clone(), runner).await.expect("pool");
+    started.recv().await.expect("started");
+    assert!(store.request_cancel(job, "bob").await.expect("request"));
+    let done = wait_for_state(&store, job, JobState::Cancelled).await;
+    assert_eq!(done.error.as_deref(), Some("requested by @bob"));
+    assert_eq!(store.cancel_requested_by(job).await.expect("read").as_deref(), Some("bob"));
+    // A finished job cannot be asked again.
+    assert!(!store.request_cancel(job, "carol").await.expect("request"));
+    pool.shutdown().await;
+}
+
+/// On the instance that runs the job, the canceller stops it at once.
+#[tokio::test]
+async fn the_canceller_stops_a_job_running_here() {
+    let (store, _dir) = store().await;
+    let ledger = Ledger::start(store.clone(), JobRate { per_minute: 100, burst: 100 });
+    let (started_tx, mut started) = mpsc::unbounded_channel::<()>();
+    let runner = move |_job, cancel: tokio_util::sync::CancellationToken| {
+        let started_tx = started_tx.clone();
+        async move {
+            let _ = started_tx.send(());
+            cancel.cancelled().await;
+            JobOutcome { state: JobState::Cancelled, reason: None }
+        }
+    };
+    let job = queue(&store, &ledger, 1).await;
+    let mut s = settings(1, "me");
+    // A heartbeat far away: only the canceller can stop the job in time.
+    s.heartbeat = Duration::from_secs(3600);
+    s.lease = Duration::from_secs(7200);
+    let pool = Pool::start(store.clone(), s, ledger.jobs_available.clone(), runner).await.expect("pool");
+    started.recv().await.expect("started");
+    let canceller = pool.canceller();
+    assert!(canceller.cancel(job));
+    assert!(!canceller.cancel(JobId(job.0 + 100)), "not running here");
+    wait_for_state(&store, job, JobState::Cancelled).await;
     pool.shutdown().await;
 }

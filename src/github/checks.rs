@@ -105,7 +105,9 @@ fn body(spec: &CheckRunSpec, with_identity: bool) -> Value {
         let first = &out.annotations[..out.annotations.len().min(ANNOTATIONS_PER_REQUEST)];
         b.insert("output".into(), output_json(out, first));
     }
-    if !spec.actions.is_empty() {
+    // An update states the buttons the run shows now; none removes them
+    // (a finished run must not keep offering `Cancel`).
+    if !spec.actions.is_empty() || !with_identity {
         b.insert("actions".into(), actions_json(&spec.actions));
     }
     Value::Object(b)

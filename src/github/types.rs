@@ -271,6 +271,18 @@ pub enum RepoPermission {
 }
 
 impl RepoPermission {
+    /// GitHub's name of the role.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Maintain => "maintain",
+            Self::Write => "write",
+            Self::Triage => "triage",
+            Self::Read => "read",
+            Self::None => "none",
+        }
+    }
+
     /// From GitHub's `role_name` (finer) or `permission` (legacy) field.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {

@@ -6,13 +6,14 @@
 //! reason. Nothing past this module sees raw JSON.
 
 pub mod command;
+mod events;
 mod payload;
 
 use serde::Deserialize;
 
 pub use command::{Command, parse_command};
 
-use crate::jobs::{NewJob, RepoRef, TriggerKind};
+use crate::jobs::{ControlAction, ControlRequest, NewJob, RepoRef, TriggerKind};
 use payload::{InstallationPayload, InstallationReposPayload, IssueCommentPayload, IssuesLabeledPayload, Repo, User};
 
 /// What a delivery means to Maxion.
@@ -26,8 +27,8 @@ pub enum Inbound {
     InstallationRepos { installation_id: i64, added: Vec<RepoBrief>, removed: Vec<RepoBrief> },
     /// Start (or re-trigger) a job.
     Run(NewJob),
-    /// A control command on an issue; handled by the command processor.
-    Command(CommandRequest),
+    /// A command, a label removal or a check-run button; handled by the control loop.
+    Control(ControlRequest),
     /// Valid, but nothing for Maxion to do; the reason is recorded.
     Ignored(String),
 }
@@ -53,18 +54,6 @@ pub enum InstallationAction {
 pub struct RepoBrief {
     pub id: i64,
     pub full_name: String,
-}
-
-/// A control command with what is needed to act on it later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandRequest {
-    pub command: Command,
-    pub installation_id: i64,
-    pub repo: RepoRef,
-    pub issue_number: i64,
-    pub comment_id: i64,
-    pub sender_login: String,
-    pub sender_id: i64,
 }
 
 /// The settings intake needs.
@@ -138,9 +127,28 @@ pub fn route(
             let p: IssuesLabeledPayload = serde_json::from_slice(body).map_err(typed)?;
             Ok(route_label(p, delivery_id, settings))
         }
+        ("issues", Some("unlabeled")) => {
+            let p: IssuesLabeledPayload = serde_json::from_slice(body).map_err(typed)?;
+            Ok(events::route_unlabel(p, settings))
+        }
         ("issue_comment", Some("created")) => {
             let p: IssueCommentPayload = serde_json::from_slice(body).map_err(typed)?;
-            Ok(route_comment(p, delivery_id, settings))
+            Ok(route_comment(p, None, delivery_id, settings))
+        }
+        ("issue_comment", Some("edited")) => {
+            let p: IssueCommentPayload = serde_json::from_slice(body).map_err(typed)?;
+            // Only a command the previous text did not already hold: fixing a
+            // typo elsewhere in a `/maxion` comment must not start a second job.
+            let before = p.changes.as_ref().and_then(|c| c.body.as_ref()).and_then(|b| b.from.clone());
+            let Some(before) = before else {
+                return Ok(Inbound::Ignored("the edit did not change the comment's text".into()));
+            };
+            Ok(route_comment(p, Some(before.as_str()), delivery_id, settings))
+        }
+        ("issue_comment", Some("deleted")) => Ok(Inbound::Ignored("deleted comments do nothing".into())),
+        ("check_run", Some(a @ ("rerequested" | "requested_action"))) => {
+            let p: payload::CheckRunPayload = serde_json::from_slice(body).map_err(typed)?;
+            Ok(events::route_check_run(p, a))
         }
         (event, action) => Ok(Inbound::Ignored(format!("{event}/{} is not handled", action.unwrap_or("-")))),
     }
@@ -179,13 +187,24 @@ fn route_label(p: IssuesLabeledPayload, delivery_id: &str, settings: &IntakeSett
     })
 }
 
-fn route_comment(p: IssueCommentPayload, delivery_id: &str, settings: &IntakeSettings) -> Inbound {
+/// A new comment, or an edited one with its previous text (`before`).
+fn route_comment(
+    p: IssueCommentPayload,
+    before: Option<&str>,
+    delivery_id: &str,
+    settings: &IntakeSettings,
+) -> Inbound {
     if p.sender.is_bot() || p.comment.user.as_ref().is_some_and(User::is_bot) {
         return Inbound::Ignored("the comment is by a bot".into());
     }
     let Some(command) = parse_command(&p.comment.body.unwrap_or_default(), &settings.command) else {
         return Inbound::Ignored("no command in the comment".into());
     };
+    if let Some(before) = before
+        && parse_command(before, &settings.command).as_ref() == Some(&command)
+    {
+        return Inbound::Ignored("the edit kept the command the comment already had".into());
+    }
     let Some(installation) = p.installation else {
         return Inbound::Ignored("no installation in the payload (not an App delivery)".into());
     };
@@ -195,32 +214,40 @@ fn route_comment(p: IssueCommentPayload, delivery_id: &str, settings: &IntakeSet
     let Some(repo) = repo_ref(p.repository) else {
         return Inbound::Ignored("repository full_name is not owner/name".into());
     };
-    match command {
-        Command::Run { instructions } => Inbound::Run(NewJob {
-            installation_id: installation.id,
-            repo,
-            issue_number: p.issue.number,
-            issue_title: p.issue.title,
-            trigger: TriggerKind::Comment,
-            trigger_comment_id: Some(p.comment.id),
-            sender_login: p.sender.login,
-            sender_id: p.sender.id,
-            instructions,
-            delivery_id: delivery_id.to_owned(),
-        }),
-        command => Inbound::Command(CommandRequest {
-            command,
-            installation_id: installation.id,
-            repo,
-            issue_number: p.issue.number,
-            comment_id: p.comment.id,
-            sender_login: p.sender.login,
-            sender_id: p.sender.id,
-        }),
-    }
+    let action = match command {
+        Command::Run { instructions } => {
+            return Inbound::Run(NewJob {
+                installation_id: installation.id,
+                repo,
+                issue_number: p.issue.number,
+                issue_title: p.issue.title,
+                trigger: TriggerKind::Comment,
+                trigger_comment_id: Some(p.comment.id),
+                sender_login: p.sender.login,
+                sender_id: p.sender.id,
+                instructions,
+                delivery_id: delivery_id.to_owned(),
+            });
+        }
+        Command::Status => ControlAction::Status,
+        Command::Cancel => ControlAction::Cancel,
+        Command::Retry => ControlAction::Retry,
+        Command::Help => ControlAction::Help,
+        Command::NearMiss { word, suggestion } => ControlAction::NearMiss { word, suggestion: suggestion.to_owned() },
+    };
+    Inbound::Control(ControlRequest {
+        action,
+        installation_id: installation.id,
+        repo,
+        issue_number: p.issue.number,
+        issue_title: p.issue.title,
+        comment_id: Some(p.comment.id),
+        sender_login: p.sender.login,
+        sender_id: p.sender.id,
+    })
 }
 
-fn repo_ref(r: Repo) -> Option<RepoRef> {
+pub(crate) fn repo_ref(r: Repo) -> Option<RepoRef> {
     let (owner, name) = r.full_name.split_once('/')?;
     if owner.is_empty() || name.is_empty() || name.contains('/') {
         return None;

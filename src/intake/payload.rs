@@ -70,8 +70,23 @@ pub struct Comment {
     pub user: Option<User>,
 }
 
+/// `changes` of an `edited` comment: the previous body.
+#[derive(Debug, Deserialize)]
+pub struct Changes {
+    #[serde(default)]
+    pub body: Option<ChangedFrom>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChangedFrom {
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct IssueCommentPayload {
+    #[serde(default)]
+    pub changes: Option<Changes>,
     pub comment: Comment,
     pub issue: Issue,
     pub repository: Repo,
@@ -120,4 +135,28 @@ pub struct InstallationReposPayload {
     pub repositories_added: Vec<RepoBriefPayload>,
     #[serde(default)]
     pub repositories_removed: Vec<RepoBriefPayload>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CheckRun {
+    pub name: String,
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RequestedAction {
+    pub identifier: String,
+}
+
+/// `check_run` / `rerequested` and `requested_action`.
+#[derive(Debug, Deserialize)]
+pub struct CheckRunPayload {
+    pub check_run: CheckRun,
+    #[serde(default)]
+    pub requested_action: Option<RequestedAction>,
+    pub repository: Repo,
+    #[serde(default)]
+    pub installation: Option<InstallationRef>,
+    pub sender: User,
 }

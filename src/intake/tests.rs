@@ -67,10 +67,110 @@ fn comment_command_runs_with_instructions() {
 }
 
 #[test]
-fn control_commands_become_command_requests() {
-    let Inbound::Command(req) = route_json("issue_comment", comment("/maxion status")) else { panic!() };
-    assert_eq!(req.command, Command::Status);
-    assert_eq!(req.comment_id, 555);
+fn control_commands_become_control_requests() {
+    let Inbound::Control(req) = route_json("issue_comment", comment("/maxion status")) else { panic!() };
+    assert_eq!(req.action, ControlAction::Status);
+    assert_eq!(req.comment_id, Some(555));
+    assert_eq!((req.issue_number, req.sender_login.as_str()), (7, "alice"));
+    let Inbound::Control(req) = route_json("issue_comment", comment("/maxion cancle")) else { panic!() };
+    assert_eq!(req.action, ControlAction::NearMiss { word: "cancle".into(), suggestion: "cancel".into() });
+}
+
+fn edited(body: &str, from: Option<&str>) -> serde_json::Value {
+    let mut v = comment(body);
+    v["action"] = json!("edited");
+    if let Some(from) = from {
+        v["changes"] = json!({"body": {"from": from}});
+    }
+    v
+}
+
+#[test]
+fn edits_run_only_a_command_the_old_text_did_not_have() {
+    // A typo fixed around an existing command: nothing.
+    assert!(matches!(
+        route_json("issue_comment", edited("/maxion add tests", Some("/maxion add tests"))),
+        Inbound::Ignored(_)
+    ));
+    assert!(matches!(
+        route_json("issue_comment", edited("/maxion status\n\nthanks", Some("/maxion status"))),
+        Inbound::Ignored(_)
+    ));
+    // A command added by the edit, or changed: acted on.
+    let Inbound::Run(job) = route_json("issue_comment", edited("/maxion add tests", Some("please look"))) else {
+        panic!("expected a run")
+    };
+    assert_eq!(job.instructions.as_deref(), Some("add tests"));
+    let Inbound::Control(req) = route_json("issue_comment", edited("/maxion cancel", Some("/maxion status"))) else {
+        panic!("expected a control request")
+    };
+    assert_eq!(req.action, ControlAction::Cancel);
+    // Changed instructions are a new run request.
+    assert!(matches!(
+        route_json("issue_comment", edited("/maxion use tabs", Some("/maxion use spaces"))),
+        Inbound::Run(_)
+    ));
+    // An edit without a previous body (title change of the issue, say) does nothing.
+    assert!(matches!(route_json("issue_comment", edited("/maxion", None)), Inbound::Ignored(_)));
+}
+
+#[test]
+fn deleted_comments_do_nothing() {
+    let mut v = comment("/maxion");
+    v["action"] = json!("deleted");
+    assert!(matches!(route_json("issue_comment", v), Inbound::Ignored(_)));
+}
+
+#[test]
+fn removing_the_trigger_label_is_a_control_request() {
+    let mut v = labeled("Maxion", "User");
+    v["action"] = json!("unlabeled");
+    let Inbound::Control(req) = route_json("issues", v.clone()) else { panic!("expected a control request") };
+    assert_eq!(req.action, ControlAction::Unlabeled);
+    assert_eq!((req.issue_number, req.comment_id), (7, None));
+    v["label"]["name"] = json!("bug");
+    assert!(matches!(route_json("issues", v.clone()), Inbound::Ignored(_)));
+    v["label"]["name"] = json!("maxion");
+    v["sender"]["type"] = json!("Bot");
+    assert!(matches!(route_json("issues", v), Inbound::Ignored(_)));
+}
+
+fn check_run(action: &str, identifier: Option<&str>, external_id: &str) -> serde_json::Value {
+    let mut v = json!({
+        "action": action,
+        "check_run": {"id": 4, "name": "maxion", "external_id": external_id, "head_sha": "abc"},
+        "repository": repo(),
+        "installation": {"id": 9},
+        "sender": {"login": "alice", "id": 1, "type": "User"},
+    });
+    if let Some(id) = identifier {
+        v["requested_action"] = json!({"identifier": id});
+    }
+    v
+}
+
+#[test]
+fn check_run_rerun_and_buttons_name_the_job() {
+    let job = crate::jobs::JobId(31);
+    let cases = [
+        (check_run("rerequested", None, "31"), ControlAction::CheckRunRetry { job }),
+        (check_run("requested_action", Some("retry"), "31"), ControlAction::CheckRunRetry { job }),
+        (check_run("requested_action", Some("cancel"), "31"), ControlAction::CheckRunCancel { job }),
+    ];
+    for (payload, expected) in cases {
+        let Inbound::Control(req) = route_json("check_run", payload) else { panic!("expected a control request") };
+        assert_eq!(req.action, expected);
+        assert_eq!(req.issue_number, 0, "the ledger fills it from the job");
+    }
+    assert!(matches!(
+        route_json("check_run", check_run("requested_action", Some("explode"), "31")),
+        Inbound::Ignored(_)
+    ));
+    assert!(matches!(route_json("check_run", check_run("rerequested", None, "not-a-job")), Inbound::Ignored(_)));
+    let mut other = check_run("rerequested", None, "31");
+    other["check_run"]["name"] = json!("ci");
+    assert!(matches!(route_json("check_run", other), Inbound::Ignored(_)));
+    assert!(matches!(route_json("check_run", check_run("created", None, "31")), Inbound::Ignored(_)));
 }
 
 #[test]
@@ -88,7 +188,6 @@ fn comments_by_bots_never_trigger() {
 fn unknown_events_and_actions_are_ignored() {
     assert!(matches!(route_json("issues", json!({"action": "typed"})), Inbound::Ignored(_)));
     assert!(matches!(route_json("star", json!({"action": "created"})), Inbound::Ignored(_)));
-    assert!(matches!(route_json("issue_comment", json!({"action": "deleted"})), Inbound::Ignored(_)));
 }
 
 #[test]

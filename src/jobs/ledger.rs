@@ -10,6 +10,10 @@
 //!
 //! The delivery id is the idempotency key: its row is inserted in the same
 //! transaction as the job, so a redelivery never creates a second job.
+//!
+//! A new job is created `received`, with a control request to admit it; a
+//! command is stored as a control request. The control loop (`crate::control`)
+//! acts on those, so the webhook answer never waits for GitHub.
 
 use std::collections::HashSet;
 use std::num::NonZeroU32;
@@ -20,7 +24,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sqlx::{Any, Row, Transaction};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::model::{JobId, NewJob};
+use super::model::{JobId, NewJob, TriggerKind};
+use super::request::{self, ControlAction, ControlRequest};
 use super::store::{Store, now_ms};
 use crate::intake::{InstallationAction, InstallationChange, RepoBrief};
 
@@ -43,6 +48,8 @@ pub enum Effect {
     },
     /// Create a job, or attach the trigger to the issue's active job.
     Run(NewJob),
+    /// Store a request for the control loop.
+    Control(ControlRequest),
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +86,8 @@ pub struct Ledger {
     tx: mpsc::Sender<Request>,
     /// Signalled after a commit that created a job, so idle workers wake.
     pub jobs_available: Arc<Notify>,
+    /// Signalled after a commit that stored a control request.
+    pub control_available: Arc<Notify>,
 }
 
 impl Ledger {
@@ -86,11 +95,12 @@ impl Ledger {
     pub fn start(store: Store, rate: JobRate) -> Ledger {
         let (tx, rx) = mpsc::channel::<Request>(8192);
         let jobs_available = Arc::new(Notify::new());
+        let control_available = Arc::new(Notify::new());
         let per_minute = NonZeroU32::new(rate.per_minute).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst));
-        tokio::spawn(writer(store, limiter, rx, Arc::clone(&jobs_available)));
-        Ledger { tx, jobs_available }
+        tokio::spawn(writer(store, limiter, rx, Arc::clone(&control_available)));
+        Ledger { tx, jobs_available, control_available }
     }
 
     /// Records a delivery; returns once it is committed.
@@ -105,7 +115,7 @@ async fn writer(
     store: Store,
     limiter: DefaultKeyedRateLimiter<i64>,
     mut rx: mpsc::Receiver<Request>,
-    jobs_available: Arc<Notify>,
+    control_available: Arc<Notify>,
 ) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -122,11 +132,12 @@ async fn writer(
                 one_by_one
             }
         };
-        if results
-            .iter()
-            .any(|r| matches!(r, Ok(Recorded { outcome, duplicate: false, .. }) if outcome == "job_created"))
-        {
-            jobs_available.notify_waiters();
+        // New jobs wait in `received` for the control loop, not for workers.
+        if results.iter().any(|r| {
+            matches!(r, Ok(Recorded { outcome, duplicate: false, .. })
+                if matches!(outcome.as_str(), "job_created" | "job_triggered" | "command"))
+        }) {
+            control_available.notify_one();
         }
         for ((_, reply), result) in batch.drain(..).zip(results) {
             let _ = reply.send(result);
@@ -186,7 +197,7 @@ async fn insert_deliveries(
         let (outcome, detail) = match &record.effect {
             Effect::Note { outcome, detail } => (*outcome, detail.clone()),
             Effect::Installation(_) | Effect::InstallationRepos { .. } => ("recorded", None),
-            Effect::Run(_) => ("pending", None),
+            Effect::Run(_) | Effect::Control(_) => ("pending", None),
         };
         query = query
             .bind(record.id.clone())
@@ -246,23 +257,37 @@ async fn apply(
                 .context("recording a delivery's outcome")?;
             Ok(Recorded { duplicate: false, outcome: outcome.into(), job_id })
         }
+        Effect::Control(req) => {
+            let (outcome, job_id) = request::record(tx, &record.id, req, now).await?;
+            sqlx::query("UPDATE deliveries SET outcome = $1, job_id = $2 WHERE id = $3")
+                .bind(outcome)
+                .bind(job_id.map(|j| j.0))
+                .bind(&record.id)
+                .execute(&mut **tx)
+                .await
+                .context("recording a delivery's outcome")?;
+            Ok(Recorded { duplicate: false, outcome: outcome.into(), job_id })
+        }
     }
 }
 
-/// Creates a queued job, or records the trigger on the issue's active job.
+/// Creates a `received` job and asks the control loop to admit it, or
+/// records the trigger on the issue's active job (and, for a comment, asks
+/// for a reply with that job's status).
 async fn run_trigger(
     tx: &mut Transaction<'static, Any>,
     limiter: &DefaultKeyedRateLimiter<i64>,
     job: &NewJob,
     now: i64,
 ) -> anyhow::Result<(&'static str, Option<JobId>)> {
-    let active =
-        sqlx::query("SELECT id FROM jobs WHERE repo_id = $1 AND issue_number = $2 AND state IN ('queued', 'running')")
-            .bind(job.repo.id)
-            .bind(job.issue_number)
-            .fetch_optional(&mut **tx)
-            .await
-            .context("looking for the issue's active job")?;
+    let active = sqlx::query(
+        "SELECT id FROM jobs WHERE repo_id = $1 AND issue_number = $2 AND state IN ('received', 'queued', 'running')",
+    )
+    .bind(job.repo.id)
+    .bind(job.issue_number)
+    .fetch_optional(&mut **tx)
+    .await
+    .context("looking for the issue's active job")?;
     let (outcome, id) = match active {
         Some(row) => ("job_triggered", JobId(row.try_get(0)?)),
         None => {
@@ -273,7 +298,7 @@ async fn run_trigger(
                 "INSERT INTO jobs (state, installation_id, repo_id, repo_full_name, clone_url, default_branch, \
                  issue_number, issue_title, trigger_kind, trigger_comment_id, sender_login, sender_id, instructions, \
                  delivery_id, created_at, updated_at) \
-                 VALUES ('queued', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+                 VALUES ('received', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
             )
             .bind(job.installation_id)
             .bind(job.repo.id)
@@ -308,6 +333,24 @@ async fn run_trigger(
     .execute(&mut **tx)
     .await
     .context("recording a job trigger")?;
+    let action = match outcome {
+        "job_created" => Some(ControlAction::Admit { job: id }),
+        _ if job.trigger == TriggerKind::Comment => Some(ControlAction::AlreadyActive { job: id }),
+        _ => None,
+    };
+    if let Some(action) = action {
+        let req = ControlRequest {
+            action,
+            installation_id: job.installation_id,
+            repo: job.repo.clone(),
+            issue_number: job.issue_number,
+            issue_title: job.issue_title.clone(),
+            comment_id: job.trigger_comment_id,
+            sender_login: job.sender_login.clone(),
+            sender_id: job.sender_id,
+        };
+        request::insert(tx, &job.delivery_id, &req, now).await?;
+    }
     Ok((outcome, Some(id)))
 }
 

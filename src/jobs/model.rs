@@ -14,37 +14,47 @@ impl std::fmt::Display for JobId {
     }
 }
 
-/// `queued -> running -> succeeded | failed | cancelled | timed_out`.
+/// `received -> queued -> running -> succeeded | failed | cancelled | timed_out`,
+/// or `received -> refused` when the sender may not start jobs.
 /// A running job whose lease is lost goes back to `queued` once (see the worker).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
+    /// Recorded by intake; waits for the control loop to check the sender's
+    /// permission. Not claimable by workers.
+    Received,
     Queued,
     Running,
     Succeeded,
     Failed,
     Cancelled,
     TimedOut,
+    /// The sender lacked the permission to start a job.
+    Refused,
 }
 
 impl JobState {
-    pub const ALL: [JobState; 6] = [
+    pub const ALL: [JobState; 8] = [
+        JobState::Received,
         JobState::Queued,
         JobState::Running,
         JobState::Succeeded,
         JobState::Failed,
         JobState::Cancelled,
         JobState::TimedOut,
+        JobState::Refused,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            JobState::Received => "received",
             JobState::Queued => "queued",
             JobState::Running => "running",
             JobState::Succeeded => "succeeded",
             JobState::Failed => "failed",
             JobState::Cancelled => "cancelled",
             JobState::TimedOut => "timed_out",
+            JobState::Refused => "refused",
         }
     }
 
@@ -52,9 +62,9 @@ impl JobState {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
-    /// Queued and running jobs are "active": at most one per (repository, issue).
+    /// Received, queued and running jobs are "active": at most one per (repository, issue).
     pub fn is_active(self) -> bool {
-        matches!(self, JobState::Queued | JobState::Running)
+        matches!(self, JobState::Received | JobState::Queued | JobState::Running)
     }
 
     pub fn is_terminal(self) -> bool {
@@ -66,7 +76,11 @@ impl JobState {
         use JobState::*;
         matches!(
             (self, next),
-            (Queued, Running)
+            (Received, Queued)
+                | (Received, Refused)
+                | (Received, Cancelled)
+                | (Received, Failed)
+                | (Queued, Running)
                 | (Queued, Cancelled)
                 | (Running, Queued)
                 | (Running, Succeeded)

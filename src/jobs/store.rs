@@ -136,11 +136,11 @@ impl Store {
         Ok(row.try_get::<i64, _>(0)?)
     }
 
-    /// The active (queued or running) job for an issue, if any.
+    /// The active (received, queued or running) job for an issue, if any.
     pub async fn active_job_for_issue(&self, repo_id: i64, issue_number: i64) -> anyhow::Result<Option<Job>> {
         let row = sqlx::query(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE repo_id = $1 AND issue_number = $2 \
-             AND state IN ('queued', 'running')"
+             AND state IN ('received', 'queued', 'running')"
         ))
         .bind(repo_id)
         .bind(issue_number)
@@ -236,7 +236,8 @@ impl Store {
     /// Finds running jobs whose instance is gone — held by `owner` (this
     /// instance, at start-up) or with an expired lease — and requeues each
     /// once more if it has attempts left, else fails it as "interrupted".
-    /// Returns the jobs it requeued and the jobs it failed.
+    /// A job someone asked to cancel is cancelled instead. Returns the jobs it
+    /// requeued and the jobs it ended.
     pub async fn recover_interrupted(
         &self,
         owner: Option<&str>,
@@ -244,7 +245,8 @@ impl Store {
     ) -> anyhow::Result<(Vec<JobId>, Vec<JobId>)> {
         let now = now_ms();
         let rows = sqlx::query(
-            "SELECT id, attempts FROM jobs WHERE state = 'running' AND (lease_owner = $1 OR lease_expires_at < $2)",
+            "SELECT id, attempts, cancel_requested_by FROM jobs WHERE state = 'running' \
+             AND (lease_owner = $1 OR lease_expires_at < $2)",
         )
         .bind(owner.unwrap_or(""))
         .bind(now)
@@ -255,7 +257,14 @@ impl Store {
         for row in rows {
             let id = JobId(row.try_get(0)?);
             let attempts: i64 = row.try_get(1)?;
-            if attempts < max_attempts {
+            // Someone asked to cancel it before its instance died: it ends
+            // cancelled rather than running again.
+            if let Some(by) = row.try_get::<Option<String>, _>(2)? {
+                let reason = crate::report::text::cancelled_by(&by);
+                if self.transition(id, JobState::Running, JobState::Cancelled, Some(&reason)).await? {
+                    failed.push(id);
+                }
+            } else if attempts < max_attempts {
                 let done = sqlx::query(
                     "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, step = NULL, \
                      updated_at = $1 WHERE id = $2 AND state = 'running'",

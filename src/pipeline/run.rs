@@ -1,4 +1,4 @@
-//! The pipeline of one job (issue #5): acknowledge, brief, host git,
+//! The pipeline of one job (issue #5): status comment (posted at admission), brief, host git,
 //! sandbox (setup, agent), verify with fix rounds, ship (commit and push from
 //! the host, open or reuse the PR). [`run_job`] is what the worker pool runs;
 //! every dependency comes in through [`PipelineContext`].
@@ -22,7 +22,7 @@ use crate::github::{GitHubApp, RepoClient};
 use crate::jobs::{Job, JobEvent, JobState, OutputStream, Store};
 use crate::repoconfig::{Bounds, FailurePolicy};
 use crate::report::text::{self, Phase};
-use crate::report::{self, JobReporter, ReportConfig};
+use crate::report::{JobReporter, ReportConfig};
 use crate::sandbox::{ExecRequest, NetworkMode, OutputEvent, Sandbox, SandboxError, SandboxSettings};
 use crate::worker::JobOutcome;
 
@@ -122,9 +122,8 @@ pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationTo
         Ok(r) => r,
         Err(e) => return JobOutcome::failed(crate::masker::global().mask(&e.to_string())),
     };
-    if let Err(e) = report::acknowledge(&repo, &job).await {
-        tracing::warn!(job = %job.id, error = %e, "adding the eyes reaction failed");
-    }
+    // The control loop acknowledged the job and posted its status comment at
+    // admission; this finds that comment again by its marker.
     let mut reporter = match JobReporter::queued(repo.clone(), ctx.report.clone(), &job, None).await {
         Ok(r) => r,
         Err(e) => return JobOutcome::failed(format!("cannot post the status comment: {e}")),
@@ -145,10 +144,15 @@ pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationTo
                 )
             }
         }
-        Err(Stop::Cancelled) => (
-            JobOutcome { state: JobState::Cancelled, reason: Some("cancelled".into()) },
-            Phase::Cancelled { reason: None },
-        ),
+        Err(Stop::Cancelled) => {
+            // Someone asked (`/maxion cancel`, the check run's button), or shutdown.
+            let by = ctx.store.cancel_requested_by(job.id).await.ok().flatten();
+            let reason = by.as_deref().map(text::cancelled_by);
+            (
+                JobOutcome { state: JobState::Cancelled, reason: Some(reason.clone().unwrap_or("cancelled".into())) },
+                Phase::Cancelled { reason },
+            )
+        }
         Err(Stop::TimedOut(after)) => (
             JobOutcome {
                 state: JobState::TimedOut,

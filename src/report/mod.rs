@@ -162,6 +162,7 @@ impl JobReporter {
                 text: None,
                 annotations: Vec::new(),
             }),
+            actions: text::check_actions(&self.view.phase),
             ..Default::default()
         }
     }
@@ -283,6 +284,7 @@ fn sink(
                         text: text::check_text(&view),
                         annotations: if i == last { annotations.clone() } else { Vec::new() },
                     }),
+                    actions: text::check_actions(&view.phase),
                     ..Default::default()
                 };
                 if let Err(e) = repo.update_check_run(*run, &spec).await {

@@ -5,10 +5,12 @@
 
 use std::time::Duration;
 
-use crate::github::{CheckConclusion, truncate_with_note};
+use crate::github::{CheckAction, CheckConclusion, truncate_with_note};
 use crate::jobs::JobId;
 
+mod replies;
 mod repoconfig;
+pub use replies::*;
 pub use repoconfig::{clamp_note, config_invalid, effective_config, no_pr_on_failure, protected_paths_changed};
 
 /// GitHub's limit for an issue comment body.
@@ -241,6 +243,23 @@ pub fn check_text(v: &StatusView) -> Option<String> {
     match &v.phase {
         Phase::Failed { last_lines, .. } if !last_lines.is_empty() => Some(fenced(last_lines, CHECK_TAIL_CHARS)),
         _ => None,
+    }
+}
+
+/// The check run's buttons: `Cancel` while the job is queued or running,
+/// `Retry` once it failed, timed out or was cancelled, none after success.
+pub fn check_actions(phase: &Phase) -> Vec<CheckAction> {
+    let button = |label: &str, description: &str, identifier: &str| CheckAction {
+        label: label.into(),
+        description: description.into(),
+        identifier: identifier.into(),
+    };
+    match phase {
+        Phase::Queued { .. } | Phase::Running { .. } => vec![button("Cancel", "Stop this Maxion job", "cancel")],
+        Phase::Failed { .. } | Phase::TimedOut { .. } | Phase::Cancelled { .. } => {
+            vec![button("Retry", "Run this Maxion job again", "retry")]
+        }
+        Phase::Succeeded { .. } => Vec::new(),
     }
 }
 

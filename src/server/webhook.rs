@@ -91,7 +91,7 @@ fn decide(
             Effect::InstallationRepos { installation_id, added, removed }
         }
         Inbound::Run(job) => Effect::Run(job),
-        Inbound::Command(request) => Effect::Note { outcome: "command", detail: Some(request.command.name().into()) },
+        Inbound::Control(request) => Effect::Control(request),
         Inbound::Ignored(reason) => Effect::Note { outcome: "ignored", detail: Some(reason) },
     };
     Ok((action, effect))

@@ -117,6 +117,33 @@ impl E2e {
         number
     }
 
+    /// `alice` comments `body` on the issue (the comment exists on the fake too).
+    pub async fn comment(&self, issue: u64, body: &str) {
+        let comment_id = self.gh.add_comment(self.repo, issue, "alice", body);
+        let payload = serde_json::json!({
+            "action": "created",
+            "comment": {"id": comment_id, "body": body, "user": {"login": "alice", "id": 1, "type": "User"}},
+            "issue": {"number": issue, "title": "t", "state": "open"},
+            "repository": {"id": self.repo.0, "name": "widgets", "full_name": "acme/widgets", "private": true,
+                           "clone_url": self.gh.clone_url(self.repo), "default_branch": "main"},
+            "installation": {"id": self.inst.0},
+            "sender": {"login": "alice", "id": 1, "type": "User"}
+        });
+        let bytes = serde_json::to_vec(&payload).expect("json");
+        let resp = self
+            .client
+            .post(format!("{}/webhook", self.url))
+            .header("content-type", "application/json")
+            .header("x-github-event", "issue_comment")
+            .header("x-github-delivery", format!("e2e-comment-{comment_id}"))
+            .header("x-hub-signature-256", sign(WEBHOOK_SECRET, &bytes))
+            .body(bytes)
+            .send()
+            .await
+            .expect("webhook delivered");
+        assert!(resp.status().is_success(), "webhook answered {}", resp.status());
+    }
+
     /// The job for an issue, once it exists.
     pub async fn job_for(&self, issue: u64) -> Job {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -30,6 +30,9 @@ pub fn test_settings(dir: &std::path::Path) -> RawSettings {
         maxion_data_dir: Some(dir.join("data").display().to_string()),
         // Intake only: these tests look at recorded jobs, not at running them.
         maxion_workers: Some("0".into()),
+        // Nothing leaves the machine: the control loop's GitHub calls are
+        // refused here (tests of the control loop point this at the fake).
+        github_api_url: Some("http://127.0.0.1:9".into()),
         ..Default::default()
     }
 }
