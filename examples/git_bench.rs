@@ -209,4 +209,3 @@ async fn main() -> anyhow::Result<()> {
     );
     Ok(())
 }
-

@@ -86,6 +86,10 @@ pub struct RawSettings {
     /// Hard deadline per job, in seconds, from sandbox start. [default: 1800]
     #[arg(long, global = true, env = "MAXION_JOB_TIMEOUT")]
     pub maxion_job_timeout: Option<String>,
+    /// Least milliseconds between two mutating GitHub requests per installation (GitHub asks for 1000;
+    /// a GitHub Enterprise Server without rate limits may use 0). [default: 1000]
+    #[arg(long, global = true, env = "MAXION_GITHUB_MUTATION_INTERVAL_MS")]
+    pub maxion_github_mutation_interval_ms: Option<String>,
     /// Seconds running jobs may go on after SIGTERM before they are handed back. [default: 60]
     #[arg(long, global = true, env = "MAXION_SHUTDOWN_GRACE")]
     pub maxion_shutdown_grace: Option<String>,
@@ -141,6 +145,8 @@ pub struct Settings {
     pub jobs_per_minute: u32,
     pub jobs_burst: u32,
     pub data_dir: PathBuf,
+    /// Least spacing between mutating GitHub requests per installation.
+    pub github_mutation_interval: Duration,
     pub pipeline: PipelineSettings,
 }
 
@@ -260,6 +266,12 @@ impl Settings {
             bail!("MAXION_REQUIRED_PERMISSION: expected triage, write, maintain or admin, got {required_permission:?}");
         }
         let workers = parse_number(pick(raw.maxion_workers, "MAXION_WORKERS")?, "MAXION_WORKERS", 3, 0..=256)?;
+        let github_mutation_interval = Duration::from_millis(parse_number(
+            pick(raw.maxion_github_mutation_interval_ms, "MAXION_GITHUB_MUTATION_INTERVAL_MS")?,
+            "MAXION_GITHUB_MUTATION_INTERVAL_MS",
+            1000u64,
+            0..=10_000,
+        )?);
         let jobs_per_minute = parse_number(
             pick(raw.maxion_jobs_per_minute, "MAXION_JOBS_PER_MINUTE")?,
             "MAXION_JOBS_PER_MINUTE",
@@ -367,6 +379,7 @@ impl Settings {
             command,
             required_permission,
             workers,
+            github_mutation_interval,
             jobs_per_minute,
             jobs_burst,
             data_dir,
@@ -425,6 +438,7 @@ impl RawSettings {
             "MAXION_AGENT_SECRETS",
             "MAXION_JOB_TIMEOUT",
             "MAXION_SHUTDOWN_GRACE",
+            "MAXION_GITHUB_MUTATION_INTERVAL_MS",
             "MAXION_MAX_FIX_ROUNDS",
             "MAXION_DRAFT_ON_FAILURE",
             "MAXION_VERIFY_COMMANDS",

@@ -53,10 +53,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let wake = Arc::clone(&ledger.jobs_available);
     let app = match &settings.app {
-        Some(creds) => Some(
-            GitHubApp::new(GitHubConfig::new(&settings.github_api_url, creds.app_id, creds.private_key.clone()))
-                .context("building the GitHub client")?,
-        ),
+        Some(creds) => {
+            let mut config = GitHubConfig::new(&settings.github_api_url, creds.app_id, creds.private_key.clone());
+            config.quota.min_interval = settings.github_mutation_interval;
+            Some(GitHubApp::new(config).context("building the GitHub client")?)
+        }
         None => None,
     };
     let report = ReportConfig { public_url: settings.public_url.clone(), update_interval: Duration::from_secs(2) };

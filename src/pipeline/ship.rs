@@ -85,11 +85,6 @@ async fn ship_inner(
     wc.push(&sha, &gathered.clone_url, &token).await.map_err(|e| Stop::failed(e, Some("push")))?;
     drop(token);
     log.event(JobEvent::Info { message: format!("pushed {sha} to {}", wc.branch()) }).await;
-    if let Some(r) = log.reporter.as_deref_mut()
-        && let Err(e) = r.pushed(&sha).await
-    {
-        tracing::warn!(job = %job.id, error = %e, "creating the head commit's check run failed");
-    }
 
     let verified = verify.iter().all(|v| v.passed);
     let draft = !verified && eff.on_verify_failure != FailurePolicy::Ready;
@@ -112,6 +107,13 @@ async fn ship_inner(
             repo.create_pull(&new).await.map_err(|e| Stop::failed(e, Some("pull request")))?
         }
     };
+    // The head commit's check run after the PR: with mutations spaced 1 s
+    // apart, the PR (what the user waits for) goes first.
+    if let Some(r) = log.reporter.as_deref_mut()
+        && let Err(e) = r.pushed(&sha).await
+    {
+        tracing::warn!(job = %job.id, error = %e, "creating the head commit's check run failed");
+    }
     if let Err(e) = repo.request_reviewers(pr.number, std::slice::from_ref(&job.spec.sender_login), &[]).await {
         tracing::warn!(job = %job.id, error = %e, "requesting a review failed");
     }

@@ -52,11 +52,19 @@ fn git(dir: &Path) -> Command {
 fn run(mut c: Command, input: Option<&[u8]>) -> Vec<u8> {
     c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().expect("git is installed");
-    if let Some(bytes) = input {
-        child.stdin.take().expect("stdin").write_all(bytes).expect("write to git");
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().expect("git runs");
+    let stdin = child.stdin.take().expect("stdin");
+    // Fed from another thread while stdout is read here: a large input to a
+    // command that answers as it reads (`cat-file --batch`) would otherwise
+    // fill both pipes and hang.
+    let out = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut stdin = stdin;
+            if let Some(bytes) = input {
+                stdin.write_all(bytes).expect("write to git");
+            }
+        });
+        child.wait_with_output().expect("git runs")
+    });
     assert!(out.status.success(), "git failed: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
