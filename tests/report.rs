@@ -60,6 +60,7 @@ fn job(id: i64, issue: u64, trigger_comment: Option<u64>) -> Job {
             sender_id: 2,
             instructions: None,
             delivery_id: "d".into(),
+            follow_up: None,
         },
         attempts: 0,
         step: None,

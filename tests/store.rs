@@ -63,6 +63,7 @@ fn new_job(issue: i64, delivery: &str) -> NewJob {
         sender_id: 1,
         instructions: None,
         delivery_id: delivery.into(),
+        follow_up: None,
     }
 }
 

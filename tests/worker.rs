@@ -29,6 +29,7 @@ async fn queue(store: &Store, ledger: &Ledger, issue: i64) -> JobId {
         sender_id: 1,
         instructions: None,
         delivery_id: format!("d{issue}"),
+        follow_up: None,
     };
     let record =
         DeliveryRecord { id: format!("d{issue}"), event: "issues".into(), action: None, effect: Effect::Run(job) };

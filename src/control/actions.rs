@@ -43,7 +43,7 @@ impl Control {
         let req = &claimed.request;
         let command = self.settings.command.as_str();
         match &req.action {
-            ControlAction::Admit { job } => self.admit(repo, *job, claimed.attempts > 1).await,
+            ControlAction::Admit { job } => self.admit(repo, claimed, *job).await,
             ControlAction::AlreadyActive { job } => {
                 let Some(job) = self.store.get_job(*job).await? else { return Ok("gone") };
                 let body = text::already_active(&self.summarize(&job).await?, command);
@@ -131,10 +131,22 @@ impl Control {
     /// `eyes`, the queued status comment, then `received → queued`: in this
     /// order so a worker never starts a job whose comment is not there yet
     /// (it would post a second one).
-    async fn admit(&self, repo: &RepoClient, job: JobId, again: bool) -> anyhow::Result<&'static str> {
+    async fn admit(&self, repo: &RepoClient, claimed: &ClaimedRequest, job: JobId) -> anyhow::Result<&'static str> {
+        let again = claimed.attempts > 1;
         let Some(job) = self.store.get_job(job).await? else { return Ok("gone") };
         if job.state != JobState::Received {
             return Ok("skipped");
+        }
+        // Feedback on a pull request continues Maxion's own branch; a pull
+        // request no job of this repository shipped is someone else's.
+        if job.spec.follow_up.is_some()
+            && self.store.maxion_pull_branch(job.spec.repo.id, job.spec.issue_number).await?.is_none()
+        {
+            let why = "the pull request was not opened by Maxion";
+            self.store.transition(job.id, JobState::Received, JobState::Refused, Some(why)).await?;
+            let body = text::not_maxions_pull_request(&job.spec.sender_login, &self.settings.command);
+            self.reply(repo, claimed, &body).await?;
+            return Ok("not_maxions_pull_request");
         }
         crate::report::acknowledge(repo, &job).await.context("adding the eyes reaction")?;
         let position = self.store.queue_position(job.id).await? + 1;
@@ -246,7 +258,7 @@ impl Control {
                 }
             }
         };
-        self.admit(repo, id, claimed.attempts > 1).await?;
+        self.admit(repo, claimed, id).await?;
         Ok("retried")
     }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 pub use command::{Command, parse_command};
 
-use crate::jobs::{ControlAction, ControlRequest, NewJob, RepoRef, TriggerKind};
+use crate::jobs::{ControlAction, ControlRequest, FeedbackSource, FollowUp, NewJob, RepoRef, TriggerKind};
 use payload::{InstallationPayload, InstallationReposPayload, IssueCommentPayload, IssuesLabeledPayload, Repo, User};
 
 /// What a delivery means to Maxion.
@@ -184,6 +184,7 @@ fn route_label(p: IssuesLabeledPayload, delivery_id: &str, settings: &IntakeSett
         sender_id: p.sender.id,
         instructions: None,
         delivery_id: delivery_id.to_owned(),
+        follow_up: None,
     })
 }
 
@@ -208,13 +209,31 @@ fn route_comment(
     let Some(installation) = p.installation else {
         return Inbound::Ignored("no installation in the payload (not an App delivery)".into());
     };
-    if p.issue.pull_request.is_some() {
-        return Inbound::Ignored("commands on pull requests are not supported yet".into());
-    }
+    let on_pull_request = p.issue.pull_request.is_some();
     let Some(repo) = repo_ref(p.repository) else {
         return Inbound::Ignored("repository full_name is not owner/name".into());
     };
     let action = match command {
+        // On a pull request `/maxion <feedback>` continues it; whether Maxion
+        // opened it is decided at admission, where the store is read.
+        Command::Run { instructions: None } if on_pull_request => {
+            return Inbound::Ignored("`/maxion` on a pull request needs feedback".into());
+        }
+        Command::Run { instructions } if on_pull_request => {
+            return Inbound::Run(NewJob {
+                installation_id: installation.id,
+                repo,
+                issue_number: p.issue.number,
+                issue_title: p.issue.title,
+                trigger: TriggerKind::FollowUp,
+                trigger_comment_id: Some(p.comment.id),
+                sender_login: p.sender.login,
+                sender_id: p.sender.id,
+                instructions,
+                delivery_id: delivery_id.to_owned(),
+                follow_up: Some(FollowUp { source: FeedbackSource::Comment, anchor: None }),
+            });
+        }
         Command::Run { instructions } => {
             return Inbound::Run(NewJob {
                 installation_id: installation.id,
@@ -227,6 +246,7 @@ fn route_comment(
                 sender_id: p.sender.id,
                 instructions,
                 delivery_id: delivery_id.to_owned(),
+                follow_up: None,
             });
         }
         Command::Status => ControlAction::Status,

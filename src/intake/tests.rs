@@ -212,3 +212,31 @@ fn installation_events_are_typed() {
     assert_eq!(change.account_login, "octo");
     assert_eq!(change.repos, vec![RepoBrief { id: 42, full_name: "octo/demo".into() }]);
 }
+
+fn pr_comment(body: &str) -> serde_json::Value {
+    let mut v = comment(body);
+    v["issue"]["pull_request"] = json!({"url": "https://api.github.com/repos/octo/demo/pulls/7"});
+    v
+}
+
+#[test]
+fn feedback_on_a_pull_request_is_a_follow_up() {
+    let Inbound::Run(job) = route_json("issue_comment", pr_comment("/maxion rename the flag to --dry-run")) else {
+        panic!("expected a run")
+    };
+    assert_eq!(job.trigger, TriggerKind::FollowUp);
+    assert_eq!(job.issue_number, 7);
+    assert_eq!(job.trigger_comment_id, Some(555));
+    assert_eq!(job.instructions.as_deref(), Some("rename the flag to --dry-run"));
+    assert_eq!(job.follow_up, Some(FollowUp { source: FeedbackSource::Comment, anchor: None }));
+    // The same command on an issue is an ordinary run.
+    let Inbound::Run(job) = route_json("issue_comment", comment("/maxion rename the flag")) else { panic!() };
+    assert_eq!((job.trigger, job.follow_up), (TriggerKind::Comment, None));
+}
+
+#[test]
+fn a_pull_request_follow_up_needs_feedback_and_control_commands_still_work() {
+    assert!(matches!(route_json("issue_comment", pr_comment("/maxion")), Inbound::Ignored(_)));
+    let Inbound::Control(req) = route_json("issue_comment", pr_comment("/maxion status")) else { panic!() };
+    assert_eq!((req.action, req.issue_number), (ControlAction::Status, 7));
+}

@@ -41,6 +41,22 @@ impl Store {
         Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
     }
 
+    /// The branch of pull request `pr_number` when one of this repository's
+    /// jobs opened or updated it: how Maxion tells its own pull requests
+    /// from anyone else's without trusting the branch name.
+    pub async fn maxion_pull_branch(&self, repo_id: i64, pr_number: i64) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT branch FROM jobs WHERE repo_id = $1 AND pr_number = $2 AND branch IS NOT NULL \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(repo_id)
+        .bind(pr_number)
+        .fetch_optional(&self.pool)
+        .await
+        .context("looking up a pull request's branch")?;
+        Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?)
+    }
+
     /// The newest job of an issue, whatever its state.
     pub async fn latest_job_for_issue(&self, repo_id: i64, issue_number: i64) -> anyhow::Result<Option<Job>> {
         let row = sqlx::query(&format!(
@@ -96,8 +112,8 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO jobs (state, installation_id, repo_id, repo_full_name, clone_url, default_branch, \
              issue_number, issue_title, trigger_kind, trigger_comment_id, sender_login, sender_id, instructions, \
-             delivery_id, created_at, updated_at) \
-             VALUES ('received', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+             delivery_id, created_at, updated_at, follow_up) \
+             VALUES ('received', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) RETURNING id",
         )
         .bind(job.installation_id)
         .bind(job.repo.id)
@@ -113,6 +129,7 @@ impl Store {
         .bind(job.instructions.clone())
         .bind(&job.delivery_id)
         .bind(now)
+        .bind(super::store::follow_up_column(job)?)
         .fetch_one(&mut *tx)
         .await
         .context("creating a retry job")?;

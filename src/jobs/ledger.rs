@@ -297,8 +297,8 @@ async fn run_trigger(
             let row = sqlx::query(
                 "INSERT INTO jobs (state, installation_id, repo_id, repo_full_name, clone_url, default_branch, \
                  issue_number, issue_title, trigger_kind, trigger_comment_id, sender_login, sender_id, instructions, \
-                 delivery_id, created_at, updated_at) \
-                 VALUES ('received', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+                 delivery_id, created_at, updated_at, follow_up) \
+                 VALUES ('received', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) RETURNING id",
             )
             .bind(job.installation_id)
             .bind(job.repo.id)
@@ -314,6 +314,7 @@ async fn run_trigger(
             .bind(job.instructions.clone())
             .bind(&job.delivery_id)
             .bind(now)
+            .bind(super::store::follow_up_column(job)?)
             .fetch_one(&mut **tx)
             .await
             .context("creating a job")?;
@@ -335,7 +336,7 @@ async fn run_trigger(
     .context("recording a job trigger")?;
     let action = match outcome {
         "job_created" => Some(ControlAction::Admit { job: id }),
-        _ if job.trigger == TriggerKind::Comment => Some(ControlAction::AlreadyActive { job: id }),
+        _ if matches!(job.trigger, TriggerKind::Comment | TriggerKind::FollowUp) => Some(ControlAction::AlreadyActive { job: id }),
         _ => None,
     };
     if let Some(action) = action {

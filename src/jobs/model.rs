@@ -108,6 +108,8 @@ pub enum TriggerKind {
     Comment,
     /// `/maxion retry` or a check-run re-run.
     Retry,
+    /// `/maxion <feedback>` on a pull request Maxion opened.
+    FollowUp,
 }
 
 impl TriggerKind {
@@ -116,10 +118,12 @@ impl TriggerKind {
             TriggerKind::Label => "label",
             TriggerKind::Comment => "comment",
             TriggerKind::Retry => "retry",
+            TriggerKind::FollowUp => "follow_up",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [TriggerKind::Label, TriggerKind::Comment, TriggerKind::Retry].into_iter().find(|k| k.as_str() == s)
+        [TriggerKind::Label, TriggerKind::Comment, TriggerKind::Retry, TriggerKind::FollowUp]
+            .into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -152,9 +156,42 @@ pub struct NewJob {
     pub trigger_comment_id: Option<i64>,
     pub sender_login: String,
     pub sender_id: i64,
-    /// Extra instructions from `/maxion <text>`.
+    /// Extra instructions from `/maxion <text>` (for a follow-up, the feedback).
     pub instructions: Option<String>,
     pub delivery_id: String,
+    /// Set when the job continues a pull request Maxion opened; `issue_number`
+    /// is then the pull request's number. Kept by retries of the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
+}
+
+/// Feedback on a pull request Maxion opened, and where it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub source: FeedbackSource,
+    /// For a review comment: the file, line and diff hunk it is attached to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<ReviewAnchor>,
+}
+
+/// Where on the pull request the feedback was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackSource {
+    /// A comment in the pull request's conversation.
+    Comment,
+    /// The body of a review.
+    Review,
+    /// A comment on a line of the diff.
+    ReviewComment,
+}
+
+/// The part of the diff a review comment is attached to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewAnchor {
+    pub path: String,
+    pub line: Option<i64>,
+    pub diff_hunk: Option<String>,
 }
 
 /// A stored job.

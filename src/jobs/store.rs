@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
-use super::model::{Job, JobEvent, JobId, JobState, NewJob, RepoRef, StoredEvent, TriggerKind};
+use super::model::{FollowUp, Job, JobEvent, JobId, JobState, NewJob, RepoRef, StoredEvent, TriggerKind};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,8 @@ pub struct Store {
 /// The columns of `jobs` in the order [`job_from_row`] reads them.
 pub(crate) const JOB_COLUMNS: &str = "id, state, installation_id, repo_id, repo_full_name, clone_url, \
     default_branch, issue_number, issue_title, trigger_kind, trigger_comment_id, sender_login, sender_id, \
-    instructions, delivery_id, attempts, step, error, created_at, updated_at, started_at, finished_at, branch, pr_number";
+    instructions, delivery_id, attempts, step, error, created_at, updated_at, started_at, finished_at, branch, pr_number, \
+    follow_up";
 
 impl Store {
     /// Connects (creating a SQLite file if it is missing). Does not migrate.
@@ -459,6 +460,7 @@ pub(crate) fn job_from_row(r: &AnyRow) -> anyhow::Result<Job> {
             sender_id: r.try_get(12)?,
             instructions: r.try_get(13)?,
             delivery_id: r.try_get(14)?,
+            follow_up: follow_up_from(r.try_get(24)?)?,
         },
         attempts: r.try_get(15)?,
         step: r.try_get(16)?,
@@ -470,6 +472,16 @@ pub(crate) fn job_from_row(r: &AnyRow) -> anyhow::Result<Job> {
         branch: r.try_get(22)?,
         pr_number: r.try_get(23)?,
     })
+}
+
+/// The stored `follow_up` column (JSON) of a job.
+fn follow_up_from(text: Option<String>) -> anyhow::Result<Option<FollowUp>> {
+    text.map(|t| serde_json::from_str(&t).context("a job's stored follow-up is not valid")).transpose()
+}
+
+/// The `follow_up` column's value for a new job.
+pub(crate) fn follow_up_column(job: &NewJob) -> anyhow::Result<Option<String>> {
+    job.follow_up.as_ref().map(serde_json::to_string).transpose().context("encoding a follow-up")
 }
 
 pub(crate) fn now_ms() -> i64 {

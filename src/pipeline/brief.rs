@@ -11,6 +11,7 @@
 //! [`fix_prompt`] builds the shorter prompt for a fix round.
 
 mod assemble;
+mod feedback;
 mod fix;
 mod gather;
 mod paths;
@@ -59,6 +60,19 @@ pub struct BriefInput {
     /// Globs the agent must not change (`protected_paths`).
     #[serde(default)]
     pub protected_paths: Vec<String>,
+    /// Set for a follow-up: `issue` is then the pull request and
+    /// `instructions` the feedback.
+    #[serde(default)]
+    pub follow_up: Option<PullRequestState>,
+}
+
+/// The pull request a follow-up continues, and where the feedback was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestState {
+    /// The branch the working copy is on and the new commits go to.
+    pub head_branch: String,
+    pub source: crate::jobs::FeedbackSource,
+    pub anchor: Option<crate::jobs::ReviewAnchor>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::agent::AgentProfile;
-use super::brief::{self, GatherRequest, Limits, VerifyFailure};
+use super::brief::{self, GatherRequest, Limits, PullRequestState, VerifyFailure};
 use super::detect::{CommandKind, CommandPlan, PlannedCommand};
 use super::git::{MirrorCache, WorkingCopy, branch_name};
 use super::plan::{TimedPlan, apply_config, repo_config};
@@ -206,6 +206,20 @@ async fn run_steps(
         limits: &limits,
     };
     let mut gathered = brief::gather(repo, &req).await.map_err(|e| Stop::failed(format!("{e:#}"), Some("brief")))?;
+    // A follow-up works on the branch of the pull request Maxion opened
+    // (admission checked there is one); anything else on a new branch.
+    let follow_up_branch = match &job.spec.follow_up {
+        Some(f) => {
+            let branch = ctx.store.maxion_pull_branch(job.spec.repo.id, job.spec.issue_number).await;
+            let branch = branch.map_err(|e| Stop::failed(format!("{e:#}"), Some("brief")))?.ok_or_else(|| {
+                Stop::failed("no Maxion branch is recorded for this pull request", Some("brief"))
+            })?;
+            gathered.input.follow_up =
+                Some(PullRequestState { head_branch: branch.clone(), source: f.source, anchor: f.anchor.clone() });
+            Some(branch)
+        }
+        None => None,
+    };
     reporter.started(&gathered.head_sha).await.map_err(|e| Stop::failed(e, Some("brief")))?;
     let mut log = Log { store: &ctx.store, job, reporter: Some(reporter) };
     let eff = repo_config(ctx, repo, &mut log, &gathered.head_sha).await?;
@@ -224,7 +238,9 @@ async fn run_steps(
 
     // Host git: mirror and working copy.
     let t = log.step_started("checkout").await;
-    let branch = branch_name(&eff.branch_prefix, job.spec.issue_number as u64, &job.spec.issue_title);
+    let branch = follow_up_branch.clone().unwrap_or_else(|| {
+        branch_name(&eff.branch_prefix, job.spec.issue_number as u64, &job.spec.issue_title)
+    });
     let token = ctx
         .app
         .token_for(repo.installation_id(), repo_name(repo), crate::github::Permissions::contents_read())
@@ -239,10 +255,11 @@ async fn run_steps(
     drop(token);
     let work_dir = ctx.data_dir.join("work").join(format!("job-{}-{}", job.id, job.attempts));
     let _ = tokio::fs::remove_dir_all(&work_dir).await;
-    let wc = mirror
-        .prepare_new_branch_at(&work_dir, &gathered.default_branch, &gathered.head_sha, &branch)
-        .await
-        .map_err(|e| Stop::failed(e, Some("checkout")))?;
+    let wc = match follow_up_branch {
+        Some(_) => mirror.prepare_existing(&work_dir, &branch).await,
+        None => mirror.prepare_new_branch_at(&work_dir, &gathered.default_branch, &gathered.head_sha, &branch).await,
+    }
+    .map_err(|e| Stop::failed(e, Some("checkout")))?;
     drop(mirror);
     log.step_finished("checkout", true, None, t).await;
 

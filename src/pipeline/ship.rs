@@ -91,7 +91,17 @@ async fn ship_inner(
     let body = pr_body(ctx, job, agent_body.as_deref(), verify);
     let pr_title = message.lines().next().unwrap_or(&title).to_owned();
     let existing = repo.list_pulls_by_head(wc.branch()).await.map_err(|e| Stop::failed(e, Some("pull request")))?;
-    let pr = match existing.into_iter().find(|p| p.state == "open") {
+    let open = existing.into_iter().find(|p| p.state == "open");
+    let pr = match open {
+        // A follow-up adds commits to the pull request as the people
+        // reviewing it left it: its title and description stay theirs.
+        Some(p) if job.spec.follow_up.is_some() => p,
+        None if job.spec.follow_up.is_some() => {
+            return Err(Stop::failed(
+                format!("pushed {sha} to {}, but its pull request is no longer open", wc.branch()),
+                Some("pull request"),
+            ));
+        }
         Some(p) => {
             let update = PullRequestUpdate { title: Some(pr_title), body: Some(body), ..Default::default() };
             repo.update_pull(p.number, &update).await.map_err(|e| Stop::failed(e, Some("pull request")))?

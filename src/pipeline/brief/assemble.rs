@@ -134,7 +134,10 @@ fn task_section(
     stripped: Stripped,
     limits: &Limits,
 ) -> Section {
-    let mut head = format!("## The task: issue #{}: {title}\n\n", input.issue.number);
+    let mut head = match &input.follow_up {
+        Some(_) => format!("## The task: feedback on pull request #{}: {title}\n\n", input.issue.number),
+        None => format!("## The task: issue #{}: {title}\n\n", input.issue.number),
+    };
     let mut meta = Vec::new();
     if !input.issue.labels.is_empty() {
         let labels: Vec<String> = input.issue.labels.iter().map(|l| code_span(&one_line(&sanitize(l)))).collect();
@@ -150,15 +153,21 @@ fn task_section(
         let _ = writeln!(head, "{}\n", meta.join(" · "));
     }
     let mut items = Vec::new();
-    if let Some(text) = instructions.filter(|t| !t.trim().is_empty()) {
+    if let Some(pr) = &input.follow_up {
+        items.extend(super::feedback::items(pr, &input.triggered_by, instructions, limits));
+        let body = if body.trim().is_empty() { "_(The pull request has no description.)_" } else { body };
+        items.push(Item::text("### Pull request description\n\n".into(), body, usize::MAX));
+    } else if let Some(text) = instructions.filter(|t| !t.trim().is_empty()) {
         items.push(Item::text(
             format!("### Extra instructions from @{} (who started this job)\n\n", one_line(&input.triggered_by)),
             text,
             limits.comment_cap,
         ));
     }
-    let body = if body.trim().is_empty() { "_(The issue has no description.)_" } else { body };
-    items.push(Item::text("### Issue description\n\n".into(), body, usize::MAX));
+    if input.follow_up.is_none() {
+        let body = if body.trim().is_empty() { "_(The issue has no description.)_" } else { body };
+        items.push(Item::text("### Issue description\n\n".into(), body, usize::MAX));
+    }
     let tail = if stripped.any() {
         "_Hidden text (HTML comments, invisible or control characters) was removed from the \
          issue and comments above and below._\n\n"
@@ -309,7 +318,7 @@ impl Section {
     }
 }
 
-struct Item {
+pub(super) struct Item {
     head: String,
     body: String,
     /// The code fence's info string; `None` for Markdown shown as is.
@@ -318,12 +327,12 @@ struct Item {
 }
 
 impl Item {
-    fn text(head: String, body: &str, cap: usize) -> Item {
+    pub(super) fn text(head: String, body: &str, cap: usize) -> Item {
         // Trailing blank lines (often left by a removed comment) only pad the brief.
         Item { head, body: with_newline(body.trim_end()), fence: None, cap }
     }
 
-    fn fenced(head: String, body: &str, info: &str, cap: usize) -> Item {
+    pub(super) fn fenced(head: String, body: &str, info: &str, cap: usize) -> Item {
         Item { head, body: with_newline(body), fence: Some(info.to_owned()), cap }
     }
 

@@ -132,6 +132,8 @@ pub async fn gather(client: &RepoClient, req: &GatherRequest<'_>) -> anyhow::Res
         // Filled from `.github/maxion.yml` by the pipeline (`pipeline::plan`).
         repo_instructions: None,
         protected_paths: Vec::new(),
+        // Filled by the pipeline for a follow-up (it knows the branch).
+        follow_up: None,
     };
     Ok(Gathered { input, commands, default_branch: repo.default_branch, head_sha, clone_url: repo.clone_url })
 }

@@ -281,6 +281,14 @@ impl SyncedMirror {
         let m = Materialize::Checkout;
         WorkingCopy::create(&self.git, &self.path, dest, branch, None, head.clone(), Some(head), m).await
     }
+
+    /// Like [`Self::checkout_existing`], but only the `.git` is written (the
+    /// files go to the sandbox from [`WorkingCopy::archive`], as for a new branch).
+    pub async fn prepare_existing(&self, dest: &Path, branch: &str) -> Result<WorkingCopy, GitError> {
+        let head = self.branch_head(branch).await?.ok_or_else(|| GitError::NoSuchBranch(branch.into()))?;
+        let m = Materialize::GitDirOnly;
+        WorkingCopy::create(&self.git, &self.path, dest, branch, None, head.clone(), Some(head), m).await
+    }
 }
 
 pub(crate) async fn branch_head(git: &Git, git_dir: &Path, branch: &str) -> Result<Option<String>, GitError> {

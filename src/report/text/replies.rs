@@ -145,6 +145,15 @@ pub fn retry_while_active(s: &JobSummary, command: &str) -> String {
 }
 
 /// `/maxion retry` with no earlier job.
+/// `/maxion <feedback>` on a pull request that no Maxion job opened.
+pub fn not_maxions_pull_request(login: &str, command: &str) -> String {
+    format!(
+        "@{login}, Maxion only takes feedback on pull requests it opened, and this one is not among them, \
+         so no job was started. To have Maxion work on something, comment `{command} <instructions>` on \
+         an issue."
+    )
+}
+
 pub fn nothing_to_retry(command: &str) -> String {
     format!("There is no earlier Maxion job on this issue to retry. Comment `{command}` to start one.")
 }

@@ -55,6 +55,11 @@ fn refusals_name_the_permission() {
 }
 
 #[test]
+fn follow_up_on_a_foreign_pull_request_is_refused() {
+    insta::assert_snapshot!("not_maxions_pull_request", not_maxions_pull_request("alice", "/maxion"));
+}
+
+#[test]
 fn cancel_and_retry_replies() {
     insta::assert_snapshot!("cancel_queued", cancelling(&queued(2, None), "alice"));
     insta::assert_snapshot!("cancel_running", cancelling(&running(), "alice"));
