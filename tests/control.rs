@@ -397,3 +397,48 @@ async fn help_shows_the_repositorys_effective_configuration() {
     c.gh.assert_ok();
     c.stop().await;
 }
+
+/// `/maxion <feedback>` on a pull request (issue 6 §3): admitted on one that
+/// a Maxion job shipped, with the status comment on the pull request;
+/// refused with one reply, and no job run, on anyone else's.
+#[tokio::test]
+async fn follow_ups_on_maxions_pull_request_are_admitted_and_on_a_foreign_one_refused() {
+    let c = Ctl::start(|_| {}).await;
+    c.gh.set_permission(c.repo, "bob", "read");
+
+    // A pull request someone else opened.
+    c.gh.create_branch(c.repo, "feature/theirs", "main");
+    let foreign = c.gh.add_pull(c.repo, "feature/theirs", "main", "alice", "Their change");
+    let (d, outcome) = c.pr_comment(foreign, "alice", "/maxion rename the flag").await;
+    assert_eq!(outcome, "job_created");
+    assert_eq!(c.processed(&d).await, "not_maxions_pull_request");
+    let job = c.latest(foreign).await.expect("the refused job is recorded");
+    assert_eq!((job.state, job.spec.trigger), (JobState::Refused, TriggerKind::FollowUp));
+    let replies = c.replies(foreign);
+    assert_eq!(replies.len(), 1, "{replies:#?}");
+    has(&replies[0], "only takes feedback on pull requests it opened");
+    assert!(c.own_comments(foreign).iter().all(|c| !c.body.contains("maxion:job:")), "no status comment");
+
+    // A pull request a Maxion job shipped (as `ship` records it).
+    let issue = c.issue("Add a flag");
+    let first = c.queued_job(issue, "").await;
+    c.gh.create_branch(c.repo, "maxion/1-add-a-flag", "main");
+    let ours = c.gh.add_pull(c.repo, "maxion/1-add-a-flag", "main", &c.gh.bot_login(), "Add a flag");
+    c.store().set_pull_request(first.id, "maxion/1-add-a-flag", ours as i64).await.expect("record the PR");
+
+    // Permission rules as for issues: a reader is refused.
+    let (d, _) = c.pr_comment(ours, "bob", "/maxion rename the flag").await;
+    assert_eq!(c.processed(&d).await, "refused");
+    has(&c.replies(ours)[0], "needs **write** permission");
+
+    let (d, outcome) = c.pr_comment(ours, "alice", "/maxion rename the flag").await;
+    assert_eq!(outcome, "job_created");
+    assert_eq!(c.processed(&d).await, "admitted");
+    let job = c.latest(ours).await.expect("follow-up job");
+    assert_eq!(job.state, JobState::Queued);
+    assert_eq!(job.spec.instructions.as_deref(), Some("rename the flag"));
+    assert!(job.spec.follow_up.is_some());
+    has(&c.status_comment(ours, job.id).body, "queued this job");
+    c.gh.assert_ok();
+    c.stop().await;
+}

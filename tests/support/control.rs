@@ -96,6 +96,15 @@ impl Ctl {
         self.deliver("issue_comment", self.comment_payload("created", issue, comment_id, login, body, None)).await
     }
 
+    /// `login` comments `body` on pull request `pull` (an issue with a `pull_request` object).
+    pub async fn pr_comment(&self, pull: u64, login: &str, body: &str) -> (String, String) {
+        let comment_id = self.gh.add_comment(self.repo, pull, login, body);
+        let mut payload = self.comment_payload("created", pull, comment_id, login, body, None);
+        payload["issue"]["pull_request"] =
+            json!({"url": format!("{}/repos/acme/widgets/pulls/{pull}", self.gh.url()), "merged_at": null});
+        self.deliver("issue_comment", payload).await
+    }
+
     pub fn comment_payload(
         &self,
         action: &str,
