@@ -383,3 +383,56 @@ async fn no_pr_policy_pushes_nothing_when_verification_fails() {
     e.gh.assert_ok();
     e.stop().await;
 }
+
+// Iterating on Maxion's pull request (issue 6 §3).
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn feedback_on_maxions_pull_request_adds_a_commit_to_the_same_pull_request() {
+    let Some(e) = E2e::start(|_| {}).await else { return };
+    let issue = e.label_issue("Add the ok file", "write ok.txt all good").await;
+    let first = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(first.state, JobState::Succeeded, "job error: {:?}", first.error);
+    let pr = e.gh.pulls(e.repo).into_iter().next().expect("the first job's pull request");
+    let before = e.gh.head_sha(e.repo, &pr.head);
+
+    // The script is in the feedback, past the command's paragraph: the agent
+    // acts on it only if the whole comment reached the brief.
+    e.pr_comment(pr.number, "/maxion also add a second file, please\n\n```maxion-test\nwrite more.txt more\n```\n")
+        .await;
+    let follow_up = e.wait_terminal(e.job_for(pr.number).await.id, JOB_LIMIT).await;
+    assert_eq!(follow_up.state, JobState::Succeeded, "job error: {:?}", follow_up.error);
+    assert!(follow_up.spec.follow_up.is_some());
+    assert_eq!(follow_up.branch.as_deref(), Some(pr.head.as_str()));
+    assert_eq!(follow_up.pr_number, Some(pr.number as i64));
+
+    // A new commit on top of the branch, in the same (only) pull request.
+    let pulls = e.gh.pulls(e.repo);
+    assert_eq!(pulls.len(), 1, "no second pull request: {pulls:#?}");
+    assert_eq!(pulls[0].title, pr.title, "the pull request's title is left alone");
+    let after = e.gh.head_sha(e.repo, &pr.head);
+    assert_ne!(after, before, "the branch moved");
+    let parent = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(e.gh.git_dir(e.repo))
+        .args(["rev-parse", &format!("{after}^")])
+        .output()
+        .expect("git rev-parse");
+    assert_eq!(String::from_utf8_lossy(&parent.stdout).trim(), before, "the new commit is on top of the old head");
+    assert_eq!(e.gh.file(e.repo, &pr.head, "ok.txt").as_deref(), Some(&b"all good\n"[..]), "the first commit stays");
+    assert_eq!(e.gh.file(e.repo, &pr.head, "more.txt").as_deref(), Some(&b"more\n"[..]));
+
+    // The brief carried the feedback and the pull request's state.
+    let brief = e.api_job(follow_up.id).await["brief"].as_str().unwrap_or_default().to_owned();
+    assert!(brief.contains(&format!("## The task: feedback on pull request #{}", pr.number)), "{brief}");
+    assert!(brief.contains(&format!("`{}`", pr.head)), "the brief names the branch: {brief}");
+    assert!(brief.contains("also add a second file"), "{brief}");
+
+    // The follow-up's status comment is on the pull request, and finished.
+    let own: Vec<_> = e.gh.comments(e.repo, pr.number).into_iter().filter(|c| c.user == e.gh.bot_login()).collect();
+    assert_eq!(own.len(), 1, "one status comment on the pull request: {own:#?}");
+    assert!(own[0].body.contains(&format!("<!-- maxion:job:{} -->", follow_up.id)), "{}", own[0].body);
+    let runs = e.gh.check_runs(e.repo);
+    assert!(runs.iter().any(|r| r.head_sha == after && r.conclusion.as_deref() == Some("success")), "{runs:?}");
+    e.gh.assert_ok();
+    e.stop().await;
+}

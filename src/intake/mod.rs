@@ -198,7 +198,8 @@ fn route_comment(
     if p.sender.is_bot() || p.comment.user.as_ref().is_some_and(User::is_bot) {
         return Inbound::Ignored("the comment is by a bot".into());
     }
-    let Some(command) = parse_command(&p.comment.body.unwrap_or_default(), &settings.command) else {
+    let body = p.comment.body.unwrap_or_default();
+    let Some(command) = parse_command(&body, &settings.command) else {
         return Inbound::Ignored("no command in the comment".into());
     };
     if let Some(before) = before
@@ -219,7 +220,10 @@ fn route_comment(
         Command::Run { instructions: None } if on_pull_request => {
             return Inbound::Ignored("`/maxion` on a pull request needs feedback".into());
         }
-        Command::Run { instructions } if on_pull_request => {
+        Command::Run { .. } if on_pull_request => {
+            // The whole comment is the feedback: review feedback often goes on
+            // past the command's paragraph (code blocks, suggestions, lists).
+            let instructions = Some(body.trim().to_owned());
             return Inbound::Run(NewJob {
                 installation_id: installation.id,
                 repo,

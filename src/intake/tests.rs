@@ -221,13 +221,12 @@ fn pr_comment(body: &str) -> serde_json::Value {
 
 #[test]
 fn feedback_on_a_pull_request_is_a_follow_up() {
-    let Inbound::Run(job) = route_json("issue_comment", pr_comment("/maxion rename the flag to --dry-run")) else {
-        panic!("expected a run")
-    };
+    let body = "/maxion rename the flag to --dry-run\n\n```sh\ntool --dry-run\n```";
+    let Inbound::Run(job) = route_json("issue_comment", pr_comment(body)) else { panic!("expected a run") };
     assert_eq!(job.trigger, TriggerKind::FollowUp);
     assert_eq!(job.issue_number, 7);
     assert_eq!(job.trigger_comment_id, Some(555));
-    assert_eq!(job.instructions.as_deref(), Some("rename the flag to --dry-run"));
+    assert_eq!(job.instructions.as_deref(), Some(body), "the whole comment is the feedback");
     assert_eq!(job.follow_up, Some(FollowUp { source: FeedbackSource::Comment, anchor: None }));
     // The same command on an issue is an ordinary run.
     let Inbound::Run(job) = route_json("issue_comment", comment("/maxion rename the flag")) else { panic!() };

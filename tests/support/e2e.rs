@@ -119,8 +119,17 @@ impl E2e {
 
     /// `alice` comments `body` on the issue (the comment exists on the fake too).
     pub async fn comment(&self, issue: u64, body: &str) {
+        self.send_comment(issue, body, false).await;
+    }
+
+    /// `alice` comments `body` on pull request `pull` (the conversation tab).
+    pub async fn pr_comment(&self, pull: u64, body: &str) {
+        self.send_comment(pull, body, true).await;
+    }
+
+    async fn send_comment(&self, issue: u64, body: &str, on_pull_request: bool) {
         let comment_id = self.gh.add_comment(self.repo, issue, "alice", body);
-        let payload = serde_json::json!({
+        let mut payload = serde_json::json!({
             "action": "created",
             "comment": {"id": comment_id, "body": body, "user": {"login": "alice", "id": 1, "type": "User"}},
             "issue": {"number": issue, "title": "t", "state": "open"},
@@ -129,6 +138,10 @@ impl E2e {
             "installation": {"id": self.inst.0},
             "sender": {"login": "alice", "id": 1, "type": "User"}
         });
+        if on_pull_request {
+            payload["issue"]["pull_request"] =
+                serde_json::json!({"url": format!("{}/repos/acme/widgets/pulls/{issue}", self.gh.url())});
+        }
         let bytes = serde_json::to_vec(&payload).expect("json");
         let resp = self
             .client
