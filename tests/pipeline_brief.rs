@@ -396,3 +396,37 @@ fn a_cut_inside_a_code_block_closes_the_block() {
     assert_eq!(section.lines().filter(|l| l.starts_with("~~~~")).count(), 2, "{section}");
     assert!(!section.contains("After the log."));
 }
+
+/// A follow-up on Maxion's pull request from a review comment (issue 6 §3):
+/// the feedback, its file, line and diff hunk, and the branch.
+#[test]
+fn follow_up_from_a_review_comment() {
+    let mut input = small();
+    input.issue.title = "Add a --dry-run flag".into();
+    input.issue.body = "Adds the flag.\n\nCloses #12".into();
+    input.instructions = Some("/maxion call it `--plan` instead<!-- hidden -->".into());
+    input.follow_up = Some(PullRequestState {
+        head_branch: "maxion/issue-12-add-a-dry-run-flag".into(),
+        source: maxion::jobs::FeedbackSource::ReviewComment,
+        anchor: Some(maxion::jobs::ReviewAnchor {
+            path: "src/cli.rs".into(),
+            line: Some(42),
+            diff_hunk: Some("@@ -40,3 +40,4 @@\n fn args() {\n+    flag(\"dry-run\");\n }".into()),
+        }),
+    });
+    let brief = assemble(&input, &Limits::default());
+    for part in [
+        "## The task: feedback on pull request #12: Add a --dry-run flag",
+        "`maxion/issue-12-add-a-dry-run-flag`",
+        "### Feedback from @alice (a review comment on a line of the diff)",
+        "call it `--plan` instead",
+        "`src/cli.rs`, line 42",
+        "```diff\n@@ -40,3 +40,4 @@\n fn args() {\n+    flag(\"dry-run\");\n }\n```",
+        "### Pull request description",
+    ] {
+        assert!(brief.contains(part), "{part:?} missing from:\n{brief}");
+    }
+    assert!(!brief.contains("hidden"), "feedback is sanitized like any user text");
+    assert!(!brief.contains("### Issue description"));
+    insta::assert_snapshot!(brief);
+}

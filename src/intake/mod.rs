@@ -8,6 +8,7 @@
 pub mod command;
 mod events;
 mod payload;
+mod review;
 
 use serde::Deserialize;
 
@@ -146,6 +147,14 @@ pub fn route(
             Ok(route_comment(p, Some(before.as_str()), delivery_id, settings))
         }
         ("issue_comment", Some("deleted")) => Ok(Inbound::Ignored("deleted comments do nothing".into())),
+        ("pull_request_review", Some("submitted")) => {
+            let p: payload::PullRequestReviewPayload = serde_json::from_slice(body).map_err(typed)?;
+            Ok(review::route_review(p, delivery_id, settings))
+        }
+        ("pull_request_review_comment", Some("created")) => {
+            let p: payload::ReviewCommentPayload = serde_json::from_slice(body).map_err(typed)?;
+            Ok(review::route_review_comment(p, delivery_id, settings))
+        }
         ("check_run", Some(a @ ("rerequested" | "requested_action"))) => {
             let p: payload::CheckRunPayload = serde_json::from_slice(body).map_err(typed)?;
             Ok(events::route_check_run(p, a))

@@ -160,3 +160,59 @@ pub struct CheckRunPayload {
     pub installation: Option<InstallationRef>,
     pub sender: User,
 }
+
+/// The pull request a review or review comment is on (only what a follow-up needs).
+#[derive(Debug, Deserialize)]
+pub struct PullRequestRef {
+    pub number: i64,
+    #[serde(default)]
+    pub title: String,
+}
+
+/// A submitted review; its body is optional (an approval often has none).
+#[derive(Debug, Deserialize)]
+pub struct Review {
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub user: Option<User>,
+}
+
+/// `pull_request_review` / `submitted`.
+#[derive(Debug, Deserialize)]
+pub struct PullRequestReviewPayload {
+    pub review: Review,
+    pub pull_request: PullRequestRef,
+    pub repository: Repo,
+    #[serde(default)]
+    pub installation: Option<InstallationRef>,
+    pub sender: User,
+}
+
+/// A comment on a line of a pull request's diff.
+#[derive(Debug, Deserialize)]
+pub struct ReviewComment {
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub user: Option<User>,
+    pub path: String,
+    /// `null` when the line is no longer in the diff; `original_line` then says where it was.
+    #[serde(default)]
+    pub line: Option<i64>,
+    #[serde(default)]
+    pub original_line: Option<i64>,
+    #[serde(default)]
+    pub diff_hunk: Option<String>,
+}
+
+/// `pull_request_review_comment` / `created`.
+#[derive(Debug, Deserialize)]
+pub struct ReviewCommentPayload {
+    pub comment: ReviewComment,
+    pub pull_request: PullRequestRef,
+    pub repository: Repo,
+    #[serde(default)]
+    pub installation: Option<InstallationRef>,
+    pub sender: User,
+}

@@ -239,3 +239,54 @@ fn a_pull_request_follow_up_needs_feedback_and_control_commands_still_work() {
     let Inbound::Control(req) = route_json("issue_comment", pr_comment("/maxion status")) else { panic!() };
     assert_eq!((req.action, req.issue_number), (ControlAction::Status, 7));
 }
+
+/// GitHub's own example of `event`'s `index`th payload, with `body` as the
+/// feedback's text and an installation (the examples are not App deliveries).
+fn github_example(event: &str, index: usize, text_at: &str, body: &str) -> serde_json::Value {
+    let all: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/webhook-examples.json")).expect("fixture");
+    let examples = all.as_array().expect("list").iter().find(|e| e["name"] == event).expect("event");
+    let mut v = examples["examples"][index].clone();
+    v[text_at]["body"] = json!(body);
+    v["installation"] = json!({"id": 9});
+    v
+}
+
+#[test]
+fn a_review_comment_is_a_follow_up_with_its_file_line_and_hunk() {
+    let v = github_example("pull_request_review_comment", 1, "comment", "/maxion use an emoji here\n\nlike :tada:");
+    let number = v["pull_request"]["number"].as_i64().expect("number");
+    let Inbound::Run(job) = route_json("pull_request_review_comment", v) else { panic!("expected a run") };
+    assert_eq!((job.trigger, job.issue_number, job.trigger_comment_id), (TriggerKind::FollowUp, number, None));
+    assert_eq!(job.instructions.as_deref(), Some("/maxion use an emoji here\n\nlike :tada:"));
+    let follow_up = job.follow_up.expect("a follow-up");
+    assert_eq!(follow_up.source, FeedbackSource::ReviewComment);
+    let anchor = follow_up.anchor.expect("anchored");
+    assert_eq!((anchor.path.as_str(), anchor.line), ("README.md", Some(265)));
+    assert_eq!(anchor.diff_hunk.as_deref(), Some("@@ -1 +1 @@\n-# Hello-World"));
+}
+
+#[test]
+fn a_review_body_is_a_follow_up() {
+    let v = github_example("pull_request_review", 0, "review", "/maxion split this into two functions");
+    let Inbound::Run(job) = route_json("pull_request_review", v) else { panic!("expected a run") };
+    assert_eq!(job.trigger, TriggerKind::FollowUp);
+    assert_eq!(job.follow_up, Some(FollowUp { source: FeedbackSource::Review, anchor: None }));
+    assert_eq!(job.instructions.as_deref(), Some("/maxion split this into two functions"));
+}
+
+#[test]
+fn reviews_without_feedback_or_by_bots_or_with_other_commands_are_ignored() {
+    for body in ["Looks good", "/maxion", "/maxion status", "> /maxion quoted"] {
+        let v = github_example("pull_request_review", 0, "review", body);
+        assert!(matches!(route_json("pull_request_review", v), Inbound::Ignored(_)), "{body}");
+    }
+    let mut v = github_example("pull_request_review_comment", 1, "comment", "/maxion fix it");
+    v["sender"]["type"] = json!("Bot");
+    assert!(matches!(route_json("pull_request_review_comment", v), Inbound::Ignored(_)));
+    // Only new reviews and comments: edits and dismissals do nothing.
+    let v = github_example("pull_request_review_comment", 4, "comment", "/maxion fix it");
+    assert!(matches!(route_json("pull_request_review_comment", v), Inbound::Ignored(_)));
+    let v = github_example("pull_request_review", 1, "review", "/maxion fix it");
+    assert!(matches!(route_json("pull_request_review", v), Inbound::Ignored(_)));
+}

@@ -64,14 +64,23 @@ fn preamble(input: &BriefInput, title: &str, sha7: &str) -> String {
     let mut p = String::new();
     let repo = one_line(&input.repository);
     let _ = writeln!(p, "# Task: {repo}#{} - {title}\n", input.issue.number);
+    // A follow-up works on the pull request's branch; the files and tree
+    // below are still read at the default branch (where the config is read).
+    let checked_out = match &input.follow_up {
+        Some(pr) => format!(
+            "at the pull request's branch `{}` (the files and tree quoted below are from `{}` at commit `{sha7}`)",
+            one_line(&pr.head_branch),
+            one_line(&input.default_branch)
+        ),
+        None => format!("at branch `{}` (commit `{sha7}`)", one_line(&input.default_branch)),
+    };
     let _ = writeln!(
         p,
         "You are a coding agent working alone on one task in the repository `{repo}`. \
-         It is checked out in `/workspace`, at branch `{}` (commit `{sha7}`). \
+         It is checked out in `/workspace`, {checked_out}. \
          This brief is all you get: nobody will answer questions, so settle open points \
          the way the repository's code and guidelines suggest, and say what you decided \
-         in the pull request body.\n",
-        one_line(&input.default_branch)
+         in the pull request body.\n"
     );
     p.push_str("## Rules\n\n");
     p.push_str(
