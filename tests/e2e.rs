@@ -436,3 +436,32 @@ async fn feedback_on_maxions_pull_request_adds_a_commit_to_the_same_pull_request
     e.gh.assert_ok();
     e.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_review_comment_on_maxions_pull_request_adds_a_commit_with_its_place_in_the_brief() {
+    let Some(e) = E2e::start(|_| {}).await else { return };
+    let issue = e.label_issue("Add the ok file", "write ok.txt all good").await;
+    let first = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(first.state, JobState::Succeeded, "job error: {:?}", first.error);
+    let pr = e.gh.pulls(e.repo).into_iter().next().expect("the first job's pull request");
+    let before = e.gh.head_sha(e.repo, &pr.head);
+
+    let hunk = "@@ -0,0 +1 @@\n+all good";
+    e.review_comment(pr.number, "ok.txt", 1, hunk, "/maxion say it louder\n\n```maxion-test\nwrite ok.txt ALL GOOD\n```")
+        .await;
+    let follow_up = e.wait_terminal(e.job_for(pr.number).await.id, JOB_LIMIT).await;
+    assert_eq!(follow_up.state, JobState::Succeeded, "job error: {:?}", follow_up.error);
+
+    let pulls = e.gh.pulls(e.repo);
+    assert_eq!(pulls.len(), 1, "no second pull request: {pulls:#?}");
+    assert_ne!(e.gh.head_sha(e.repo, &pr.head), before, "a new commit on the branch");
+    assert_eq!(e.gh.file(e.repo, &pr.head, "ok.txt").as_deref(), Some(&b"ALL GOOD\n"[..]));
+    let brief = e.api_job(follow_up.id).await["brief"].as_str().unwrap_or_default().to_owned();
+    assert!(brief.contains("a review comment on a line of the diff"), "{brief}");
+    assert!(brief.contains("`ok.txt`, line 1"), "{brief}");
+    assert!(brief.contains(hunk), "{brief}");
+    let own = e.gh.comments(e.repo, pr.number).into_iter().filter(|c| c.user == e.gh.bot_login()).count();
+    assert_eq!(own, 1, "the status comment is on the pull request");
+    e.gh.assert_ok();
+    e.stop().await;
+}

@@ -142,13 +142,33 @@ impl E2e {
             payload["issue"]["pull_request"] =
                 serde_json::json!({"url": format!("{}/repos/acme/widgets/pulls/{issue}", self.gh.url())});
         }
-        let bytes = serde_json::to_vec(&payload).expect("json");
+        self.deliver("issue_comment", &format!("e2e-comment-{comment_id}"), &payload).await;
+    }
+
+    /// `alice` comments `body` on `path` at `line` of pull request `pull`'s diff.
+    pub async fn review_comment(&self, pull: u64, path: &str, line: i64, diff_hunk: &str, body: &str) {
+        let id = self.gh.add_review_comment(self.repo, pull, "alice", body);
+        let payload = serde_json::json!({
+            "action": "created",
+            "comment": {"id": id, "body": body, "path": path, "line": line, "original_line": line,
+                        "diff_hunk": diff_hunk, "user": {"login": "alice", "id": 1, "type": "User"}},
+            "pull_request": {"number": pull, "title": "t", "state": "open"},
+            "repository": {"id": self.repo.0, "name": "widgets", "full_name": "acme/widgets", "private": true,
+                           "clone_url": self.gh.clone_url(self.repo), "default_branch": "main"},
+            "installation": {"id": self.inst.0},
+            "sender": {"login": "alice", "id": 1, "type": "User"}
+        });
+        self.deliver("pull_request_review_comment", &format!("e2e-review-comment-{id}"), &payload).await;
+    }
+
+    async fn deliver(&self, event: &str, delivery: &str, payload: &serde_json::Value) {
+        let bytes = serde_json::to_vec(payload).expect("json");
         let resp = self
             .client
             .post(format!("{}/webhook", self.url))
             .header("content-type", "application/json")
-            .header("x-github-event", "issue_comment")
-            .header("x-github-delivery", format!("e2e-comment-{comment_id}"))
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery)
             .header("x-hub-signature-256", sign(WEBHOOK_SECRET, &bytes))
             .body(bytes)
             .send()
