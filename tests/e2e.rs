@@ -447,8 +447,14 @@ async fn a_review_comment_on_maxions_pull_request_adds_a_commit_with_its_place_i
     let before = e.gh.head_sha(e.repo, &pr.head);
 
     let hunk = "@@ -0,0 +1 @@\n+all good";
-    e.review_comment(pr.number, "ok.txt", 1, hunk, "/maxion say it louder\n\n```maxion-test\nwrite ok.txt ALL GOOD\n```")
-        .await;
+    e.review_comment(
+        pr.number,
+        "ok.txt",
+        1,
+        hunk,
+        "/maxion say it louder\n\n```maxion-test\nwrite ok.txt ALL GOOD\n```",
+    )
+    .await;
     let follow_up = e.wait_terminal(e.job_for(pr.number).await.id, JOB_LIMIT).await;
     assert_eq!(follow_up.state, JobState::Succeeded, "job error: {:?}", follow_up.error);
 

@@ -50,7 +50,9 @@ fn route(
         }
         // Replies go to the conversation; commands other than feedback are
         // asked there, where their answer appears.
-        Some(_) => return Inbound::Ignored("only feedback is taken from reviews; other commands go in a comment".into()),
+        Some(_) => {
+            return Inbound::Ignored("only feedback is taken from reviews; other commands go in a comment".into());
+        }
     }
     let Some(installation_id) = installation else {
         return Inbound::Ignored("no installation in the payload (not an App delivery)".into());

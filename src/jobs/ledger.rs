@@ -336,7 +336,9 @@ async fn run_trigger(
     .context("recording a job trigger")?;
     let action = match outcome {
         "job_created" => Some(ControlAction::Admit { job: id }),
-        _ if matches!(job.trigger, TriggerKind::Comment | TriggerKind::FollowUp) => Some(ControlAction::AlreadyActive { job: id }),
+        _ if matches!(job.trigger, TriggerKind::Comment | TriggerKind::FollowUp) => {
+            Some(ControlAction::AlreadyActive { job: id })
+        }
         _ => None,
     };
     if let Some(action) = action {

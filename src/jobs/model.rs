@@ -123,7 +123,8 @@ impl TriggerKind {
     }
     pub fn parse(s: &str) -> Option<Self> {
         [TriggerKind::Label, TriggerKind::Comment, TriggerKind::Retry, TriggerKind::FollowUp]
-            .into_iter().find(|k| k.as_str() == s)
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 

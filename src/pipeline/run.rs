@@ -211,9 +211,9 @@ async fn run_steps(
     let follow_up_branch = match &job.spec.follow_up {
         Some(f) => {
             let branch = ctx.store.maxion_pull_branch(job.spec.repo.id, job.spec.issue_number).await;
-            let branch = branch.map_err(|e| Stop::failed(format!("{e:#}"), Some("brief")))?.ok_or_else(|| {
-                Stop::failed("no Maxion branch is recorded for this pull request", Some("brief"))
-            })?;
+            let branch = branch
+                .map_err(|e| Stop::failed(format!("{e:#}"), Some("brief")))?
+                .ok_or_else(|| Stop::failed("no Maxion branch is recorded for this pull request", Some("brief")))?;
             gathered.input.follow_up =
                 Some(PullRequestState { head_branch: branch.clone(), source: f.source, anchor: f.anchor.clone() });
             Some(branch)
@@ -238,9 +238,9 @@ async fn run_steps(
 
     // Host git: mirror and working copy.
     let t = log.step_started("checkout").await;
-    let branch = follow_up_branch.clone().unwrap_or_else(|| {
-        branch_name(&eff.branch_prefix, job.spec.issue_number as u64, &job.spec.issue_title)
-    });
+    let branch = follow_up_branch
+        .clone()
+        .unwrap_or_else(|| branch_name(&eff.branch_prefix, job.spec.issue_number as u64, &job.spec.issue_title));
     let token = ctx
         .app
         .token_for(repo.installation_id(), repo_name(repo), crate::github::Permissions::contents_read())

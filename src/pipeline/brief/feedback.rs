@@ -2,11 +2,11 @@
 //! request, where it was given (for a review comment, the file, line and
 //! diff hunk), and the branch the new commits go to.
 
+use super::Limits;
 use super::PullRequestState;
 use super::assemble::{Item, code_span, one_line};
-use super::Limits;
-use crate::pipeline::sanitize::sanitize_counted;
 use crate::jobs::FeedbackSource;
+use crate::pipeline::sanitize::sanitize_counted;
 
 /// The items that open a follow-up's task section. `feedback` is already sanitized.
 pub(super) fn items(pr: &PullRequestState, by: &str, feedback: Option<&str>, limits: &Limits) -> Vec<Item> {
