@@ -436,7 +436,7 @@ async fn follow_ups_on_maxions_pull_request_are_admitted_and_on_a_foreign_one_re
     assert_eq!(c.processed(&d).await, "admitted");
     let job = c.latest(ours).await.expect("follow-up job");
     assert_eq!(job.state, JobState::Queued);
-    assert_eq!(job.spec.instructions.as_deref(), Some("rename the flag"));
+    assert_eq!(job.spec.instructions.as_deref(), Some("/maxion rename the flag"), "the whole comment is the feedback");
     assert!(job.spec.follow_up.is_some());
     has(&c.status_comment(ours, job.id).body, "queued this job");
     c.gh.assert_ok();
