@@ -142,10 +142,12 @@ impl Control {
         if job.spec.follow_up.is_some()
             && self.store.maxion_pull_branch(job.spec.repo.id, job.spec.issue_number).await?.is_none()
         {
-            let why = "the pull request was not opened by Maxion";
-            self.store.transition(job.id, JobState::Received, JobState::Refused, Some(why)).await?;
+            // The reply first: a repeated attempt finds the job still
+            // `received` and edits the reply it finds by marker.
             let body = text::not_maxions_pull_request(&job.spec.sender_login, &self.settings.command);
             self.reply(repo, claimed, &body).await?;
+            let why = "the pull request was not opened by Maxion";
+            self.store.transition(job.id, JobState::Received, JobState::Refused, Some(why)).await?;
             return Ok("not_maxions_pull_request");
         }
         crate::report::acknowledge(repo, &job).await.context("adding the eyes reaction")?;
