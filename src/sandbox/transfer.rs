@@ -285,7 +285,11 @@ impl Sandbox {
             archive.set_preserve_ownerships(false);
             archive.set_unpack_xattrs(false);
             archive.set_overwrite(true);
-            archive.unpack(&dest)
+            archive.unpack(&dest)?;
+            // `unpack` stops at the end-of-archive marker, but `tar` may still
+            // be writing record padding: keep reading to the end, or the
+            // download would fail at random with "unpacker stopped".
+            io::copy(&mut archive.into_inner(), &mut io::sink()).map(|_| ())
         });
         let mut sink = ChannelSink(tokio_util::sync::PollSender::new(tx));
         let downloaded = self.download_tar(path, &mut sink).await;
