@@ -98,55 +98,10 @@ impl Store {
     pub async fn create_received_job(&self, job: &NewJob) -> anyhow::Result<Option<JobId>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
-        let active = sqlx::query(
-            "SELECT id FROM jobs WHERE repo_id = $1 AND issue_number = $2 AND state IN ('received', 'queued', 'running')",
-        )
-        .bind(job.repo.id)
-        .bind(job.issue_number)
-        .fetch_optional(&mut *tx)
-        .await
-        .context("looking for the issue's active job")?;
-        if active.is_some() {
+        if super::store::active_job_id(&mut tx, job.repo.id, job.issue_number).await?.is_some() {
             return Ok(None);
         }
-        let row = sqlx::query(
-            "INSERT INTO jobs (state, installation_id, repo_id, repo_full_name, clone_url, default_branch, \
-             issue_number, issue_title, trigger_kind, trigger_comment_id, sender_login, sender_id, instructions, \
-             delivery_id, created_at, updated_at, follow_up) \
-             VALUES ('received', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) RETURNING id",
-        )
-        .bind(job.installation_id)
-        .bind(job.repo.id)
-        .bind(&job.repo.full_name)
-        .bind(&job.repo.clone_url)
-        .bind(&job.repo.default_branch)
-        .bind(job.issue_number)
-        .bind(&job.issue_title)
-        .bind(job.trigger.as_str())
-        .bind(job.trigger_comment_id)
-        .bind(&job.sender_login)
-        .bind(job.sender_id)
-        .bind(job.instructions.clone())
-        .bind(&job.delivery_id)
-        .bind(now)
-        .bind(super::store::follow_up_column(job)?)
-        .fetch_one(&mut *tx)
-        .await
-        .context("creating a retry job")?;
-        let id = JobId(row.try_get(0)?);
-        sqlx::query(
-            "INSERT INTO job_triggers (job_id, delivery_id, kind, sender_login, instructions, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id.0)
-        .bind(&job.delivery_id)
-        .bind(job.trigger.as_str())
-        .bind(&job.sender_login)
-        .bind(job.instructions.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .context("recording a job trigger")?;
+        let id = super::store::insert_received_job(&mut tx, job, now).await.context("creating a retry job")?;
         tx.commit().await.context("committing a retry job")?;
         Ok(Some(id))
     }

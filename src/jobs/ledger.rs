@@ -280,60 +280,19 @@ async fn run_trigger(
     job: &NewJob,
     now: i64,
 ) -> anyhow::Result<(&'static str, Option<JobId>)> {
-    let active = sqlx::query(
-        "SELECT id FROM jobs WHERE repo_id = $1 AND issue_number = $2 AND state IN ('received', 'queued', 'running')",
-    )
-    .bind(job.repo.id)
-    .bind(job.issue_number)
-    .fetch_optional(&mut **tx)
-    .await
-    .context("looking for the issue's active job")?;
+    let active = super::store::active_job_id(tx, job.repo.id, job.issue_number).await?;
     let (outcome, id) = match active {
-        Some(row) => ("job_triggered", JobId(row.try_get(0)?)),
+        Some(id) => {
+            super::store::insert_trigger(tx, id, job, now).await?;
+            ("job_triggered", id)
+        }
         None => {
             if limiter.check_key(&job.installation_id).is_err() {
                 return Ok(("rate_limited", None));
             }
-            let row = sqlx::query(
-                "INSERT INTO jobs (state, installation_id, repo_id, repo_full_name, clone_url, default_branch, \
-                 issue_number, issue_title, trigger_kind, trigger_comment_id, sender_login, sender_id, instructions, \
-                 delivery_id, created_at, updated_at, follow_up) \
-                 VALUES ('received', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) RETURNING id",
-            )
-            .bind(job.installation_id)
-            .bind(job.repo.id)
-            .bind(&job.repo.full_name)
-            .bind(&job.repo.clone_url)
-            .bind(&job.repo.default_branch)
-            .bind(job.issue_number)
-            .bind(&job.issue_title)
-            .bind(job.trigger.as_str())
-            .bind(job.trigger_comment_id)
-            .bind(&job.sender_login)
-            .bind(job.sender_id)
-            .bind(job.instructions.clone())
-            .bind(&job.delivery_id)
-            .bind(now)
-            .bind(super::store::follow_up_column(job)?)
-            .fetch_one(&mut **tx)
-            .await
-            .context("creating a job")?;
-            ("job_created", JobId(row.try_get(0)?))
+            ("job_created", super::store::insert_received_job(tx, job, now).await?)
         }
     };
-    sqlx::query(
-        "INSERT INTO job_triggers (job_id, delivery_id, kind, sender_login, instructions, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id.0)
-    .bind(&job.delivery_id)
-    .bind(job.trigger.as_str())
-    .bind(&job.sender_login)
-    .bind(job.instructions.clone())
-    .bind(now)
-    .execute(&mut **tx)
-    .await
-    .context("recording a job trigger")?;
     let action = match outcome {
         "job_created" => Some(ControlAction::Admit { job: id }),
         _ if matches!(job.trigger, TriggerKind::Comment | TriggerKind::FollowUp) => {

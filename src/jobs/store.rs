@@ -479,6 +479,85 @@ fn follow_up_from(text: Option<String>) -> anyhow::Result<Option<FollowUp>> {
     text.map(|t| serde_json::from_str(&t).context("a job's stored follow-up is not valid")).transpose()
 }
 
+/// The issue's active (`received`, `queued` or `running`) job, if any.
+pub(crate) async fn active_job_id(
+    conn: &mut sqlx::AnyConnection,
+    repo_id: i64,
+    issue_number: i64,
+) -> anyhow::Result<Option<JobId>> {
+    let row = sqlx::query(
+        "SELECT id FROM jobs WHERE repo_id = $1 AND issue_number = $2 AND state IN ('received', 'queued', 'running')",
+    )
+    .bind(repo_id)
+    .bind(issue_number)
+    .fetch_optional(conn)
+    .await
+    .context("looking for the issue's active job")?;
+    Ok(match row {
+        Some(r) => Some(JobId(r.try_get(0)?)),
+        None => None,
+    })
+}
+
+/// Inserts a new job in state `received` and records its trigger: the one
+/// place a job row is written (intake's ledger and retries both use it).
+pub(crate) async fn insert_received_job(
+    conn: &mut sqlx::AnyConnection,
+    job: &NewJob,
+    now: i64,
+) -> anyhow::Result<JobId> {
+    let row = sqlx::query(
+        "INSERT INTO jobs (state, installation_id, repo_id, repo_full_name, clone_url, default_branch, \
+         issue_number, issue_title, trigger_kind, trigger_comment_id, sender_login, sender_id, instructions, \
+         delivery_id, created_at, updated_at, follow_up) \
+         VALUES ('received', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) RETURNING id",
+    )
+    .bind(job.installation_id)
+    .bind(job.repo.id)
+    .bind(&job.repo.full_name)
+    .bind(&job.repo.clone_url)
+    .bind(&job.repo.default_branch)
+    .bind(job.issue_number)
+    .bind(&job.issue_title)
+    .bind(job.trigger.as_str())
+    .bind(job.trigger_comment_id)
+    .bind(&job.sender_login)
+    .bind(job.sender_id)
+    .bind(job.instructions.clone())
+    .bind(&job.delivery_id)
+    .bind(now)
+    .bind(follow_up_column(job)?)
+    .fetch_one(&mut *conn)
+    .await
+    .context("creating a job")?;
+    let id = JobId(row.try_get(0)?);
+    insert_trigger(conn, id, job, now).await?;
+    Ok(id)
+}
+
+/// Records one trigger (label, comment, retry, …) of a job.
+pub(crate) async fn insert_trigger(
+    conn: &mut sqlx::AnyConnection,
+    id: JobId,
+    job: &NewJob,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO job_triggers (job_id, delivery_id, kind, sender_login, instructions, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id.0)
+    .bind(&job.delivery_id)
+    .bind(job.trigger.as_str())
+    .bind(&job.sender_login)
+    .bind(job.instructions.clone())
+    .bind(now)
+    .execute(conn)
+    .await
+    .context("recording a job trigger")?;
+    Ok(())
+}
+
 /// The `follow_up` column's value for a new job.
 pub(crate) fn follow_up_column(job: &NewJob) -> anyhow::Result<Option<String>> {
     job.follow_up.as_ref().map(serde_json::to_string).transpose().context("encoding a follow-up")
