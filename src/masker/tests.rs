@@ -1,6 +1,6 @@
 //! Unit tests of the masker: each encoded form, leftmost-longest choice,
 //! streaming across chunk boundaries, UTF-8 safety and the registry.
-//! Randomised properties live in `tests/masker_props.rs`.
+//! Randomised properties live in `tests/it/masker_props.rs`.
 
 use std::sync::Arc;
 

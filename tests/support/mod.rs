@@ -1,4 +1,4 @@
-//! Shared test support, included by each integration test with `mod support;`.
+//! Shared test support: the harness of the integration tests in `tests/it/`.
 #![allow(dead_code, unused_imports)]
 
 pub mod control;

@@ -2,12 +2,11 @@
 //! through the real service, real Docker sandboxes, host git against the
 //! fake GitHub's git server, and the scripted test agent.
 
-mod support;
 
 use std::time::Duration;
 
 use maxion::jobs::JobState;
-use support::e2e::E2e;
+use crate::support::e2e::E2e;
 
 const JOB_LIMIT: Duration = Duration::from_secs(120);
 

@@ -2,9 +2,8 @@
 //! router and store, asserting what a GitHub App operator would see — status
 //! codes, jobs through the API, and what was (not) recorded.
 
-mod support;
 
-use support::service::{TestService, comment_payload, labeled_payload, sign};
+use crate::support::service::{TestService, comment_payload, labeled_payload, sign};
 
 fn body(v: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(v).expect("json")
@@ -25,7 +24,7 @@ async fn label_creates_one_job_and_redelivery_is_idempotent() {
     assert_eq!(jobs["total"], 1);
     let job = &jobs["jobs"][0];
     assert_eq!(job["id"], job_id);
-    // Waits for the control loop's permission check (tests/control.rs).
+    // Waits for the control loop's permission check (tests/it/control.rs).
     assert_eq!(job["state"], "received");
     assert_eq!(job["issue_number"], 7);
     assert_eq!(job["installation_id"], 77);

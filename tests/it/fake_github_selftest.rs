@@ -4,14 +4,13 @@
 //! published response schemas and deserialize into octocrab's models, paginate, and
 //! inject failures as configured.
 
-mod support;
 
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use support::fake_github::{Failure, FakeGitHub, InstallationId, ReactionTarget, RepoId, jwt_with_claims, spec};
+use crate::support::fake_github::{Failure, FakeGitHub, InstallationId, ReactionTarget, RepoId, jwt_with_claims, spec};
 
 const COMMENTS: &str = "/repos/{owner}/{repo}/issues/{issue_number}/comments";
 
@@ -348,7 +347,7 @@ async fn paginates_with_link_headers() {
 #[tokio::test]
 async fn answers_match_the_schemas_and_octocrab_models() {
     let w = world().await;
-    w.gh.add_user("alice", support::fake_github::UserType::User);
+    w.gh.add_user("alice", crate::support::fake_github::UserType::User);
     w.gh.set_permission(w.repo, "alice", "maintain");
     let t = w.gh.mint_token(w.inst, &[w.repo], &[]);
     let base_sha = w.gh.head_sha(w.repo, "main");
@@ -510,7 +509,7 @@ async fn octocrab_works_against_the_fake() {
     w.gh.expect_comment_count(w.repo, w.issue, 1);
     w.gh.expect_check_run(w.repo, "maxion", Some("success"));
     let minted = w.gh.expect_requests("POST", "/app/installations/{installation_id}/access_tokens", 1);
-    assert_eq!(minted[0].auth, support::fake_github::AuthKind::AppJwt);
+    assert_eq!(minted[0].auth, crate::support::fake_github::AuthKind::AppJwt);
     assert_eq!(minted[0].body["repositories"], json!(["widgets"]));
     w.gh.assert_ok();
 }
@@ -709,7 +708,7 @@ async fn tells_the_app_which_installation_holds_a_repository() {
     let a = call(&w.gh, Method::GET, "/repos/globex/rockets/installation", Some(&w.gh.app_jwt()), None).await;
     assert_eq!((a.status, a.body["id"].as_u64()), (200, Some(other_inst.0)));
     let recorded = w.gh.expect_requests("GET", REPO_INSTALLATION, 2);
-    assert!(recorded.iter().all(|r| r.auth == support::fake_github::AuthKind::AppJwt));
+    assert!(recorded.iter().all(|r| r.auth == crate::support::fake_github::AuthKind::AppJwt));
 
     // Not installed there: GitHub's 404, not a mistake (that is how the App finds out).
     let a = call(&w.gh, Method::GET, "/repos/initech/printers/installation", Some(&w.gh.app_jwt()), None).await;

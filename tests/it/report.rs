@@ -3,7 +3,6 @@
 //! in place, the `eyes` reaction, and the expected check runs; a restart finds
 //! the comment again; a failure's output is cut to GitHub's limit.
 
-mod support;
 
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use maxion::jobs::{Job, JobEvent, JobId, JobState, NewJob, RepoRef, TriggerKind}
 use maxion::report::text::Phase;
 use maxion::report::{self, JobReporter, ReportConfig};
 use secrecy::SecretString;
-use support::fake_github::{FakeGitHub, ReactionTarget, RepoId};
+use crate::support::fake_github::{FakeGitHub, ReactionTarget, RepoId};
 
 struct World {
     gh: FakeGitHub,

@@ -3,14 +3,13 @@
 //! mutation limiter and coalescing, GitHub's size limits, and that no token
 //! ever reaches a log line.
 
-mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use maxion::github::*;
 use secrecy::{ExposeSecret, SecretString};
-use support::fake_github::{AuthKind, Failure, FakeGitHub, ReactionTarget, RepoId};
+use crate::support::fake_github::{AuthKind, Failure, FakeGitHub, ReactionTarget, RepoId};
 
 fn fast_config(gh: &FakeGitHub) -> GitHubConfig {
     let mut c = GitHubConfig::new(gh.url(), gh.app_id(), SecretString::from(gh.private_key_pem().to_owned()));
@@ -602,7 +601,7 @@ async fn errors_are_typed() {
     let w = world().await;
     assert!(matches!(w.repo.get_issue(999).await.unwrap_err(), GitHubError::NotFound { .. }));
     let inst = w.repo.installation_id();
-    w.gh.set_installation_permissions(support::fake_github::InstallationId(inst), &[("issues", "read")]);
+    w.gh.set_installation_permissions(crate::support::fake_github::InstallationId(inst), &[("issues", "read")]);
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     let err = w.repo.create_comment(n, "x").await.unwrap_err();
     assert!(matches!(err, GitHubError::Validation { .. } | GitHubError::Forbidden { .. }), "{err:?}");

@@ -2,14 +2,13 @@
 //! published examples) and every signature vector made by GitHub's reference
 //! implementation through the real HTTP endpoint.
 
-mod support;
 
-use support::service::{TestService, sign};
+use crate::support::service::{TestService, sign};
 
 #[tokio::test]
 async fn every_example_payload_is_answered_without_a_server_error() {
     let examples: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/webhook-examples.json")).expect("fixture is JSON");
+        serde_json::from_str(include_str!("../fixtures/webhook-examples.json")).expect("fixture is JSON");
     let svc = TestService::start().await;
     let mut seen = 0;
     let mut events = std::collections::BTreeSet::new();
@@ -35,7 +34,7 @@ async fn every_example_payload_is_answered_without_a_server_error() {
 #[tokio::test]
 async fn github_signature_vectors_verify_and_any_flipped_byte_fails() {
     let vectors: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/signature-vectors.json")).expect("fixture is JSON");
+        serde_json::from_str(include_str!("../fixtures/signature-vectors.json")).expect("fixture is JSON");
     let vectors = vectors.as_array().expect("list");
     assert!(!vectors.is_empty());
     for (i, v) in vectors.iter().enumerate() {

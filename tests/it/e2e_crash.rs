@@ -3,14 +3,13 @@
 //! the job once from the start (same status comment, no PR); a second SIGKILL
 //! makes the next start fail the job with reason "interrupted".
 
-mod support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use maxion::jobs::{JobEvent, JobId, JobState};
-use support::e2e::{AGENT_COMMAND, E2e};
-use support::service::API_TOKEN;
+use crate::support::e2e::{AGENT_COMMAND, E2e};
+use crate::support::service::API_TOKEN;
 
 const BIN: &str = env!("CARGO_BIN_EXE_maxion");
 
@@ -32,7 +31,7 @@ fn spawn_serve(e: &E2e, port: u16) -> Killed {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("GITHUB_APP_ID", e.gh.app_id().to_string())
         .env("GITHUB_APP_PRIVATE_KEY", e.gh.private_key_pem())
-        .env("GITHUB_WEBHOOK_SECRET", support::service::WEBHOOK_SECRET)
+        .env("GITHUB_WEBHOOK_SECRET", crate::support::service::WEBHOOK_SECRET)
         .env("GITHUB_API_URL", e.gh.url())
         .env("DATABASE_URL", format!("sqlite://{}", dir.join("maxion.db").display()))
         .env("MAXION_LISTEN", format!("127.0.0.1:{port}"))

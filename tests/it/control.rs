@@ -3,11 +3,10 @@
 //! fake received (replies, reactions, status comments) and on job state.
 //! Every command in each job state: none, queued, running, finished.
 
-mod support;
 
 use maxion::jobs::{JobState, TriggerKind};
-use support::control::Ctl;
-use support::fake_github::ReactionTarget;
+use crate::support::control::Ctl;
+use crate::support::fake_github::ReactionTarget;
 
 fn has(text: &str, needle: &str) {
     assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
@@ -119,7 +118,7 @@ async fn commands_on_a_running_job() {
     has(&replies[1], "already has an active Maxion job");
     has(&replies[2], "A retry starts only when no job is active");
     has(&replies[3], "Stopping [job");
-    // The instance running it sees the request on its heartbeat (tests/worker.rs).
+    // The instance running it sees the request on its heartbeat (tests/it/worker.rs).
     assert_eq!(c.store().cancel_requested_by(job.id).await.expect("read").as_deref(), Some("alice"));
     assert_eq!(c.job(job.id).await.state, JobState::Running);
     c.stop().await;
@@ -202,7 +201,7 @@ async fn every_permission_level_for_the_guarded_commands() {
     let c = Ctl::start(|_| {}).await;
     for level in ["none", "read", "triage", "write", "maintain", "admin"] {
         let user = format!("user-{level}");
-        c.gh.add_user(&user, support::fake_github::UserType::User);
+        c.gh.add_user(&user, crate::support::fake_github::UserType::User);
         c.gh.set_permission(c.repo, &user, level);
         let allowed = matches!(level, "write" | "maintain" | "admin");
         let issue = c.issue(&format!("for {level}"));
@@ -229,7 +228,7 @@ async fn the_operator_can_require_more_than_write() {
     has(&c.replies(issue)[0], "needs **maintain** permission on this repository (or higher), and you have **write**");
     // Permissions are cached for a few minutes per (repository, user): a
     // maintainer other than alice, rather than alice promoted.
-    c.gh.add_user("mona", support::fake_github::UserType::User);
+    c.gh.add_user("mona", crate::support::fake_github::UserType::User);
     c.gh.set_permission(c.repo, "mona", "maintain");
     let other = c.issue("Strict 2");
     let (d, _) = c.comment(other, "mona", "/maxion").await;
@@ -350,7 +349,7 @@ async fn a_failed_action_is_retried_later_and_still_happens_once() {
     c.gh.fail(
         "POST",
         "/repos/{owner}/{repo}/issues/{issue_number}/comments",
-        support::fake_github::Failure::Status(422),
+        crate::support::fake_github::Failure::Status(422),
         1,
     );
     let (d, _) = c.comment(issue, "alice", "/maxion status").await;
@@ -361,7 +360,7 @@ async fn a_failed_action_is_retried_later_and_still_happens_once() {
     c.gh.fail(
         "POST",
         "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
-        support::fake_github::Failure::Status(422),
+        crate::support::fake_github::Failure::Status(422),
         1,
     );
     let (d, _) = c.label(issue, "alice", "labeled").await;

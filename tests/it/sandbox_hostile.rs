@@ -3,13 +3,12 @@
 //! step ends with a clear reason. Traffic goes only to loopback or to
 //! containers these tests create.
 
-mod support;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use maxion::sandbox::{ExecOutcome, ExecRequest, NetworkMode, Sandbox, SandboxSettings};
-use support::docker::{DockerTest, sh, sh_with};
+use crate::support::docker::{DockerTest, sh, sh_with};
 use tokio_util::sync::CancellationToken;
 
 macro_rules! docker_test {

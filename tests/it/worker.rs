@@ -35,7 +35,7 @@ async fn queue(store: &Store, ledger: &Ledger, issue: i64) -> JobId {
         DeliveryRecord { id: format!("d{issue}"), event: "issues".into(), action: None, effect: Effect::Run(job) };
     let id = ledger.record(record).await.expect("record").job_id.expect("job");
     // Intake records jobs `received`; admitting them is the control loop's
-    // part (tests/control.rs), done here directly.
+    // part (tests/it/control.rs), done here directly.
     assert!(store.transition(id, JobState::Received, JobState::Queued, None).await.expect("admit"));
     ledger.jobs_available.notify_waiters();
     id

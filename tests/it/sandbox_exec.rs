@@ -2,7 +2,6 @@
 //! out, timeouts, the job deadline, cancellation, huge output, secret masking
 //! and the sweep of containers a killed process left behind.
 
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +9,7 @@ use std::time::Duration;
 use maxion::masker::Masker;
 use maxion::sandbox::{ExecOutcome, ExecRequest, OutputStream, Sandbox, SandboxError, SandboxState, sweep_orphans};
 use secrecy::SecretString;
-use support::docker::{DockerTest, sh, sh_with, sink, text_of};
+use crate::support::docker::{DockerTest, sh, sh_with, sink, text_of};
 use tokio_util::sync::CancellationToken;
 
 macro_rules! docker_test {
@@ -362,7 +361,7 @@ async fn orphan_child() {
     };
     let docker = maxion::sandbox::connect().await.unwrap();
     let settings = maxion::sandbox::SandboxSettings {
-        image: support::docker::test_image().unwrap(),
+        image: crate::support::docker::test_image().unwrap(),
         instance_id: instance,
         ..Default::default()
     };

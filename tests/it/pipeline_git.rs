@@ -4,13 +4,12 @@
 //! with lease, typed auth errors, and the token never reaching a file, an
 //! argv, a URL or an error message.
 
-mod support;
 
 use std::path::{Path, PathBuf};
 
 use maxion::pipeline::git::{CoAuthor, GitError, Identity, MirrorCache, SyncKind, branch_name};
 use secrecy::SecretString;
-use support::git_http::GitHttp;
+use crate::support::git_http::GitHttp;
 
 const REPO: &str = "octo/widgets";
 const TOKEN: &str = "ghs_goodToken0123456789abcdefghijklmnopq";

@@ -1,0 +1,25 @@
+//! The integration tests, one binary: each module is one area, entering
+//! through the same harness (`support`). One binary links once, which keeps
+//! CI inside its disk and time (twenty binaries once filled the disk).
+//! `tests/telemetry_masking.rs` stays apart: it installs the process-wide log
+//! subscriber, which can happen once per process.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod control;
+mod e2e;
+mod e2e_crash;
+mod fake_github_selftest;
+mod github_client;
+mod masker_props;
+mod pipeline_brief;
+mod pipeline_git;
+mod report;
+mod sandbox_exec;
+mod sandbox_hostile;
+mod store;
+mod webhook;
+mod webhook_examples;
+mod worker;
