@@ -108,6 +108,9 @@ pub struct RawSettings {
     /// Sandbox network modes a repository's .github/maxion.yml may choose, comma-separated (others fall back to MAXION_SANDBOX_NETWORK). [default: MAXION_SANDBOX_NETWORK's value]
     #[arg(long, global = true, env = "MAXION_ALLOWED_NETWORK_MODES")]
     pub maxion_allowed_network_modes: Option<String>,
+    /// Serve /metrics to anyone: true | false. False: it needs the API token like the JSON API. [default: false]
+    #[arg(long, global = true, env = "MAXION_METRICS_PUBLIC")]
+    pub maxion_metrics_public: Option<String>,
 }
 
 /// The GitHub App's identity. Present only when all three parts are set.
@@ -148,6 +151,14 @@ pub struct Settings {
     /// Least spacing between mutating GitHub requests per installation.
     pub github_mutation_interval: Duration,
     pub pipeline: PipelineSettings,
+    pub web: WebSettings,
+}
+
+/// The pages and `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// `/metrics` without the API token.
+    pub metrics_public: bool,
 }
 
 /// What the pipeline runs jobs with (issue #5).
@@ -353,7 +364,14 @@ impl Settings {
                 }
             };
 
+        let metrics_public = match pick(raw.maxion_metrics_public, "MAXION_METRICS_PUBLIC")?.as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(v) => bail!("MAXION_METRICS_PUBLIC: expected true or false, got {v:?}"),
+        };
+
         Ok(Settings {
+            web: WebSettings { metrics_public },
             pipeline: PipelineSettings {
                 sandbox_image,
                 sandbox_network,
@@ -444,6 +462,7 @@ impl RawSettings {
             "MAXION_VERIFY_COMMANDS",
             "MAXION_MAX_JOB_TIMEOUT",
             "MAXION_ALLOWED_NETWORK_MODES",
+            "MAXION_METRICS_PUBLIC",
         ]
     }
 }

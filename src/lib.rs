@@ -12,6 +12,7 @@
 //! - [`masker`]: the streaming secret masker every outgoing byte passes through.
 //! - [`pipeline`]: the job steps (setup, implement, verify, fix, ship).
 //! - [`report`]: status comment and check runs.
+//! - [`web`]: the server-rendered pages (job list, job page with its live log).
 
 pub mod config;
 pub mod control;
@@ -19,6 +20,7 @@ pub mod github;
 pub mod intake;
 pub mod jobs;
 pub mod masker;
+pub mod metrics;
 pub mod pipeline;
 pub mod repoconfig;
 pub mod report;
@@ -26,4 +28,5 @@ pub mod sandbox;
 pub mod server;
 pub mod service;
 pub mod telemetry;
+pub mod web;
 pub mod worker;

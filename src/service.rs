@@ -67,6 +67,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         }
         _ => None,
     };
+    let github = app.clone();
     let control = match app {
         Some(app) => {
             let instance_id = crate::worker::instance_id(&settings.data_dir)?;
@@ -77,7 +78,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         }
         None => None,
     };
-    let app = router(AppState::new(settings, store.clone(), ledger));
+    let state = AppState::new(settings, store.clone(), ledger).with_github(github);
+    let app = router(state.clone()).merge(crate::web::routes().with_state(state));
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let server = tokio::spawn(async move {

@@ -16,6 +16,9 @@ impl Control {
             .app
             .repo(req.installation_id as u64, &req.repo.full_name)
             .context("a GitHub client for the repository")?;
+        if req.action.by_operator() {
+            return self.act(&repo, claimed).await;
+        }
         let has = self.permissions.get(&repo, &req.sender_login).await.context("reading the sender's permission")?;
         if !permitted(&req.action, has, self.settings.required) {
             return self.refuse(&repo, claimed, has.as_str()).await;
@@ -43,7 +46,9 @@ impl Control {
         let req = &claimed.request;
         let command = self.settings.command.as_str();
         match &req.action {
-            ControlAction::Admit { job } => self.admit(repo, claimed, *job).await,
+            ControlAction::Admit { job } | ControlAction::OperatorAdmit { job } => {
+                self.admit(repo, claimed, *job).await
+            }
             ControlAction::AlreadyActive { job } => {
                 let Some(job) = self.store.get_job(*job).await? else { return Ok("gone") };
                 let body = text::already_active(&self.summarize(&job).await?, command);
@@ -80,7 +85,7 @@ impl Control {
                 let active = self.store.active_job_for_issue(req.repo.id, req.issue_number).await?;
                 self.cancel(repo, claimed, active, true).await
             }
-            ControlAction::CheckRunCancel { job } => {
+            ControlAction::CheckRunCancel { job } | ControlAction::OperatorCancel { job } => {
                 let job = self.store.get_job(*job).await?;
                 self.cancel(repo, claimed, job, false).await
             }
@@ -97,7 +102,7 @@ impl Control {
                 let last = self.store.latest_job_for_issue(req.repo.id, req.issue_number).await?;
                 self.retry(repo, claimed, last).await
             }
-            ControlAction::CheckRunRetry { job } => {
+            ControlAction::CheckRunRetry { job } | ControlAction::OperatorRetry { job } => {
                 let job = self.store.get_job(*job).await?;
                 self.retry(repo, claimed, job).await
             }

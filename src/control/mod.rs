@@ -166,7 +166,7 @@ impl Control {
             Err(e) => {
                 let reason = crate::masker::global().mask(&format!("{e:#}"));
                 tracing::error!(request = req.id, error = %reason, "control request failed for good");
-                if let ControlAction::Admit { job } = req.request.action {
+                if let ControlAction::Admit { job } | ControlAction::OperatorAdmit { job } = req.request.action {
                     let why = format!("could not be admitted: {reason}");
                     let _ = self.store.transition(job, JobState::Received, JobState::Failed, Some(&why)).await;
                 }

@@ -12,7 +12,7 @@ use super::transport::Safety;
 use super::types::{Comment, Issue, Reaction, RelatedItem, User};
 
 #[derive(Deserialize)]
-struct IssueResponse {
+pub(super) struct IssueResponse {
     number: u64,
     title: String,
     body: Option<String>,

@@ -16,6 +16,7 @@ pub mod jwt;
 mod limiter;
 mod pulls;
 mod repo;
+mod tasks;
 mod tokens;
 mod transport;
 mod types;

@@ -107,6 +107,9 @@ impl GitHubApp {
                     GitHubError::RateLimited { retry_after: Some(after) } => *after,
                     _ => next,
                 };
+                if matches!(e, GitHubError::RateLimited { .. }) {
+                    crate::metrics::rate_limit_wait(delay);
+                }
                 if waited + delay > policy.max_total_delay {
                     return None;
                 }
@@ -163,7 +166,12 @@ impl GitHubApp {
         auth_value.set_sensitive(true);
         request.headers_mut().insert(http::header::AUTHORIZATION, auth_value);
 
-        let response = octo.execute(request).await.map_err(transport_error)?;
+        let operation = format!("{} {}", call.method, call.what);
+        let response = octo.execute(request).await.map_err(|e| {
+            crate::metrics::github_request(&operation, 0);
+            transport_error(e)
+        })?;
+        crate::metrics::github_request(&operation, response.status().as_u16());
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(transport_error)?.to_bytes();
         if parts.status.is_success() {

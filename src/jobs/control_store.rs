@@ -26,7 +26,11 @@ impl Store {
         .await
         .context("requesting a job's cancellation")?;
         if done.rows_affected() == 1 {
-            self.append_event(job, &JobEvent::Info { message: format!("cancellation requested by @{by}") }).await?;
+            self.append_event(
+                job,
+                &JobEvent::Info { message: format!("cancellation {}", crate::report::text::cancelled_by(by)) },
+            )
+            .await?;
         }
         Ok(done.rows_affected() == 1)
     }

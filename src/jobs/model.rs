@@ -110,6 +110,8 @@ pub enum TriggerKind {
     Retry,
     /// `/maxion <feedback>` on a pull request Maxion opened.
     FollowUp,
+    /// `POST /api/jobs` (an operator's token; the issue may have been opened for a free-text task).
+    Api,
 }
 
 impl TriggerKind {
@@ -119,10 +121,11 @@ impl TriggerKind {
             TriggerKind::Comment => "comment",
             TriggerKind::Retry => "retry",
             TriggerKind::FollowUp => "follow_up",
+            TriggerKind::Api => "api",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [TriggerKind::Label, TriggerKind::Comment, TriggerKind::Retry, TriggerKind::FollowUp]
+        [TriggerKind::Label, TriggerKind::Comment, TriggerKind::Retry, TriggerKind::FollowUp, TriggerKind::Api]
             .into_iter()
             .find(|k| k.as_str() == s)
     }

@@ -44,6 +44,19 @@ pub enum ControlAction {
     CheckRunCancel {
         job: JobId,
     },
+    /// A job created through the JSON API: admitted without a permission
+    /// check, since only the operator's token can create one.
+    OperatorAdmit {
+        job: JobId,
+    },
+    /// `POST /api/jobs/{id}/cancel` with the operator's token.
+    OperatorCancel {
+        job: JobId,
+    },
+    /// `POST /api/jobs/{id}/retry` with the operator's token.
+    OperatorRetry {
+        job: JobId,
+    },
 }
 
 impl ControlAction {
@@ -53,6 +66,17 @@ impl ControlAction {
     /// start jobs gets the (rate-limited) refusal, not a status reply per comment.
     pub fn needs_permission(&self) -> bool {
         !matches!(self, ControlAction::Status | ControlAction::Help | ControlAction::NearMiss { .. })
+            && !self.by_operator()
+    }
+
+    /// Asked with the operator's API token: no GitHub user's permission applies.
+    pub fn by_operator(&self) -> bool {
+        matches!(
+            self,
+            ControlAction::OperatorAdmit { .. }
+                | ControlAction::OperatorCancel { .. }
+                | ControlAction::OperatorRetry { .. }
+        )
     }
 
     /// The job a check-run event names, which the ledger resolves to its issue.

@@ -95,6 +95,9 @@ pub(crate) struct Log<'a> {
 
 impl Log<'_> {
     pub(crate) async fn event(&mut self, event: JobEvent) {
+        if let JobEvent::StepFinished { step, ok, duration_ms, .. } = &event {
+            crate::metrics::step_finished(step, *ok, Duration::from_millis(*duration_ms));
+        }
         if let Err(e) = self.store.append_event(self.job.id, &event).await {
             tracing::warn!(job = %self.job.id, error = format!("{e:#}"), "storing a job event failed");
         }

@@ -1,5 +1,6 @@
 //! The JSON API (read side): jobs and their event logs. Every route requires
-//! `Authorization: Bearer $MAXION_API_TOKEN`; with no token configured the API
+//! `Authorization: Bearer $MAXION_API_TOKEN` (or the pages' session cookie,
+//! which only that token can obtain); with no token configured the API
 //! answers 401 to everyone rather than being open.
 
 use std::collections::HashMap;
@@ -36,12 +37,15 @@ impl FromRequestParts<AppState> for Authorized {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
         let Some(expected) = state.inner.api_token_digest else { return Err(unauthorized()) };
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(unauthorized)?;
+        let bearer = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        // The pages' session (a browser cannot send the bearer token) opens
+        // the same reads, e.g. the live log's event stream. Never writes:
+        // the pages' forms carry a CSRF token and have routes of their own.
+        let read = parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD;
+        if bearer.is_none() && read && super::session::has_session(state, &parts.headers) {
+            return Ok(Authorized);
+        }
+        let presented = bearer.and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(unauthorized)?;
         let digest: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
         if bool::from(digest.ct_eq(&expected)) { Ok(Authorized) } else { Err(unauthorized()) }
     }
@@ -113,7 +117,7 @@ async fn job_events(
     Ok(Json(EventList { events, next_after }))
 }
 
-fn job_id(raw: &str) -> Result<JobId, ApiError> {
+pub fn job_id(raw: &str) -> Result<JobId, ApiError> {
     raw.parse::<i64>()
         .ok()
         .filter(|n| *n > 0)
@@ -140,7 +144,7 @@ where
     }
 }
 
-fn store_error(error: anyhow::Error) -> ApiError {
+pub fn store_error(error: anyhow::Error) -> ApiError {
     tracing::error!(error = format!("{error:#}"), "store error in the API");
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable")
 }

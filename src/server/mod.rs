@@ -3,7 +3,11 @@
 //! record and answer. All GitHub and sandbox work happens later, off the
 //! request path.
 
-mod api;
+pub mod api;
+pub mod api_write;
+mod metrics;
+pub mod session;
+pub mod stream;
 mod webhook;
 
 use std::sync::Arc;
@@ -19,6 +23,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
+use crate::github::GitHubApp;
 use crate::intake::IntakeSettings;
 use crate::jobs::{Ledger, Store};
 
@@ -31,6 +36,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub ledger: Ledger,
+    /// The App's client, for the API's writes; `None` when the App is not configured.
+    pub github: Option<GitHubApp>,
     inner: Arc<Derived>,
 }
 
@@ -56,8 +63,15 @@ impl AppState {
             settings: Arc::new(settings),
             store,
             ledger,
+            github: None,
             inner: Arc::new(Derived { webhook_mac, intake, api_token_digest }),
         }
+    }
+
+    /// With the App's client (the API's writes call GitHub).
+    pub fn with_github(mut self, app: Option<GitHubApp>) -> AppState {
+        self.github = app;
+        self
     }
 }
 
@@ -67,6 +81,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/webhook", post(webhook::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY)))
         .merge(api::routes())
+        .merge(api_write::routes())
+        .route("/api/jobs/{id}/stream", get(stream::stream))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .with_state(state)
 }

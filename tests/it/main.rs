@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod api;
 mod cli;
 mod control;
 mod e2e;
@@ -14,12 +15,14 @@ mod e2e_crash;
 mod fake_github_selftest;
 mod github_client;
 mod masker_props;
+mod metrics;
 mod pipeline_brief;
 mod pipeline_git;
 mod report;
 mod sandbox_exec;
 mod sandbox_hostile;
 mod store;
+mod web;
 mod webhook;
 mod webhook_examples;
 mod worker;

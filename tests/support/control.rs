@@ -57,6 +57,11 @@ impl Ctl {
         &self.running.as_ref().expect("running").store
     }
 
+    /// The service's base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn base_url(&self) -> &str {
+        &self.url
+    }
+
     /// Sends a signed delivery; returns its id and the answer's `outcome`.
     pub async fn deliver(&self, event: &str, body: Value) -> (String, String) {
         let id = format!("ctl-{}", self.next.fetch_add(1, Ordering::SeqCst));

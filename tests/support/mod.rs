@@ -7,3 +7,4 @@ pub mod e2e;
 pub mod fake_github;
 pub mod git_http;
 pub mod service;
+pub mod web;

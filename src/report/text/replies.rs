@@ -20,7 +20,8 @@ pub fn reply(request_id: i64, body: &str) -> String {
 
 /// The status comment's reason when someone cancelled the job.
 pub fn cancelled_by(login: &str) -> String {
-    format!("requested by @{login}")
+    // No login: the operator cancelled through the API or a page.
+    if login.is_empty() { "requested by the operator".to_owned() } else { format!("requested by @{login}") }
 }
 
 /// A job as `/maxion status` describes it.

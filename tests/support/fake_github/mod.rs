@@ -33,6 +33,7 @@ mod api_checks;
 mod api_issues;
 mod api_pulls;
 mod api_repos;
+mod api_web;
 mod auth;
 mod control;
 mod ctx;

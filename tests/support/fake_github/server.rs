@@ -16,7 +16,7 @@ use super::auth::{self, Caller, Refusal};
 use super::failure::{self, Failure};
 use super::model::{AuthKind, RecordedRequest, RepoId, State};
 use super::spec::{Route, query_decode, spec};
-use super::{api_app, api_checks, api_issues, api_pulls, api_repos, git};
+use super::{api_app, api_checks, api_issues, api_pulls, api_repos, api_web, git};
 
 pub type Shared = Arc<Mutex<State>>;
 
@@ -372,6 +372,7 @@ fn apply(shared: &Shared, p: Pending) -> Reply {
         ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}") => api_checks::update(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs") => api_checks::list_for_ref(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}") => api_issues::get_issue(&mut ctx),
+        ("POST", "/repos/{owner}/{repo}/issues") => api_web::create_issue(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => api_issues::list_comments(&mut ctx),
         ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => api_issues::create_comment(&mut ctx),
         ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}") => api_issues::update_comment(&mut ctx),

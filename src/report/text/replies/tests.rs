@@ -69,6 +69,7 @@ fn cancel_and_retry_replies() {
     insta::assert_snapshot!("nothing_to_retry", nothing_to_retry("/maxion"));
     insta::assert_snapshot!("already_active", already_active(&queued(2, Some(Duration::from_secs(300))), "/maxion"));
     assert_eq!(cancelled_by("alice"), "requested by @alice");
+    assert_eq!(cancelled_by(""), "requested by the operator");
 }
 
 #[test]
