@@ -111,6 +111,15 @@ pub struct RawSettings {
     /// Serve /metrics to anyone: true | false. False: it needs the API token like the JSON API. [default: false]
     #[arg(long, global = true, env = "MAXION_METRICS_PUBLIC")]
     pub maxion_metrics_public: Option<String>,
+    /// The App's OAuth client id, for "Sign in with GitHub" on the pages (with GITHUB_APP_CLIENT_SECRET).
+    #[arg(long, global = true, env = "GITHUB_APP_CLIENT_ID")]
+    pub github_app_client_id: Option<String>,
+    /// The App's OAuth client secret.
+    #[arg(long, global = true, env = "GITHUB_APP_CLIENT_SECRET", hide_env_values = true)]
+    pub github_app_client_secret: Option<String>,
+    /// GitHub's web address, where users sign in (GitHub Enterprise Server: https://HOST). [default: from GITHUB_API_URL]
+    #[arg(long, global = true, env = "MAXION_GITHUB_URL")]
+    pub maxion_github_url: Option<String>,
 }
 
 /// The GitHub App's identity. Present only when all three parts are set.
@@ -159,6 +168,23 @@ pub struct Settings {
 pub struct WebSettings {
     /// `/metrics` without the API token.
     pub metrics_public: bool,
+    /// GitHub's web address (`https://github.com`): sign-in and links.
+    pub github_url: String,
+    /// "Sign in with GitHub": the App's OAuth client; `None` when not configured.
+    pub oauth: Option<OAuthCredentials>,
+}
+
+/// The App's OAuth client id and secret.
+#[derive(Clone)]
+pub struct OAuthCredentials {
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+impl std::fmt::Debug for OAuthCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthCredentials").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
 }
 
 /// What the pipeline runs jobs with (issue #5).
@@ -370,8 +396,22 @@ impl Settings {
             Some(v) => bail!("MAXION_METRICS_PUBLIC: expected true or false, got {v:?}"),
         };
 
+        let github_url = match pick(raw.maxion_github_url, "MAXION_GITHUB_URL")? {
+            Some(url) => parse_http_url(&url, "MAXION_GITHUB_URL")?,
+            None => github_web_url(&github_api_url),
+        };
+        let client_id = pick(raw.github_app_client_id, "GITHUB_APP_CLIENT_ID")?.filter(|c| !c.trim().is_empty());
+        let client_secret = pick(raw.github_app_client_secret, "GITHUB_APP_CLIENT_SECRET")?
+            .map(|s| secret("GITHUB_APP_CLIENT_SECRET", s))
+            .transpose()?;
+        let oauth = match (client_id, client_secret) {
+            (Some(client_id), Some(client_secret)) => Some(OAuthCredentials { client_id, client_secret }),
+            (None, None) => None,
+            _ => bail!("GITHUB_APP_CLIENT_ID and GITHUB_APP_CLIENT_SECRET: set both, or neither"),
+        };
+
         Ok(Settings {
-            web: WebSettings { metrics_public },
+            web: WebSettings { metrics_public, github_url, oauth },
             pipeline: PipelineSettings {
                 sandbox_image,
                 sandbox_network,
@@ -463,6 +503,9 @@ impl RawSettings {
             "MAXION_MAX_JOB_TIMEOUT",
             "MAXION_ALLOWED_NETWORK_MODES",
             "MAXION_METRICS_PUBLIC",
+            "GITHUB_APP_CLIENT_ID",
+            "GITHUB_APP_CLIENT_SECRET",
+            "MAXION_GITHUB_URL",
         ]
     }
 }
@@ -498,6 +541,15 @@ fn parse_http_url(value: &str, name: &str) -> anyhow::Result<String> {
         bail!("{name}: {value:?} must be an http:// or https:// URL");
     }
     Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// GitHub's web address for an API base URL: `https://api.github.com` →
+/// `https://github.com`; a GitHub Enterprise Server's `https://HOST/api/v3` → `https://HOST`.
+pub fn github_web_url(api_url: &str) -> String {
+    if let Some(rest) = api_url.strip_prefix("https://api.") {
+        return format!("https://{rest}");
+    }
+    api_url.strip_suffix("/api/v3").unwrap_or(api_url).to_owned()
 }
 
 fn parse_number<T>(
@@ -577,6 +629,14 @@ mod tests {
             let err = Settings::from_raw(raw, None).expect_err(name).to_string();
             assert!(err.starts_with(name), "{err}");
         }
+    }
+
+    #[test]
+    fn githubs_web_address_follows_the_api_url() {
+        assert_eq!(github_web_url("https://api.github.com"), "https://github.com");
+        assert_eq!(github_web_url("https://ghe.example/api/v3"), "https://ghe.example");
+        let half = RawSettings { github_app_client_id: Some("Iv1".into()), ..Default::default() };
+        assert!(Settings::from_raw(half, None).expect_err("half").to_string().starts_with("GITHUB_APP_CLIENT_ID"));
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         None => None,
     };
     let state = AppState::new(settings, store.clone(), ledger).with_github(github);
-    let app = router(state.clone()).merge(crate::web::routes().with_state(state));
+    let app = router(state.clone()).merge(crate::web::routes(state));
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let server = tokio::spawn(async move {

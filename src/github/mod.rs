@@ -20,6 +20,7 @@ mod tasks;
 mod tokens;
 mod transport;
 mod types;
+mod user;
 
 pub use app::{GitHubApp, GitHubConfig, RetryPolicy};
 pub use checks::{ANNOTATIONS_PER_REQUEST, MAX_ACTIONS, MAX_OUTPUT_CHARS, truncate_with_note};
@@ -29,3 +30,4 @@ pub use limiter::{MutationLimiter, MutationQuota};
 pub use repo::RepoClient;
 pub use tokens::{Access, Permissions};
 pub use types::*;
+pub use user::{OAuthClient, UserRepo};

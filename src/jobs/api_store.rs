@@ -90,16 +90,27 @@ impl Store {
 
     /// Jobs newest first, optionally of one repository (any case) and in one
     /// state, with how many match. `page` starts at 1.
+    /// `only`: just these repositories' jobs (what a signed-in user can read).
     pub async fn list_jobs_filtered(
         &self,
         repo: Option<&str>,
         state: Option<JobState>,
+        only: Option<&[i64]>,
         page: u32,
         per_page: u32,
     ) -> anyhow::Result<(Vec<Job>, i64)> {
         let repo = repo.map(str::to_ascii_lowercase).unwrap_or_default();
         let state = state.map(JobState::as_str).unwrap_or_default();
-        let filter = "($1 = '' OR LOWER(repo_full_name) = $1) AND ($2 = '' OR state = $2)";
+        // Repository ids are numbers from GitHub's answer, never text from the request.
+        let only = match only {
+            None => String::new(),
+            Some([]) => " AND 1 = 0".to_owned(),
+            Some(ids) => {
+                let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                format!(" AND repo_id IN ({})", ids.join(", "))
+            }
+        };
+        let filter = format!("($1 = '' OR LOWER(repo_full_name) = $1) AND ($2 = '' OR state = $2){only}");
         let offset = i64::from(page.saturating_sub(1)) * i64::from(per_page);
         let rows =
             sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {filter} ORDER BY id DESC LIMIT $3 OFFSET $4"))

@@ -60,7 +60,7 @@ pub fn event_stream(store: Store, job: JobId, after: i64) -> Response {
 }
 
 /// `Last-Event-ID` (a reconnect) wins over `?after=` (the URL the page first opened).
-fn resume_point(headers: &HeaderMap, query: &HashMap<String, String>) -> Result<i64, ApiError> {
+pub fn resume_point(headers: &HeaderMap, query: &HashMap<String, String>) -> Result<i64, ApiError> {
     let raw = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

@@ -14,9 +14,14 @@ mod auth;
 mod job_page;
 mod list;
 pub mod log;
+mod oauth;
 mod render;
+mod users;
+
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,19 +30,47 @@ use crate::server::AppState;
 
 pub use auth::Viewer;
 
+/// What the pages' handlers share: the server's state, signed-in users and
+/// the App's OAuth client (when sign-in with GitHub is configured).
+#[derive(Clone)]
+pub struct WebState {
+    pub app: AppState,
+    pub users: Arc<users::Users>,
+    pub oauth: Option<crate::github::OAuthClient>,
+}
+
+impl FromRef<WebState> for AppState {
+    fn from_ref(state: &WebState) -> AppState {
+        state.app.clone()
+    }
+}
+
 /// The pages' routes (merged into the server's router by `service`).
-pub fn routes() -> Router<AppState> {
+pub fn routes(app: AppState) -> Router {
+    let oauth = app.settings.web.oauth.as_ref().map(|o| {
+        crate::github::OAuthClient::new(
+            &app.settings.web.github_url,
+            &app.settings.github_api_url,
+            &o.client_id,
+            o.client_secret.clone(),
+        )
+    });
+    let state = WebState { app, users: Arc::new(users::Users::new()), oauth };
     Router::new()
         .route("/", get(list::index))
         .route("/jobs", get(list::jobs))
         .route("/jobs/{id}", get(job_page::show))
         .route("/jobs/{id}/log.txt", get(job_page::raw_log))
+        .route("/jobs/{id}/stream", get(job_page::stream))
+        .route("/auth/github", get(oauth::start))
+        .route("/auth/github/callback", get(oauth::callback))
         .route("/jobs/{id}/cancel", post(actions::cancel))
         .route("/jobs/{id}/retry", post(actions::retry))
         .route("/signin", get(auth::sign_in_page).post(auth::sign_in))
         .route("/signout", post(auth::sign_out))
         .route("/assets/job.js", get(script))
         .route("/assets/style.css", get(style))
+        .with_state(state)
 }
 
 async fn script() -> Response {

@@ -10,7 +10,25 @@ use super::log::{StepBlock, group};
 use crate::jobs::{Job, JobState, StoredEvent};
 use crate::report::text::web as text;
 
-fn layout(title: &str, csrf: Option<&str>, body: Markup) -> Markup {
+/// The header's part that depends on who is looking.
+#[derive(Default)]
+pub struct Chrome {
+    pub csrf: Option<String>,
+    /// `@login` for a signed-in user.
+    pub who: Option<String>,
+}
+
+impl Chrome {
+    pub fn of(viewer: &super::Viewer, state: &super::WebState) -> Chrome {
+        let who = match viewer {
+            super::Viewer::User(u) => Some(text::signed_in_as(&u.login)),
+            super::Viewer::Operator => None,
+        };
+        Chrome { csrf: viewer.csrf(state), who }
+    }
+}
+
+fn layout(title: &str, chrome: &Chrome, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -24,7 +42,8 @@ fn layout(title: &str, csrf: Option<&str>, body: Markup) -> Markup {
                 header.top {
                     a.brand href="/" { (text::PRODUCT) }
                     a href="/jobs" { (text::JOBS) }
-                    @if let Some(csrf) = csrf {
+                    @if let Some(who) = &chrome.who { span.who { (who) } }
+                    @if let Some(csrf) = &chrome.csrf {
                         form.signout method="post" action="/signout" {
                             input type="hidden" name="csrf" value=(csrf);
                             button type="submit" { (text::SIGN_OUT) }
@@ -38,16 +57,20 @@ fn layout(title: &str, csrf: Option<&str>, body: Markup) -> Markup {
 }
 
 pub fn message_page(message: &str) -> Markup {
-    layout(text::PRODUCT, None, html! { p.message { (message) } })
+    layout(text::PRODUCT, &Chrome::default(), html! { p.message { (message) } })
 }
 
-pub fn sign_in(next: &str, note: Option<&str>) -> Markup {
+pub fn sign_in(next: &str, note: Option<&str>, github: bool) -> Markup {
     layout(
         text::SIGN_IN_TITLE,
-        None,
+        &Chrome::default(),
         html! {
             h1 { (text::SIGN_IN_TITLE) }
             @if let Some(note) = note { p.error { (note) } }
+            @if github {
+                p { a.button #github-signin href={ "/auth/github?next=" (super::auth::encode(next)) } { (text::SIGN_IN_WITH_GITHUB) } }
+                h2 { (text::SIGN_IN_OPERATOR) }
+            }
             p { (text::SIGN_IN_TOKEN_HELP) }
             form method="post" action="/signin" {
                 input type="hidden" name="next" value=(next);
@@ -61,7 +84,7 @@ pub fn sign_in(next: &str, note: Option<&str>) -> Markup {
 pub fn setup(missing: &[&str]) -> Markup {
     layout(
         text::SETUP_TITLE,
-        None,
+        &Chrome::default(),
         html! {
             h1 { (text::SETUP_TITLE) }
             p { (text::SETUP_INTRO) }
@@ -93,11 +116,11 @@ impl ListView {
     }
 }
 
-pub fn job_list(view: &ListView, csrf: Option<&str>) -> Markup {
+pub fn job_list(view: &ListView, chrome: &Chrome) -> Markup {
     let pages = (view.total.max(0) as u64).div_ceil(u64::from(view.per_page)).max(1) as u32;
     layout(
         text::JOBS,
-        csrf,
+        chrome,
         html! {
             h1 { (text::JOBS) }
             form.filter method="get" action="/jobs" {
@@ -143,10 +166,11 @@ pub struct JobView {
     pub truncated: bool,
     /// GitHub's web address (issue and PR links).
     pub web_url: String,
-    pub csrf: Option<String>,
+    /// Cancel and Retry are offered.
+    pub can_act: bool,
 }
 
-pub fn job_page(view: &JobView) -> Markup {
+pub fn job_page(view: &JobView, chrome: &Chrome) -> Markup {
     let job = &view.job;
     let repo = &job.spec.repo.full_name;
     let blocks = group(&view.events);
@@ -157,7 +181,7 @@ pub fn job_page(view: &JobView) -> Markup {
     let title = text::job_title(job.id.0, repo, job.spec.issue_number);
     layout(
         &title,
-        view.csrf.as_deref(),
+        chrome,
         html! {
             div #job data-job=(job.id) data-after=(after) data-next-line=(next_line) data-active=(if active { "1" } else { "0" }) {
                 h1 { (title) }
@@ -173,7 +197,7 @@ pub fn job_page(view: &JobView) -> Markup {
                 @if let Some(pr) = job.pr_number {
                     p.pr { a href={ (view.web_url) "/" (repo) "/pull/" (pr) } { (text::pull_request(pr)) } }
                 }
-                @if let Some(csrf) = &view.csrf {
+                @if let (true, Some(csrf)) = (view.can_act, &chrome.csrf) {
                     div.actions {
                         @if active {
                             form method="post" action={ "/jobs/" (job.id) "/cancel" } {

@@ -21,6 +21,7 @@ mod pipeline_git;
 mod report;
 mod sandbox_exec;
 mod sandbox_hostile;
+mod signin;
 mod store;
 mod web;
 mod webhook;

@@ -118,6 +118,19 @@ pub const SETUP_INTRO: &str = "Maxion is running, but no GitHub App is configure
 pub const SETUP_DOCS: &str = "README.md, \"Creating and installing the GitHub App\", walks through creating the App \
      from app-manifest.yml.";
 
+pub const SIGN_IN_WITH_GITHUB: &str = "Sign in with GitHub";
+pub const SIGN_IN_OPERATOR: &str = "Operator: sign in with the API token";
+pub const SIGN_IN_GITHUB_OFF: &str = "Sign-in with GitHub is not configured on this instance \
+     (GITHUB_APP_CLIENT_ID and GITHUB_APP_CLIENT_SECRET).";
+pub const SIGN_IN_DENIED: &str = "GitHub did not authorize the sign-in.";
+pub const SIGN_IN_STALE: &str = "That sign-in link was stale or not started from this browser; sign in again.";
+pub const GITHUB_UNAVAILABLE: &str = "GitHub did not answer as expected; reload the page in a moment.";
+
+pub fn signed_in_as(login: &str) -> String {
+    format!("@{login}")
+}
+
+pub const NOT_PERMITTED: &str = "You can read this repository but not start or cancel its jobs.";
 pub const NOT_FOUND: &str = "No such page, or no job you may see.";
 pub const BAD_FORM: &str = "The form was stale or not sent from this site; reload the page and try again.";
 

@@ -127,7 +127,7 @@
   }
 
   if (root.dataset.active !== "1" || !window.EventSource) return;
-  var source = new EventSource("/api/jobs/" + root.dataset.job + "/stream?after=" + lastId);
+  var source = new EventSource("/jobs/" + root.dataset.job + "/stream?after=" + lastId);
   window.maxionStream = source;
   source.onmessage = function (m) {
     var id = parseInt(m.lastEventId, 10);

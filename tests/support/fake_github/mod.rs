@@ -41,6 +41,7 @@ mod failure;
 mod git;
 mod inspect;
 mod model;
+mod oauth;
 mod render;
 mod server;
 pub mod spec;

@@ -38,6 +38,9 @@ pub async fn handle(
     if git::is_git_path(&path) {
         return git::serve(shared, method, uri, headers, body).await;
     }
+    if super::oauth::is_oauth_path(&path) {
+        return super::oauth::serve(&shared, &method, &uri, &headers, &body);
+    }
     let query: Vec<(String, String)> = uri
         .query()
         .unwrap_or_default()
