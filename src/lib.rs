@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod control;
+pub mod doctor;
 pub mod github;
 pub mod intake;
 pub mod jobs;

@@ -1,4 +1,5 @@
-//! The `maxion` command: `serve` runs the service, `migrate` applies migrations.
+//! The `maxion` command: `serve` runs the service, `migrate` applies migrations,
+//! `doctor` checks what jobs need.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Check what jobs need, one line per check (✔, or ✘ with the fix); exit 0 only if all pass.
+    Doctor,
 }
 
 fn main() -> ExitCode {
@@ -43,8 +46,14 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     maxion::telemetry::init();
+    let doctor = matches!(cli.command, Command::Doctor);
     let settings = match Settings::load(cli.settings, cli.config.as_deref()) {
         Ok(s) => s,
+        Err(e) if doctor => {
+            let error = maxion::masker::global().mask(&format!("{e:#}"));
+            println!("{}", maxion::doctor::settings_failed(&error).line);
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("error: {}", maxion::masker::global().mask(&format!("{e:#}")));
             return ExitCode::from(2);
@@ -60,6 +69,17 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve => maxion::service::start(settings).await?.run_until_signal().await,
+            Command::Doctor => {
+                let checks = maxion::doctor::run(&settings).await;
+                for check in &checks {
+                    println!("{}", maxion::masker::global().mask(&check.line));
+                }
+                if checks.iter().all(|c| c.ok) {
+                    Ok(())
+                } else {
+                    Err(anyhow::anyhow!("{}", maxion::report::text::doctor::FAILED))
+                }
+            }
             Command::Migrate => {
                 maxion::jobs::Store::open(&settings.database_url).await?;
                 println!("migrations applied");

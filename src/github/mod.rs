@@ -28,6 +28,7 @@ pub use coalesce::Coalescer;
 pub use error::GitHubError;
 pub use limiter::{MutationLimiter, MutationQuota};
 pub use repo::RepoClient;
+pub use tasks::HookConfig;
 pub use tokens::{Access, Permissions};
 pub use types::*;
 pub use user::{OAuthClient, UserRepo};

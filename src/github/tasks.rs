@@ -33,3 +33,19 @@ impl RepoClient {
         Ok(created.into())
     }
 }
+
+/// `GET /app/hook/config`: where GitHub delivers the App's webhooks.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct HookConfig {
+    pub url: Option<String>,
+    pub content_type: Option<String>,
+}
+
+impl super::GitHubApp {
+    /// The App's webhook configuration (App JWT; `maxion doctor` compares its URL).
+    pub async fn hook_config(&self) -> Result<HookConfig, GitHubError> {
+        let call =
+            super::transport::Call::new(Method::GET, "/app/hook/config".to_owned(), "the App's webhook", Safety::Read);
+        self.call(super::transport::Auth::App, &call).await?.json("GET /app/hook/config")
+    }
+}

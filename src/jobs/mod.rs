@@ -3,6 +3,7 @@
 
 mod api_store;
 mod control_store;
+mod doctor_store;
 pub mod ledger;
 mod metrics_store;
 pub mod model;

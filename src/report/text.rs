@@ -9,6 +9,7 @@ use crate::github::{CheckAction, CheckConclusion, truncate_with_note};
 use crate::jobs::JobId;
 
 pub mod api;
+pub mod doctor;
 mod replies;
 mod repoconfig;
 pub mod web;

@@ -10,6 +10,7 @@ mod support;
 mod api;
 mod cli;
 mod control;
+mod doctor;
 mod e2e;
 mod e2e_crash;
 mod fake_github_selftest;

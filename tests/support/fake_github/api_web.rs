@@ -47,7 +47,18 @@ pub fn create_issue(ctx: &mut Ctx) -> Reply {
     Reply::created(render::issue(ctx.state, r, &issue))
 }
 
+/// `GET /app/hook/config` (App JWT): the App's webhook delivery settings.
+pub fn hook_config(ctx: &mut Ctx) -> Reply {
+    let url = ctx.state.oauth.hook_url.clone().unwrap_or_default();
+    Reply::ok(serde_json::json!({"content_type": "json", "insecure_ssl": "0", "secret": "********", "url": url}))
+}
+
 impl FakeGitHub {
+    /// The webhook URL set on the App's page.
+    pub fn set_hook_url(&self, url: &str) {
+        self.lock().oauth.hook_url = Some(url.to_owned());
+    }
+
     /// An issue's `(title, body, author)`.
     pub fn issue(&self, repo: RepoId, number: u64) -> Option<(String, String, String)> {
         let s = self.lock();

@@ -31,6 +31,8 @@ pub struct OAuthState {
     codes: HashMap<String, (String, String, DateTime<Utc>)>,
     tokens: HashMap<String, String>,
     next: u64,
+    /// The App's webhook URL (`GET /app/hook/config`; see `api_web.rs`).
+    pub hook_url: Option<String>,
 }
 
 impl FakeGitHub {

@@ -362,6 +362,7 @@ fn apply(shared: &Shared, p: Pending) -> Reply {
     let t = p.template.as_str();
     let reply = match (p.method.as_str(), t) {
         ("GET", "/app") => api_app::get_app(&mut ctx),
+        ("GET", "/app/hook/config") => api_web::hook_config(&mut ctx),
         ("POST", "/app/installations/{installation_id}/access_tokens") => api_app::access_token(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/installation") => api_app::repo_installation(&mut ctx),
         ("GET", "/users/{username}") => api_app::get_user(&mut ctx),
