@@ -8,6 +8,7 @@
 mod support;
 
 mod api;
+mod browser;
 mod cli;
 mod control;
 mod doctor;

@@ -127,9 +127,8 @@
   }
 
   if (root.dataset.active !== "1" || !window.EventSource) return;
-  var source = new EventSource("/jobs/" + root.dataset.job + "/stream?after=" + lastId);
-  window.maxionStream = source;
-  source.onmessage = function (m) {
+  var source = null;
+  function onMessage(m) {
     var id = parseInt(m.lastEventId, 10);
     if (id <= lastId) return;
     lastId = id;
@@ -141,5 +140,16 @@
       // The finished page (state, buttons, PR link) comes from the server.
       window.setTimeout(function () { location.reload(); }, 300);
     }
+  }
+  // A new connection resumes after the last event shown (the browser's own
+  // reconnects send Last-Event-ID, which the server prefers).
+  function connect() {
+    source = new EventSource("/jobs/" + root.dataset.job + "/stream?after=" + lastId);
+    source.onmessage = onMessage;
+  }
+  connect();
+  window.maxionReconnect = function () {
+    source.close();
+    connect();
   };
 })();
