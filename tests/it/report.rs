@@ -3,15 +3,17 @@
 //! in place, the `eyes` reaction, and the expected check runs; a restart finds
 //! the comment again; a failure's output is cut to GitHub's limit.
 
-
 use std::time::Duration;
 
 use maxion::github::*;
-use maxion::jobs::{Job, JobEvent, JobId, JobState, NewJob, RepoRef, TriggerKind};
+use maxion::jobs::{Job, JobEvent, JobId, JobState, NewJob, TriggerKind};
 use maxion::report::text::Phase;
 use maxion::report::{self, JobReporter, ReportConfig};
-use secrecy::SecretString;
+
 use crate::support::fake_github::{FakeGitHub, ReactionTarget, RepoId};
+use crate::support::github::Installed;
+use crate::support::jobs::new_job;
+use crate::support::wait::until_true;
 
 struct World {
     gh: FakeGitHub,
@@ -21,18 +23,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let gh = FakeGitHub::start().await;
-    let inst = gh.add_installation("acme");
-    let repo_id = gh.add_repo(inst, "acme/widgets");
-    let mut c = GitHubConfig::new(gh.url(), gh.app_id(), SecretString::from(gh.private_key_pem().to_owned()));
-    c.retry = RetryPolicy {
-        min_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(200),
-        max_retries: 3,
-        max_total_delay: Duration::from_secs(10),
-    };
-    c.quota = MutationQuota { min_interval: Duration::from_millis(1), windows: Vec::new() };
-    let repo = GitHubApp::new(c).unwrap().repo(inst.0, "acme/widgets").unwrap();
+    let Installed { gh, repo_id, repo, .. } = Installed::start().await;
     let cfg =
         ReportConfig { public_url: "https://maxion.example/".into(), update_interval: Duration::from_millis(100) };
     World { gh, repo_id, repo, cfg }
@@ -44,22 +35,9 @@ fn job(id: i64, issue: u64, trigger_comment: Option<u64>) -> Job {
         id: JobId(id),
         state: JobState::Queued,
         spec: NewJob {
-            installation_id: 1,
-            repo: RepoRef {
-                id: 1,
-                full_name: "acme/widgets".into(),
-                clone_url: String::new(),
-                default_branch: "main".into(),
-            },
-            issue_number: issue as i64,
-            issue_title: "Fix it".into(),
             trigger: if trigger_comment.is_some() { TriggerKind::Comment } else { TriggerKind::Label },
             trigger_comment_id: trigger_comment.map(|c| c as i64),
-            sender_login: "alice".into(),
-            sender_id: 2,
-            instructions: None,
-            delivery_id: "d".into(),
-            follow_up: None,
+            ..new_job(issue as i64, "d")
         },
         attempts: 0,
         step: None,
@@ -207,12 +185,8 @@ async fn a_failure_reports_the_tail_annotations_and_is_cut_to_the_limit() {
 }
 
 /// Polls until `cond` holds (the reporter delivers asynchronously), failing after 5 s.
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    until_true(what, Duration::from_secs(5), cond).await
 }
 
 #[tokio::test]
