@@ -121,8 +121,7 @@ async fn commands_on_a_queued_job() {
 async fn commands_on_a_running_job() {
     let c = TestService::start(|_| {}).await;
     let issue = c.issue("Running");
-    let job = c.queued_job(issue, "").await;
-    c.run_elsewhere(job.id).await;
+    let job = c.running_job(issue, "").await;
     c.store().set_step(job.id, "agent").await.expect("step");
 
     for command in ["/maxion status", "/maxion", "/maxion retry", "/maxion cancel", "/maxion help", "/maxion cancle"] {
@@ -147,8 +146,7 @@ async fn commands_on_a_running_job() {
 async fn commands_on_a_finished_job() {
     let c = TestService::start(|_| {}).await;
     let issue = c.issue("Finished");
-    let job = c.queued_job(issue, "keep it short").await;
-    c.run_elsewhere(job.id).await;
+    let job = c.running_job(issue, "keep it short").await;
     assert!(
         c.store().transition(job.id, JobState::Running, JobState::Failed, Some("tests failed")).await.expect("end")
     );
@@ -327,9 +325,8 @@ async fn removing_the_label_cancels_a_queued_job_and_adding_it_starts_a_new_one(
 async fn check_run_rerun_and_buttons() {
     let c = TestService::start(|_| {}).await;
     let issue = c.issue("Checks");
-    let job = c.queued_job(issue, "be brief").await;
     // `Cancel` while running.
-    c.run_elsewhere(job.id).await;
+    let job = c.running_job(issue, "be brief").await;
     let (d, outcome) = c.check_run(job.id, "alice", Some("cancel")).await;
     assert_eq!(outcome, "command");
     assert_eq!(c.processed(&d).await, "cancelled");

@@ -39,6 +39,14 @@ impl TestService {
         job
     }
 
+    /// A job admitted as [`TestService::queued_job`] and then claimed by
+    /// another instance, as if running there.
+    pub async fn running_job(&self, issue: u64, instructions: &str) -> Job {
+        let job = self.queued_job(issue, instructions).await;
+        self.run_elsewhere(job.id).await;
+        job
+    }
+
     /// The job is claimed by another instance, as if running there.
     pub async fn run_elsewhere(&self, job: JobId) {
         let claimed = self.store().claim_next("another-instance", Duration::from_secs(600)).await.expect("claim");
