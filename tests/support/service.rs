@@ -339,3 +339,8 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
+
+/// Asserts that `text` (a reply, a comment) contains `needle`, showing all of it when not.
+pub fn has(text: &str, needle: &str) {
+    assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+}
