@@ -2,14 +2,13 @@
 //! out, timeouts, the job deadline, cancellation, huge output, secret masking
 //! and the sweep of containers a killed process left behind.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::docker::{DockerTest, sh, sh_with, sink, text_of};
 use maxion::masker::Masker;
 use maxion::sandbox::{ExecOutcome, ExecRequest, OutputStream, Sandbox, SandboxError, SandboxState, sweep_orphans};
 use secrecy::SecretString;
-use crate::support::docker::{DockerTest, sh, sh_with, sink, text_of};
 use tokio_util::sync::CancellationToken;
 
 macro_rules! docker_test {
@@ -241,7 +240,7 @@ async fn dropping_a_sandbox_removes_its_container() {
 #[test]
 fn a_gigabyte_of_output_is_capped_with_bounded_memory() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "gigabyte_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "sandbox_exec::gigabyte_child", "--ignored", "--nocapture", "--test-threads=1"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -384,7 +383,7 @@ async fn sigkilled_process_leaves_an_orphan_that_the_sweep_removes() {
     }
     let mut child = KillOnDrop(
         std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "orphan_child", "--ignored", "--nocapture"])
+            .args(["--exact", "sandbox_exec::orphan_child", "--ignored", "--nocapture"])
             .env("MAXION_ORPHAN_INSTANCE", &t.instance)
             .env("MAXION_TEST_IMAGE", &t.image)
             .stdout(std::process::Stdio::piped())
