@@ -60,7 +60,7 @@ async fn commands_on_a_queued_job() {
     let c = TestService::start(|_| {}).await;
     let issue = c.issue("Queued");
     let job = c.queued_job(issue, "use tabs").await;
-    c.gh.expect_reaction(c.repo, ReactionTarget::Comment(job.spec.trigger_comment_id.expect("comment") as u64), "eyes");
+    c.gh.expect_reaction(c.repo, ReactionTarget::Comment(job.spec.trigger_comment_id.expect("comment").0), "eyes");
 
     // `/maxion` again joins the job and says so.
     let (d, outcome) = c.comment(issue, "alice", "/maxion").await;
@@ -164,7 +164,7 @@ async fn commands_on_a_finished_job() {
     assert_ne!(retry.id, job.id);
     assert_eq!((retry.state, retry.spec.trigger), (JobState::Queued, TriggerKind::Retry));
     assert_eq!(retry.spec.instructions.as_deref(), Some("keep it short"));
-    c.gh.expect_reaction(c.repo, ReactionTarget::Comment(retry.spec.trigger_comment_id.expect("c") as u64), "eyes");
+    c.gh.expect_reaction(c.repo, ReactionTarget::Comment(retry.spec.trigger_comment_id.expect("c").0), "eyes");
     assert_snapshot!(c.status_comment(issue, retry.id).body, @r"
     <!-- maxion:job:2 -->
     🕒 **Maxion queued this job** (position 1 in the queue).

@@ -3,7 +3,7 @@
 //! feedback on pull requests (Maxion's own, and someone else's).
 
 use insta::assert_snapshot;
-use maxion::jobs::{JobState, TriggerKind};
+use maxion::jobs::{IssueNumber, JobState, TriggerKind};
 
 use crate::support::fake_github::UserType;
 use crate::support::service::{TestService, has};
@@ -115,7 +115,7 @@ async fn follow_ups_on_maxions_pull_request_are_admitted_and_on_a_foreign_one_re
     let first = c.queued_job(issue, "").await;
     c.gh.create_branch(c.repo, "maxion/1-add-a-flag", "main");
     let ours = c.gh.add_pull(c.repo, "maxion/1-add-a-flag", "main", &c.gh.bot_login(), "Add a flag");
-    c.store().set_pull_request(first.id, "maxion/1-add-a-flag", ours as i64).await.expect("record the PR");
+    c.store().set_pull_request(first.id, "maxion/1-add-a-flag", IssueNumber(ours)).await.expect("record the PR");
 
     // Permission rules as for issues: a reader is refused.
     let (d, _) = c.pr_comment(ours, "bob", "/maxion rename the flag").await;

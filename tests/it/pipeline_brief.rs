@@ -4,7 +4,7 @@
 //! related items, detected commands).
 
 use crate::support::github::Installed;
-use maxion::github::NewPullRequest;
+use maxion::github::{CommentId, IssueNumber, NewPullRequest};
 use maxion::pipeline::brief::*;
 use maxion::pipeline::detect::{CommandKind, CommandPlan, PlannedCommand};
 
@@ -24,7 +24,7 @@ fn small() -> BriefInput {
         default_branch: "main".into(),
         head_sha: SHA.into(),
         issue: IssueText {
-            number: 12,
+            number: IssueNumber(12),
             title: "Widgets wobble when spun".into(),
             body: "Spinning a widget faster than 10 rpm makes it wobble.\n\nExpected: it stays level.".into(),
             labels: vec!["maxion".into(), "bug".into()],
@@ -98,7 +98,7 @@ fn big_input() -> BriefInput {
     }];
     input.related = (1..=12)
         .map(|n| RelatedEntry {
-            number: 100 + n,
+            number: IssueNumber(100 + n),
             title: format!("Earlier attempt {n}"),
             state: "closed".into(),
             is_pull_request: n % 2 == 0,
@@ -261,10 +261,10 @@ async fn gathers_trusted_context_from_github() {
     let gathered = gather(
         &client,
         &GatherRequest {
-            issue_number: issue,
+            issue_number: IssueNumber(issue),
             instructions: Some("use a loop, not slice"),
             triggered_by: "maint",
-            trigger_comment_id: Some(trigger),
+            trigger_comment_id: Some(CommentId(trigger)),
             include_untrusted_comments: false,
             commands: None,
             limits: &limits,
@@ -308,10 +308,10 @@ async fn gathers_trusted_context_from_github() {
     let with_all = gather(
         &client,
         &GatherRequest {
-            issue_number: issue,
+            issue_number: IssueNumber(issue),
             instructions: None,
             triggered_by: "maint",
-            trigger_comment_id: Some(trigger),
+            trigger_comment_id: Some(CommentId(trigger)),
             include_untrusted_comments: true,
             commands: Some(CommandPlan::default()),
             limits: &limits,
@@ -343,7 +343,7 @@ async fn a_missing_issue_is_an_error_naming_it() {
     let err = gather(
         &client,
         &GatherRequest {
-            issue_number: 99,
+            issue_number: IssueNumber(99),
             instructions: None,
             triggered_by: "x",
             trigger_comment_id: None,

@@ -31,7 +31,7 @@ async fn queue_store() -> Queue {
 
 impl Queue {
     /// Records a job for `issue` and admits it to the queue.
-    async fn queue(&self, issue: i64) -> JobId {
+    async fn queue(&self, issue: u64) -> JobId {
         let delivery = format!("d{issue}");
         let job = new_job(issue, &delivery);
         let record = DeliveryRecord { id: delivery, event: "issues".into(), action: None, effect: Effect::Run(job) };

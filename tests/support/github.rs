@@ -44,7 +44,7 @@ impl Installed {
         let mut c = fast_config(&gh);
         config(&mut c);
         let app = GitHubApp::new(c).expect("client");
-        let repo = app.repo(inst.0, "acme/widgets").expect("repository client");
+        let repo = app.repo(maxion::github::InstallationId(inst.0), "acme/widgets").expect("repository client");
         Installed { gh, inst, repo_id, app, repo }
     }
 }

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, Mac};
 use maxion::config::{RawSettings, Settings};
-use maxion::jobs::{Job, JobId, Store};
+use maxion::jobs::{IssueNumber, Job, JobId, Store};
 use maxion::service::{self, Running};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -329,7 +329,7 @@ impl TestService {
 
     /// The newest job of the issue.
     pub async fn latest(&self, issue: u64) -> Option<Job> {
-        self.store().latest_job_for_issue(self.repo.0 as i64, issue as i64).await.expect("read")
+        self.store().latest_job_for_issue(maxion::jobs::RepoId(self.repo.0), IssueNumber(issue)).await.expect("read")
     }
 }
 

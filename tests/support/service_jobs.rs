@@ -16,7 +16,7 @@ impl TestService {
     /// Waits until the control loop has processed the delivery's request; its outcome.
     pub async fn processed(&self, delivery: &str) -> String {
         until(Duration::from_secs(60), async || match self.store().control_outcome(delivery).await.expect("read") {
-            Some((true, outcome)) => Ok(outcome.unwrap_or_default()),
+            Some((true, outcome)) => Ok(outcome.map(|o| o.as_str().to_owned()).unwrap_or_default()),
             Some((false, _)) => Err(format!("delivery {delivery} not processed")),
             None => panic!("delivery {delivery} stored no control request"),
         })
