@@ -6,7 +6,7 @@ use anyhow::Context;
 use super::Control;
 use super::permissions::permitted;
 use crate::github::RepoClient;
-use crate::jobs::{ClaimedRequest, ControlAction, Job, JobId, JobState, NewJob, TriggerKind};
+use crate::jobs::{ClaimedRequest, ControlAction, Job, JobEnd, JobId, JobState, NewJob, TriggerKind};
 use crate::report::text::{self, Guarded, HelpView, Phase, StatusView};
 
 impl Control {
@@ -113,11 +113,7 @@ impl Control {
             _ => Guarded::Start,
         };
         if let ControlAction::Admit { job } = req.action {
-            let why = format!(
-                "@{} may not start jobs (needs {} permission)",
-                req.sender_login,
-                self.settings.required.as_str()
-            );
+            let why = text::refused_reason(&req.sender_login, self.settings.required.as_str());
             self.store.transition(job, JobState::Received, JobState::Refused, Some(&why)).await?;
         }
         if self.recent(claimed, "refused").await? > 0 {
@@ -146,8 +142,8 @@ impl Control {
             // `received` and edits the reply it finds by marker.
             let body = text::not_maxions_pull_request(&job.spec.sender_login, &self.settings.command);
             self.reply(repo, claimed, &body).await?;
-            let why = "the pull request was not opened by Maxion";
-            self.store.transition(job.id, JobState::Received, JobState::Refused, Some(why)).await?;
+            let why = text::not_opened_by_maxion();
+            self.store.transition(job.id, JobState::Received, JobState::Refused, Some(&why)).await?;
             return Ok("not_maxions_pull_request");
         }
         crate::report::acknowledge(repo, &job).await.context("adding the eyes reaction")?;
@@ -191,7 +187,8 @@ impl Control {
             };
             return self.reply(repo, claimed, &text::nothing_to_cancel(summary.as_ref())).await;
         };
-        let reason = text::cancelled_by(by);
+        let end = JobEnd::Cancelled { by: Some(by.to_owned()) };
+        let reason = text::end_reason(&end).unwrap_or_default();
         let mut summary = self.summarize(&job).await?;
         let not_started = job.state != JobState::Running
             && self.store.transition(job.id, job.state, JobState::Cancelled, Some(&reason)).await?;
@@ -199,7 +196,7 @@ impl Control {
             let view = StatusView {
                 job_id: job.id,
                 job_url: summary.job_url.clone(),
-                phase: Phase::Cancelled { reason: Some(reason) },
+                phase: Phase::Ended(end),
                 steps: Vec::new(),
                 notes: Vec::new(),
             };

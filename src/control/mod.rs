@@ -167,7 +167,7 @@ impl Control {
                 let reason = crate::masker::global().mask(&format!("{e:#}"));
                 tracing::error!(request = req.id, error = %reason, "control request failed for good");
                 if let ControlAction::Admit { job } = req.request.action {
-                    let why = format!("could not be admitted: {reason}");
+                    let why = crate::report::text::not_admitted(&reason);
                     let _ = self.store.transition(job, JobState::Received, JobState::Failed, Some(&why)).await;
                 }
                 self.store.finish_control_request(req.id, "failed").await

@@ -2,11 +2,13 @@
 //! and the delivery ledger that records webhooks and creates jobs (`ledger`).
 
 mod control_store;
+mod end;
 pub mod ledger;
 pub mod model;
 pub mod request;
 pub mod store;
 
+pub use end::{Failure, JobEnd, StepStop};
 pub use ledger::{DeliveryRecord, Effect, JobRate, Ledger, Recorded};
 pub use model::*;
 pub use request::{ClaimedRequest, ControlAction, ControlRequest};

@@ -2,11 +2,10 @@
 //! through the real service, real Docker sandboxes, host git against the
 //! fake GitHub's git server, and the scripted test agent.
 
-
 use std::time::Duration;
 
-use maxion::jobs::JobState;
 use crate::support::e2e::E2e;
+use maxion::jobs::JobState;
 
 const JOB_LIMIT: Duration = Duration::from_secs(120);
 
@@ -467,6 +466,29 @@ async fn a_review_comment_on_maxions_pull_request_adds_a_commit_with_its_place_i
     assert!(brief.contains(hunk), "{brief}");
     let own = e.gh.comments(e.repo, pr.number).into_iter().filter(|c| c.user == e.gh.bot_login()).count();
     assert_eq!(own, 1, "the status comment is on the pull request");
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+/// A sandbox that cannot start (its image is missing) fails the job where the
+/// user sees it, and the job's working copy does not stay on the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sandbox_that_cannot_start_fails_the_job_and_leaves_no_working_copy() {
+    let Some(e) = E2e::start(|r| r.maxion_sandbox_image = Some("maxion-sandbox-absent:none".into())).await else {
+        return;
+    };
+    let issue = e.label_issue("No image", "write ok.txt fine").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed, "error: {:?}", job.error);
+    let comment = status_comment(&e, issue);
+    assert!(comment.contains("maxion-sandbox-absent:none"), "{comment}");
+    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
+    assert!(steps_started(&events).contains(&"checkout".to_owned()), "the working copy was made first");
+    let work = e.dir.path().join("data").join("work");
+    let left: Vec<_> =
+        std::fs::read_dir(&work).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", work.display());
+    assert!(e.gh.pulls(e.repo).is_empty());
     e.gh.assert_ok();
     e.stop().await;
 }
