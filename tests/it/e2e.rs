@@ -254,6 +254,14 @@ async fn maxion_cancel_on_a_running_job_removes_its_container_quickly() {
     assert_eq!(job.error.as_deref(), Some("requested by @alice"));
     let own: Vec<_> = e.gh.comments(e.repo, issue).into_iter().filter(|c| c.user == e.gh.bot_login()).collect();
     assert!(own.iter().any(|c| c.body.contains("cancelled this job**: requested by @alice")), "{own:#?}");
+    // The step it was in reads cancelled, on GitHub and in the job's log, not failed.
+    let status = own.iter().find(|c| c.body.contains("cancelled this job")).expect("status comment");
+    assert!(status.body.contains("| `agent` | 🚫 cancelled |"), "{}", status.body);
+    assert!(!status.body.contains("❌"), "{}", status.body);
+    assert!(runs.iter().all(|r| !r.summary.as_deref().unwrap_or_default().contains("❌")), "{runs:?}");
+    let events = e.store().job_events(id, 0, 10_000).await.expect("events");
+    let stopped = |s: &maxion::jobs::StoredEvent| matches!(&s.event, maxion::jobs::JobEvent::StepFinished { step, stopped: Some(maxion::jobs::StepStop::Cancelled), .. } if step == "agent");
+    assert!(events.iter().any(stopped), "{events:#?}");
     assert!(own.iter().any(|c| c.body.contains("Stopping [job")), "the command got its reply: {own:#?}");
     e.gh.assert_ok();
     e.stop().await;
