@@ -18,7 +18,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::GitError;
 use super::names::{split_full_name, validate_branch};
 use super::runner::{Git, GitCmd};
-use super::workcopy::{Materialize, WorkingCopy};
+use super::workcopy::{CopySpec, Materialize, WorkingCopy};
 
 /// Branches and tags: the mirror deliberately skips `refs/pull/*` and other
 /// hosting refs, which on a busy GitHub repository outweigh the code.
@@ -271,7 +271,8 @@ impl SyncedMirror {
         // A branch left upstream by an earlier attempt at the same job is
         // the bot's own: the push may replace it, but only as last seen.
         let lease = self.branch_head(branch).await?;
-        WorkingCopy::create(&self.git, &self.path, dest, base_branch, Some(branch), base, lease, m).await
+        let spec = CopySpec { dest, checkout: base_branch, new_branch: Some(branch), base, lease, materialize: m };
+        WorkingCopy::create(&self.git, &self.path, spec).await
     }
 
     /// A working copy of an existing branch (a follow-up on a pull request
@@ -279,7 +280,15 @@ impl SyncedMirror {
     pub async fn checkout_existing(&self, dest: &Path, branch: &str) -> Result<WorkingCopy, GitError> {
         let head = self.branch_head(branch).await?.ok_or_else(|| GitError::NoSuchBranch(branch.into()))?;
         let m = Materialize::Checkout;
-        WorkingCopy::create(&self.git, &self.path, dest, branch, None, head.clone(), Some(head), m).await
+        let spec = CopySpec {
+            dest,
+            checkout: branch,
+            new_branch: None,
+            base: head.clone(),
+            lease: Some(head),
+            materialize: m,
+        };
+        WorkingCopy::create(&self.git, &self.path, spec).await
     }
 
     /// Like [`Self::checkout_existing`], but only the `.git` is written (the
@@ -287,7 +296,15 @@ impl SyncedMirror {
     pub async fn prepare_existing(&self, dest: &Path, branch: &str) -> Result<WorkingCopy, GitError> {
         let head = self.branch_head(branch).await?.ok_or_else(|| GitError::NoSuchBranch(branch.into()))?;
         let m = Materialize::GitDirOnly;
-        WorkingCopy::create(&self.git, &self.path, dest, branch, None, head.clone(), Some(head), m).await
+        let spec = CopySpec {
+            dest,
+            checkout: branch,
+            new_branch: None,
+            base: head.clone(),
+            lease: Some(head),
+            materialize: m,
+        };
+        WorkingCopy::create(&self.git, &self.path, spec).await
     }
 }
 
