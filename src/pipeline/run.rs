@@ -86,15 +86,14 @@ async fn run_steps(
 ) -> Result<JobEnd, JobEnd> {
     let gathered = brief::gather(ctx, repo, job, reporter).await?;
     let mut log = Log { store: &ctx.store, job, reporter };
-    let briefed = brief::assemble(ctx, repo, &mut log, gathered).await?;
+    let (briefed, eff) = brief::assemble(ctx, repo, &mut log, gathered).await?;
     if cancel.is_cancelled() {
         return Err(JobEnd::Cancelled { by: None });
     }
-    let (wc, dir) = checkout::checkout(ctx, repo, &mut log, &briefed).await?;
+    let (wc, dir) = checkout::checkout(ctx, repo, &mut log, &briefed, &eff.branch_prefix).await?;
     // From here on the working copy is removed however the job ends: by
     // `clean_up`, or by `dir`'s drop on an early return.
-    let sandbox = sandbox::start(ctx, job, &briefed.eff, cancel).await?;
-    let eff = briefed.eff.clone();
+    let sandbox = sandbox::start(ctx, job, &eff, cancel).await?;
     let mut run = JobRun { ctx, repo, job, log, eff, wc, dir, sandbox };
     let result = work_and_ship(&mut run, &briefed).await;
     run.clean_up().await;

@@ -17,7 +17,6 @@ pub(crate) struct Briefed {
     pub gathered: Gathered,
     /// The branch of the pull request a follow-up works on; `None`: a new branch.
     pub follow_up_branch: Option<String>,
-    pub eff: Effective,
     pub plan: TimedPlan,
     /// The brief the agent gets.
     pub text: String,
@@ -74,13 +73,14 @@ pub(crate) async fn gather(
 }
 
 /// Reads the repository's configuration (step `config`), folds it into the
-/// brief's input and assembles the brief (step `brief`).
+/// brief's input and assembles the brief (step `brief`). Returns the brief and
+/// the effective configuration.
 pub(crate) async fn assemble(
     ctx: &PipelineContext,
     repo: &RepoClient,
     log: &mut Log<'_>,
     (mut gathered, follow_up_branch): (Gathered, Option<String>),
-) -> Result<Briefed, JobEnd> {
+) -> Result<(Briefed, Effective), JobEnd> {
     let eff = repo_config(ctx, repo, log, &gathered.head_sha).await?;
     let plan = apply_config(&eff, &mut gathered);
     let started = log.step_started("brief").await;
@@ -91,5 +91,5 @@ pub(crate) async fn assemble(
         tracing::warn!(job = %log.job.id, error = format!("{e:#}"), "storing the brief failed");
     }
     log.step_finished("brief", true, None, started).await;
-    Ok(Briefed { gathered, follow_up_branch, eff, plan, text, summary })
+    Ok((Briefed { gathered, follow_up_branch, plan, text, summary }, eff))
 }

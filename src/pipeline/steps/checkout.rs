@@ -88,9 +88,10 @@ pub(crate) async fn checkout(
     repo: &RepoClient,
     log: &mut Log<'_>,
     briefed: &Briefed,
+    branch_prefix: &str,
 ) -> Result<(WorkingCopy, WorkDir), JobEnd> {
     let started = log.step_started("checkout").await;
-    let result = make_working_copy(ctx, repo, log.job, briefed).await;
+    let result = make_working_copy(ctx, repo, log.job, briefed, branch_prefix).await;
     log.step_ended("checkout", started, &result).await;
     result
 }
@@ -100,11 +101,12 @@ async fn make_working_copy(
     repo: &RepoClient,
     job: &Job,
     briefed: &Briefed,
+    branch_prefix: &str,
 ) -> Result<(WorkingCopy, WorkDir), JobEnd> {
     let g = &briefed.gathered;
     let branch = match &briefed.follow_up_branch {
         Some(b) => b.clone(),
-        None => branch_name(&briefed.eff.branch_prefix, job.spec.issue_number as u64, &job.spec.issue_title),
+        None => branch_name(branch_prefix, job.spec.issue_number as u64, &job.spec.issue_title),
     };
     let token = ctx
         .app
