@@ -278,24 +278,17 @@ impl SyncedMirror {
     /// A working copy of an existing branch (a follow-up on a pull request
     /// Maxion opened), at `dest`; commits go on top of its head.
     pub async fn checkout_existing(&self, dest: &Path, branch: &str) -> Result<WorkingCopy, GitError> {
-        let head = self.branch_head(branch).await?.ok_or_else(|| GitError::NoSuchBranch(branch.into()))?;
-        let m = Materialize::Checkout;
-        let spec = CopySpec {
-            dest,
-            checkout: branch,
-            new_branch: None,
-            base: head.clone(),
-            lease: Some(head),
-            materialize: m,
-        };
-        WorkingCopy::create(&self.git, &self.path, spec).await
+        self.existing_branch(dest, branch, Materialize::Checkout).await
     }
 
     /// Like [`Self::checkout_existing`], but only the `.git` is written (the
     /// files go to the sandbox from [`WorkingCopy::archive`], as for a new branch).
     pub async fn prepare_existing(&self, dest: &Path, branch: &str) -> Result<WorkingCopy, GitError> {
+        self.existing_branch(dest, branch, Materialize::GitDirOnly).await
+    }
+
+    async fn existing_branch(&self, dest: &Path, branch: &str, m: Materialize) -> Result<WorkingCopy, GitError> {
         let head = self.branch_head(branch).await?.ok_or_else(|| GitError::NoSuchBranch(branch.into()))?;
-        let m = Materialize::GitDirOnly;
         let spec = CopySpec {
             dest,
             checkout: branch,
