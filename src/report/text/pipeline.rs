@@ -195,6 +195,34 @@ mod tests {
     }
 
     #[test]
+    fn the_job_log_and_the_other_stored_reasons() {
+        let lines = [
+            status_comment_unavailable(&"HTTP 502"),
+            no_maxion_branch(),
+            not_opened_by_maxion(),
+            not_admitted("GitHub answered 502 five times"),
+            brief_assembled(5120),
+            config_read(true),
+            config_read(false),
+            nothing_changed(),
+            pushed("0123abc", "maxion/issue-3-fix-it"),
+            pull_request_line(12, "https://github.com/acme/widgets/pull/12"),
+        ];
+        insta::assert_snapshot!(lines.join("\n"), @r"
+        cannot post the status comment: HTTP 502
+        no Maxion branch is recorded for this pull request
+        the pull request was not opened by Maxion
+        could not be admitted: GitHub answered 502 five times
+        brief assembled: 5120 bytes
+        read .github/maxion.yml
+        no .github/maxion.yml; instance defaults
+        the agent changed nothing; no branch, no pull request
+        pushed 0123abc to maxion/issue-3-fix-it
+        pull request #12: https://github.com/acme/widgets/pull/12
+        ");
+    }
+
+    #[test]
     fn pull_request_body_with_a_failing_command() {
         let verify = [
             CommandResult {
