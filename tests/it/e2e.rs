@@ -164,6 +164,8 @@ async fn a_job_past_its_deadline_times_out() {
     assert_eq!(job.state, JobState::TimedOut, "error: {:?}", job.error);
     let runs = e.gh.check_runs(e.repo);
     assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("timed_out")), "{runs:?}");
+    let comment = status_comment(&e, issue);
+    assert!(comment.contains("| `agent` | ⌛ timed out |") && !comment.contains("❌"), "{comment}");
     assert!(e.gh.pulls(e.repo).is_empty());
     e.gh.assert_ok();
     e.stop().await;
