@@ -21,7 +21,7 @@ use crate::jobs::{Job, JobEnd, Store};
 use crate::repoconfig::{Bounds, FailurePolicy};
 use crate::report::text;
 use crate::report::{JobReporter, ReportConfig};
-use crate::sandbox::{NetworkMode, SandboxSettings};
+use crate::sandbox::SandboxSettings;
 use crate::worker::JobOutcome;
 
 /// Everything a job needs, shared by all jobs of the instance.
@@ -46,13 +46,13 @@ pub struct PipelineContext {
 /// Runs one job to its end. Never panics on GitHub, git or Docker failures:
 /// they become the outcome's reason, also shown on GitHub.
 pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationToken) -> JobOutcome {
-    let repo = match ctx.app.repo(job.spec.installation_id as u64, &job.spec.repo.full_name) {
+    let repo = match ctx.app.repo(job.spec.installation_id, &job.spec.repo.full_name) {
         Ok(r) => r,
         Err(e) => return outcome(&JobEnd::failed(crate::masker::global().mask(&e.to_string()), None)),
     };
     // The control loop acknowledged the job and posted its status comment at
     // admission; this finds that comment again by its marker.
-    let mut reporter = match JobReporter::queued(repo.clone(), ctx.report.clone(), &job, None).await {
+    let mut reporter = match JobReporter::resume(repo.clone(), ctx.report.clone(), &job, None).await {
         Ok(r) => r,
         Err(e) => return outcome(&JobEnd::failed(text::status_comment_unavailable(&e), None)),
     };
@@ -121,9 +121,4 @@ async fn work_and_ship(run: &mut JobRun<'_>, briefed: &brief::Briefed) -> Result
         Some(url) if !verified => JobEnd::failed(text::draft_after_failed_verification(&url), Some("verify")),
         pull_request => JobEnd::Succeeded { pull_request },
     })
-}
-
-/// The sandbox's network mode from the `MAXION_SANDBOX_NETWORK` value.
-pub fn network_mode(value: &str) -> NetworkMode {
-    if value == "open" { NetworkMode::Open } else { NetworkMode::None }
 }

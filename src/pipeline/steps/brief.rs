@@ -46,10 +46,10 @@ pub(crate) async fn gather(
     });
     let limits = Limits::default();
     let req = GatherRequest {
-        issue_number: job.spec.issue_number as u64,
+        issue_number: job.spec.issue_number,
         instructions: job.spec.instructions.as_deref(),
         triggered_by: &job.spec.sender_login,
-        trigger_comment_id: job.spec.trigger_comment_id.map(|i| i as u64),
+        trigger_comment_id: job.spec.trigger_comment_id,
         include_untrusted_comments: false,
         commands: configured,
         limits: &limits,

@@ -106,7 +106,7 @@ async fn make_working_copy(
     let g = &briefed.gathered;
     let branch = match &briefed.follow_up_branch {
         Some(b) => b.clone(),
-        None => branch_name(branch_prefix, job.spec.issue_number as u64, &job.spec.issue_title),
+        None => branch_name(branch_prefix, job.spec.issue_number.0, &job.spec.issue_title),
     };
     let token = ctx
         .app

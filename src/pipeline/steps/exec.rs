@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::jobs::{JobEnd, JobEvent, OutputStream};
+use crate::jobs::{JobEnd, JobEvent};
 use crate::pipeline::job_run::Log;
 use crate::report::text;
 use crate::sandbox::{ExecOutcome, ExecRequest, OutputEvent, Sandbox};
@@ -101,15 +101,10 @@ pub(crate) async fn run_step(
 }
 
 async fn forward(log: &mut Log<'_>, step: &str, ev: OutputEvent, tail: &mut String) {
-    // The sandbox's own notices (output dropped) read as the command's stdout.
-    let stream = match ev.stream {
-        crate::sandbox::OutputStream::Stderr => OutputStream::Stderr,
-        _ => OutputStream::Stdout,
-    };
     tail.push_str(&ev.text);
     if tail.len() > TAIL_BYTES {
         let cut = crate::pipeline::sanitize::tail_at(tail, TAIL_BYTES / 2).to_owned();
         *tail = cut;
     }
-    log.event(JobEvent::Output { step: step.to_owned(), stream, text: ev.text }).await;
+    log.event(JobEvent::Output { step: step.to_owned(), stream: ev.stream, text: ev.text }).await;
 }

@@ -25,7 +25,7 @@ pub(crate) async fn start(
     cancel: &CancellationToken,
 ) -> Result<Sandbox, JobEnd> {
     let mut settings = ctx.sandbox.clone();
-    settings.network = eff.network.sandbox_mode();
+    settings.network = eff.network;
     settings.job_deadline = eff.job_timeout;
     settings.exec_timeout = eff.job_timeout;
     Ok(Sandbox::start(&ctx.docker, &settings, &job.id.to_string(), cancel.clone()).await?)

@@ -51,11 +51,11 @@ async fn ship_inner(
     let agent_message = read_scratch(wc, "commit-message.txt").await;
     let agent_body = read_scratch(wc, "pr-body.md").await;
     let title = job.spec.issue_title.clone();
-    let number = job.spec.issue_number as u64;
-    let message = commit_message(agent_message.as_deref(), &title, number);
+    let number = job.spec.issue_number;
+    let message = commit_message(agent_message.as_deref(), &title, number.0);
     let bot = repo.bot_identity().await.map_err(|e| failed(e, "ship"))?;
     let author = Identity { name: bot.login.clone(), email: bot.email.clone() };
-    let co_author = CoAuthor { login: job.spec.sender_login.clone(), id: job.spec.sender_id as u64 };
+    let co_author = CoAuthor { login: job.spec.sender_login.clone(), id: job.spec.sender_id };
     let Some(sha) = wc.commit_all(&message, &author, Some(&co_author)).await.map_err(|e| failed(e, "ship"))? else {
         log.info(text::nothing_changed()).await;
         return Ok(None);
@@ -75,7 +75,7 @@ async fn ship_inner(
     let job_url = ctx.report.job_url(job.id);
     let body = crate::masker::global().mask(&text::pull_request_body(&PullRequestBody {
         agent_body: agent_body.as_deref(),
-        issue_number: job.spec.issue_number as u64,
+        issue_number: job.spec.issue_number,
         verify: &results,
         job_url: &job_url,
         agent: &ctx.agent.name,
@@ -114,7 +114,7 @@ async fn ship_inner(
     if let Err(e) = repo.request_reviewers(pr.number, std::slice::from_ref(&job.spec.sender_login), &[]).await {
         tracing::warn!(job = %job.id, error = %e, "requesting a review failed");
     }
-    if let Err(e) = ctx.store.set_pull_request(job.id, wc.branch(), pr.number as i64).await {
+    if let Err(e) = ctx.store.set_pull_request(job.id, wc.branch(), pr.number).await {
         tracing::warn!(job = %job.id, error = format!("{e:#}"), "recording the pull request failed");
     }
     log.info(text::pull_request_line(pr.number, &pr.html_url)).await;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::duration;
 use super::repoconfig::code;
+use crate::github::IssueNumber;
 use crate::sandbox::ExecOutcome;
 
 /// How a command in the sandbox ended, after the command's name:
@@ -56,21 +57,6 @@ pub fn pull_request_closed(sha: &str, branch: &str) -> String {
     format!("pushed {sha} to {branch}, but its pull request is no longer open")
 }
 
-/// The stored reason for a job whose sender lacks the permission.
-pub fn refused_reason(login: &str, permission: &str) -> String {
-    format!("@{login} may not start jobs (needs {permission} permission)")
-}
-
-/// The stored reason for a follow-up on a pull request Maxion did not open.
-pub fn not_opened_by_maxion() -> String {
-    "the pull request was not opened by Maxion".into()
-}
-
-/// The stored reason for a job whose admission kept failing.
-pub fn not_admitted(error: &str) -> String {
-    format!("could not be admitted: {error}")
-}
-
 /// The job log's line once the brief is ready.
 pub fn brief_assembled(bytes: usize) -> String {
     format!("brief assembled: {bytes} bytes")
@@ -101,7 +87,7 @@ pub fn pushed(sha: &str, branch: &str) -> String {
 }
 
 /// The job log's line naming the pull request.
-pub fn pull_request_line(number: u64, url: &str) -> String {
+pub fn pull_request_line(number: IssueNumber, url: &str) -> String {
     format!("pull request #{number}: {url}")
 }
 
@@ -118,7 +104,7 @@ pub struct CommandResult<'a> {
 pub struct PullRequestBody<'a> {
     /// The agent's own description, already sanitized.
     pub agent_body: Option<&'a str>,
-    pub issue_number: u64,
+    pub issue_number: IssueNumber,
     pub verify: &'a [CommandResult<'a>],
     pub job_url: &'a str,
     pub agent: &'a str,
@@ -188,7 +174,6 @@ mod tests {
             draft_after_failed_verification("https://github.com/acme/widgets/pull/3"),
             @"verification still fails after the fix rounds; draft PR https://github.com/acme/widgets/pull/3"
         );
-        insta::assert_snapshot!(refused_reason("mallory", "write"), @"@mallory may not start jobs (needs write permission)");
         insta::assert_snapshot!(pull_request_closed("abc123", "maxion/issue-3-x"), @"pushed abc123 to maxion/issue-3-x, but its pull request is no longer open");
         insta::assert_snapshot!(collected(Some(2)), @"collected 2 changed path(s) from the sandbox");
         insta::assert_snapshot!(collected(None), @"collected the whole workspace (the sandbox's git could not list changes)");
@@ -199,20 +184,16 @@ mod tests {
         let lines = [
             status_comment_unavailable(&"HTTP 502"),
             no_maxion_branch(),
-            not_opened_by_maxion(),
-            not_admitted("GitHub answered 502 five times"),
             brief_assembled(5120),
             config_read(true),
             config_read(false),
             nothing_changed(),
             pushed("0123abc", "maxion/issue-3-fix-it"),
-            pull_request_line(12, "https://github.com/acme/widgets/pull/12"),
+            pull_request_line(IssueNumber(12), "https://github.com/acme/widgets/pull/12"),
         ];
         insta::assert_snapshot!(lines.join("\n"), @r"
         cannot post the status comment: HTTP 502
         no Maxion branch is recorded for this pull request
-        the pull request was not opened by Maxion
-        could not be admitted: GitHub answered 502 five times
         brief assembled: 5120 bytes
         read .github/maxion.yml
         no .github/maxion.yml; instance defaults
@@ -241,7 +222,7 @@ mod tests {
         ];
         let body = PullRequestBody {
             agent_body: Some("Adds the flag.\n"),
-            issue_number: 7,
+            issue_number: IssueNumber(7),
             verify: &verify,
             job_url: "https://maxion.example/jobs/4",
             agent: "custom",
