@@ -137,6 +137,8 @@ async fn a_job_past_its_deadline_times_out() {
     assert_eq!(job.state, JobState::TimedOut, "error: {:?}", job.error);
     let runs = e.gh.check_runs(e.repo);
     assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("timed_out")), "{runs:?}");
+    let comment = e.only_comment(issue).body;
+    assert!(comment.contains("| `agent` | ⌛ timed out |") && !comment.contains("❌"), "{comment}");
     assert!(e.gh.pulls(e.repo).is_empty());
     e.finish().await;
 }
@@ -205,6 +207,14 @@ async fn maxion_cancel_on_a_running_job_removes_its_container_quickly() {
     assert_eq!(job.error.as_deref(), Some("requested by @alice"));
     let own = e.own_comments(issue);
     assert!(own.iter().any(|c| c.body.contains("cancelled this job**: requested by @alice")), "{own:#?}");
+    // The step it was in reads cancelled, on GitHub and in the job's log, not failed.
+    let status = own.iter().find(|c| c.body.contains("cancelled this job")).expect("status comment");
+    assert!(status.body.contains("| `agent` | 🚫 cancelled |"), "{}", status.body);
+    assert!(!status.body.contains("❌"), "{}", status.body);
+    assert!(runs.iter().all(|r| !r.summary.as_deref().unwrap_or_default().contains("❌")), "{runs:?}");
+    let events = e.events(id).await;
+    let stopped = |s: &maxion::jobs::StoredEvent| matches!(&s.event, JobEvent::StepFinished { step, stopped: Some(maxion::jobs::StepStop::Cancelled), .. } if step == "agent");
+    assert!(events.iter().any(stopped), "{events:#?}");
     // The command got its reply.
     let replies = e.replies(issue);
     assert_eq!(replies.len(), 1, "{replies:#?}");
@@ -382,5 +392,24 @@ async fn a_review_comment_on_maxions_pull_request_adds_a_commit_with_its_place_i
     assert!(brief.contains("`ok.txt`, line 1"), "{brief}");
     assert!(brief.contains(hunk), "{brief}");
     assert_eq!(e.own_comments(pr.number).len(), 1, "the status comment is on the pull request");
+    e.finish().await;
+}
+
+/// A sandbox that cannot start (its image is missing) fails the job where the
+/// user sees it, and the job's working copy does not stay on the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sandbox_that_cannot_start_fails_the_job_and_leaves_no_working_copy() {
+    let absent = |r: &mut RawSettings| r.maxion_sandbox_image = Some("maxion-sandbox-absent:none".into());
+    let Some(e) = TestService::with_docker(absent).await else { return };
+    let (issue, job) = e.run_to_end("No image", "write ok.txt fine").await;
+    assert_eq!(job.state, JobState::Failed, "error: {:?}", job.error);
+    let comment = e.only_comment(issue).body;
+    assert!(comment.contains("maxion-sandbox-absent:none"), "{comment}");
+    assert!(e.steps_started(job.id).await.contains(&"checkout".to_owned()), "the working copy was made first");
+    let work = e.dir.path().join("data").join("work");
+    let left: Vec<_> =
+        std::fs::read_dir(&work).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", work.display());
+    assert!(e.gh.pulls(e.repo).is_empty());
     e.finish().await;
 }
