@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::error::GitHubError;
+use super::ids::RepoId;
 use super::types::{RepoPermission, User};
 
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -32,7 +33,7 @@ pub struct OAuthClient {
 /// A repository the signed-in user can read, and their role on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRepo {
-    pub id: i64,
+    pub id: RepoId,
     pub full_name: String,
     pub permission: RepoPermission,
 }
@@ -61,7 +62,7 @@ struct Repositories {
 
 #[derive(Deserialize)]
 struct RepoEntry {
-    id: i64,
+    id: RepoId,
     full_name: String,
     permissions: Option<Permissions>,
 }

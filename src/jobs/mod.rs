@@ -1,9 +1,13 @@
-//! Jobs: the model and state machine (`model`), the durable store (`store`),
-//! and the delivery ledger that records webhooks and creates jobs (`ledger`).
+//! Jobs: the model and state machine (`model`), how a job's run ends (`end`),
+//! the durable store (`store`), what a webhook delivery means (`delivery`) and
+//! the ledger that records it and creates jobs (`ledger`), and the control
+//! loop's requests (`request`).
 
 mod api_store;
 mod control_store;
+pub mod delivery;
 mod doctor_store;
+mod end;
 pub mod ledger;
 mod metrics_store;
 pub mod model;
@@ -11,8 +15,10 @@ pub mod request;
 pub mod store;
 
 pub use api_store::{Deleted, Submitted};
-pub use ledger::{DeliveryRecord, Effect, JobRate, Ledger, Recorded};
+pub use delivery::{DeliveryOutcome, Effect, InstallationAction, InstallationChange, RepoBrief, StoredDelivery};
+pub use end::{Failure, JobEnd, StepStop};
+pub use ledger::{DeliveryRecord, JobRate, Ledger, Recorded};
 pub use metrics_store::MetricsSnapshot;
 pub use model::*;
-pub use request::{ClaimedRequest, ControlAction, ControlRequest};
+pub use request::{CheckRunButton, CheckRunRequest, ClaimedRequest, ControlAction, ControlOutcome, ControlRequest};
 pub use store::{Backend, Store};

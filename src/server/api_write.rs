@@ -18,7 +18,9 @@ use serde::Deserialize;
 use super::api::{Authorized, job_id, store_error};
 use super::{ApiError, AppState};
 use crate::github::{GitHubError, RepoClient};
-use crate::jobs::{ControlAction, ControlRequest, Deleted, Job, JobId, NewJob, RepoRef, Submitted, TriggerKind};
+use crate::jobs::{
+    ControlAction, ControlRequest, Deleted, IssueNumber, Job, JobId, NewJob, RepoId, RepoRef, Submitted, TriggerKind,
+};
 use crate::report::text::api as text;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -51,7 +53,7 @@ struct Accepted {
     job: JobId,
     url: String,
     repository: String,
-    issue: i64,
+    issue: IssueNumber,
 }
 
 /// A JSON body, with a JSON error (not axum's plain text) when it does not parse.
@@ -102,14 +104,14 @@ async fn create_job(
         (None, None) => return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, text::issue_or_task())),
     };
     let new = NewJob {
-        installation_id: installation as i64,
+        installation_id: installation,
         repo: RepoRef {
-            id: info.id as i64,
+            id: RepoId(info.id),
             full_name: info.full_name.clone(),
             clone_url: info.clone_url.clone(),
             default_branch: info.default_branch.clone(),
         },
-        issue_number: issue.number as i64,
+        issue_number: issue.number,
         issue_title: issue.title.clone(),
         trigger: TriggerKind::Api,
         trigger_comment_id: None,
@@ -140,7 +142,7 @@ async fn existing_issue(
     number: u64,
     command: &str,
 ) -> Result<crate::github::Issue, ApiError> {
-    let issue = repo.get_issue(number).await.map_err(|e| match e.status() {
+    let issue = repo.get_issue(IssueNumber(number)).await.map_err(|e| match e.status() {
         Some(404 | 410) => ApiError::new(StatusCode::NOT_FOUND, text::no_such_issue(full_name, number)),
         _ => github_error(&e, "reading the issue"),
     })?;
@@ -235,7 +237,7 @@ pub async fn control(state: &AppState, job: &Job, action: ControlAction, by: &st
         0
     } else {
         let repo = app
-            .repo(job.spec.installation_id as u64, &job.spec.repo.full_name)
+            .repo(job.spec.installation_id, &job.spec.repo.full_name)
             .map_err(|e| github_error(&e, "reading the repository"))?;
         let user = repo.get_user(by).await.map_err(|e| match e.status() {
             Some(404) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, text::no_such_user(by)),

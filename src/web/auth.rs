@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::WebState;
 use super::render;
 use super::users::{self, UserSession};
-use crate::github::{RepoPermission, UserRepo};
+use crate::github::{RepoId, RepoPermission, UserRepo};
 use crate::jobs::Job;
 use crate::report::text::web as text;
 use crate::server::session;
@@ -63,7 +63,7 @@ pub enum Access {
 
 impl Viewer {
     /// The repositories the viewer can read; `None`: all (the operator).
-    pub async fn repos(&self, state: &WebState) -> Result<Option<Arc<HashMap<i64, UserRepo>>>, Response> {
+    pub async fn repos(&self, state: &WebState) -> Result<Option<Arc<HashMap<RepoId, UserRepo>>>, Response> {
         let Viewer::User(user) = self else { return Ok(None) };
         let Some(oauth) = &state.oauth else { return Ok(Some(Arc::default())) };
         match user.repos(oauth).await {
@@ -77,7 +77,7 @@ impl Viewer {
 
     pub async fn access(&self, state: &WebState, job: &Job) -> Result<Access, Response> {
         let Some(repos) = self.repos(state).await? else { return Ok(Access::Act) };
-        let required = RepoPermission::parse(&state.app.settings.required_permission).unwrap_or(RepoPermission::Write);
+        let required = state.app.settings.required_permission;
         Ok(match repos.get(&job.spec.repo.id) {
             None => Access::None,
             Some(r) if r.permission >= required => Access::Act,

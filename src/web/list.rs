@@ -36,7 +36,7 @@ pub async fn jobs(viewer: Viewer, State(state): State<WebState>, Query(q): Query
         Ok(r) => r,
         Err(response) => return response,
     };
-    let only: Option<Vec<i64>> = repos.map(|r| r.keys().copied().collect());
+    let only: Option<Vec<i64>> = repos.map(|r| r.keys().map(|id| id.db()).collect());
     let listed = state.app.store.list_jobs_filtered(repo.as_deref(), job_state, only.as_deref(), page, PER_PAGE).await;
     match listed {
         Ok((jobs, total)) => {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::jobs::{JobEvent, OutputStream, StoredEvent};
+use crate::jobs::{JobEvent, OutputStream, StepStop, StoredEvent};
 
 /// One step as the page shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +14,7 @@ pub struct StepBlock {
     /// `None` while running (or for the `job` block).
     pub ok: Option<bool>,
     pub exit_code: Option<i64>,
+    pub stopped: Option<StepStop>,
     pub duration_ms: Option<u64>,
     pub lines: Vec<Line>,
 }
@@ -65,6 +66,7 @@ pub fn group(events: &[StoredEvent]) -> Vec<StepBlock> {
             name: name.to_owned(),
             ok: None,
             exit_code: None,
+            stopped: None,
             duration_ms: None,
             lines: Vec::new(),
         });
@@ -78,10 +80,10 @@ pub fn group(events: &[StoredEvent]) -> Vec<StepBlock> {
                 let _ = block(&mut blocks, &mut open, step);
                 continue;
             }
-            JobEvent::StepFinished { step, ok, exit_code, duration_ms } => {
+            JobEvent::StepFinished { step, ok, exit_code, duration_ms, stopped } => {
                 let i = block(&mut blocks, &mut open, step);
                 let b = &mut blocks[i];
-                (b.ok, b.exit_code, b.duration_ms) = (Some(*ok), *exit_code, Some(*duration_ms));
+                (b.ok, b.exit_code, b.duration_ms, b.stopped) = (Some(*ok), *exit_code, Some(*duration_ms), *stopped);
                 open = None;
                 continue;
             }
@@ -144,10 +146,28 @@ mod tests {
             ev(1, JobEvent::StateChanged { from: JobState::Queued, to: JobState::Running, reason: None }),
             ev(2, JobEvent::StepStarted { step: "setup".into() }),
             ev(3, out("setup", "one\ntwo\n")),
-            ev(4, JobEvent::StepFinished { step: "setup".into(), ok: true, exit_code: Some(0), duration_ms: 1200 }),
+            ev(
+                4,
+                JobEvent::StepFinished {
+                    step: "setup".into(),
+                    ok: true,
+                    exit_code: Some(0),
+                    duration_ms: 1200,
+                    stopped: None,
+                },
+            ),
             ev(5, JobEvent::StepStarted { step: "verify".into() }),
             ev(6, out("verify", "three")),
-            ev(7, JobEvent::StepFinished { step: "verify".into(), ok: false, exit_code: Some(1), duration_ms: 5 }),
+            ev(
+                7,
+                JobEvent::StepFinished {
+                    step: "verify".into(),
+                    ok: false,
+                    exit_code: Some(1),
+                    duration_ms: 5,
+                    stopped: None,
+                },
+            ),
         ];
         let blocks = group(&events);
         let names: Vec<&str> = blocks.iter().map(|b| b.name.as_str()).collect();
@@ -164,7 +184,16 @@ mod tests {
     fn the_same_step_twice_is_two_blocks() {
         let events = vec![
             ev(1, JobEvent::StepStarted { step: "verify".into() }),
-            ev(2, JobEvent::StepFinished { step: "verify".into(), ok: true, exit_code: Some(0), duration_ms: 1 }),
+            ev(
+                2,
+                JobEvent::StepFinished {
+                    step: "verify".into(),
+                    ok: true,
+                    exit_code: Some(0),
+                    duration_ms: 1,
+                    stopped: None,
+                },
+            ),
             ev(3, JobEvent::StepStarted { step: "verify".into() }),
             ev(4, out("verify", "x")),
         ];

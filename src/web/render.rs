@@ -242,7 +242,7 @@ pub fn job_page(view: &JobView, chrome: &Chrome) -> Markup {
 }
 
 fn step_summary(b: &StepBlock) -> String {
-    let mut s = format!("{} — {}", b.name, text::step_result(b.ok, b.exit_code));
+    let mut s = format!("{} — {}", b.name, text::step_result(b.ok, b.exit_code, b.stopped));
     if let Some(ms) = b.duration_ms {
         s.push_str(&format!(" · {}", text::duration(Duration::from_millis(ms))));
     }
@@ -286,7 +286,7 @@ fn verification(blocks: &[StepBlock]) -> Markup {
                     @for (label, b) in &rows {
                         tr.(result_class(b)) {
                             td { (label) }
-                            td { (text::step_result(b.ok, b.exit_code)) }
+                            td { (text::step_result(b.ok, b.exit_code, b.stopped)) }
                             td { (b.duration_ms.map(|ms| text::duration(Duration::from_millis(ms))).unwrap_or_default()) }
                             td { a href={ "#L" (b.lines.first().map_or(0, |l| l.number)) } { (text::LOG) } }
                         }

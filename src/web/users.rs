@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::github::{GitHubError, OAuthClient, UserRepo};
+use crate::github::{GitHubError, OAuthClient, RepoId, UserRepo};
 
 pub const COOKIE: &str = "maxion_user";
 pub const STATE_COOKIE: &str = "maxion_oauth_state";
@@ -23,7 +23,7 @@ pub const REPOS_TTL: Duration = Duration::from_secs(60);
 const STATE_TTL: Duration = Duration::from_secs(600);
 
 /// A user's readable repositories by id, with when GitHub said so.
-type RepoCache = Option<(Instant, Arc<HashMap<i64, UserRepo>>)>;
+type RepoCache = Option<(Instant, Arc<HashMap<RepoId, UserRepo>>)>;
 
 pub struct UserSession {
     pub login: String,
@@ -37,14 +37,14 @@ pub struct UserSession {
 impl UserSession {
     /// The repositories the user can read (id → repository with their role),
     /// from GitHub at most once per [`REPOS_TTL`].
-    pub async fn repos(&self, oauth: &OAuthClient) -> Result<Arc<HashMap<i64, UserRepo>>, GitHubError> {
+    pub async fn repos(&self, oauth: &OAuthClient) -> Result<Arc<HashMap<RepoId, UserRepo>>, GitHubError> {
         let mut cached = self.repos.lock().await;
         if let Some((at, repos)) = cached.as_ref()
             && at.elapsed() < REPOS_TTL
         {
             return Ok(Arc::clone(repos));
         }
-        let repos: HashMap<i64, UserRepo> =
+        let repos: HashMap<RepoId, UserRepo> =
             oauth.readable_repos(&self.token).await?.into_iter().map(|r| (r.id, r)).collect();
         let repos = Arc::new(repos);
         *cached = Some((Instant::now(), Arc::clone(&repos)));

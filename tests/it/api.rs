@@ -7,17 +7,17 @@ use maxion::jobs::{JobEvent, JobId, JobState, OutputStream};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::control::Ctl;
 use crate::support::fake_github::UserType;
+use crate::support::service::TestService;
 use crate::support::web::{SseReader, call, eventually, wait_state};
 
-async fn post(ctl: &Ctl, path: &str, body: Value) -> (u16, Value) {
-    call(Method::POST, &format!("{}{path}", ctl.base_url()), Some(body)).await
+async fn post(ctl: &TestService, path: &str, body: Value) -> (u16, Value) {
+    call(Method::POST, &format!("{}{path}", ctl.url.as_str()), Some(body)).await
 }
 
 #[tokio::test]
 async fn a_job_for_an_issue_is_admitted_like_a_labelled_one() {
-    let ctl = Ctl::start(|_| {}).await;
+    let ctl = TestService::start(|_| {}).await;
     let issue = ctl.issue("Crash on start");
     let (status, body) =
         post(&ctl, "/api/jobs", json!({"repository": "acme/widgets", "issue": issue, "requested_by": "alice"})).await;
@@ -42,7 +42,7 @@ async fn a_job_for_an_issue_is_admitted_like_a_labelled_one() {
 
 #[tokio::test]
 async fn a_free_text_task_opens_an_issue_that_the_job_reports_on() {
-    let ctl = Ctl::start(|_| {}).await;
+    let ctl = TestService::start(|_| {}).await;
     let task = "Add a --verbose flag to the CLI\n\nIt should print each file it reads.";
     let (status, body) =
         post(&ctl, "/api/jobs", json!({"repository": "acme/widgets", "task": task, "requested_by": "alice"})).await;
@@ -61,14 +61,14 @@ async fn a_free_text_task_opens_an_issue_that_the_job_reports_on() {
 
 #[tokio::test]
 async fn bad_requests_get_a_json_error_with_the_right_status_and_create_nothing() {
-    let ctl = Ctl::start(|_| {}).await;
+    let ctl = TestService::start(|_| {}).await;
     ctl.gh.add_user("bob", UserType::User);
     let issue = ctl.issue("Real issue");
     ctl.gh.create_branch(ctl.repo, "feature", "main");
     let pull = ctl.gh.add_pull(ctl.repo, "feature", "main", "bob", "A PR");
     let closed = ctl.issue("Done already");
     ctl.gh.close_issue(ctl.repo, closed);
-    let base = ctl.base_url().to_owned();
+    let base = ctl.url.as_str().to_owned();
     let unauthenticated = reqwest::Client::new()
         .post(format!("{base}/api/jobs"))
         .json(&json!({"repository": "acme/widgets", "issue": issue, "requested_by": "alice"}))
@@ -113,11 +113,11 @@ async fn bad_requests_get_a_json_error_with_the_right_status_and_create_nothing(
 
 #[tokio::test]
 async fn cancel_retry_and_delete_through_the_api() {
-    let ctl = Ctl::start(|_| {}).await;
+    let ctl = TestService::start(|_| {}).await;
     ctl.gh.add_user("carol", UserType::User);
     let issue = ctl.issue("Flaky test");
     let job = ctl.queued_job(issue, "look at the retries").await.id;
-    let base = ctl.base_url().to_owned();
+    let base = ctl.url.as_str().to_owned();
     // An active job is not deleted, nor retried.
     let (status, body) = call(Method::DELETE, &format!("{base}/api/jobs/{job}"), None).await;
     assert_eq!(status, 409, "{body}");
@@ -158,12 +158,12 @@ fn output(text: &str) -> JobEvent {
 
 #[tokio::test]
 async fn the_stream_resumes_without_losing_or_repeating_and_ends_with_the_job() {
-    let ctl = Ctl::start(|_| {}).await;
+    let ctl = TestService::start(|_| {}).await;
     let issue = ctl.issue("Stream me");
     let job = ctl.queued_job(issue, "").await.id;
     ctl.run_elsewhere(job).await;
     let store = ctl.store().clone();
-    let url = format!("{}/api/jobs/{job}/stream", ctl.base_url());
+    let url = format!("{}/api/jobs/{job}/stream", ctl.url.as_str());
 
     let mut first = SseReader::open(&url, &[]).await;
     let headers = first.response.headers().clone();
@@ -215,10 +215,10 @@ async fn the_stream_resumes_without_losing_or_repeating_and_ends_with_the_job() 
 
 #[tokio::test]
 async fn the_stream_masks_secrets_and_needs_the_token() {
-    let ctl = Ctl::start(|_| {}).await;
+    let ctl = TestService::start(|_| {}).await;
     let issue = ctl.issue("Secrets");
     let job = ctl.queued_job(issue, "").await.id;
-    let url = format!("{}/api/jobs/{job}/stream", ctl.base_url());
+    let url = format!("{}/api/jobs/{job}/stream", ctl.url.as_str());
     let anonymous = reqwest::Client::new().get(&url).send().await.expect("request");
     assert_eq!(anonymous.status(), 401);
     // The API token is a registered secret: written into a log line, it never comes out.

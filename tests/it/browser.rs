@@ -17,8 +17,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use maxion::jobs::{JobEvent, OutputStream};
 use serde_json::json;
 
-use crate::support::control::Ctl;
 use crate::support::fake_github::UserType;
+use crate::support::service::TestService;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -111,7 +111,7 @@ async fn a_signed_in_user_follows_a_running_job_live_and_cancels_it() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let public = base.clone();
-    let ctl = Ctl::start(move |raw| {
+    let ctl = TestService::start(move |raw| {
         raw.maxion_listen = Some(format!("127.0.0.1:{port}"));
         raw.maxion_public_url = Some(public);
         raw.github_app_client_id = Some("Iv23liFakeMaxionTest".into());

@@ -11,6 +11,7 @@ mod api;
 mod browser;
 mod cli;
 mod control;
+mod control_permissions;
 mod doctor;
 mod e2e;
 mod e2e_crash;

@@ -1,8 +1,8 @@
 //! `/metrics`, scraped as Prometheus would, after real traffic through the
 //! service and the fake GitHub.
 
-use crate::support::control::Ctl;
 use crate::support::service::API_TOKEN;
+use crate::support::service::TestService;
 
 /// The value of the sample line that starts with `name_and_labels `.
 fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
@@ -11,8 +11,8 @@ fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_count_jobs_deliveries_and_github_calls_and_need_the_token() {
-    let ctl = Ctl::start(|_| {}).await;
-    let base = ctl.base_url().to_owned();
+    let ctl = TestService::start(|_| {}).await;
+    let base = ctl.url.as_str().to_owned();
     let issue = ctl.issue("Count me");
     ctl.queued_job(issue, "").await;
     let client = reqwest::Client::new();
@@ -40,8 +40,8 @@ async fn metrics_count_jobs_deliveries_and_github_calls_and_need_the_token() {
     assert!(github >= 1.0, "{text}");
     ctl.stop().await;
 
-    let open = Ctl::start(|raw| raw.maxion_metrics_public = Some("true".into())).await;
-    let response = client.get(format!("{}/metrics", open.base_url())).send().await.expect("scrape");
+    let open = TestService::start(|raw| raw.maxion_metrics_public = Some("true".into())).await;
+    let response = client.get(format!("{}/metrics", open.url.as_str())).send().await.expect("scrape");
     assert_eq!(response.status(), 200);
     open.stop().await;
 }

@@ -4,14 +4,14 @@
 use maxion::jobs::{JobId, JobState};
 use reqwest::redirect::Policy;
 
-use crate::support::control::Ctl;
 use crate::support::fake_github::UserType;
+use crate::support::service::TestService;
 use crate::support::web::{eventually, wait_state};
 
 const CALLBACK: &str = "https://maxion.example/auth/github/callback";
 
-async fn start() -> Ctl {
-    let ctl = Ctl::start(|raw| {
+async fn start() -> TestService {
+    let ctl = TestService::start(|raw| {
         raw.github_app_client_id = Some("Iv23liFakeMaxionTest".into());
         raw.github_app_client_secret = Some("fake-oauth-client-secret-0123456789abcdef".into());
         // GitHub's web host is the fake too (sign-in happens there).
@@ -38,9 +38,9 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 /// The whole dance as a browser does it; the session cookie (`name=value`).
-async fn sign_in_as(ctl: &Ctl, login: &str, next: &str) -> String {
+async fn sign_in_as(ctl: &TestService, login: &str, next: &str) -> String {
     ctl.gh.set_browser_user(login);
-    let base = ctl.base_url();
+    let base = ctl.url.as_str();
     let start = browser().get(format!("{base}/auth/github?next={next}")).send().await.expect("start");
     assert_eq!(start.status(), 303);
     let state_cookie = set_cookie(&start, "maxion_oauth_state").expect("state cookie");
@@ -61,8 +61,8 @@ async fn sign_in_as(ctl: &Ctl, login: &str, next: &str) -> String {
     session.split(';').next().expect("name=value").to_owned()
 }
 
-async fn get(ctl: &Ctl, path: &str, cookie: &str) -> (u16, String) {
-    let r = browser().get(format!("{}{path}", ctl.base_url())).header("cookie", cookie).send().await.expect("get");
+async fn get(ctl: &TestService, path: &str, cookie: &str) -> (u16, String) {
+    let r = browser().get(format!("{}{path}", ctl.url.as_str())).header("cookie", cookie).send().await.expect("get");
     let status = r.status().as_u16();
     (status, r.text().await.expect("body"))
 }
@@ -91,7 +91,7 @@ async fn users_see_and_cancel_only_what_github_lets_them() {
     assert_eq!(status, 200);
     assert!(!list.contains(&format!("href=\"{page}\"")), "{list}");
     // The user's session opens no API route.
-    let api = browser().get(format!("{}/api/jobs", ctl.base_url())).header("cookie", &bob).send().await.expect("api");
+    let api = browser().get(format!("{}/api/jobs", ctl.url.as_str())).header("cookie", &bob).send().await.expect("api");
     assert_eq!(api.status(), 401);
 
     // carol reads it but may not cancel it.
@@ -100,7 +100,7 @@ async fn users_see_and_cancel_only_what_github_lets_them() {
     assert_eq!(status, 200);
     assert!(!html.contains("id=\"cancel\""), "no Cancel for a reader");
     let refused = browser()
-        .post(format!("{}{page}/cancel", ctl.base_url()))
+        .post(format!("{}{page}/cancel", ctl.url.as_str()))
         .header("cookie", &carol)
         .form(&[("csrf", csrf(&html).as_str())])
         .send()
@@ -116,7 +116,7 @@ async fn users_see_and_cancel_only_what_github_lets_them() {
     assert_eq!(status, 200);
     assert!(html.contains("@alice") && html.contains("id=\"cancel\""), "{html}");
     let cancelled = browser()
-        .post(format!("{}{page}/cancel", ctl.base_url()))
+        .post(format!("{}{page}/cancel", ctl.url.as_str()))
         .header("cookie", &alice)
         .form(&[("csrf", csrf(&html).as_str())])
         .send()
@@ -129,7 +129,7 @@ async fn users_see_and_cancel_only_what_github_lets_them() {
     // Sign-out ends the session on the server, not only in the browser.
     let (_, html) = get(&ctl, &page, &alice).await;
     let out = browser()
-        .post(format!("{}/signout", ctl.base_url()))
+        .post(format!("{}/signout", ctl.url.as_str()))
         .header("cookie", &alice)
         .form(&[("csrf", csrf(&html).as_str())])
         .send()
@@ -145,7 +145,7 @@ async fn users_see_and_cancel_only_what_github_lets_them() {
 async fn a_callback_not_started_by_this_browser_or_denied_signs_nobody_in() {
     let ctl = start().await;
     ctl.gh.set_browser_user("alice");
-    let base = ctl.base_url().to_owned();
+    let base = ctl.url.as_str().to_owned();
     let start = browser().get(format!("{base}/auth/github")).send().await.expect("start");
     let to_github = start.headers()["location"].to_str().expect("ascii").to_owned();
     let approved = browser().get(&to_github).send().await.expect("authorize");

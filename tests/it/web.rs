@@ -4,8 +4,8 @@
 use maxion::jobs::{JobEvent, JobState, OutputStream};
 use reqwest::redirect::Policy;
 
-use crate::support::control::Ctl;
-use crate::support::service::{API_TOKEN, TestService};
+use crate::support::service::API_TOKEN;
+use crate::support::service::TestService;
 use crate::support::web::{eventually, wait_state};
 
 fn browser() -> reqwest::Client {
@@ -43,8 +43,8 @@ fn csrf(html: &str) -> String {
 
 #[tokio::test]
 async fn pages_need_the_token_and_the_session_only_opens_reads() {
-    let ctl = Ctl::start(|_| {}).await;
-    let base = ctl.base_url().to_owned();
+    let ctl = TestService::start(|_| {}).await;
+    let base = ctl.url.as_str().to_owned();
     for path in ["/", "/jobs", "/jobs/1", "/jobs/1/log.txt"] {
         let response = browser().get(format!("{base}{path}")).send().await.expect("page");
         assert_eq!(response.status(), 303, "{path}");
@@ -87,8 +87,8 @@ async fn pages_need_the_token_and_the_session_only_opens_reads() {
 
 #[tokio::test]
 async fn the_job_page_shows_steps_coloured_log_lines_with_permalinks_and_cancels() {
-    let ctl = Ctl::start(|_| {}).await;
-    let base = ctl.base_url().to_owned();
+    let ctl = TestService::start(|_| {}).await;
+    let base = ctl.url.as_str().to_owned();
     let issue = ctl.issue("Page me");
     let job = ctl.queued_job(issue, "").await.id;
     ctl.run_elsewhere(job).await;
@@ -96,14 +96,20 @@ async fn the_job_page_shows_steps_coloured_log_lines_with_permalinks_and_cancels
     let events = [
         JobEvent::StepStarted { step: "setup".into() },
         JobEvent::Output { step: "setup".into(), stream: OutputStream::Stdout, text: "installing\n".into() },
-        JobEvent::StepFinished { step: "setup".into(), ok: true, exit_code: Some(0), duration_ms: 1500 },
+        JobEvent::StepFinished { step: "setup".into(), ok: true, exit_code: Some(0), duration_ms: 1500, stopped: None },
         JobEvent::StepStarted { step: "verify".into() },
         JobEvent::Output {
             step: "verify".into(),
             stream: OutputStream::Stderr,
             text: "\u{1b}[1;31merror\u{1b}[0m: <script>alert(1)</script>\n".into(),
         },
-        JobEvent::StepFinished { step: "verify".into(), ok: false, exit_code: Some(101), duration_ms: 20 },
+        JobEvent::StepFinished {
+            step: "verify".into(),
+            ok: false,
+            exit_code: Some(101),
+            duration_ms: 20,
+            stopped: None,
+        },
     ];
     for e in &events {
         store.append_event(job, e).await.expect("append");
@@ -147,8 +153,8 @@ async fn the_job_page_shows_steps_coloured_log_lines_with_permalinks_and_cancels
 
 #[tokio::test]
 async fn a_queued_job_cancelled_from_the_page_says_the_operator_did_it() {
-    let ctl = Ctl::start(|_| {}).await;
-    let base = ctl.base_url().to_owned();
+    let ctl = TestService::start(|_| {}).await;
+    let base = ctl.url.as_str().to_owned();
     let issue = ctl.issue("Cancel me");
     let job = ctl.queued_job(issue, "").await.id;
     let cookie = sign_in(&base).await;
@@ -174,7 +180,7 @@ async fn a_queued_job_cancelled_from_the_page_says_the_operator_did_it() {
 
 #[tokio::test]
 async fn without_an_app_the_front_page_says_what_to_set() {
-    let service = TestService::start_with(|raw| {
+    let service = TestService::intake(|raw| {
         raw.github_app_id = None;
         raw.github_webhook_secret = None;
     })

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::jobs::{JobEvent, JobState, TriggerKind};
+use crate::jobs::{IssueNumber, JobEvent, JobState, StepStop, TriggerKind};
 
 pub const PRODUCT: &str = "Maxion";
 pub const JOBS: &str = "Jobs";
@@ -32,7 +32,7 @@ pub fn page_title(what: &str) -> String {
     format!("{what} · {PRODUCT}")
 }
 
-pub fn job_title(id: i64, repo: &str, issue: i64) -> String {
+pub fn job_title(id: i64, repo: &str, issue: IssueNumber) -> String {
     format!("Job {id} · {repo}#{issue}")
 }
 
@@ -58,7 +58,7 @@ pub fn state_line(state: JobState, step: Option<&str>, reason: Option<&str>) -> 
     s
 }
 
-pub fn pull_request(number: i64) -> String {
+pub fn pull_request(number: IssueNumber) -> String {
     format!("Pull request #{number}")
 }
 
@@ -72,8 +72,10 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-pub fn step_result(ok: Option<bool>, exit_code: Option<i64>) -> String {
+pub fn step_result(ok: Option<bool>, exit_code: Option<i64>, stopped: Option<StepStop>) -> String {
     match (ok, exit_code) {
+        _ if stopped == Some(StepStop::Cancelled) => "cancelled".to_owned(),
+        _ if stopped == Some(StepStop::TimedOut) => "timed out".to_owned(),
         (None, _) => "running".to_owned(),
         (Some(true), _) => "passed".to_owned(),
         (Some(false), Some(code)) => format!("failed (exit {code})"),
@@ -93,9 +95,9 @@ pub fn log_note(event: &JobEvent) -> String {
             None => format!("▸ {from} → {to}"),
         },
         JobEvent::StepStarted { step } => format!("▸ {step} started"),
-        JobEvent::StepFinished { step, ok, exit_code, duration_ms } => format!(
+        JobEvent::StepFinished { step, ok, exit_code, duration_ms, stopped } => format!(
             "▸ {step} {} in {}",
-            step_result(Some(*ok), *exit_code),
+            step_result(Some(*ok), *exit_code, *stopped),
             duration(Duration::from_millis(*duration_ms))
         ),
         JobEvent::Output { text, .. } => text.clone(),
@@ -140,7 +142,13 @@ mod tests {
 
     #[test]
     fn notes_and_lines() {
-        let e = JobEvent::StepFinished { step: "verify".into(), ok: false, exit_code: Some(2), duration_ms: 61_000 };
+        let e = JobEvent::StepFinished {
+            step: "verify".into(),
+            ok: false,
+            exit_code: Some(2),
+            duration_ms: 61_000,
+            stopped: None,
+        };
         insta::assert_snapshot!(log_note(&e), @"▸ verify failed (exit 2) in 1 min 1 s");
         let e = JobEvent::StateChanged {
             from: JobState::Running,
