@@ -3,8 +3,9 @@
 //!
 //! Module map, top layer first; each imports only from the layers below it
 //! (docs/ARCHITECTURE.md draws them and shows how an event flows through):
-//! - [`service`]: start/stop of the whole service (used by `main` and the tests).
-//! - [`server`]: axum router, the verified webhook handler, the JSON API.
+//! - [`service`]: start/stop of the whole service (used by `main` and the tests); [`doctor`]: `maxion doctor`.
+//! - [`web`]: the server-rendered pages (job list, job page with its live log, sign-in with GitHub).
+//! - [`server`]: axum router, the verified webhook handler, the JSON API, the SSE stream, `/metrics`.
 //! - [`control`]: admission (permission check, acknowledgement) and the `/maxion` commands.
 //! - [`pipeline`]: the job steps (brief, setup, implement, verify, fix, ship).
 //! - [`intake`]: GitHub webhook payloads -> the `jobs::Effect` the ledger records; `/maxion` grammar.
@@ -15,8 +16,7 @@
 //! - [`jobs`]: job model, state machine, durable store (SQLite / PostgreSQL), ledger, queue.
 //! - [`github`]: App authentication, one named method per GitHub API call, GitHub's ids.
 //! - [`sandbox`]: one hardened Docker container per job, driven through bollard.
-//! - [`masker`], [`telemetry`], [`branch`]: leaves (secret masking, logging, branch names).
-//! - [`web`]: the server-rendered pages (job list, job page with its live log, sign-in).
+//! - [`masker`], [`telemetry`], [`branch`], [`metrics`]: leaves (secret masking, logging, branch names, counters).
 
 pub mod branch;
 pub mod config;
