@@ -71,7 +71,9 @@ pub struct RawSettings {
     /// Docker image every job's sandbox runs (never pulled). [default: maxion-sandbox:latest]
     #[arg(long, global = true, env = "MAXION_SANDBOX_IMAGE")]
     pub maxion_sandbox_image: Option<String>,
-    /// Sandbox network: `none` or `open` (a bridge network of the job's own). [default: none]
+    /// Sandbox network: `none`, `open` (a bridge network of the job's own) or `filtered` (an internal
+    /// network whose only peer is Maxion's egress proxy and LLM gateway). [default: filtered when
+    /// MAXION_AGENT is a built-in agent (pi, claude-code, codex), none for custom]
     #[arg(long, global = true, env = "MAXION_SANDBOX_NETWORK")]
     pub maxion_sandbox_network: Option<String>,
     /// The coding agent profile: pi | claude-code | codex | custom. [default: pi]
@@ -105,9 +107,11 @@ pub struct RawSettings {
     /// Longest job deadline, in seconds, a repository's .github/maxion.yml may ask for (longer is clamped). [default: 3600, at least MAXION_JOB_TIMEOUT]
     #[arg(long, global = true, env = "MAXION_MAX_JOB_TIMEOUT")]
     pub maxion_max_job_timeout: Option<String>,
-    /// Sandbox network modes a repository's .github/maxion.yml may choose, comma-separated (others fall back to MAXION_SANDBOX_NETWORK). [default: MAXION_SANDBOX_NETWORK's value]
+    /// Sandbox network modes (none, open, filtered) a repository's .github/maxion.yml may choose, comma-separated (others fall back to MAXION_SANDBOX_NETWORK). [default: MAXION_SANDBOX_NETWORK's value]
     #[arg(long, global = true, env = "MAXION_ALLOWED_NETWORK_MODES")]
     pub maxion_allowed_network_modes: Option<String>,
+    #[command(flatten)]
+    pub egress: RawEgressSettings,
 }
 
 /// The GitHub App's identity. Present only when all three parts are set.
@@ -148,13 +152,14 @@ pub struct Settings {
     /// Least spacing between mutating GitHub requests per installation.
     pub github_mutation_interval: Duration,
     pub pipeline: PipelineSettings,
+    pub egress: EgressSettings,
 }
 
 /// What the pipeline runs jobs with (issue #5).
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
     pub sandbox_image: String,
-    /// `none` or `open`.
+    /// `none`, `open` or `filtered`.
     pub sandbox_network: String,
     /// Agent profile name: pi | claude-code | codex | custom.
     pub agent: String,
@@ -285,12 +290,15 @@ impl Settings {
 
         let sandbox_image =
             pick(raw.maxion_sandbox_image, "MAXION_SANDBOX_IMAGE")?.unwrap_or_else(|| "maxion-sandbox:latest".into());
-        let sandbox_network =
-            pick(raw.maxion_sandbox_network, "MAXION_SANDBOX_NETWORK")?.unwrap_or_else(|| "none".into());
-        if !matches!(sandbox_network.as_str(), "none" | "open") {
-            bail!("MAXION_SANDBOX_NETWORK: expected none or open, got {sandbox_network:?}");
-        }
         let agent = pick(raw.maxion_agent, "MAXION_AGENT")?.unwrap_or_else(|| "pi".into());
+        // A built-in agent needs its model and nothing else: filtered. A
+        // custom command may need anything, so it keeps the old default.
+        let default_network = if agent == "custom" { "none" } else { "filtered" };
+        let sandbox_network =
+            pick(raw.maxion_sandbox_network, "MAXION_SANDBOX_NETWORK")?.unwrap_or_else(|| default_network.into());
+        if !matches!(sandbox_network.as_str(), "none" | "open" | "filtered") {
+            bail!("MAXION_SANDBOX_NETWORK: expected none, open or filtered, got {sandbox_network:?}");
+        }
         let agent_command = pick(raw.maxion_agent_command, "MAXION_AGENT_COMMAND")?.filter(|c| !c.trim().is_empty());
         if crate::pipeline::agent::AgentProfile::resolve(&agent, agent_command.as_deref()).is_none() {
             bail!("MAXION_AGENT: expected pi, claude-code, codex or custom (with MAXION_AGENT_COMMAND), got {agent:?}");
@@ -343,8 +351,8 @@ impl Settings {
                 Some(v) => {
                     let modes: Vec<String> =
                         v.split([',', ' ']).map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect();
-                    if let Some(bad) = modes.iter().find(|m| !matches!(m.as_str(), "none" | "open")) {
-                        bail!("MAXION_ALLOWED_NETWORK_MODES: expected none and/or open, got {bad:?}");
+                    if let Some(bad) = modes.iter().find(|m| !matches!(m.as_str(), "none" | "open" | "filtered")) {
+                        bail!("MAXION_ALLOWED_NETWORK_MODES: expected none, open and/or filtered, got {bad:?}");
                     }
                     if !modes.contains(&sandbox_network) {
                         bail!("MAXION_ALLOWED_NETWORK_MODES: must include MAXION_SANDBOX_NETWORK ({sandbox_network})");
@@ -353,7 +361,10 @@ impl Settings {
                 }
             };
 
+        let egress = EgressSettings::from_raw(raw.egress, toml)?;
+
         Ok(Settings {
+            egress,
             pipeline: PipelineSettings {
                 sandbox_image,
                 sandbox_network,
@@ -444,6 +455,18 @@ impl RawSettings {
             "MAXION_VERIFY_COMMANDS",
             "MAXION_MAX_JOB_TIMEOUT",
             "MAXION_ALLOWED_NETWORK_MODES",
+            "MAXION_EGRESS_ALLOW",
+            "MAXION_EGRESS_PIN",
+            "MAXION_EGRESS_PORT",
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_API_KEY_FILE",
+            "OPENAI_API_KEY",
+            "OPENAI_API_KEY_FILE",
+            "MAXION_ANTHROPIC_URL",
+            "MAXION_OPENAI_URL",
+            "MAXION_LLM_PRICES",
+            "MAXION_JOB_TOKEN_BUDGET",
+            "MAXION_JOB_COST_BUDGET",
         ]
     }
 }
@@ -496,6 +519,211 @@ where
         bail!("{name}: {n} is outside {}..={}", range.start(), range.end());
     }
     Ok(n)
+}
+
+/// Egress and the LLM gateway: flags and variables of their own group.
+#[derive(Debug, Default, Clone, Args)]
+pub struct RawEgressSettings {
+    /// Hosts a `filtered` sandbox may reach through the egress proxy (ports 443 and 80), comma-separated:
+    /// exact names or `*.suffix` (subdomains of suffix). [default: the package registries of crates.io,
+    /// PyPI, npm, Go modules, Maven Central, RubyGems and the Debian/Ubuntu archives]
+    #[arg(long, global = true, env = "MAXION_EGRESS_ALLOW")]
+    pub maxion_egress_allow: Option<String>,
+    /// Pinned addresses, `host=addr[:port]`, comma-separated (e.g. an internal mirror): the proxy dials
+    /// the pinned address without resolving, even in a private range.
+    #[arg(long, global = true, env = "MAXION_EGRESS_PIN")]
+    pub maxion_egress_pin: Option<String>,
+    /// Port of the egress proxy and LLM gateway on each filtered job network's gateway address. [default: 3128]
+    #[arg(long, global = true, env = "MAXION_EGRESS_PORT")]
+    pub maxion_egress_port: Option<String>,
+    /// The real Anthropic API key; the LLM gateway injects it, the sandbox never sees it.
+    #[arg(long, global = true, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
+    pub anthropic_api_key: Option<String>,
+    /// Alternative to ANTHROPIC_API_KEY: a file holding the key.
+    #[arg(long, global = true, env = "ANTHROPIC_API_KEY_FILE")]
+    pub anthropic_api_key_file: Option<String>,
+    /// The real OpenAI (or OpenAI-compatible) API key; the LLM gateway injects it.
+    #[arg(long, global = true, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+    /// Alternative to OPENAI_API_KEY: a file holding the key.
+    #[arg(long, global = true, env = "OPENAI_API_KEY_FILE")]
+    pub openai_api_key_file: Option<String>,
+    /// Anthropic API base URL the gateway forwards to. [default: https://api.anthropic.com]
+    #[arg(long, global = true, env = "MAXION_ANTHROPIC_URL")]
+    pub maxion_anthropic_url: Option<String>,
+    /// OpenAI-compatible API base URL (vLLM, Ollama, LiteLLM, Azure-style) the gateway forwards to.
+    /// [default: https://api.openai.com/v1]
+    #[arg(long, global = true, env = "MAXION_OPENAI_URL")]
+    pub maxion_openai_url: Option<String>,
+    /// A TOML price table (`[models.<id>] input = 3.0, cached_input = 0.3, output = 15.0`, USD per million
+    /// tokens) replacing the shipped one. [default: the shipped table, dated in its header]
+    #[arg(long, global = true, env = "MAXION_LLM_PRICES")]
+    pub maxion_llm_prices: Option<String>,
+    /// Most model tokens (input + output) one job may use through the gateway; over it requests get 403
+    /// budget_exceeded and the job ends so. [default: unlimited]
+    #[arg(long, global = true, env = "MAXION_JOB_TOKEN_BUDGET")]
+    pub maxion_job_token_budget: Option<String>,
+    /// Most USD one job may spend on models (priced by MAXION_LLM_PRICES). [default: unlimited]
+    #[arg(long, global = true, env = "MAXION_JOB_COST_BUDGET")]
+    pub maxion_job_cost_budget: Option<String>,
+}
+
+/// The registries a `filtered` sandbox reaches when the operator names none.
+pub const DEFAULT_EGRESS_ALLOW: &[&str] = &[
+    "crates.io",
+    "static.crates.io",
+    "index.crates.io",
+    "pypi.org",
+    "files.pythonhosted.org",
+    "registry.npmjs.org",
+    "registry.yarnpkg.com",
+    "proxy.golang.org",
+    "sum.golang.org",
+    "repo.maven.apache.org",
+    "repo1.maven.org",
+    "rubygems.org",
+    "index.rubygems.org",
+    "deb.debian.org",
+    "security.debian.org",
+    "archive.ubuntu.com",
+    "security.ubuntu.com",
+];
+
+/// Egress proxy and LLM gateway settings (typed).
+#[derive(Debug, Clone)]
+pub struct EgressSettings {
+    /// Exact names and `*.suffix` patterns, lower case.
+    pub allow: Vec<String>,
+    /// Pinned `host` → address (and optional port).
+    pub pins: Vec<(String, std::net::IpAddr, Option<u16>)>,
+    pub port: u16,
+    /// `None`: no key configured, the provider is not offered.
+    pub anthropic: Option<crate::gateway::Upstream>,
+    pub openai: Option<crate::gateway::Upstream>,
+    pub prices: crate::gateway::Prices,
+    pub budget: crate::gateway::Budget,
+}
+
+impl EgressSettings {
+    fn from_raw(raw: RawEgressSettings, toml: Option<&BTreeMap<String, toml::Value>>) -> anyhow::Result<Self> {
+        let pick = |value: Option<String>, name: &str| -> anyhow::Result<Option<String>> {
+            if value.is_some() {
+                return Ok(value);
+            }
+            match toml.and_then(|t| t.get(&name.to_ascii_lowercase())) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+                Some(toml::Value::Integer(i)) => Ok(Some(i.to_string())),
+                Some(_) => bail!("{name}: expected a string or a number in the config file"),
+            }
+        };
+        let list = |v: &str| -> Vec<String> {
+            v.split([',', ' ', '\n']).map(str::trim).filter(|h| !h.is_empty()).map(str::to_ascii_lowercase).collect()
+        };
+        let allow = match pick(raw.maxion_egress_allow, "MAXION_EGRESS_ALLOW")? {
+            None => DEFAULT_EGRESS_ALLOW.iter().map(|h| (*h).to_owned()).collect(),
+            Some(v) => list(&v),
+        };
+        for host in &allow {
+            if !valid_pattern(host) {
+                bail!("MAXION_EGRESS_ALLOW: {host:?} is not a host name or a *.suffix pattern");
+            }
+        }
+        let mut pins = Vec::new();
+        for entry in pick(raw.maxion_egress_pin, "MAXION_EGRESS_PIN")?.map(|v| list(&v)).unwrap_or_default() {
+            let Some((host, addr)) = entry.split_once('=') else {
+                bail!("MAXION_EGRESS_PIN: {entry:?} is not host=addr[:port]");
+            };
+            let (ip, port) = match addr.parse::<std::net::SocketAddr>() {
+                Ok(sa) => (sa.ip(), Some(sa.port())),
+                Err(_) => match addr.parse::<std::net::IpAddr>() {
+                    Ok(ip) => (ip, None),
+                    Err(_) => bail!("MAXION_EGRESS_PIN: {addr:?} is not an address (addr or addr:port)"),
+                },
+            };
+            if !valid_pattern(host) || host.starts_with("*.") {
+                bail!("MAXION_EGRESS_PIN: {host:?} is not a host name");
+            }
+            pins.push((host.to_owned(), ip, port));
+        }
+        let port = parse_number(
+            pick(raw.maxion_egress_port, "MAXION_EGRESS_PORT")?,
+            "MAXION_EGRESS_PORT",
+            3128u16,
+            1..=65535,
+        )?;
+        let provider = |key: Option<String>,
+                        key_name: &str,
+                        file: Option<String>,
+                        file_name: &str,
+                        url: Option<String>,
+                        url_name: &str,
+                        default_url: &str|
+         -> anyhow::Result<Option<crate::gateway::Upstream>> {
+            let key = match (pick(key, key_name)?, pick(file, file_name)?) {
+                (Some(k), _) => Some(k),
+                (None, Some(path)) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("{file_name}: cannot read {path}"))?
+                        .trim()
+                        .to_owned(),
+                ),
+                (None, None) => None,
+            };
+            let url = pick(url, url_name)?.unwrap_or_else(|| default_url.to_owned());
+            let url = parse_http_url(&url, url_name)?;
+            key.map(|k| Ok(crate::gateway::Upstream { url, key: secret(key_name, k)? })).transpose()
+        };
+        let anthropic = provider(
+            raw.anthropic_api_key,
+            "ANTHROPIC_API_KEY",
+            raw.anthropic_api_key_file,
+            "ANTHROPIC_API_KEY_FILE",
+            raw.maxion_anthropic_url,
+            "MAXION_ANTHROPIC_URL",
+            "https://api.anthropic.com",
+        )?;
+        let openai = provider(
+            raw.openai_api_key,
+            "OPENAI_API_KEY",
+            raw.openai_api_key_file,
+            "OPENAI_API_KEY_FILE",
+            raw.maxion_openai_url,
+            "MAXION_OPENAI_URL",
+            "https://api.openai.com/v1",
+        )?;
+        let prices = match pick(raw.maxion_llm_prices, "MAXION_LLM_PRICES")? {
+            None => crate::gateway::Prices::shipped(),
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(&path).with_context(|| format!("MAXION_LLM_PRICES: cannot read {path}"))?;
+                crate::gateway::Prices::parse(&text).map_err(|e| anyhow::anyhow!("MAXION_LLM_PRICES: {path}: {e}"))?
+            }
+        };
+        let tokens = pick(raw.maxion_job_token_budget, "MAXION_JOB_TOKEN_BUDGET")?
+            .map(|v| parse_number(Some(v), "MAXION_JOB_TOKEN_BUDGET", 0u64, 1..=u64::MAX))
+            .transpose()?;
+        let usd = match pick(raw.maxion_job_cost_budget, "MAXION_JOB_COST_BUDGET")? {
+            None => None,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() && x > 0.0 => Some(x),
+                _ => bail!("MAXION_JOB_COST_BUDGET: {v:?} is not a positive amount in USD"),
+            },
+        };
+        let budget = crate::gateway::Budget { tokens, usd };
+        Ok(EgressSettings { allow, pins, port, anthropic, openai, prices, budget })
+    }
+}
+
+/// A host name (letters, digits, `-`, `.`) or `*.` followed by one.
+fn valid_pattern(p: &str) -> bool {
+    let name = p.strip_prefix("*.").unwrap_or(p);
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && name.parse::<std::net::IpAddr>().is_err()
 }
 
 /// How long a request to answer a webhook may take before we consider the

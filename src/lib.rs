@@ -15,6 +15,8 @@
 
 pub mod config;
 pub mod control;
+pub mod egress;
+pub mod gateway;
 pub mod github;
 pub mod intake;
 pub mod jobs;

@@ -9,3 +9,4 @@ mod plan;
 pub mod run;
 pub mod sanitize;
 mod ship;
+mod usage;

@@ -46,6 +46,8 @@ pub struct PipelineContext {
     /// Configured verification commands; empty: detected from the repository.
     pub verify_commands: Vec<String>,
     pub data_dir: std::path::PathBuf,
+    /// The egress proxy and LLM gateway (networks `filtered` and `open`).
+    pub egress: Option<crate::egress::EgressService>,
 }
 
 /// How a pipeline step ended early.
@@ -269,7 +271,18 @@ async fn run_steps(
     settings.job_deadline = eff.job_timeout;
     settings.exec_timeout = eff.job_timeout;
     let sandbox = Sandbox::start(&ctx.docker, &settings, &job.id.to_string(), cancel.clone()).await?;
-    let inside = in_sandbox(ctx, &mut log, &sandbox, &wc, &brief_text, &summary, &plan, eff.fix_rounds).await;
+    let egress = crate::egress::for_job(ctx.egress.as_ref(), &ctx.store, job.id, &sandbox, &settings.network).await;
+    let inside = match &egress {
+        Ok(e) => {
+            let agent_env = e.as_ref().map(|e| e.agent_env()).unwrap_or_default();
+            in_sandbox(ctx, &mut log, &sandbox, &wc, &brief_text, &summary, &plan, eff.fix_rounds, &agent_env).await
+        }
+        Err(e) => Err(Stop::failed(format!("{e:#}"), Some("sandbox"))),
+    };
+    if let Ok(Some(e)) = &egress {
+        e.close();
+        super::usage::report(&mut log, e).await;
+    }
     let shipped = match inside {
         Ok(verify) if eff.on_verify_failure == FailurePolicy::NoPr && !verify.iter().all(|v| v.passed) => {
             Err(Stop::Failed {
@@ -305,6 +318,7 @@ async fn in_sandbox(
     summary: &str,
     plan: &TimedPlan,
     fix_rounds: u32,
+    agent_env: &[(String, String)],
 ) -> Result<Vec<VerifyResult>, Stop> {
     // The base commit's files stream from `git archive` straight into the
     // sandbox (never written on the host), then the small `.git` follows.
@@ -323,7 +337,7 @@ async fn in_sandbox(
             });
         }
     }
-    run_agent(ctx, log, sandbox, brief_text, "agent").await?;
+    run_agent(ctx, log, sandbox, brief_text, "agent", agent_env).await?;
     let mut results = verify(log, sandbox, plan).await?;
     for round in 1..=fix_rounds {
         if results.iter().all(|r| r.passed) {
@@ -335,7 +349,7 @@ async fn in_sandbox(
             .map(|r| VerifyFailure { command: r.command.clone(), exit_code: r.exit_code, output_tail: r.tail.clone() })
             .collect();
         let prompt = brief::fix_prompt(summary, &failures);
-        run_agent(ctx, log, sandbox, &prompt, &format!("fix {round}")).await?;
+        run_agent(ctx, log, sandbox, &prompt, &format!("fix {round}"), agent_env).await?;
         results = verify(log, sandbox, plan).await?;
     }
     Ok(results)
@@ -351,9 +365,13 @@ async fn run_agent(
     sandbox: &Sandbox,
     prompt: &str,
     step: &str,
+    agent_env: &[(String, String)],
 ) -> Result<(), Stop> {
     sandbox.upload_file(PROMPT_PATH, prompt.as_bytes(), 0o644).await?;
     let mut req = ExecRequest::new(ctx.agent.argv()).env("MAXION_PROMPT_FILE", PROMPT_PATH);
+    for (name, value) in agent_env {
+        req = req.env(name.clone(), value.clone());
+    }
     for (name, value) in &ctx.agent_secrets {
         req = req.secret_env(name.clone(), value.clone());
     }
@@ -446,7 +464,11 @@ async fn forward(log: &mut Log<'_>, step: &str, ev: OutputEvent, tail: &mut Stri
 
 /// The sandbox's network mode from the `MAXION_SANDBOX_NETWORK` value.
 pub fn network_mode(value: &str) -> NetworkMode {
-    if value == "open" { NetworkMode::Open } else { NetworkMode::None }
+    match value {
+        "open" => NetworkMode::Open,
+        "filtered" => NetworkMode::Filtered,
+        _ => NetworkMode::None,
+    }
 }
 
 /// Failure wrapper for ship steps.

@@ -129,6 +129,7 @@ fn command_text<E: de::Error>(v: &str) -> Result<String, E> {
 enum NetworkField {
     None,
     Open,
+    Filtered,
 }
 
 impl<'de> Deserialize<'de> for NetworkField {
@@ -136,12 +137,10 @@ impl<'de> Deserialize<'de> for NetworkField {
         match String::deserialize(d)?.as_str() {
             "none" => Ok(NetworkField::None),
             "open" => Ok(NetworkField::Open),
-            // The seam for an egress allow-list (with `network_hosts`): parsed,
-            // named, and refused until the sandbox can enforce it.
-            "filtered" => Err(de::Error::custom(
-                "network `filtered` (outbound access only to `network_hosts`) is not supported yet; use `none` or `open`",
-            )),
-            other => Err(de::Error::custom(format!("unknown network mode `{other}`, expected `none` or `open`"))),
+            "filtered" => Ok(NetworkField::Filtered),
+            other => {
+                Err(de::Error::custom(format!("unknown network mode `{other}`, expected `none`, `open` or `filtered`")))
+            }
         }
     }
 }
@@ -261,7 +260,7 @@ pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
     if let Some(hosts) = &raw.network_hosts {
         return Err(ConfigError::at(
             &hosts.referenced,
-            "`network_hosts` needs `network: filtered`, which is not supported yet",
+            "`network_hosts` is not a field; the hosts a `filtered` sandbox reaches are the operator's MAXION_EGRESS_ALLOW",
         ));
     }
     let timeouts = raw.timeouts.unwrap_or_default();
@@ -271,6 +270,7 @@ pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
         network: raw.network.map(|n| match n {
             NetworkField::None => Network::None,
             NetworkField::Open => Network::Open,
+            NetworkField::Filtered => Network::Filtered,
         }),
         fix_rounds: raw.fix_rounds,
         step_timeout: timeouts.step.map(|s| s.0),

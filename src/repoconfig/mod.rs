@@ -69,6 +69,7 @@ pub struct ConfiguredCommand {
 pub enum Network {
     None,
     Open,
+    Filtered,
 }
 
 impl Network {
@@ -76,14 +77,16 @@ impl Network {
         match self {
             Network::None => "none",
             Network::Open => "open",
+            Network::Filtered => "filtered",
         }
     }
 
-    /// `none` or `open`.
+    /// `none`, `open` or `filtered`.
     pub fn parse(v: &str) -> Option<Self> {
         match v {
             "none" => Some(Network::None),
             "open" => Some(Network::Open),
+            "filtered" => Some(Network::Filtered),
             _ => None,
         }
     }
@@ -92,6 +95,7 @@ impl Network {
         match self {
             Network::None => crate::sandbox::NetworkMode::None,
             Network::Open => crate::sandbox::NetworkMode::Open,
+            Network::Filtered => crate::sandbox::NetworkMode::Filtered,
         }
     }
 }

@@ -68,7 +68,6 @@ fn every_error_names_line_and_column() {
         ("fix_rounds: many\n", (1, 13), "invalid u32"),
         ("fix_rounds: -1\n", (1, 13), ""),
         ("network: wide\n", (1, 10), "unknown network mode `wide`"),
-        ("network: filtered\n", (1, 10), "not supported yet"),
         ("network_hosts: [example.com]\n", (1, 16), "network_hosts"),
         ("timeouts:\n  job: 0\n", (2, 8), "positive"),
         ("timeouts:\n  job: 5 days\n", (2, 8), "unknown unit"),

@@ -15,9 +15,11 @@ pub enum NetworkMode {
     /// A bridge network of its own, created for the job and removed with it,
     /// with outbound access through the host's NAT. Jobs never share it.
     Open,
-    /// Outbound access only to the listed hosts. Not implemented yet (a later
-    /// issue adds the egress proxy); starting a sandbox with it is refused.
-    Filtered { hosts: Vec<String> },
+    /// An internal network of the job's own (no route out, IPv6 off): the
+    /// only peer is Maxion's egress listener at the network's gateway address
+    /// (`SandboxSettings::egress_port`), which the container's proxy
+    /// variables point at. Outside names do not resolve inside.
+    Filtered,
 }
 
 /// Everything a sandbox container is created with.
@@ -44,6 +46,8 @@ pub struct SandboxSettings {
     pub home_dir: String,
     /// Network access.
     pub network: NetworkMode,
+    /// Port of the egress listener on a `filtered` job network's gateway.
+    pub egress_port: u16,
     /// Hard deadline for the whole job, counted from sandbox start.
     pub job_deadline: Duration,
     /// Default per-exec timeout (an exec may ask for a shorter or longer one).
@@ -68,6 +72,7 @@ impl Default for SandboxSettings {
             home_bytes: 1024 * MIB,
             home_dir: "/home/sandbox".to_owned(),
             network: NetworkMode::None,
+            egress_port: super::filtered::DEFAULT_EGRESS_PORT,
             job_deadline: Duration::from_secs(30 * 60),
             exec_timeout: Duration::from_secs(15 * 60),
             output_cap_bytes: 10 * MIB as usize,

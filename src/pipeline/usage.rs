@@ -1,0 +1,37 @@
+//! At the end of a job's sandbox work: its model usage and refused hosts go
+//! to the event log and, as notes, to the status comment and check run.
+
+use super::run::Log;
+use crate::egress::JobEgress;
+use crate::jobs::JobEvent;
+use crate::report::text;
+
+/// The usage view of a job's gateway totals.
+pub(crate) fn view(e: &JobEgress) -> text::UsageView {
+    let t = e.totals();
+    text::UsageView {
+        calls: t.calls,
+        input: t.input,
+        cached: t.cached,
+        output: t.output,
+        cost_usd: t.cost_usd,
+        unpriced_calls: t.unpriced_calls,
+        llm_time: t.llm_time,
+    }
+}
+
+pub(crate) async fn report(log: &mut Log<'_>, e: &JobEgress) {
+    let mut notes = Vec::new();
+    if let Some(line) = text::usage_line(&view(e)) {
+        notes.push(line);
+    }
+    if let Some(line) = text::blocked_hosts(&e.refused_hosts()) {
+        notes.push(line);
+    }
+    for note in notes {
+        log.event(JobEvent::Info { message: note.clone() }).await;
+        if let Some(r) = log.reporter.as_deref_mut() {
+            r.note(note);
+        }
+    }
+}
