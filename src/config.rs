@@ -76,9 +76,18 @@ pub struct RawSettings {
     /// MAXION_AGENT is a built-in agent (pi, claude-code, codex), none for custom]
     #[arg(long, global = true, env = "MAXION_SANDBOX_NETWORK")]
     pub maxion_sandbox_network: Option<String>,
-    /// The coding agent profile: pi | claude-code | codex | custom. [default: pi]
+    /// The coding agent profile [default: pi]:
+    /// `claude-code` (Claude Code, `claude -p --output-format stream-json`; Anthropic provider; image stage
+    /// claude-code), `codex` (Codex CLI, `codex exec --json`, its config.toml written from OPENAI_BASE_URL;
+    /// OpenAI provider, Responses API; stage codex), `mini-swe-agent` (`mini -y`, OpenAI Chat Completions;
+    /// needs MAXION_AGENT_MODEL; stage mini-swe-agent), `pi` (`pi --print`; stage pi), `custom`
+    /// (MAXION_AGENT_COMMAND).
     #[arg(long, global = true, env = "MAXION_AGENT")]
     pub maxion_agent: Option<String>,
+    /// The model the agent uses (passed as --model or written to its config; in $MAXION_AGENT_MODEL for
+    /// custom). Letters, digits and . - _ : / @ only. [default: the agent's own default]
+    #[arg(long, global = true, env = "MAXION_AGENT_MODEL")]
+    pub maxion_agent_model: Option<String>,
     /// The agent command for the `custom` profile, run with `sh -c`; the prompt file is in $MAXION_PROMPT_FILE.
     #[arg(long, global = true, env = "MAXION_AGENT_COMMAND")]
     pub maxion_agent_command: Option<String>,
@@ -164,6 +173,8 @@ pub struct PipelineSettings {
     /// Agent profile name: pi | claude-code | codex | custom.
     pub agent: String,
     pub agent_command: Option<String>,
+    /// `MAXION_AGENT_MODEL`; `None`: the agent's default.
+    pub agent_model: Option<String>,
     /// Names of host environment variables passed to the agent exec only.
     pub agent_secrets: Vec<String>,
     pub job_timeout: Duration,
@@ -301,7 +312,13 @@ impl Settings {
         }
         let agent_command = pick(raw.maxion_agent_command, "MAXION_AGENT_COMMAND")?.filter(|c| !c.trim().is_empty());
         if crate::pipeline::agent::AgentProfile::resolve(&agent, agent_command.as_deref()).is_none() {
-            bail!("MAXION_AGENT: expected pi, claude-code, codex or custom (with MAXION_AGENT_COMMAND), got {agent:?}");
+            bail!(
+                "MAXION_AGENT: expected pi, claude-code, codex, mini-swe-agent or custom (with MAXION_AGENT_COMMAND), got {agent:?}"
+            );
+        }
+        let agent_model = pick(raw.maxion_agent_model, "MAXION_AGENT_MODEL")?.filter(|m| !m.trim().is_empty());
+        if let Some(m) = agent_model.as_deref().filter(|m| !crate::pipeline::agent::valid_model_name(m)) {
+            bail!("MAXION_AGENT_MODEL: {m:?} is not a model name (letters, digits and . - _ : / @ only)");
         }
         let agent_secrets = pick(raw.maxion_agent_secrets, "MAXION_AGENT_SECRETS")?
             .map(|v| v.split([',', ' ']).map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
@@ -370,6 +387,7 @@ impl Settings {
                 sandbox_network,
                 agent,
                 agent_command,
+                agent_model,
                 agent_secrets,
                 job_timeout,
                 shutdown_grace,
@@ -446,6 +464,7 @@ impl RawSettings {
             "MAXION_SANDBOX_NETWORK",
             "MAXION_AGENT",
             "MAXION_AGENT_COMMAND",
+            "MAXION_AGENT_MODEL",
             "MAXION_AGENT_SECRETS",
             "MAXION_JOB_TIMEOUT",
             "MAXION_SHUTDOWN_GRACE",

@@ -113,7 +113,8 @@ async fn start_pool(
         agent_secrets.push((name.clone(), value));
     }
     let agent = AgentProfile::resolve(&p.agent, p.agent_command.as_deref())
-        .context("MAXION_AGENT: unknown profile or custom without MAXION_AGENT_COMMAND")?;
+        .context("MAXION_AGENT: unknown profile or custom without MAXION_AGENT_COMMAND")?
+        .with_model(p.agent_model.clone());
     let filtered_in_use = p.sandbox_network == "filtered" || p.allowed_network_modes.iter().any(|m| m == "filtered");
     if filtered_in_use {
         check_dns_isolation(&docker, &p.sandbox_image, &instance_id).await?;

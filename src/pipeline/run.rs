@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::agent::AgentProfile;
+use super::agent::{AgentProfile, Transcript};
 use super::brief::{self, GatherRequest, Limits, PullRequestState, VerifyFailure};
 use super::detect::{CommandKind, CommandPlan, PlannedCommand};
 use super::git::{MirrorCache, WorkingCopy, branch_name};
@@ -284,15 +284,17 @@ async fn run_steps(
         super::usage::report(&mut log, e).await;
     }
     let shipped = match inside {
-        Ok(verify) if eff.on_verify_failure == FailurePolicy::NoPr && !verify.iter().all(|v| v.passed) => {
+        Ok((verify, _)) if eff.on_verify_failure == FailurePolicy::NoPr && !verify.iter().all(|v| v.passed) => {
             Err(Stop::Failed {
                 reason: text::no_pr_on_failure(eff.fix_rounds),
                 step: Some("verify".into()),
                 last_lines: verify.iter().filter(|v| !v.passed).flat_map(|v| last_lines(&v.tail)).collect(),
             })
         }
-        Ok(verify) => {
-            let r = super::ship::ship(ctx, repo, job, &mut log, &sandbox, &wc, &gathered, &verify, &eff).await;
+        Ok((verify, agent_summary)) => {
+            let agent_summary = agent_summary.as_deref();
+            let r = super::ship::ship(ctx, repo, job, &mut log, &sandbox, &wc, &gathered, &verify, &eff, agent_summary)
+                .await;
             r.map(|pr| Shipped { verified: verify.iter().all(|v| v.passed), pull_request: pr })
         }
         Err(e) => Err(e),
@@ -319,7 +321,7 @@ async fn in_sandbox(
     plan: &TimedPlan,
     fix_rounds: u32,
     agent_env: &[(String, String)],
-) -> Result<Vec<VerifyResult>, Stop> {
+) -> Result<(Vec<VerifyResult>, Option<String>), Stop> {
     // The base commit's files stream from `git archive` straight into the
     // sandbox (never written on the host), then the small `.git` follows.
     let (archive, files) = wc.archive().map_err(|e| Stop::failed(e, Some("checkout")))?;
@@ -328,7 +330,7 @@ async fn in_sandbox(
     uploaded?;
     sandbox.upload_dir(wc.dir(), crate::sandbox::WORKSPACE).await?;
     for cmd in &plan.setup {
-        let (ok, code, _, _) = run_logged(log, sandbox, "setup", sh(&cmd.run), Some(cmd.timeout)).await?;
+        let (ok, code, _, _) = run_logged(log, sandbox, "setup", sh(&cmd.run), Some(cmd.timeout), None).await?;
         if !ok {
             return Err(Stop::Failed {
                 reason: format!("setup command `{}` failed (exit code {code:?})", cmd.run),
@@ -337,7 +339,7 @@ async fn in_sandbox(
             });
         }
     }
-    run_agent(ctx, log, sandbox, brief_text, "agent", agent_env).await?;
+    let mut agent_summary = run_agent(ctx, log, sandbox, brief_text, "agent", agent_env).await?;
     let mut results = verify(log, sandbox, plan).await?;
     for round in 1..=fix_rounds {
         if results.iter().all(|r| r.passed) {
@@ -349,10 +351,12 @@ async fn in_sandbox(
             .map(|r| VerifyFailure { command: r.command.clone(), exit_code: r.exit_code, output_tail: r.tail.clone() })
             .collect();
         let prompt = brief::fix_prompt(summary, &failures);
-        run_agent(ctx, log, sandbox, &prompt, &format!("fix {round}"), agent_env).await?;
+        if let Some(s) = run_agent(ctx, log, sandbox, &prompt, &format!("fix {round}"), agent_env).await? {
+            agent_summary = Some(s);
+        }
         results = verify(log, sandbox, plan).await?;
     }
-    Ok(results)
+    Ok((results, agent_summary))
 }
 
 fn sh(cmd: &str) -> ExecRequest {
@@ -366,24 +370,27 @@ async fn run_agent(
     prompt: &str,
     step: &str,
     agent_env: &[(String, String)],
-) -> Result<(), Stop> {
+) -> Result<Option<String>, Stop> {
     sandbox.upload_file(PROMPT_PATH, prompt.as_bytes(), 0o644).await?;
     let mut req = ExecRequest::new(ctx.agent.argv()).env("MAXION_PROMPT_FILE", PROMPT_PATH);
-    for (name, value) in agent_env {
-        req = req.env(name.clone(), value.clone());
+    for (name, value) in agent_env.iter().cloned().chain(ctx.agent.env()) {
+        req = req.env(name, value);
     }
     for (name, value) in &ctx.agent_secrets {
         req = req.secret_env(name.clone(), value.clone());
     }
-    let (ok, code, _, tail) = run_logged(log, sandbox, step, req, None).await?;
-    if !ok {
-        return Err(Stop::Failed {
-            reason: format!("the agent ({}) failed (exit code {code:?})", ctx.agent.name),
+    // The agent's output is read as it comes: readable events in the log,
+    // its final message for the PR body, a named cause when it fails.
+    let mut transcript = ctx.agent.transcript();
+    let (_, code, _, _) = run_logged(log, sandbox, step, req, None, Some(&mut transcript)).await?;
+    match transcript.failure(code) {
+        None => Ok(transcript.summary().map(str::to_owned)),
+        Some(f) => Err(Stop::Failed {
+            reason: crate::masker::global().mask(&f.describe(&ctx.agent.name)),
             step: Some(step.to_owned()),
-            last_lines: last_lines(&tail),
-        });
+            last_lines: transcript.last_lines(),
+        }),
     }
-    Ok(())
 }
 
 fn last_lines(tail: &str) -> Vec<String> {
@@ -394,7 +401,8 @@ async fn verify(log: &mut Log<'_>, sandbox: &Sandbox, plan: &TimedPlan) -> Resul
     let mut results = Vec::new();
     for cmd in &plan.verify {
         let req = sh(&cmd.run).env("CI", "true");
-        let (passed, exit_code, duration, tail) = run_logged(log, sandbox, "verify", req, Some(cmd.timeout)).await?;
+        let (passed, exit_code, duration, tail) =
+            run_logged(log, sandbox, "verify", req, Some(cmd.timeout), None).await?;
         results.push(VerifyResult { command: cmd.run.clone(), exit_code, passed, duration, tail });
     }
     Ok(results)
@@ -408,6 +416,7 @@ async fn run_logged(
     step: &str,
     mut req: ExecRequest,
     timeout: Option<Duration>,
+    mut transcript: Option<&mut Transcript>,
 ) -> Result<(bool, Option<i64>, Duration, String), Stop> {
     if let Some(t) = timeout {
         req = req.timeout(t);
@@ -421,13 +430,23 @@ async fn run_logged(
         loop {
             tokio::select! {
                 r = &mut exec => break r,
-                Some(ev) = rx.recv() => forward(log, step, ev, &mut tail).await,
+                Some(ev) = rx.recv() => forward(log, step, ev, &mut tail, transcript.as_deref_mut()).await,
             }
         }
     };
     drop(tx);
     while let Ok(ev) = rx.try_recv() {
-        forward(log, step, ev, &mut tail).await;
+        forward(log, step, ev, &mut tail, transcript.as_deref_mut()).await;
+    }
+    if let Some(t) = transcript {
+        for e in t.finish() {
+            log.event(JobEvent::Output {
+                step: step.to_owned(),
+                stream: OutputStream::Stdout,
+                text: e.render() + "\n",
+            })
+            .await;
+        }
     }
     match result {
         Ok(r) => {
@@ -449,11 +468,23 @@ async fn run_logged(
     }
 }
 
-async fn forward(log: &mut Log<'_>, step: &str, ev: OutputEvent, tail: &mut String) {
+async fn forward(
+    log: &mut Log<'_>,
+    step: &str,
+    ev: OutputEvent,
+    tail: &mut String,
+    transcript: Option<&mut Transcript>,
+) {
     let stream = match ev.stream {
         crate::sandbox::OutputStream::Stderr => OutputStream::Stderr,
         _ => OutputStream::Stdout,
     };
+    if let Some(t) = transcript {
+        for e in t.feed(&ev.text, stream == OutputStream::Stderr) {
+            log.event(JobEvent::Output { step: step.to_owned(), stream, text: e.render() + "\n" }).await;
+        }
+        return;
+    }
     tail.push_str(&ev.text);
     if tail.len() > 16_000 {
         let cut = super::sanitize::tail_at(tail, 8_000).to_owned();

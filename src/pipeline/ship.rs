@@ -26,10 +26,11 @@ pub(crate) async fn ship(
     gathered: &Gathered,
     verify: &[VerifyResult],
     eff: &Effective,
+    agent_summary: Option<&str>,
 ) -> Result<Option<String>, Stop> {
     let started = std::time::Instant::now();
     log.event(JobEvent::StepStarted { step: "ship".into() }).await;
-    let result = ship_inner(ctx, repo, job, log, sandbox, wc, gathered, verify, eff).await;
+    let result = ship_inner(ctx, repo, job, log, sandbox, wc, gathered, verify, eff, agent_summary).await;
     let ok = result.is_ok();
     let duration_ms = started.elapsed().as_millis() as u64;
     log.event(JobEvent::StepFinished { step: "ship".into(), ok, exit_code: None, duration_ms }).await;
@@ -47,6 +48,7 @@ async fn ship_inner(
     gathered: &Gathered,
     verify: &[VerifyResult],
     eff: &Effective,
+    agent_summary: Option<&str>,
 ) -> Result<Option<String>, Stop> {
     let collected = super::collect::collect(sandbox, wc).await?;
     log.event(JobEvent::Info { message: collected.to_string() }).await;
@@ -88,7 +90,7 @@ async fn ship_inner(
 
     let verified = verify.iter().all(|v| v.passed);
     let draft = !verified && eff.on_verify_failure != FailurePolicy::Ready;
-    let body = pr_body(ctx, job, agent_body.as_deref(), verify);
+    let body = pr_body(ctx, job, agent_body.as_deref(), agent_summary, verify);
     let pr_title = message.lines().next().unwrap_or(&title).to_owned();
     let existing = repo.list_pulls_by_head(wc.branch()).await.map_err(|e| Stop::failed(e, Some("pull request")))?;
     let open = existing.into_iter().find(|p| p.state == "open");
@@ -138,10 +140,19 @@ async fn read_scratch(wc: &WorkingCopy, name: &str) -> Option<String> {
     tokio::fs::read_to_string(wc.dir().join(SCRATCH_DIR).join(name)).await.ok().filter(|t| !t.trim().is_empty())
 }
 
-fn pr_body(ctx: &PipelineContext, job: &Job, agent_body: Option<&str>, verify: &[VerifyResult]) -> String {
+fn pr_body(
+    ctx: &PipelineContext,
+    job: &Job,
+    agent_body: Option<&str>,
+    agent_summary: Option<&str>,
+    verify: &[VerifyResult],
+) -> String {
     let mut b = String::new();
     if let Some(text) = agent_body {
         let _ = writeln!(b, "{}\n", sanitize(text).trim_end());
+    }
+    if let Some(summary) = agent_summary {
+        let _ = writeln!(b, "{}", crate::report::text::agent_summary_section(&ctx.agent.name, &sanitize(summary)));
     }
     let _ = writeln!(b, "Closes #{}\n", job.spec.issue_number);
     if verify.is_empty() {

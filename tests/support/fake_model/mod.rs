@@ -30,6 +30,7 @@
 
 mod render;
 mod reply;
+mod script;
 mod server;
 
 use std::collections::VecDeque;
@@ -40,6 +41,7 @@ use tokio::sync::oneshot;
 
 pub use render::SseEvent;
 pub use reply::{Answer, Content, Delivery, Gate, Reply, ToolCall, Usage};
+pub use script::{Script, Session};
 
 /// The real Anthropic key the fake expects (the gateway injects it).
 pub const ANTHROPIC_KEY: &str = "sk-ant-api03-fake-real-key-7d1f0c9a2b";
@@ -80,6 +82,7 @@ impl Recorded {
 pub(crate) struct State {
     queue: VecDeque<Reply>,
     default: Option<Reply>,
+    script: Option<Script>,
     requests: Vec<Recorded>,
 }
 
@@ -139,6 +142,12 @@ impl FakeModel {
     /// The reply used whenever the queue is empty (none: 500).
     pub fn set_default(&self, reply: Reply) {
         self.lock().default = Some(reply);
+    }
+
+    /// Answers every call the queue does not with the step `script` is at
+    /// (see `script.rs`); takes precedence over the default reply.
+    pub fn set_script(&self, script: Script) {
+        self.lock().script = Some(script);
     }
 
     /// Replies queued and not used yet.

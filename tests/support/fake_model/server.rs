@@ -107,9 +107,14 @@ fn json_response(status: u16, body: &Value) -> Response {
         .unwrap_or_default()
 }
 
-fn next_reply(state: &Shared) -> Option<Reply> {
+fn next_reply(state: &Shared, index: usize) -> Option<Reply> {
     let mut s = lock(state);
-    s.queue.pop_front().or_else(|| s.default.clone())
+    if let Some(r) = s.queue.pop_front() {
+        return Some(r);
+    }
+    let scripted =
+        s.script.as_ref().zip(s.requests.get(index)).map(|(script, r)| script.reply(r.provider, &r.path, &r.body));
+    scripted.or_else(|| s.default.clone())
 }
 
 fn missing(body: &Value, fields: &[&str]) -> Option<String> {
@@ -125,7 +130,7 @@ fn answer(
     json: impl FnOnce(&str, &super::Content, &super::Usage) -> Value,
     sse: impl FnOnce(&str, &super::Content, &super::Usage) -> Vec<render::SseEvent>,
 ) -> Response {
-    let Some(reply) = next_reply(state) else {
+    let Some(reply) = next_reply(state, index) else {
         set_status(state, index, 500);
         return error(provider, 500, "api_error", "fake model: no reply scripted for this call");
     };
