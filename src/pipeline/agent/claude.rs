@@ -233,6 +233,6 @@ mod tests {
         let mut t = Transcript::new(ProfileKind::ClaudeCode);
         t.feed(r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":3,"error_status":500,"error":"server_error"}
 "#, false);
-        assert!(matches!(t.failure(Some(1)), Some(AgentFailure::UpstreamError { status: 500, .. })));
+        assert!(matches!(t.failure(Some(1)), Some(AgentFailure::UpstreamError { status: Some(500), .. })));
     }
 }

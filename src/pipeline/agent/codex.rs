@@ -75,7 +75,7 @@ pub(super) fn parse(state: &mut State, line: &str) -> Option<Vec<AgentEvent>> {
         "turn.failed" => {
             let message = v.pointer("/error/message").and_then(Value::as_str).unwrap_or_default().to_owned();
             let status = status_in(&message);
-            let unreachable = status.is_none();
+            let unreachable = status.is_none() && !server_error(&message);
             state.api_error(status, message.clone(), unreachable);
             state.gave_up = Some(message.clone());
             events.push(AgentEvent::Error(message));
@@ -100,7 +100,7 @@ pub(super) fn parse(state: &mut State, line: &str) -> Option<Vec<AgentEvent>> {
 /// "Reconnecting... 2/5 (unexpected status 500 …)" or "… waiting for network (Connection failed …)".
 fn retry(state: &mut State, message: &str) -> AgentEvent {
     let status = status_in(message);
-    let unreachable = status.is_none();
+    let unreachable = status.is_none() && !server_error(message);
     state.api_error(status, message, unreachable);
     let counts = message.strip_prefix("Reconnecting... ").and_then(|r| r.split_whitespace().next()).and_then(|c| {
         let (a, m) = c.split_once('/')?;
@@ -113,6 +113,13 @@ fn retry(state: &mut State, message: &str) -> AgentEvent {
         }
         None => AgentEvent::Error(message.to_owned()),
     }
+}
+
+/// Codex words a 5xx answer without its status ("We're currently
+/// experiencing high demand…", as codex-cli 0.163.0 does for a 500).
+fn server_error(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("high demand") || m.contains("server error") || m.contains("overloaded")
 }
 
 /// Codex reports commands as `/bin/bash -lc '<command>'`; the maintainer
@@ -179,5 +186,13 @@ mod tests {
             false,
         );
         assert!(matches!(t.failure(None), Some(AgentFailure::Unreachable { .. })));
+
+        // codex-cli 0.163.0 when the upstream answers 500.
+        let mut t = Transcript::new(ProfileKind::Codex);
+        t.feed(
+            "{\"type\":\"turn.failed\",\"error\":{\"message\":\"We\u{2019}re currently experiencing high demand, which may cause temporary errors.\"}}\n",
+            false,
+        );
+        assert!(matches!(t.failure(Some(1)), Some(AgentFailure::UpstreamError { status: None, .. })));
     }
 }

@@ -92,11 +92,11 @@ pub(super) fn parse(state: &mut State, line: &str) -> Option<Vec<AgentEvent>> {
         }
         "tool" | "user" => {
             let id = v.get("tool_call_id").and_then(Value::as_str).unwrap_or_default();
-            if let Some((_, command)) = state.pending.remove(id) {
-                if !command.contains(SUBMIT) {
-                    let exit_code = extra.get("returncode").and_then(Value::as_i64);
-                    events.push(AgentEvent::Command { command, exit_code, failed: exit_code != Some(0) });
-                }
+            if let Some((_, command)) = state.pending.remove(id)
+                && !command.contains(SUBMIT)
+            {
+                let exit_code = extra.get("returncode").and_then(Value::as_i64);
+                events.push(AgentEvent::Command { command, exit_code, failed: exit_code != Some(0) });
             }
         }
         "exit" => {

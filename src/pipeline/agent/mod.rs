@@ -172,7 +172,7 @@ mod tests {
                 continue;
             }
             let p = AgentProfile::resolve(kind.name(), None).unwrap();
-            assert!(p.command.contains("$MAXION_PROMPT_FILE"), "{kind:?}");
+            assert!(p.command.contains("MAXION_PROMPT_FILE"), "{kind:?}");
             assert!(p.command.contains(MISSING_MARKER), "{kind:?}");
             assert_eq!(p.kind, kind);
         }

@@ -55,8 +55,9 @@ pub enum AgentFailure {
     ProgramMissing { program: String, stage: &'static str },
     /// The model API refused the request (401, 403, 404).
     ModelRefused { status: u16, detail: String },
-    /// The model API answered with an error (5xx, 429, …) until the agent gave up.
-    UpstreamError { status: u16, detail: String },
+    /// The model API answered with an error (5xx, 429, …) until the agent gave up;
+    /// `status` when the agent names it.
+    UpstreamError { status: Option<u16>, detail: String },
     /// The model API could not be reached or did not answer in time.
     Unreachable { detail: String },
     /// The agent ended without finishing its task, for a reason it names.
@@ -232,7 +233,7 @@ impl Transcript {
         if let Some(t) = self.state.trouble.as_ref().filter(|_| !self.state.finished) {
             return Some(match t.status {
                 Some(s @ (401 | 403 | 404)) => AgentFailure::ModelRefused { status: s, detail: t.detail.clone() },
-                Some(s) if !t.unreachable => AgentFailure::UpstreamError { status: s, detail: t.detail.clone() },
+                s if !t.unreachable => AgentFailure::UpstreamError { status: s, detail: t.detail.clone() },
                 _ => AgentFailure::Unreachable { detail: t.detail.clone() },
             });
         }
@@ -257,10 +258,10 @@ pub(super) fn short(text: &str, max: usize) -> String {
 pub(super) fn status_in(text: &str) -> Option<u16> {
     let mut words = text.split(|c: char| !c.is_ascii_alphanumeric());
     while let Some(w) = words.next() {
-        if w.eq_ignore_ascii_case("status") {
-            if let Some(code) = words.find(|w| !w.is_empty()).and_then(|w| w.parse::<u16>().ok()) {
-                return (100..600).contains(&code).then_some(code);
-            }
+        if w.eq_ignore_ascii_case("status")
+            && let Some(code) = words.find(|w| !w.is_empty()).and_then(|w| w.parse::<u16>().ok())
+        {
+            return (100..600).contains(&code).then_some(code);
         }
     }
     None

@@ -78,9 +78,10 @@ pub fn agent_model_refused(profile: &str, status: u16, detail: &str) -> String {
     format!("the model API refused the agent's request (HTTP {status}); {check}. The agent ({profile}) said: {detail}")
 }
 
-pub fn agent_upstream_error(profile: &str, status: u16, detail: &str) -> String {
+pub fn agent_upstream_error(profile: &str, status: Option<u16>, detail: &str) -> String {
+    let status = status.map_or("a server error".to_owned(), |s| format!("a server error (HTTP {s})"));
     format!(
-        "the model API kept answering HTTP {status} until the agent ({profile}) gave up; the provider may be down, retry later. It said: {detail}"
+        "the model API kept answering with {status} until the agent ({profile}) gave up; the provider may be down, retry later. It said: {detail}"
     )
 }
 
