@@ -12,7 +12,7 @@
 //! `POST /openai/v1/chat/completions`, `GET /openai/v1/models`.
 //! Touches: the upstreams (HTTP), the job's event channel.
 
-mod budget;
+pub mod budget;
 mod forward;
 pub mod prices;
 pub mod usage;

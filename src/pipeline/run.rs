@@ -93,6 +93,8 @@ pub(crate) struct Log<'a> {
     pub store: &'a Store,
     pub job: &'a Job,
     pub reporter: Option<&'a mut JobReporter>,
+    /// Lines for the pull request's description (model usage, blocked hosts).
+    pub pr_notes: Vec<String>,
 }
 
 impl Log<'_> {
@@ -223,7 +225,7 @@ async fn run_steps(
         None => None,
     };
     reporter.started(&gathered.head_sha).await.map_err(|e| Stop::failed(e, Some("brief")))?;
-    let mut log = Log { store: &ctx.store, job, reporter: Some(reporter) };
+    let mut log = Log { store: &ctx.store, job, reporter: Some(reporter), pr_notes: Vec::new() };
     let eff = repo_config(ctx, repo, &mut log, &gathered.head_sha).await?;
     let plan = apply_config(&eff, &mut gathered);
     let t = log.step_started("brief").await;
@@ -279,10 +281,18 @@ async fn run_steps(
         }
         Err(e) => Err(Stop::failed(format!("{e:#}"), Some("sandbox"))),
     };
-    if let Ok(Some(e)) = &egress {
-        e.close();
-        super::usage::report(&mut log, e).await;
-    }
+    let inside = match &egress {
+        Ok(Some(e)) => {
+            e.close();
+            super::usage::report(&mut log, e).await;
+            // A job its budget stopped ends so, whatever the agent did next.
+            match super::usage::budget_stop(e) {
+                Some(stop) => Err(stop),
+                None => inside,
+            }
+        }
+        _ => inside,
+    };
     let shipped = match inside {
         Ok(verify) if eff.on_verify_failure == FailurePolicy::NoPr && !verify.iter().all(|v| v.passed) => {
             Err(Stop::Failed {

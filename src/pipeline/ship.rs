@@ -88,7 +88,7 @@ async fn ship_inner(
 
     let verified = verify.iter().all(|v| v.passed);
     let draft = !verified && eff.on_verify_failure != FailurePolicy::Ready;
-    let body = pr_body(ctx, job, agent_body.as_deref(), verify);
+    let body = pr_body(ctx, job, agent_body.as_deref(), verify, &log.pr_notes);
     let pr_title = message.lines().next().unwrap_or(&title).to_owned();
     let existing = repo.list_pulls_by_head(wc.branch()).await.map_err(|e| Stop::failed(e, Some("pull request")))?;
     let open = existing.into_iter().find(|p| p.state == "open");
@@ -138,7 +138,13 @@ async fn read_scratch(wc: &WorkingCopy, name: &str) -> Option<String> {
     tokio::fs::read_to_string(wc.dir().join(SCRATCH_DIR).join(name)).await.ok().filter(|t| !t.trim().is_empty())
 }
 
-fn pr_body(ctx: &PipelineContext, job: &Job, agent_body: Option<&str>, verify: &[VerifyResult]) -> String {
+fn pr_body(
+    ctx: &PipelineContext,
+    job: &Job,
+    agent_body: Option<&str>,
+    verify: &[VerifyResult],
+    notes: &[String],
+) -> String {
     let mut b = String::new();
     if let Some(text) = agent_body {
         let _ = writeln!(b, "{}\n", sanitize(text).trim_end());
@@ -165,6 +171,9 @@ fn pr_body(ctx: &PipelineContext, job: &Job, agent_body: Option<&str>, verify: &
             );
         }
         b.push('\n');
+    }
+    for note in notes {
+        let _ = writeln!(b, "{note}\n");
     }
     let _ = writeln!(
         b,
