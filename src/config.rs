@@ -456,6 +456,7 @@ impl RawSettings {
             "MAXION_MAX_JOB_TIMEOUT",
             "MAXION_ALLOWED_NETWORK_MODES",
             "MAXION_EGRESS_ALLOW",
+            "MAXION_EGRESS_ALLOW_MAX",
             "MAXION_EGRESS_PIN",
             "MAXION_EGRESS_PORT",
             "ANTHROPIC_API_KEY",
@@ -529,6 +530,10 @@ pub struct RawEgressSettings {
     /// PyPI, npm, Go modules, Maven Central, RubyGems and the Debian/Ubuntu archives]
     #[arg(long, global = true, env = "MAXION_EGRESS_ALLOW")]
     pub maxion_egress_allow: Option<String>,
+    /// The most a repository's `egress:` in .github/maxion.yml may add to MAXION_EGRESS_ALLOW (names or
+    /// `*.suffix`, comma-separated); hosts past it are dropped and noted. [default: MAXION_EGRESS_ALLOW]
+    #[arg(long, global = true, env = "MAXION_EGRESS_ALLOW_MAX")]
+    pub maxion_egress_allow_max: Option<String>,
     /// Pinned addresses, `host=addr[:port]`, comma-separated (e.g. an internal mirror): the proxy dials
     /// the pinned address without resolving, even in a private range.
     #[arg(long, global = true, env = "MAXION_EGRESS_PIN")]
@@ -594,6 +599,8 @@ pub const DEFAULT_EGRESS_ALLOW: &[&str] = &[
 pub struct EgressSettings {
     /// Exact names and `*.suffix` patterns, lower case.
     pub allow: Vec<String>,
+    /// What a repository's `egress:` may add (`MAXION_EGRESS_ALLOW_MAX`).
+    pub allow_max: Vec<String>,
     /// Pinned `host` → address (and optional port).
     pub pins: Vec<(String, std::net::IpAddr, Option<u16>)>,
     pub port: u16,
@@ -625,9 +632,16 @@ impl EgressSettings {
             Some(v) => list(&v),
         };
         for host in &allow {
-            if !valid_pattern(host) {
+            if !valid_host_pattern(host) {
                 bail!("MAXION_EGRESS_ALLOW: {host:?} is not a host name or a *.suffix pattern");
             }
+        }
+        let allow_max = match pick(raw.maxion_egress_allow_max, "MAXION_EGRESS_ALLOW_MAX")? {
+            None => allow.clone(),
+            Some(v) => list(&v),
+        };
+        if let Some(bad) = allow_max.iter().find(|h| !valid_host_pattern(h)) {
+            bail!("MAXION_EGRESS_ALLOW_MAX: {bad:?} is not a host name or a *.suffix pattern");
         }
         let mut pins = Vec::new();
         for entry in pick(raw.maxion_egress_pin, "MAXION_EGRESS_PIN")?.map(|v| list(&v)).unwrap_or_default() {
@@ -641,7 +655,7 @@ impl EgressSettings {
                     Err(_) => bail!("MAXION_EGRESS_PIN: {addr:?} is not an address (addr or addr:port)"),
                 },
             };
-            if !valid_pattern(host) || host.starts_with("*.") {
+            if !valid_host_pattern(host) || host.starts_with("*.") {
                 bail!("MAXION_EGRESS_PIN: {host:?} is not a host name");
             }
             pins.push((host.to_owned(), ip, port));
@@ -711,12 +725,12 @@ impl EgressSettings {
             },
         };
         let budget = crate::gateway::Budget { tokens, usd };
-        Ok(EgressSettings { allow, pins, port, anthropic, openai, prices, budget })
+        Ok(EgressSettings { allow, allow_max, pins, port, anthropic, openai, prices, budget })
     }
 }
 
 /// A host name (letters, digits, `-`, `.`) or `*.` followed by one.
-fn valid_pattern(p: &str) -> bool {
+pub fn valid_host_pattern(p: &str) -> bool {
     let name = p.strip_prefix("*.").unwrap_or(p);
     !name.is_empty()
         && name.len() <= 253

@@ -146,7 +146,7 @@ async fn start_pool(
         sandbox,
         agent,
         agent_secrets,
-        bounds: crate::repoconfig::Bounds::from_settings(p),
+        bounds: crate::repoconfig::Bounds::from_settings(p).with_egress(&settings.egress),
         verify_commands: p.verify_commands.clone(),
         data_dir: settings.data_dir.clone(),
         egress: Some(egress),

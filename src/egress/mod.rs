@@ -53,6 +53,14 @@ impl EgressService {
     }
 }
 
+/// What a repository's configuration changed for one job.
+#[derive(Debug, Clone, Default)]
+pub struct JobLimits {
+    /// Replaces the operator's allow-list; `None`: keep it.
+    pub allow: Option<Vec<String>>,
+    pub budget: Budget,
+}
+
 /// One job's egress listener, its gateway token, and what it saw.
 pub struct JobEgress {
     pub(crate) policy: Policy,
@@ -81,13 +89,27 @@ impl JobEgress {
         addr: SocketAddr,
         events: mpsc::Sender<JobEvent>,
     ) -> anyhow::Result<Arc<JobEgress>> {
+        Self::start_with(service, addr, events, &JobLimits { allow: None, budget: service.budget }).await
+    }
+
+    /// As [`JobEgress::start_on`], with a repository's narrower limits.
+    pub async fn start_with(
+        service: &EgressService,
+        addr: SocketAddr,
+        events: mpsc::Sender<JobEvent>,
+        limits: &JobLimits,
+    ) -> anyhow::Result<Arc<JobEgress>> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("the egress listener cannot listen on {addr} (MAXION_EGRESS_PORT): {e}"))?;
         let addr = listener.local_addr()?;
-        let gateway = JobGateway::new(service.gateway.clone(), service.budget, events.clone())?;
+        let gateway = JobGateway::new(service.gateway.clone(), limits.budget, events.clone())?;
+        let mut policy = service.policy.clone();
+        if let Some(allow) = &limits.allow {
+            policy.allow = allow.clone();
+        }
         let job = Arc::new(JobEgress {
-            policy: service.policy.clone(),
+            policy,
             gateway,
             events,
             addr,
@@ -155,6 +177,7 @@ pub async fn for_job(
     job: crate::jobs::JobId,
     sandbox: &crate::sandbox::Sandbox,
     mode: &crate::sandbox::NetworkMode,
+    limits: &JobLimits,
 ) -> anyhow::Result<Option<Arc<JobEgress>>> {
     let (Some(service), Some(host)) = (service, sandbox.host_address()) else {
         if *mode == crate::sandbox::NetworkMode::Filtered {
@@ -163,7 +186,7 @@ pub async fn for_job(
         return Ok(None);
     };
     let (tx, mut rx) = mpsc::channel::<JobEvent>(1024);
-    let started = match JobEgress::start(service, host, tx).await {
+    let started = match JobEgress::start_with(service, SocketAddr::new(host, service.port), tx, limits).await {
         Ok(e) => e,
         Err(e) if *mode != crate::sandbox::NetworkMode::Filtered => {
             tracing::warn!(job = %job, error = format!("{e:#}"), "no LLM gateway for this open-network job");

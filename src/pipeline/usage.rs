@@ -46,3 +46,14 @@ pub(crate) fn budget_stop(e: &JobEgress) -> Option<Stop> {
     };
     Some(Stop::Failed { reason, step: Some("agent".into()), last_lines: Vec::new() })
 }
+
+/// The job's egress limits from its effective configuration.
+pub(crate) fn limits(eff: &crate::repoconfig::Effective) -> crate::egress::JobLimits {
+    crate::egress::JobLimits {
+        allow: eff.egress.allow.clone(),
+        budget: crate::gateway::Budget {
+            tokens: eff.egress.tokens,
+            usd: eff.egress.usd_micros.map(|m| m as f64 / crate::repoconfig::egress::MICROS_PER_USD),
+        },
+    }
+}

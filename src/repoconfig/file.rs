@@ -35,6 +35,8 @@ struct RawFile {
     branch_prefix: Option<BranchPrefix>,
     instructions: Option<Instructions>,
     protected_paths: Option<Vec<Glob>>,
+    egress: Option<Spanned<Vec<Spanned<String>>>>,
+    budget: Option<Spanned<super::egress::RawBudget>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -279,7 +281,28 @@ pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
         branch_prefix: raw.branch_prefix.map(|b| b.0),
         instructions: raw.instructions.map(|i| i.0).filter(|i| !i.trim().is_empty()),
         protected_paths: raw.protected_paths.map(|g| g.into_iter().map(|g| g.0).collect()),
+        egress: raw.egress.map(egress_hosts).transpose()?,
+        budget: raw.budget.map(|b| b.value.check().map_err(|m| ConfigError::at(&b.referenced, m))).transpose()?,
     })
+}
+
+/// `egress: [pypi.org, "*.example.com"]`: names or `*.suffix` patterns.
+fn egress_hosts(list: Spanned<Vec<Spanned<String>>>) -> Result<Vec<String>, ConfigError> {
+    if list.value.len() > 100 {
+        return Err(ConfigError::at(&list.referenced, "at most 100 `egress` hosts are allowed"));
+    }
+    let mut out = Vec::new();
+    for h in list.value {
+        let host = h.value.trim().to_ascii_lowercase();
+        if !crate::config::valid_host_pattern(&host) {
+            return Err(ConfigError::at(
+                &h.referenced,
+                format!("`{host}` is not a host name or a `*.suffix` pattern (no addresses, ports or URLs)"),
+            ));
+        }
+        out.push(host);
+    }
+    Ok(out)
 }
 
 fn commands(list: Spanned<Vec<RawCommand>>, verify: bool) -> Result<Vec<ConfiguredCommand>, ConfigError> {

@@ -334,6 +334,8 @@ async fn a_job_over_its_budget_ends_budget_exceeded_on_github() {
     else {
         return;
     };
+    // The repository asks for more than the operator allows: clamped and noted.
+    e.gh.put_file(e.repo, "main", ".github/maxion.yml", "budget: { tokens: 5000 }\negress: [pypi.org, evil.test]\n");
     let issue = e.label_issue("Spend too much", "nothing").await;
     let job = e.job_for(issue).await;
     let job = e.wait_terminal(job.id, std::time::Duration::from_secs(120)).await;
@@ -347,6 +349,16 @@ async fn a_job_over_its_budget_ends_budget_exceeded_on_github() {
     let status = comments.iter().find(|c| c.user == e.gh.bot_login()).expect("status comment");
     assert!(status.body.contains("stopped: used 70 of its 1,000 tokens"), "{}", status.body);
     assert!(status.body.contains("model: 1 call, 50 tokens in / 20 out"), "{}", status.body);
+    assert!(
+        status.body.contains("`budget.tokens: 5000`") && status.body.contains("MAXION_JOB_TOKEN_BUDGET"),
+        "{}",
+        status.body
+    );
+    assert!(
+        status.body.contains("`egress[2]: evil.test`") && status.body.contains("MAXION_EGRESS_ALLOW_MAX"),
+        "{}",
+        status.body
+    );
     let runs = e.gh.check_runs(e.repo);
     let run = runs.last().expect("a check run");
     assert_eq!(run.conclusion.as_deref(), Some("failure"), "{runs:?}");
