@@ -468,6 +468,7 @@ impl RawSettings {
             "MAXION_LLM_PRICES",
             "MAXION_JOB_TOKEN_BUDGET",
             "MAXION_JOB_COST_BUDGET",
+            "MAXION_DAILY_COST_BUDGET",
         ]
     }
 }
@@ -571,6 +572,9 @@ pub struct RawEgressSettings {
     /// Most USD one job may spend on models (priced by MAXION_LLM_PRICES). [default: unlimited]
     #[arg(long, global = true, env = "MAXION_JOB_COST_BUDGET")]
     pub maxion_job_cost_budget: Option<String>,
+    /// Most USD one installation may spend on models per UTC day (all its jobs). [default: unlimited]
+    #[arg(long, global = true, env = "MAXION_DAILY_COST_BUDGET")]
+    pub maxion_daily_cost_budget: Option<String>,
 }
 
 /// The registries a `filtered` sandbox reaches when the operator names none.
@@ -609,6 +613,8 @@ pub struct EgressSettings {
     pub openai: Option<crate::gateway::Upstream>,
     pub prices: crate::gateway::Prices,
     pub budget: crate::gateway::Budget,
+    /// `MAXION_DAILY_COST_BUDGET`: USD per installation per UTC day.
+    pub daily_usd: Option<f64>,
 }
 
 impl EgressSettings {
@@ -717,15 +723,20 @@ impl EgressSettings {
         let tokens = pick(raw.maxion_job_token_budget, "MAXION_JOB_TOKEN_BUDGET")?
             .map(|v| parse_number(Some(v), "MAXION_JOB_TOKEN_BUDGET", 0u64, 1..=u64::MAX))
             .transpose()?;
-        let usd = match pick(raw.maxion_job_cost_budget, "MAXION_JOB_COST_BUDGET")? {
-            None => None,
-            Some(v) => match v.trim().parse::<f64>() {
-                Ok(x) if x.is_finite() && x > 0.0 => Some(x),
-                _ => bail!("MAXION_JOB_COST_BUDGET: {v:?} is not a positive amount in USD"),
-            },
+        let amount = |v: Option<String>, name: &str| -> anyhow::Result<Option<f64>> {
+            match v {
+                None => Ok(None),
+                Some(v) => match v.trim().parse::<f64>() {
+                    Ok(x) if x.is_finite() && x > 0.0 => Ok(Some(x)),
+                    _ => bail!("{name}: {v:?} is not a positive amount in USD"),
+                },
+            }
         };
-        let budget = crate::gateway::Budget { tokens, usd };
-        Ok(EgressSettings { allow, allow_max, pins, port, anthropic, openai, prices, budget })
+        let usd = amount(pick(raw.maxion_job_cost_budget, "MAXION_JOB_COST_BUDGET")?, "MAXION_JOB_COST_BUDGET")?;
+        let daily_usd =
+            amount(pick(raw.maxion_daily_cost_budget, "MAXION_DAILY_COST_BUDGET")?, "MAXION_DAILY_COST_BUDGET")?;
+        let budget = crate::gateway::Budget { tokens, usd, daily: None };
+        Ok(EgressSettings { allow, allow_max, pins, port, anthropic, openai, prices, budget, daily_usd })
     }
 }
 

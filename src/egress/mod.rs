@@ -36,6 +36,8 @@ pub struct EgressService {
     /// The listener's port on each job network's gateway address.
     pub port: u16,
     pub budget: Budget,
+    /// `MAXION_DAILY_COST_BUDGET`: USD per installation per UTC day.
+    pub daily_usd: Option<f64>,
 }
 
 impl EgressService {
@@ -49,7 +51,7 @@ impl EgressService {
             settings.pins.iter().map(|(h, ip, port)| (h.clone(), (*ip, *port))).collect();
         let policy =
             Policy { allow: settings.allow.clone(), pins, provider_hosts, docker_subnets, resolver: Resolver::System };
-        EgressService { policy, gateway, port: settings.port, budget }
+        EgressService { policy, gateway, port: settings.port, budget, daily_usd: settings.daily_usd }
     }
 }
 
@@ -59,6 +61,8 @@ pub struct JobLimits {
     /// Replaces the operator's allow-list; `None`: keep it.
     pub allow: Option<Vec<String>>,
     pub budget: Budget,
+    /// Whose daily budget the job's calls count against.
+    pub installation_id: i64,
 }
 
 /// One job's egress listener, its gateway token, and what it saw.
@@ -89,7 +93,8 @@ impl JobEgress {
         addr: SocketAddr,
         events: mpsc::Sender<JobEvent>,
     ) -> anyhow::Result<Arc<JobEgress>> {
-        Self::start_with(service, addr, events, &JobLimits { allow: None, budget: service.budget }).await
+        Self::start_with(service, addr, events, &JobLimits { allow: None, budget: service.budget, installation_id: 0 })
+            .await
     }
 
     /// As [`JobEgress::start_on`], with a repository's narrower limits.
@@ -185,8 +190,17 @@ pub async fn for_job(
         }
         return Ok(None);
     };
+    let mut limits = limits.clone();
+    if let Some(budget) = service.daily_usd {
+        // What other jobs of the installation spent today, as of this job's
+        // start: jobs running at once each see the others' earlier calls.
+        let now = chrono::Utc::now().timestamp_millis();
+        let spent_before = store.llm_cost_since(limits.installation_id, now - now.rem_euclid(86_400_000)).await?;
+        limits.budget.daily = Some(crate::gateway::budget::Daily { budget, spent_before });
+    }
+    let installation_id = limits.installation_id;
     let (tx, mut rx) = mpsc::channel::<JobEvent>(1024);
-    let started = match JobEgress::start_with(service, SocketAddr::new(host, service.port), tx, limits).await {
+    let started = match JobEgress::start_with(service, SocketAddr::new(host, service.port), tx, &limits).await {
         Ok(e) => e,
         Err(e) if *mode != crate::sandbox::NetworkMode::Filtered => {
             tracing::warn!(job = %job, error = format!("{e:#}"), "no LLM gateway for this open-network job");
@@ -197,6 +211,11 @@ pub async fn for_job(
     let store = store.clone();
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
+            if let JobEvent::LlmCall { .. } = ev
+                && let Err(e) = store.record_llm_call(job, installation_id, &ev).await
+            {
+                tracing::warn!(job = %job, error = format!("{e:#}"), "recording a model call failed");
+            }
             if let Err(e) = store.append_event(job, &ev).await {
                 tracing::warn!(job = %job, error = format!("{e:#}"), "storing an egress event failed");
             }

@@ -3,11 +3,13 @@
 
 mod control_store;
 pub mod ledger;
+mod llm_store;
 pub mod model;
 pub mod request;
 pub mod store;
 
 pub use ledger::{DeliveryRecord, Effect, JobRate, Ledger, Recorded};
+pub use llm_store::LlmSums;
 pub use model::*;
 pub use request::{ClaimedRequest, ControlAction, ControlRequest};
 pub use store::{Backend, Store};

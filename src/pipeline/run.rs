@@ -273,7 +273,7 @@ async fn run_steps(
     settings.job_deadline = eff.job_timeout;
     settings.exec_timeout = eff.job_timeout;
     let sandbox = Sandbox::start(&ctx.docker, &settings, &job.id.to_string(), cancel.clone()).await?;
-    let limits = super::usage::limits(&eff);
+    let limits = super::usage::limits(&eff, job.spec.installation_id);
     let egress =
         crate::egress::for_job(ctx.egress.as_ref(), &ctx.store, job.id, &sandbox, &settings.network, &limits).await;
     let inside = match &egress {

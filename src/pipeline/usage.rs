@@ -43,17 +43,20 @@ pub(crate) fn budget_stop(e: &JobEgress) -> Option<Stop> {
     let reason = match e.totals().exceeded? {
         Exceeded::Tokens { used, budget } => text::budget_stopped_tokens(used, budget),
         Exceeded::Usd { used, budget } => text::budget_stopped_usd(used, budget),
+        Exceeded::Daily { used, budget } => text::budget_stopped_daily(used, budget),
     };
     Some(Stop::Failed { reason, step: Some("agent".into()), last_lines: Vec::new() })
 }
 
 /// The job's egress limits from its effective configuration.
-pub(crate) fn limits(eff: &crate::repoconfig::Effective) -> crate::egress::JobLimits {
+pub(crate) fn limits(eff: &crate::repoconfig::Effective, installation_id: i64) -> crate::egress::JobLimits {
     crate::egress::JobLimits {
         allow: eff.egress.allow.clone(),
         budget: crate::gateway::Budget {
             tokens: eff.egress.tokens,
             usd: eff.egress.usd_micros.map(|m| m as f64 / crate::repoconfig::egress::MICROS_PER_USD),
+            daily: None,
         },
+        installation_id,
     }
 }

@@ -272,7 +272,7 @@ async fn streams_pass_through_unbuffered_and_usage_is_read_for_every_shape() {
 async fn a_request_past_the_budget_gets_403_budget_exceeded_and_is_not_sent() {
     let t = docker_test!("gw-budget");
     let model = FakeModel::start().await;
-    let budget = Budget { tokens: Some(400), usd: None };
+    let budget = Budget { tokens: Some(400), ..Budget::default() };
     let svc = service(gateway_for(&model), &[], &[], &[], budget);
     let job = FilteredJob::start(&t, &svc, "job-gw-budget").await;
     model.push(Reply::text("fits").usage(Usage::new(50, 50)));
@@ -343,6 +343,11 @@ async fn a_job_over_its_budget_ends_budget_exceeded_on_github() {
     let error = job.error.clone().unwrap_or_default();
     assert!(error.contains("budget_exceeded") && error.contains("70 of its 1,000 tokens"), "{error}");
     assert_eq!(model.requests().len(), 1, "the call past the budget never reached the provider");
+    let sums = e.store().llm_sums(job.id).await.unwrap();
+    let events = e.store().job_events(job.id, 0, 1000).await.unwrap();
+    let calls: Vec<_> = events.iter().filter(|ev| matches!(ev.event, JobEvent::LlmCall { .. })).collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!((sums.calls, sums.input_tokens, sums.output_tokens), (1, 50, 20), "stored with the job");
     assert!(e.gh.pulls(e.repo).is_empty(), "a job its budget stopped opens no pull request");
 
     let comments = e.gh.comments(e.repo, issue);
