@@ -104,7 +104,7 @@ impl Gateway {
         [self.anthropic.as_ref(), self.openai.as_ref()]
             .into_iter()
             .flatten()
-            .filter_map(|p| reqwest::Url::parse(&p.url).ok()?.host_str().map(str::to_ascii_lowercase))
+            .filter_map(|p| url::Url::parse(&p.url).ok()?.host_str().map(str::to_ascii_lowercase))
             .collect()
     }
 }

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use super::Clamp;
+use super::{Clamp, ClampValue};
 
 /// USD amounts are kept in millionths so the configuration stays `Eq`.
 pub const MICROS_PER_USD: f64 = 1_000_000.0;
@@ -99,8 +99,8 @@ pub fn resolve(
             } else {
                 clamps.push(Clamp {
                     field: format!("egress[{}]", i + 1),
-                    asked: host.clone(),
-                    applied: "not reachable".into(),
+                    asked: ClampValue::Text(host.clone()),
+                    applied: ClampValue::Text("not reachable".into()),
                     limit: "MAXION_EGRESS_ALLOW_MAX".into(),
                 });
             }
@@ -112,8 +112,8 @@ pub fn resolve(
     if clamped {
         clamps.push(Clamp {
             field: "budget.tokens".into(),
-            asked: b.tokens.unwrap_or_default().to_string(),
-            applied: tokens.unwrap_or_default().to_string(),
+            asked: ClampValue::Number(b.tokens.unwrap_or_default()),
+            applied: ClampValue::Number(tokens.unwrap_or_default()),
             limit: "MAXION_JOB_TOKEN_BUDGET".into(),
         });
     }
@@ -121,8 +121,8 @@ pub fn resolve(
     if clamped {
         clamps.push(Clamp {
             field: "budget.usd".into(),
-            asked: usd(b.usd_micros.unwrap_or_default()),
-            applied: usd(usd_micros.unwrap_or_default()),
+            asked: ClampValue::Text(usd(b.usd_micros.unwrap_or_default())),
+            applied: ClampValue::Text(usd(usd_micros.unwrap_or_default())),
             limit: "MAXION_JOB_COST_BUDGET".into(),
         });
     }
