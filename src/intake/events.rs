@@ -2,38 +2,24 @@
 //! off an issue, and GitHub's check-run "Re-run" and buttons on Maxion's run.
 
 use super::payload::{CheckRunPayload, IssuesLabeledPayload};
-use super::{Effect, IntakeSettings, repo_ref};
+use super::{Effect, IntakeSettings, LabelChange, LabelTarget, repo_ref};
 use crate::jobs::{CheckRunButton, CheckRunRequest, ControlAction, ControlRequest, JobId};
 
 /// `issues`/`unlabeled` of the trigger label: cancel the issue's job if it has not started.
 pub(super) fn route_unlabel(p: IssuesLabeledPayload, settings: &IntakeSettings) -> Effect {
-    let Some(label) = p.label else {
-        return Effect::Ignored("unlabeled without a label".into());
-    };
-    if !label.name.eq_ignore_ascii_case(&settings.trigger_label) {
-        return Effect::Ignored(format!("label {:?} is not the trigger label", label.name));
-    }
-    if p.sender.is_bot() {
-        return Effect::Ignored("the label was removed by a bot".into());
-    }
-    let Some(installation) = p.installation else {
-        return Effect::Ignored("no installation in the payload (not an App delivery)".into());
-    };
-    if p.issue.pull_request.is_some() {
-        return Effect::Ignored("the trigger label is for issues, not pull requests".into());
-    }
-    let Some(repo) = repo_ref(p.repository) else {
-        return Effect::Ignored("repository full_name is not owner/name".into());
+    let t = match LabelTarget::of(p, settings, LabelChange::Removed) {
+        Ok(t) => t,
+        Err(why) => return Effect::Ignored(why),
     };
     Effect::Control(ControlRequest {
         action: ControlAction::Unlabeled,
-        installation_id: installation.id,
-        repo,
-        issue_number: p.issue.number,
-        issue_title: p.issue.title,
+        installation_id: t.installation_id,
+        repo: t.repo,
+        issue_number: t.issue.number,
+        issue_title: t.issue.title,
         comment_id: None,
-        sender_login: p.sender.login,
-        sender_id: p.sender.id,
+        sender_login: t.sender.login,
+        sender_id: t.sender.id,
     })
 }
 

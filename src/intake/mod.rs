@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 pub use command::{Command, parse_command};
 
+use crate::github::InstallationId;
 use crate::jobs::{
     ControlAction, ControlRequest, Effect, FeedbackSource, FollowUp, InstallationAction, InstallationChange, NewJob,
     RepoBrief, RepoRef, TriggerKind,
@@ -128,37 +129,68 @@ pub fn route(
 }
 
 fn route_label(p: IssuesLabeledPayload, delivery_id: &str, settings: &IntakeSettings) -> Effect {
-    let Some(label) = p.label else {
-        return Effect::Ignored("labeled without a label".into());
-    };
-    if !label.name.eq_ignore_ascii_case(&settings.trigger_label) {
-        return Effect::Ignored(format!("label {:?} is not the trigger label", label.name));
-    }
-    if p.sender.is_bot() {
-        return Effect::Ignored("the label was added by a bot".into());
-    }
-    let Some(installation) = p.installation else {
-        return Effect::Ignored("no installation in the payload (not an App delivery)".into());
-    };
-    if p.issue.pull_request.is_some() {
-        return Effect::Ignored("the trigger label is for issues, not pull requests".into());
-    }
-    let Some(repo) = repo_ref(p.repository) else {
-        return Effect::Ignored("repository full_name is not owner/name".into());
+    let t = match LabelTarget::of(p, settings, LabelChange::Added) {
+        Ok(t) => t,
+        Err(why) => return Effect::Ignored(why),
     };
     Effect::Run(NewJob {
-        installation_id: installation.id,
-        repo,
-        issue_number: p.issue.number,
-        issue_title: p.issue.title,
+        installation_id: t.installation_id,
+        repo: t.repo,
+        issue_number: t.issue.number,
+        issue_title: t.issue.title,
         trigger: TriggerKind::Label,
         trigger_comment_id: None,
-        sender_login: p.sender.login,
-        sender_id: p.sender.id,
+        sender_login: t.sender.login,
+        sender_id: t.sender.id,
         instructions: None,
         delivery_id: delivery_id.to_owned(),
         follow_up: None,
     })
+}
+
+#[derive(Clone, Copy)]
+enum LabelChange {
+    Added,
+    Removed,
+}
+
+/// The issue the trigger label was added to or removed from, by a person,
+/// in an App delivery.
+struct LabelTarget {
+    installation_id: InstallationId,
+    repo: RepoRef,
+    issue: payload::Issue,
+    sender: User,
+}
+
+impl LabelTarget {
+    /// The target, or why the event is ignored.
+    fn of(p: IssuesLabeledPayload, settings: &IntakeSettings, change: LabelChange) -> Result<Self, String> {
+        let (event, verb) = match change {
+            LabelChange::Added => ("labeled", "added"),
+            LabelChange::Removed => ("unlabeled", "removed"),
+        };
+        let ignored = |why: String| Err(why);
+        let Some(label) = p.label else {
+            return ignored(format!("{event} without a label"));
+        };
+        if !label.name.eq_ignore_ascii_case(&settings.trigger_label) {
+            return ignored(format!("label {:?} is not the trigger label", label.name));
+        }
+        if p.sender.is_bot() {
+            return ignored(format!("the label was {verb} by a bot"));
+        }
+        let Some(installation) = p.installation else {
+            return ignored("no installation in the payload (not an App delivery)".into());
+        };
+        if p.issue.pull_request.is_some() {
+            return ignored("the trigger label is for issues, not pull requests".into());
+        }
+        let Some(repo) = repo_ref(p.repository) else {
+            return ignored("repository full_name is not owner/name".into());
+        };
+        Ok(LabelTarget { installation_id: installation.id, repo, issue: p.issue, sender: p.sender })
+    }
 }
 
 /// A new comment, or an edited one with its previous text (`before`).
