@@ -17,7 +17,7 @@ use crate::github::{GitHubApp, GitHubConfig};
 use crate::jobs::{JobRate, Ledger, Store};
 use crate::pipeline::agent::AgentProfile;
 use crate::pipeline::git::MirrorCache;
-use crate::pipeline::run::{PipelineContext, network_mode, run_job};
+use crate::pipeline::run::{PipelineContext, run_job};
 use crate::report::ReportConfig;
 use crate::sandbox::SandboxSettings;
 use crate::server::{AppState, router};
@@ -112,10 +112,9 @@ async fn start_pool(
         let _ = crate::masker::global().add(&value);
         agent_secrets.push((name.clone(), value));
     }
-    let agent = AgentProfile::resolve(&p.agent, p.agent_command.as_deref())
-        .context("MAXION_AGENT: unknown profile or custom without MAXION_AGENT_COMMAND")?
-        .with_model(p.agent_model.clone());
-    let filtered_in_use = p.sandbox_network == "filtered" || p.allowed_network_modes.iter().any(|m| m == "filtered");
+    let agent = AgentProfile::for_kind(&p.agent).with_model(p.agent_model.clone());
+    let filtered_in_use = p.sandbox_network == crate::sandbox::NetworkMode::Filtered
+        || p.allowed_network_modes.contains(&crate::sandbox::NetworkMode::Filtered);
     if filtered_in_use {
         check_dns_isolation(&docker, &p.sandbox_image, &instance_id).await?;
     }
@@ -131,7 +130,7 @@ async fn start_pool(
     );
     let sandbox = SandboxSettings {
         image: p.sandbox_image.clone(),
-        network: network_mode(&p.sandbox_network),
+        network: p.sandbox_network,
         egress_port: settings.egress.port,
         job_deadline: p.job_timeout,
         exec_timeout: p.job_timeout,
@@ -147,7 +146,7 @@ async fn start_pool(
         sandbox,
         agent,
         agent_secrets,
-        bounds: crate::repoconfig::Bounds::from_settings(p),
+        bounds: crate::repoconfig::Bounds::from_settings(p).with_egress(&settings.egress),
         verify_commands: p.verify_commands.clone(),
         data_dir: settings.data_dir.clone(),
         egress: Some(egress),

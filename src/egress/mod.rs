@@ -36,6 +36,8 @@ pub struct EgressService {
     /// The listener's port on each job network's gateway address.
     pub port: u16,
     pub budget: Budget,
+    /// `MAXION_DAILY_COST_BUDGET`: USD per installation per UTC day.
+    pub daily_usd: Option<f64>,
 }
 
 impl EgressService {
@@ -49,8 +51,18 @@ impl EgressService {
             settings.pins.iter().map(|(h, ip, port)| (h.clone(), (*ip, *port))).collect();
         let policy =
             Policy { allow: settings.allow.clone(), pins, provider_hosts, docker_subnets, resolver: Resolver::System };
-        EgressService { policy, gateway, port: settings.port, budget }
+        EgressService { policy, gateway, port: settings.port, budget, daily_usd: settings.daily_usd }
     }
+}
+
+/// What a repository's configuration changed for one job.
+#[derive(Debug, Clone, Default)]
+pub struct JobLimits {
+    /// Replaces the operator's allow-list; `None`: keep it.
+    pub allow: Option<Vec<String>>,
+    pub budget: Budget,
+    /// Whose daily budget the job's calls count against.
+    pub installation_id: i64,
 }
 
 /// One job's egress listener, its gateway token, and what it saw.
@@ -81,13 +93,28 @@ impl JobEgress {
         addr: SocketAddr,
         events: mpsc::Sender<JobEvent>,
     ) -> anyhow::Result<Arc<JobEgress>> {
+        Self::start_with(service, addr, events, &JobLimits { allow: None, budget: service.budget, installation_id: 0 })
+            .await
+    }
+
+    /// As [`JobEgress::start_on`], with a repository's narrower limits.
+    pub async fn start_with(
+        service: &EgressService,
+        addr: SocketAddr,
+        events: mpsc::Sender<JobEvent>,
+        limits: &JobLimits,
+    ) -> anyhow::Result<Arc<JobEgress>> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("the egress listener cannot listen on {addr} (MAXION_EGRESS_PORT): {e}"))?;
         let addr = listener.local_addr()?;
-        let gateway = JobGateway::new(service.gateway.clone(), service.budget, events.clone())?;
+        let gateway = JobGateway::new(service.gateway.clone(), limits.budget, events.clone())?;
+        let mut policy = service.policy.clone();
+        if let Some(allow) = &limits.allow {
+            policy.allow = allow.clone();
+        }
         let job = Arc::new(JobEgress {
-            policy: service.policy.clone(),
+            policy,
             gateway,
             events,
             addr,
@@ -155,6 +182,7 @@ pub async fn for_job(
     job: crate::jobs::JobId,
     sandbox: &crate::sandbox::Sandbox,
     mode: &crate::sandbox::NetworkMode,
+    limits: &JobLimits,
 ) -> anyhow::Result<Option<Arc<JobEgress>>> {
     let (Some(service), Some(host)) = (service, sandbox.host_address()) else {
         if *mode == crate::sandbox::NetworkMode::Filtered {
@@ -162,8 +190,17 @@ pub async fn for_job(
         }
         return Ok(None);
     };
+    let mut limits = limits.clone();
+    if let Some(budget) = service.daily_usd {
+        // What other jobs of the installation spent today, as of this job's
+        // start: jobs running at once each see the others' earlier calls.
+        let now = chrono::Utc::now().timestamp_millis();
+        let spent_before = store.llm_cost_since(limits.installation_id, now - now.rem_euclid(86_400_000)).await?;
+        limits.budget.daily = Some(crate::gateway::budget::Daily { budget, spent_before });
+    }
+    let installation_id = limits.installation_id;
     let (tx, mut rx) = mpsc::channel::<JobEvent>(1024);
-    let started = match JobEgress::start(service, host, tx).await {
+    let started = match JobEgress::start_with(service, SocketAddr::new(host, service.port), tx, &limits).await {
         Ok(e) => e,
         Err(e) if *mode != crate::sandbox::NetworkMode::Filtered => {
             tracing::warn!(job = %job, error = format!("{e:#}"), "no LLM gateway for this open-network job");
@@ -174,6 +211,11 @@ pub async fn for_job(
     let store = store.clone();
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
+            if let JobEvent::LlmCall { .. } = ev
+                && let Err(e) = store.record_llm_call(job, installation_id, &ev).await
+            {
+                tracing::warn!(job = %job, error = format!("{e:#}"), "recording a model call failed");
+            }
             if let Err(e) = store.append_event(job, &ev).await {
                 tracing::warn!(job = %job, error = format!("{e:#}"), "storing an egress event failed");
             }

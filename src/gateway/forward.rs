@@ -103,6 +103,9 @@ fn budget_message(e: &Exceeded) -> String {
         Exceeded::Usd { used, budget } => {
             format!("budget_exceeded: this job used ${used:.2} of its ${budget:.2} budget; the request was not sent")
         }
+        Exceeded::Daily { used, budget } => format!(
+            "budget_exceeded: this installation used ${used:.2} of its ${budget:.2} daily budget; the request was not sent"
+        ),
     }
 }
 
@@ -162,8 +165,8 @@ pub async fn handle(job: Arc<JobGateway>, req: Request<Incoming>) -> Response<Re
             match reserved {
                 Ok(res) => res,
                 Err(e) => {
-                    let _ =
-                        job.events.try_send(call_event(r.provider, &model, 403, &Usage::default(), 0, true, Some(0.0)));
+                    // Not a model call: nothing reached the provider.
+                    let _ = job.events.try_send(JobEvent::Error { message: budget_message(&e) });
                     return error(Some(r.provider), 403, "budget_exceeded", &budget_message(&e));
                 }
             }

@@ -12,7 +12,7 @@
 //! `POST /openai/v1/chat/completions`, `GET /openai/v1/models`.
 //! Touches: the upstreams (HTTP), the job's event channel.
 
-mod budget;
+pub mod budget;
 mod forward;
 pub mod prices;
 pub mod usage;
@@ -104,7 +104,7 @@ impl Gateway {
         [self.anthropic.as_ref(), self.openai.as_ref()]
             .into_iter()
             .flatten()
-            .filter_map(|p| reqwest::Url::parse(&p.url).ok()?.host_str().map(str::to_ascii_lowercase))
+            .filter_map(|p| url::Url::parse(&p.url).ok()?.host_str().map(str::to_ascii_lowercase))
             .collect()
     }
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
+use super::ids::InstallationId;
+
 /// How many mutating requests one installation may make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MutationQuota {
@@ -49,7 +51,7 @@ struct InstallationLimiter {
 /// Per-installation limiters, created on first use.
 pub struct MutationLimiter {
     quota: MutationQuota,
-    by_installation: Mutex<HashMap<u64, Arc<InstallationLimiter>>>,
+    by_installation: Mutex<HashMap<InstallationId, Arc<InstallationLimiter>>>,
 }
 
 impl std::fmt::Debug for MutationLimiter {
@@ -63,7 +65,7 @@ impl MutationLimiter {
         Self { quota, by_installation: Mutex::new(HashMap::new()) }
     }
 
-    fn for_installation(&self, installation_id: u64) -> Arc<InstallationLimiter> {
+    fn for_installation(&self, installation_id: InstallationId) -> Arc<InstallationLimiter> {
         let mut map = self.by_installation.lock().unwrap_or_else(|e| e.into_inner());
         Arc::clone(map.entry(installation_id).or_insert_with(|| {
             let mut limiters = Vec::new();
@@ -80,7 +82,7 @@ impl MutationLimiter {
     }
 
     /// Waits until one more mutating request is allowed for the installation.
-    pub async fn acquire(&self, installation_id: u64) {
+    pub async fn acquire(&self, installation_id: InstallationId) {
         let lim = self.for_installation(installation_id);
         let _turn = lim.gate.lock().await;
         // Each limiter takes its cell only once the previous ones have, so a
@@ -118,7 +120,7 @@ mod tests {
         let start = Instant::now();
         let mut at = Vec::new();
         for _ in 0..6 {
-            limiter.acquire(1).await;
+            limiter.acquire(InstallationId(1)).await;
             at.push(start.elapsed());
         }
         for pair in at.windows(2) {
@@ -130,7 +132,7 @@ mod tests {
         }
         // Another installation is not slowed by the first one's quota.
         let t = Instant::now();
-        limiter.acquire(2).await;
+        limiter.acquire(InstallationId(2)).await;
         assert!(t.elapsed() < Duration::from_millis(50));
     }
 }

@@ -1,4 +1,4 @@
-//! GitHub App authentication and the API calls Maxion makes (issue #3).
+//! GitHub App authentication and the API calls Maxion makes.
 //!
 //! [`GitHubApp`] is the App-level client (JWT, installation tokens, `/app`);
 //! [`RepoClient`] makes the calls for one (installation, repository) pair,
@@ -11,6 +11,7 @@ mod app;
 mod checks;
 mod coalesce;
 mod error;
+mod ids;
 mod issues;
 pub mod jwt;
 mod limiter;
@@ -24,6 +25,7 @@ pub use app::{GitHubApp, GitHubConfig, RetryPolicy};
 pub use checks::{ANNOTATIONS_PER_REQUEST, MAX_ACTIONS, MAX_OUTPUT_CHARS, truncate_with_note};
 pub use coalesce::Coalescer;
 pub use error::GitHubError;
+pub use ids::{CommentId, InstallationId, IssueNumber, RepoId};
 pub use limiter::{MutationLimiter, MutationQuota};
 pub use repo::RepoClient;
 pub use tokens::{Access, Permissions};

@@ -1,4 +1,4 @@
-//! The pipeline of one job (issue #5): status comment (posted at admission), brief, host git,
+//! The pipeline of one job: status comment (posted at admission), brief, host git,
 //! sandbox (setup, agent), verify with fix rounds, ship (commit and push from
 //! the host, open or reuse the PR). [`run_job`] is what the worker pool runs;
 //! every dependency comes in through [`PipelineContext`].
@@ -19,11 +19,11 @@ use super::detect::{CommandKind, CommandPlan, PlannedCommand};
 use super::git::{MirrorCache, WorkingCopy, branch_name};
 use super::plan::{TimedPlan, apply_config, repo_config};
 use crate::github::{GitHubApp, RepoClient};
-use crate::jobs::{Job, JobEvent, JobState, OutputStream, Store};
+use crate::jobs::{Job, JobEvent, JobState, Store};
 use crate::repoconfig::{Bounds, FailurePolicy};
 use crate::report::text::{self, Phase};
 use crate::report::{JobReporter, ReportConfig};
-use crate::sandbox::{ExecRequest, NetworkMode, OutputEvent, Sandbox, SandboxError, SandboxSettings};
+use crate::sandbox::{ExecRequest, OutputEvent, Sandbox, SandboxError, SandboxSettings};
 use crate::worker::JobOutcome;
 
 /// Where the prompt file lives inside the sandbox ($HOME is a tmpfs).
@@ -93,6 +93,8 @@ pub(crate) struct Log<'a> {
     pub store: &'a Store,
     pub job: &'a Job,
     pub reporter: Option<&'a mut JobReporter>,
+    /// Lines for the pull request's description (model usage, blocked hosts).
+    pub pr_notes: Vec<String>,
 }
 
 impl Log<'_> {
@@ -120,13 +122,13 @@ impl Log<'_> {
 /// Runs one job to its end. Never panics on GitHub, git or Docker failures:
 /// they become the outcome's reason, also shown on GitHub.
 pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationToken) -> JobOutcome {
-    let repo = match ctx.app.repo(job.spec.installation_id as u64, &job.spec.repo.full_name) {
+    let repo = match ctx.app.repo(job.spec.installation_id, &job.spec.repo.full_name) {
         Ok(r) => r,
         Err(e) => return JobOutcome::failed(crate::masker::global().mask(&e.to_string())),
     };
     // The control loop acknowledged the job and posted its status comment at
     // admission; this finds that comment again by its marker.
-    let mut reporter = match JobReporter::queued(repo.clone(), ctx.report.clone(), &job, None).await {
+    let mut reporter = match JobReporter::resume(repo.clone(), ctx.report.clone(), &job, None).await {
         Ok(r) => r,
         Err(e) => return JobOutcome::failed(format!("cannot post the status comment: {e}")),
     };
@@ -197,12 +199,11 @@ async fn run_steps(
             })
             .collect(),
     });
-    let trigger_comment_id = job.spec.trigger_comment_id.map(|i| i as u64);
     let req = GatherRequest {
-        issue_number: job.spec.issue_number as u64,
+        issue_number: job.spec.issue_number,
         instructions: job.spec.instructions.as_deref(),
         triggered_by: &job.spec.sender_login,
-        trigger_comment_id,
+        trigger_comment_id: job.spec.trigger_comment_id,
         include_untrusted_comments: false,
         commands: configured,
         limits: &limits,
@@ -223,7 +224,7 @@ async fn run_steps(
         None => None,
     };
     reporter.started(&gathered.head_sha).await.map_err(|e| Stop::failed(e, Some("brief")))?;
-    let mut log = Log { store: &ctx.store, job, reporter: Some(reporter) };
+    let mut log = Log { store: &ctx.store, job, reporter: Some(reporter), pr_notes: Vec::new() };
     let eff = repo_config(ctx, repo, &mut log, &gathered.head_sha).await?;
     let plan = apply_config(&eff, &mut gathered);
     let t = log.step_started("brief").await;
@@ -242,7 +243,7 @@ async fn run_steps(
     let t = log.step_started("checkout").await;
     let branch = follow_up_branch
         .clone()
-        .unwrap_or_else(|| branch_name(&eff.branch_prefix, job.spec.issue_number as u64, &job.spec.issue_title));
+        .unwrap_or_else(|| branch_name(&eff.branch_prefix, job.spec.issue_number.0, &job.spec.issue_title));
     let token = ctx
         .app
         .token_for(repo.installation_id(), repo_name(repo), crate::github::Permissions::contents_read())
@@ -267,11 +268,13 @@ async fn run_steps(
 
     // Sandbox: always removed, whatever happens inside.
     let mut settings = ctx.sandbox.clone();
-    settings.network = eff.network.sandbox_mode();
+    settings.network = eff.network;
     settings.job_deadline = eff.job_timeout;
     settings.exec_timeout = eff.job_timeout;
     let sandbox = Sandbox::start(&ctx.docker, &settings, &job.id.to_string(), cancel.clone()).await?;
-    let egress = crate::egress::for_job(ctx.egress.as_ref(), &ctx.store, job.id, &sandbox, &settings.network).await;
+    let limits = super::usage::limits(&eff, job.spec.installation_id.0 as i64);
+    let egress =
+        crate::egress::for_job(ctx.egress.as_ref(), &ctx.store, job.id, &sandbox, &settings.network, &limits).await;
     let inside = match &egress {
         Ok(e) => {
             let agent_env = e.as_ref().map(|e| e.agent_env()).unwrap_or_default();
@@ -279,10 +282,18 @@ async fn run_steps(
         }
         Err(e) => Err(Stop::failed(format!("{e:#}"), Some("sandbox"))),
     };
-    if let Ok(Some(e)) = &egress {
-        e.close();
-        super::usage::report(&mut log, e).await;
-    }
+    let inside = match &egress {
+        Ok(Some(e)) => {
+            e.close();
+            super::usage::report(&mut log, e).await;
+            // A job its budget stopped ends so, whatever the agent did next.
+            match super::usage::budget_stop(e) {
+                Some(stop) => Err(stop),
+                None => inside,
+            }
+        }
+        _ => inside,
+    };
     let shipped = match inside {
         Ok((verify, _)) if eff.on_verify_failure == FailurePolicy::NoPr && !verify.iter().all(|v| v.passed) => {
             Err(Stop::Failed {
@@ -442,7 +453,7 @@ async fn run_logged(
         for e in t.finish() {
             log.event(JobEvent::Output {
                 step: step.to_owned(),
-                stream: OutputStream::Stdout,
+                stream: crate::sandbox::OutputStream::Stdout,
                 text: e.render() + "\n",
             })
             .await;
@@ -475,12 +486,9 @@ async fn forward(
     tail: &mut String,
     transcript: Option<&mut Transcript>,
 ) {
-    let stream = match ev.stream {
-        crate::sandbox::OutputStream::Stderr => OutputStream::Stderr,
-        _ => OutputStream::Stdout,
-    };
+    let stream = ev.stream;
     if let Some(t) = transcript {
-        for e in t.feed(&ev.text, stream == OutputStream::Stderr) {
+        for e in t.feed(&ev.text, stream == crate::sandbox::OutputStream::Stderr) {
             log.event(JobEvent::Output { step: step.to_owned(), stream, text: e.render() + "\n" }).await;
         }
         return;
@@ -490,16 +498,7 @@ async fn forward(
         let cut = super::sanitize::tail_at(tail, 8_000).to_owned();
         *tail = cut;
     }
-    log.event(JobEvent::Output { step: step.to_owned(), stream, text: ev.text }).await;
-}
-
-/// The sandbox's network mode from the `MAXION_SANDBOX_NETWORK` value.
-pub fn network_mode(value: &str) -> NetworkMode {
-    match value {
-        "open" => NetworkMode::Open,
-        "filtered" => NetworkMode::Filtered,
-        _ => NetworkMode::None,
-    }
+    log.event(JobEvent::Output { step: step.to_owned(), stream: ev.stream, text: ev.text }).await;
 }
 
 /// Failure wrapper for ship steps.

@@ -4,17 +4,18 @@
 
 use std::time::Duration;
 
-use super::{ConfiguredCommand, FailurePolicy, Network, PathGuard, RepoConfig};
+use super::egress::{EgressBounds, EgressEffective};
+use super::{ConfiguredCommand, FailurePolicy, PathGuard, RepoConfig};
 use crate::config::PipelineSettings;
-use crate::report::text::duration;
+use crate::sandbox::NetworkMode;
 
 /// The operator's defaults and limits (from [`PipelineSettings`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bounds {
     /// `MAXION_SANDBOX_NETWORK`.
-    pub default_network: Network,
+    pub default_network: NetworkMode,
     /// `MAXION_ALLOWED_NETWORK_MODES`; always holds `default_network`.
-    pub allowed_networks: Vec<Network>,
+    pub allowed_networks: Vec<NetworkMode>,
     /// `MAXION_JOB_TIMEOUT`.
     pub default_job_timeout: Duration,
     /// `MAXION_MAX_JOB_TIMEOUT`.
@@ -25,6 +26,9 @@ pub struct Bounds {
     pub max_fix_rounds: u32,
     /// `MAXION_DRAFT_ON_FAILURE`.
     pub draft_on_failure: bool,
+    /// Egress allow-list and budget bounds; `None`: a repository's `egress:`
+    /// and `budget:` are not applied (no gateway on this instance).
+    pub egress: Option<EgressBounds>,
 }
 
 /// Commands run without a timeout of their own get at most this long.
@@ -32,9 +36,8 @@ pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 impl Bounds {
     pub fn from_settings(p: &PipelineSettings) -> Self {
-        let default_network = Network::parse(&p.sandbox_network).unwrap_or(Network::None);
-        let mut allowed_networks: Vec<Network> =
-            p.allowed_network_modes.iter().filter_map(|m| Network::parse(m)).collect();
+        let default_network = p.sandbox_network;
+        let mut allowed_networks = p.allowed_network_modes.clone();
         if !allowed_networks.contains(&default_network) {
             allowed_networks.push(default_network);
         }
@@ -47,19 +50,39 @@ impl Bounds {
             default_step_timeout: p.job_timeout.min(DEFAULT_STEP_TIMEOUT),
             max_fix_rounds: p.max_fix_rounds,
             draft_on_failure: p.draft_on_failure,
+            egress: None,
         }
+    }
+
+    /// With the operator's egress and budget bounds.
+    pub fn with_egress(mut self, e: &crate::config::EgressSettings) -> Self {
+        self.egress = Some(EgressBounds {
+            allow: e.allow.clone(),
+            allow_max: e.allow_max.clone(),
+            tokens: e.budget.tokens,
+            usd_micros: e.budget.usd.map(|u| (u * super::egress::MICROS_PER_USD).round() as u64),
+        });
+        self
     }
 }
 
-/// One request the instance did not grant in full.
+/// One request the instance did not grant in full (`report` words it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clamp {
     /// The field, as written in the file (e.g. `verify[2].timeout`).
     pub field: String,
-    pub asked: String,
-    pub applied: String,
+    pub asked: ClampValue,
+    pub applied: ClampValue,
     /// What bounds it: a setting name, or another field.
     pub limit: String,
+}
+
+/// A value asked for or applied, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClampValue {
+    Duration(Duration),
+    Number(u64),
+    Text(String),
 }
 
 /// What a job runs with.
@@ -71,7 +94,7 @@ pub struct Effective {
     pub setup: Option<Vec<ConfiguredCommand>>,
     /// Configured verification commands, timeouts resolved; `None`: detected.
     pub verify: Option<Vec<ConfiguredCommand>>,
-    pub network: Network,
+    pub network: NetworkMode,
     pub fix_rounds: u32,
     pub job_timeout: Duration,
     /// For commands without a timeout of their own.
@@ -80,6 +103,8 @@ pub struct Effective {
     pub branch_prefix: String,
     pub instructions: Option<String>,
     pub protected: PathGuard,
+    /// The job's allow-list and budget (mode `filtered`, the gateway).
+    pub egress: EgressEffective,
     pub clamps: Vec<Clamp>,
 }
 
@@ -96,19 +121,29 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
     let default = RepoConfig::default();
     let c = config.unwrap_or(&default);
     let mut clamps = Vec::new();
-    let mut clamp = |field: String, asked: String, applied: String, limit: &str| {
+    let mut clamp = |field: String, asked: ClampValue, applied: ClampValue, limit: &str| {
         clamps.push(Clamp { field, asked, applied, limit: limit.to_owned() });
     };
 
     let mut job_timeout = c.job_timeout.unwrap_or(bounds.default_job_timeout);
     if job_timeout > bounds.max_job_timeout {
-        clamp("timeouts.job".into(), duration(job_timeout), duration(bounds.max_job_timeout), "MAXION_MAX_JOB_TIMEOUT");
+        clamp(
+            "timeouts.job".into(),
+            ClampValue::Duration(job_timeout),
+            ClampValue::Duration(bounds.max_job_timeout),
+            "MAXION_MAX_JOB_TIMEOUT",
+        );
         job_timeout = bounds.max_job_timeout;
     }
     let mut step_timeout = c.step_timeout.unwrap_or(bounds.default_step_timeout.min(job_timeout));
     if step_timeout > job_timeout {
         if c.step_timeout.is_some() {
-            clamp("timeouts.step".into(), duration(step_timeout), duration(job_timeout), "the job timeout");
+            clamp(
+                "timeouts.step".into(),
+                ClampValue::Duration(step_timeout),
+                ClampValue::Duration(job_timeout),
+                "the job timeout",
+            );
         }
         step_timeout = job_timeout;
     }
@@ -121,8 +156,8 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
                     if let Some(t) = cmd.timeout.filter(|t| *t > job_timeout) {
                         clamp(
                             format!("{name}[{}].timeout", i + 1),
-                            duration(t),
-                            duration(job_timeout),
+                            ClampValue::Duration(t),
+                            ClampValue::Duration(job_timeout),
                             "the job timeout",
                         );
                         cmd.timeout = Some(job_timeout);
@@ -139,15 +174,20 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
     if !bounds.allowed_networks.contains(&network) {
         clamp(
             "network".into(),
-            network.as_str().into(),
-            bounds.default_network.as_str().into(),
+            ClampValue::Text(network.as_str().into()),
+            ClampValue::Text(bounds.default_network.as_str().into()),
             "MAXION_ALLOWED_NETWORK_MODES",
         );
         network = bounds.default_network;
     }
     let mut fix_rounds = c.fix_rounds.unwrap_or(bounds.max_fix_rounds);
     if fix_rounds > bounds.max_fix_rounds {
-        clamp("fix_rounds".into(), fix_rounds.to_string(), bounds.max_fix_rounds.to_string(), "MAXION_MAX_FIX_ROUNDS");
+        clamp(
+            "fix_rounds".into(),
+            ClampValue::Number(fix_rounds.into()),
+            ClampValue::Number(bounds.max_fix_rounds.into()),
+            "MAXION_MAX_FIX_ROUNDS",
+        );
         fix_rounds = bounds.max_fix_rounds;
     }
     let on_verify_failure = c.on_verify_failure.unwrap_or(if bounds.draft_on_failure {
@@ -158,6 +198,10 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
     let protected = match &c.protected_paths {
         Some(p) => PathGuard::new(p),
         None => PathGuard::defaults(),
+    };
+    let egress = match &bounds.egress {
+        Some(b) => super::egress::resolve(c.egress.as_deref(), c.budget, b, &mut clamps),
+        None => EgressEffective::default(),
     };
     Effective {
         from_file,
@@ -171,6 +215,7 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
         branch_prefix: c.branch_prefix.clone().unwrap_or_else(|| "maxion".into()),
         instructions: c.instructions.clone(),
         protected,
+        egress,
         clamps,
     }
 }

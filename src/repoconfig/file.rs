@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_saphyr::Spanned;
 
-use super::{ConfigError, ConfiguredCommand, FailurePolicy, Network, RepoConfig};
-use crate::pipeline::detect::CommandKind;
+use super::{CommandKind, ConfigError, ConfiguredCommand, FailurePolicy, RepoConfig};
+use crate::sandbox::NetworkMode;
 
 /// Larger files are refused: a configuration is a few hundred bytes.
 pub const MAX_FILE_BYTES: usize = 64 * 1024;
@@ -35,6 +35,8 @@ struct RawFile {
     branch_prefix: Option<BranchPrefix>,
     instructions: Option<Instructions>,
     protected_paths: Option<Vec<Glob>>,
+    egress: Option<Spanned<Vec<Spanned<String>>>>,
+    budget: Option<Spanned<super::egress::RawBudget>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -207,8 +209,8 @@ impl<'de> Deserialize<'de> for BranchPrefix {
         }
         // The prefix becomes part of a branch name on a git argv: the same
         // rules as every branch name Maxion uses, checked on a sample.
-        let sample = crate::pipeline::git::branch_name(p, 1, "x");
-        crate::pipeline::git::validate_branch(&sample)
+        let sample = crate::branch::branch_name(p, 1, "x");
+        crate::branch::validate_branch(&sample)
             .map_err(|_| de::Error::custom(format!("`{s}` cannot start a git branch name")))?;
         Ok(BranchPrefix(p.to_owned()))
     }
@@ -268,9 +270,9 @@ pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
         setup: raw.setup.map(|s| commands(s, false)).transpose()?,
         verify: raw.verify.map(|s| commands(s, true)).transpose()?,
         network: raw.network.map(|n| match n {
-            NetworkField::None => Network::None,
-            NetworkField::Open => Network::Open,
-            NetworkField::Filtered => Network::Filtered,
+            NetworkField::None => NetworkMode::None,
+            NetworkField::Open => NetworkMode::Open,
+            NetworkField::Filtered => NetworkMode::Filtered,
         }),
         fix_rounds: raw.fix_rounds,
         step_timeout: timeouts.step.map(|s| s.0),
@@ -279,7 +281,28 @@ pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
         branch_prefix: raw.branch_prefix.map(|b| b.0),
         instructions: raw.instructions.map(|i| i.0).filter(|i| !i.trim().is_empty()),
         protected_paths: raw.protected_paths.map(|g| g.into_iter().map(|g| g.0).collect()),
+        egress: raw.egress.map(egress_hosts).transpose()?,
+        budget: raw.budget.map(|b| b.value.check().map_err(|m| ConfigError::at(&b.referenced, m))).transpose()?,
     })
+}
+
+/// `egress: [pypi.org, "*.example.com"]`: names or `*.suffix` patterns.
+fn egress_hosts(list: Spanned<Vec<Spanned<String>>>) -> Result<Vec<String>, ConfigError> {
+    if list.value.len() > 100 {
+        return Err(ConfigError::at(&list.referenced, "at most 100 `egress` hosts are allowed"));
+    }
+    let mut out = Vec::new();
+    for h in list.value {
+        let host = h.value.trim().to_ascii_lowercase();
+        if !crate::config::valid_host_pattern(&host) {
+            return Err(ConfigError::at(
+                &h.referenced,
+                format!("`{host}` is not a host name or a `*.suffix` pattern (no addresses, ports or URLs)"),
+            ));
+        }
+        out.push(host);
+    }
+    Ok(out)
 }
 
 fn commands(list: Spanned<Vec<RawCommand>>, verify: bool) -> Result<Vec<ConfiguredCommand>, ConfigError> {

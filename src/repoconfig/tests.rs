@@ -5,13 +5,14 @@ use crate::report::text;
 
 fn bounds() -> Bounds {
     Bounds {
-        default_network: Network::None,
-        allowed_networks: vec![Network::None],
+        default_network: NetworkMode::None,
+        allowed_networks: vec![NetworkMode::None],
         default_job_timeout: Duration::from_secs(1800),
         max_job_timeout: Duration::from_secs(3600),
         default_step_timeout: Duration::from_secs(900),
         max_fix_rounds: 2,
         draft_on_failure: true,
+        egress: None,
     }
 }
 
@@ -29,7 +30,7 @@ fn the_documented_example_is_valid_and_sets_every_field() {
     let kinds: Vec<_> = verify.iter().map(|v| v.kind).collect();
     assert_eq!(kinds, [CommandKind::Lint, CommandKind::Build, CommandKind::Test]);
     assert_eq!(verify[2].timeout, Some(Duration::from_secs(1200)));
-    assert_eq!(c.network, Some(Network::Open));
+    assert_eq!(c.network, Some(NetworkMode::Open));
     assert_eq!(c.fix_rounds, Some(1));
     assert_eq!(c.step_timeout, Some(Duration::from_secs(900)));
     assert_eq!(c.job_timeout, Some(Duration::from_secs(2700)));
@@ -69,6 +70,8 @@ fn every_error_names_line_and_column() {
         ("fix_rounds: -1\n", (1, 13), ""),
         ("network: wide\n", (1, 10), "unknown network mode `wide`"),
         ("network_hosts: [example.com]\n", (1, 16), "network_hosts"),
+        ("egress: [pypi.org, 10.0.0.1]\n", (1, 20), "not a host name"),
+        ("budget: { usd: -1 }\n", (1, 9), "positive"),
         ("timeouts:\n  job: 0\n", (2, 8), "positive"),
         ("timeouts:\n  job: 5 days\n", (2, 8), "unknown unit"),
         ("timeouts:\n  jobs: 5m\n", (2, 3), "unknown field `jobs`"),
@@ -112,7 +115,7 @@ fn an_invalid_file_comment_quotes_the_error_and_its_place() {
 fn no_file_resolves_to_the_instance_defaults() {
     let e = resolve(None, &bounds());
     assert!(!e.from_file && e.clamps.is_empty());
-    assert_eq!((e.fix_rounds, e.network, e.job_timeout), (2, Network::None, Duration::from_secs(1800)));
+    assert_eq!((e.fix_rounds, e.network, e.job_timeout), (2, NetworkMode::None, Duration::from_secs(1800)));
     assert_eq!(e.step_timeout, Duration::from_secs(900));
     assert_eq!(e.on_verify_failure, FailurePolicy::Draft);
     assert_eq!(e.branch_prefix, "maxion");
@@ -126,12 +129,12 @@ fn no_file_resolves_to_the_instance_defaults() {
 #[test]
 fn requests_within_bounds_are_granted() {
     let mut b = bounds();
-    b.allowed_networks = vec![Network::None, Network::Open];
+    b.allowed_networks = vec![NetworkMode::None, NetworkMode::Open];
     let c = parse("network: open\nfix_rounds: 0\ntimeouts: { job: 1h, step: 5m }\non_verify_failure: no_pr\n")
         .expect("valid");
     let e = resolve(Some(&c), &b);
     assert!(e.clamps.is_empty(), "{:?}", e.clamps);
-    assert_eq!((e.network, e.fix_rounds), (Network::Open, 0));
+    assert_eq!((e.network, e.fix_rounds), (NetworkMode::Open, 0));
     assert_eq!((e.job_timeout, e.step_timeout), (Duration::from_secs(3600), Duration::from_secs(300)));
     assert_eq!(e.on_verify_failure, FailurePolicy::NoPr);
 }
@@ -144,7 +147,7 @@ fn requests_past_a_bound_are_clamped_and_reported() {
     )
     .expect("valid");
     let e = resolve(Some(&c), &bounds());
-    assert_eq!(e.network, Network::None);
+    assert_eq!(e.network, NetworkMode::None);
     assert_eq!(e.fix_rounds, 2);
     assert_eq!(e.job_timeout, Duration::from_secs(3600));
     assert_eq!(e.step_timeout, Duration::from_secs(3600));

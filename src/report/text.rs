@@ -13,7 +13,9 @@ mod egress;
 mod replies;
 mod repoconfig;
 pub use agent::*;
-pub use egress::{UsageView, blocked_hosts, budget_stopped_tokens, budget_stopped_usd, usage_line};
+pub use egress::{
+    UsageView, blocked_hosts, budget_stopped_daily, budget_stopped_tokens, budget_stopped_usd, usage_line,
+};
 pub use replies::*;
 pub use repoconfig::{clamp_note, config_invalid, effective_config, no_pr_on_failure, protected_paths_changed};
 

@@ -165,5 +165,25 @@ async fn filtered_sandbox_reaches_only_allowed_names_through_the_proxy() {
     assert!(refused.iter().any(|(h, n)| h == "github.com" && *n == 2), "{refused:?}");
     // registry.test only for port 22.
     assert!(refused.iter().any(|(h, n)| h == "registry.test" && *n == 1), "{refused:?}");
+    // The job's internal network goes with the sandbox.
+    let net = job.sandbox.network_name().expect("a filtered sandbox has its own network").to_owned();
+    let info = t.docker.inspect_network(&net, None::<bollard::query_parameters::InspectNetworkOptions>).await.unwrap();
+    assert_eq!(info.internal, Some(true));
+    assert_eq!(info.enable_ipv6, Some(false));
     job.stop().await;
+    assert!(t.docker.inspect_network(&net, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_err());
+}
+
+#[tokio::test]
+async fn this_engine_does_not_resolve_outside_names_on_internal_networks() {
+    let t = docker_test!("dnscheck");
+    let check = maxion::sandbox::check_internal_dns(&t.docker, &t.image, &t.instance).await.unwrap();
+    assert_eq!(check, maxion::sandbox::DnsCheck::Isolated);
+    // The probe leaves nothing behind.
+    let filters =
+        std::collections::HashMap::from([("label".to_owned(), vec![format!("maxion.instance={}", t.instance)])]);
+    let opts = bollard::query_parameters::ListNetworksOptionsBuilder::new().filters(&filters).build();
+    assert!(t.docker.list_networks(Some(opts)).await.unwrap().is_empty());
+    let opts = bollard::query_parameters::ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+    assert!(t.docker.list_containers(Some(opts)).await.unwrap().is_empty());
 }

@@ -51,9 +51,9 @@ def call(provider, path, body, key=None):
                         if line.startswith("data: ") and line != "data: [DONE]":
                             events.append(json.loads(line[6:]))
                             if len(events) == 1 and body.get("marker"):
-                                # Padding: the output masker holds back a secret's length
+                                # Padding: the output masker holds back the longest secret's length (a PEM key)
                                 # at the end of what it has seen.
-                                print("FIRST-EVENT" + " " * 1024, flush=True)
+                                print("FIRST-EVENT" + " " * 32768, flush=True)
                 except Exception as e:
                     out["error"] = type(e).__name__
                 out["events"] = events
@@ -272,7 +272,7 @@ async fn streams_pass_through_unbuffered_and_usage_is_read_for_every_shape() {
 async fn a_request_past_the_budget_gets_403_budget_exceeded_and_is_not_sent() {
     let t = docker_test!("gw-budget");
     let model = FakeModel::start().await;
-    let budget = Budget { tokens: Some(400), usd: None };
+    let budget = Budget { tokens: Some(400), ..Budget::default() };
     let svc = service(gateway_for(&model), &[], &[], &[], budget);
     let job = FilteredJob::start(&t, &svc, "job-gw-budget").await;
     model.push(Reply::text("fits").usage(Usage::new(50, 50)));
@@ -297,4 +297,78 @@ async fn a_request_past_the_budget_gets_403_budget_exceeded_and_is_not_sent() {
     assert_eq!(model.requests().len(), 1, "refused requests never reach the provider");
     assert!(job.egress.totals().exceeded.is_some());
     job.stop().await;
+}
+
+/// The agent of the end-to-end budget test: one call that fits the budget,
+/// one that does not (its 403 is printed), then the file verification wants.
+const BUDGET_AGENT: &str = r#"python3 - <<'PY'
+import json, os, urllib.error, urllib.request
+def call(max_tokens):
+    body = {"model": "claude-sonnet-4-5", "max_tokens": max_tokens, "messages": [{"role": "user", "content": "hi"}]}
+    req = urllib.request.Request(os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages", data=json.dumps(body).encode(),
+        headers={"x-api-key": os.environ["ANTHROPIC_API_KEY"], "anthropic-version": "2023-06-01",
+                 "content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+print(call(100))
+print(call(5000))
+open("/workspace/ok.txt", "w").write("done\n")
+PY"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_over_its_budget_ends_budget_exceeded_on_github() {
+    let model = FakeModel::start().await;
+    model.push(Reply::text("within budget").usage(Usage::new(50, 20)));
+    let url = model.anthropic_url();
+    let Some(e) = crate::support::e2e::E2e::start(|r| {
+        r.maxion_sandbox_network = Some("filtered".into());
+        r.maxion_agent_command = Some(BUDGET_AGENT.into());
+        r.egress.anthropic_api_key = Some(ANTHROPIC_KEY.into());
+        r.egress.maxion_anthropic_url = Some(url);
+        r.egress.maxion_job_token_budget = Some("1000".into());
+    })
+    .await
+    else {
+        return;
+    };
+    // The repository asks for more than the operator allows: clamped and noted.
+    e.gh.put_file(e.repo, "main", ".github/maxion.yml", "budget: { tokens: 5000 }\negress: [pypi.org, evil.test]\n");
+    let issue = e.label_issue("Spend too much", "nothing").await;
+    let job = e.job_for(issue).await;
+    let job = e.wait_terminal(job.id, std::time::Duration::from_secs(120)).await;
+    assert_eq!(job.state, maxion::jobs::JobState::Failed, "{job:?}");
+    let error = job.error.clone().unwrap_or_default();
+    assert!(error.contains("budget_exceeded") && error.contains("70 of its 1,000 tokens"), "{error}");
+    assert_eq!(model.requests().len(), 1, "the call past the budget never reached the provider");
+    let sums = e.store().llm_sums(job.id).await.unwrap();
+    let events = e.store().job_events(job.id, 0, 1000).await.unwrap();
+    let calls: Vec<_> = events.iter().filter(|ev| matches!(ev.event, JobEvent::LlmCall { .. })).collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!((sums.calls, sums.input_tokens, sums.output_tokens), (1, 50, 20), "stored with the job");
+    assert!(e.gh.pulls(e.repo).is_empty(), "a job its budget stopped opens no pull request");
+
+    let comments = e.gh.comments(e.repo, issue);
+    let status = comments.iter().find(|c| c.user == e.gh.bot_login()).expect("status comment");
+    assert!(status.body.contains("stopped: used 70 of its 1,000 tokens"), "{}", status.body);
+    assert!(status.body.contains("model: 1 call, 50 tokens in / 20 out"), "{}", status.body);
+    assert!(
+        status.body.contains("`budget.tokens: 5000`") && status.body.contains("MAXION_JOB_TOKEN_BUDGET"),
+        "{}",
+        status.body
+    );
+    assert!(
+        status.body.contains("`egress[2]: evil.test`") && status.body.contains("MAXION_EGRESS_ALLOW_MAX"),
+        "{}",
+        status.body
+    );
+    let runs = e.gh.check_runs(e.repo);
+    let run = runs.last().expect("a check run");
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{runs:?}");
+    let shown = format!("{:?} {:?} {:?}", run.title, run.summary, run.text);
+    assert!(shown.contains("stopped: used 70 of its 1,000 tokens"), "{shown}");
+    e.gh.assert_ok();
+    e.stop().await;
 }

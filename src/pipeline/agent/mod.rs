@@ -18,6 +18,8 @@ mod codex;
 mod mini;
 mod transcript;
 
+use crate::config::AgentKind;
+
 pub use transcript::{AgentEvent, AgentFailure, Transcript};
 
 /// The supported agents.
@@ -103,6 +105,19 @@ impl AgentProfile {
         Some(AgentProfile { name: name.to_owned(), kind, command, model: None })
     }
 
+    /// How the configured `kind` is started.
+    pub fn for_kind(kind: &AgentKind) -> AgentProfile {
+        let custom = match kind {
+            AgentKind::Custom { command } => Some(command.as_str()),
+            _ => None,
+        };
+        match Self::resolve(kind.name(), custom) {
+            Some(p) => p,
+            // Every kind has a profile and a custom kind has its command.
+            None => unreachable!("no profile for {kind:?}"),
+        }
+    }
+
     pub fn with_model(mut self, model: Option<String>) -> Self {
         self.model = model;
         self
@@ -152,14 +167,7 @@ fn guarded(program: &str, body: &str) -> String {
     format!("command -v {program} >/dev/null 2>&1 || {{ echo \"{MISSING_MARKER} {program}\" >&2; exit 127; }}\n{body}")
 }
 
-/// Whether `model` may be used as a model name. Names end up in the agents'
-/// own configuration files (TOML, YAML) and on their command lines, and a
-/// repository may choose one: only the characters model names use.
-pub fn valid_model_name(model: &str) -> bool {
-    !model.is_empty()
-        && model.len() <= 128
-        && model.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/' | '@'))
-}
+pub use crate::config::valid_model_name;
 
 #[cfg(test)]
 mod tests {

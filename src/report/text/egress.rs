@@ -81,6 +81,14 @@ pub fn budget_stopped_tokens(used: u64, budget: u64) -> String {
     )
 }
 
+/// The failure reason when the installation's daily budget stopped the job.
+pub fn budget_stopped_daily(used: f64, budget: f64) -> String {
+    format!(
+        "stopped: this installation used ${used:.2} of its ${budget:.2} daily model budget (budget_exceeded). \
+         It resets at 00:00 UTC; `MAXION_DAILY_COST_BUDGET` raises it, then `/maxion retry`."
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +110,7 @@ mod tests {
         let unknown = UsageView { calls: 1, unpriced_calls: 1, input: 5, output: 2, ..UsageView::default() };
         insta::assert_snapshot!(usage_line(&unknown).unwrap(), @"model: 1 call, 5 tokens in / 2 out, cost unknown (model not in the price table; tokens only), LLM time 0.0 s");
         insta::assert_snapshot!(budget_stopped_usd(0.84, 0.80), @"stopped: used $0.84 of its $0.80 budget (budget_exceeded). Raise `MAXION_JOB_COST_BUDGET` (or the repository's `budget: {usd: …}`) and `/maxion retry`.");
+        insta::assert_snapshot!(budget_stopped_daily(10.02, 10.0), @"stopped: this installation used $10.02 of its $10.00 daily model budget (budget_exceeded). It resets at 00:00 UTC; `MAXION_DAILY_COST_BUDGET` raises it, then `/maxion retry`.");
         insta::assert_snapshot!(budget_stopped_tokens(12_000, 10_000), @"stopped: used 12,000 of its 10,000 tokens (budget_exceeded). Raise `MAXION_JOB_TOKEN_BUDGET` (or the repository's `budget: {tokens: …}`) and `/maxion retry`.");
     }
 }
