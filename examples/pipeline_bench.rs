@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use maxion::github::{GitHubApp, GitHubConfig, Permissions};
 use maxion::jobs::{JobEvent, JobState};
 use secrecy::{ExposeSecret, SecretString};
-use support::e2e::E2e;
+use support::service::TestService;
 
 const FILE_BYTES: usize = 10_000;
 
@@ -72,7 +72,7 @@ const PHASES: [&str; 7] = [
 ];
 
 /// Runs one job and returns the phase durations (same order as `PHASES`).
-async fn one_job(e: &E2e, title: &str, edit: &str) -> anyhow::Result<[Duration; 7]> {
+async fn one_job(e: &TestService, title: &str, edit: &str) -> anyhow::Result<[Duration; 7]> {
     let accepted: DateTime<Utc> = Utc::now();
     let clock = Instant::now();
     let issue = e.label_issue(title, &format!("write {edit} one edit")).await;
@@ -83,8 +83,7 @@ async fn one_job(e: &E2e, title: &str, edit: &str) -> anyhow::Result<[Duration; 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let total = clock.elapsed();
-    let job = e.job_for(issue).await;
-    let job = e.wait_terminal(job.id, Duration::from_secs(120)).await;
+    let job = e.job_ends(issue).await;
     ensure!(job.state == JobState::Succeeded, "job {} {}: {:?}", job.id, job.state, job.error);
 
     let events = e.store().job_events(job.id, 0, 100_000).await?;
@@ -130,7 +129,7 @@ fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
 
 /// A full `git clone` (with checkout) of the repository over the same
 /// server, authenticated like Maxion's host git.
-async fn fresh_clone(e: &E2e, into: &std::path::Path) -> anyhow::Result<Duration> {
+async fn fresh_clone(e: &TestService, into: &std::path::Path) -> anyhow::Result<Duration> {
     let config = GitHubConfig::new(e.gh.url(), e.gh.app_id(), SecretString::from(e.gh.private_key_pem().to_owned()));
     let app = GitHubApp::new(config)?;
     let token =
@@ -172,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
     for run in 0..runs {
         for (m, interval) in intervals.iter().enumerate() {
             // No verify commands configured, none detectable in a tree of .txt files.
-            let e = E2e::start(|r| {
+            let e = TestService::with_docker(|r| {
                 r.maxion_verify_commands = None;
                 r.maxion_github_mutation_interval_ms = Some((*interval).into());
             })

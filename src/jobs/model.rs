@@ -243,6 +243,9 @@ pub enum JobEvent {
         ok: bool,
         exit_code: Option<i64>,
         duration_ms: u64,
+        /// Set when the step was stopped (cancelled, out of time) rather than failing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stopped: Option<super::StepStop>,
     },
     Output {
         step: String,

@@ -1,10 +1,11 @@
 //! At the end of a job's sandbox work: its model usage and refused hosts go
 //! to the event log and, as notes, to the status comment and check run.
 
-use super::run::{Log, Stop};
+use super::job_run::{JobRun, Log};
+use super::steps::verify::VerifyResult;
 use crate::egress::JobEgress;
 use crate::gateway::budget::Exceeded;
-use crate::jobs::JobEvent;
+use crate::jobs::{Failure, JobEnd, JobEvent};
 use crate::report::text;
 
 /// The usage view of a job's gateway totals.
@@ -32,20 +33,34 @@ pub(crate) async fn report(log: &mut Log<'_>, e: &JobEgress) {
     log.pr_notes.extend(notes.iter().cloned());
     for note in notes {
         log.event(JobEvent::Info { message: note.clone() }).await;
-        if let Some(r) = log.reporter.as_deref_mut() {
-            r.note(note);
-        }
+        log.reporter.note(note);
     }
 }
 
-/// The stop of a job that ran into its model budget.
-pub(crate) fn budget_stop(e: &JobEgress) -> Option<Stop> {
+/// After the sandbox work: the gateway is closed (its token revoked), the
+/// usage and refused hosts reported, and a job its budget stopped ends so,
+/// whatever the agent did after the refusal.
+pub(crate) async fn after_sandbox(
+    run: &mut JobRun<'_>,
+    worked: Result<Vec<VerifyResult>, JobEnd>,
+) -> Result<Vec<VerifyResult>, JobEnd> {
+    let Some(e) = run.egress.clone() else { return worked };
+    e.close();
+    report(&mut run.log, &e).await;
+    match budget_stop(&e) {
+        Some(end) => Err(end),
+        None => worked,
+    }
+}
+
+/// The end of a job that ran into its model budget.
+pub(crate) fn budget_stop(e: &JobEgress) -> Option<JobEnd> {
     let reason = match e.totals().exceeded? {
         Exceeded::Tokens { used, budget } => text::budget_stopped_tokens(used, budget),
         Exceeded::Usd { used, budget } => text::budget_stopped_usd(used, budget),
         Exceeded::Daily { used, budget } => text::budget_stopped_daily(used, budget),
     };
-    Some(Stop::Failed { reason, step: Some("agent".into()), last_lines: Vec::new() })
+    Some(JobEnd::Failed(Failure { reason, step: Some("agent".into()), last_lines: Vec::new() }))
 }
 
 /// The job's egress limits from its effective configuration.

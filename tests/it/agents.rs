@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use maxion::jobs::JobState;
 
-use crate::support::e2e::E2e;
 use crate::support::fake_model::{ANTHROPIC_KEY, FakeModel, OPENAI_KEY, Provider, Reply, Script, Session};
+use crate::support::service::TestService;
 
 const JOB_LIMIT: Duration = Duration::from_secs(180);
 
@@ -20,9 +20,9 @@ const TEST_SH: &str = "#!/bin/sh\n# The repository's tests.\ngrep -q 'a + b' src
 const FIX: &str = "sed -i '3s/.*/    a + b/' src/lib.rs";
 const SUMMARY: &str = "Fixed `add`: it subtracted its arguments; it now adds them, and `sh test.sh` passes.";
 
-async fn start(profile: &str, model: &FakeModel) -> Option<E2e> {
+async fn start(profile: &str, model: &FakeModel) -> Option<TestService> {
     let (profile, anthropic, openai) = (profile.to_owned(), model.anthropic_url(), model.openai_url());
-    let e = E2e::start(move |r| {
+    let e = TestService::with_docker(move |r| {
         r.maxion_agent = Some(profile.clone());
         r.maxion_agent_command = None;
         r.maxion_agent_model = Some(

@@ -323,7 +323,7 @@ async fn a_job_over_its_budget_ends_budget_exceeded_on_github() {
     let model = FakeModel::start().await;
     model.push(Reply::text("within budget").usage(Usage::new(50, 20)));
     let url = model.anthropic_url();
-    let Some(e) = crate::support::e2e::E2e::start(|r| {
+    let Some(e) = crate::support::service::TestService::with_docker(|r| {
         r.maxion_sandbox_network = Some("filtered".into());
         r.maxion_agent_command = Some(BUDGET_AGENT.into());
         r.egress.anthropic_api_key = Some(ANTHROPIC_KEY.into());

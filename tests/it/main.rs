@@ -10,6 +10,7 @@ mod support;
 mod agents;
 mod cli;
 mod control;
+mod control_permissions;
 mod e2e;
 mod e2e_crash;
 mod egress;
