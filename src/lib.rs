@@ -22,6 +22,8 @@ pub mod branch;
 pub mod config;
 pub mod control;
 pub mod doctor;
+pub mod egress;
+pub mod gateway;
 pub mod github;
 pub mod intake;
 pub mod jobs;

@@ -8,12 +8,18 @@ use std::time::Duration;
 use crate::github::{CheckAction, CheckConclusion, truncate_with_note};
 use crate::jobs::{Failure, JobEnd, JobId};
 
+mod agent;
 pub mod api;
 pub mod doctor;
+mod egress;
 mod pipeline;
 mod replies;
 mod repoconfig;
 pub mod web;
+pub use agent::*;
+pub use egress::{
+    UsageView, blocked_hosts, budget_stopped_daily, budget_stopped_tokens, budget_stopped_usd, usage_line,
+};
 pub use pipeline::*;
 pub use replies::*;
 pub use repoconfig::{clamp_note, config_invalid, effective_config, no_pr_on_failure, protected_paths_changed};

@@ -63,7 +63,7 @@ pub struct Users {
 fn random_hex() -> String {
     let mut bytes = [0u8; 32];
     // The OS's generator failing is not something a web page can recover from.
-    if getrandom::fill(&mut bytes).is_err() {
+    if getrandom::getrandom(&mut bytes).is_err() {
         panic!("the operating system's random number generator failed");
     }
     hex::encode(bytes)
@@ -72,7 +72,7 @@ fn random_hex() -> String {
 impl Users {
     pub fn new() -> Users {
         let mut key = [0u8; 32];
-        if getrandom::fill(&mut key).is_err() {
+        if getrandom::getrandom(&mut key).is_err() {
             panic!("the operating system's random number generator failed");
         }
         Users { key, sessions: Mutex::new(HashMap::new()), pending: Mutex::new(HashMap::new()) }

@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod agents;
 mod api;
 mod browser;
 mod cli;
@@ -15,7 +16,10 @@ mod control_permissions;
 mod doctor;
 mod e2e;
 mod e2e_crash;
+mod egress;
 mod fake_github_selftest;
+mod fake_model_selftest;
+mod gateway;
 mod github_client;
 mod masker_props;
 mod metrics;

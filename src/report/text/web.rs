@@ -103,6 +103,17 @@ pub fn log_note(event: &JobEvent) -> String {
         JobEvent::Output { text, .. } => text.clone(),
         JobEvent::Info { message } => format!("ℹ {message}"),
         JobEvent::Error { message } => format!("✘ {message}"),
+        JobEvent::Egress { method, host, port, allowed: true, bytes_up, bytes_down, .. } => {
+            format!("⇄ {method} {host}:{port} ({bytes_up} B up, {bytes_down} B down)")
+        }
+        JobEvent::Egress { method, host, port, allowed: false, reason, .. } => match reason {
+            Some(r) => format!("⛔ {method} {host}:{port} refused: {r}"),
+            None => format!("⛔ {method} {host}:{port} refused"),
+        },
+        JobEvent::LlmCall { provider, model, status, input_tokens, output_tokens, latency_ms, .. } => format!(
+            "◆ {provider} {model}: {status}, {input_tokens} tokens in, {output_tokens} out, in {}",
+            duration(Duration::from_millis(*latency_ms))
+        ),
     }
 }
 
