@@ -172,4 +172,35 @@ mod tests {
         insta::assert_snapshot!(state_line(JobState::TimedOut, None, Some("after 30 min")), @"timed out: after 30 min");
         insta::assert_snapshot!(duration(Duration::from_millis(1500)), @"1.5 s");
     }
+
+    #[test]
+    fn stopped_steps_egress_and_model_calls() {
+        insta::assert_snapshot!(step_result(Some(false), None, Some(StepStop::TimedOut)), @"timed out");
+        insta::assert_snapshot!(step_result(Some(false), Some(137), Some(StepStop::Cancelled)), @"cancelled");
+        let refused = JobEvent::Egress {
+            method: "CONNECT".into(),
+            host: "evil.example".into(),
+            port: 443,
+            address: None,
+            allowed: false,
+            reason: Some("not on the allow-list".into()),
+            bytes_up: 0,
+            bytes_down: 0,
+            duration_ms: 1,
+        };
+        insta::assert_snapshot!(log_note(&refused), @"⛔ CONNECT evil.example:443 refused: not on the allow-list");
+        let call = JobEvent::LlmCall {
+            provider: "anthropic".into(),
+            model: "claude-sonnet-4-5".into(),
+            status: 200,
+            input_tokens: 1200,
+            cached_tokens: 0,
+            output_tokens: 300,
+            reasoning_tokens: 0,
+            latency_ms: 2500,
+            usage_reported: true,
+            cost_usd: None,
+        };
+        insta::assert_snapshot!(log_note(&call), @"◆ anthropic claude-sonnet-4-5: 200, 1200 tokens in, 300 out, in 2.5 s");
+    }
 }
