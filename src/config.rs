@@ -108,6 +108,12 @@ pub struct RawSettings {
     /// Sandbox network modes a repository's .github/maxion.yml may choose, comma-separated (others fall back to MAXION_SANDBOX_NETWORK). [default: MAXION_SANDBOX_NETWORK's value]
     #[arg(long, global = true, env = "MAXION_ALLOWED_NETWORK_MODES")]
     pub maxion_allowed_network_modes: Option<String>,
+    /// Retries of a git fetch, clone or push over HTTP after a transient failure (5xx, 429, reset, timeout), 0-10. [default: 4]
+    #[arg(long, global = true, env = "MAXION_GIT_RETRIES")]
+    pub maxion_git_retries: Option<String>,
+    /// Seconds between looks for webhook deliveries GitHub failed to hand over (also once at start-up); 0 turns it off. [default: 300]
+    #[arg(long, global = true, env = "MAXION_REDELIVERY_INTERVAL")]
+    pub maxion_redelivery_interval: Option<String>,
 }
 
 /// The GitHub App's identity. Present only when all three parts are set.
@@ -148,6 +154,25 @@ pub struct Settings {
     /// Least spacing between mutating GitHub requests per installation.
     pub github_mutation_interval: Duration,
     pub pipeline: PipelineSettings,
+    pub resilience: ResilienceSettings,
+}
+
+/// How Maxion rides out a misbehaving GitHub.
+#[derive(Debug, Clone)]
+pub struct ResilienceSettings {
+    /// Retries of a git network operation after a transient failure.
+    pub git_retries: usize,
+    /// Between looks for missed webhook deliveries; `None`: never.
+    pub redelivery_interval: Option<Duration>,
+}
+
+impl ResilienceSettings {
+    fn from_raw(git_retries: Option<String>, redelivery_interval: Option<String>) -> anyhow::Result<Self> {
+        let git_retries = parse_number(git_retries, "MAXION_GIT_RETRIES", 4, 0..=10)?;
+        let secs = parse_number(redelivery_interval, "MAXION_REDELIVERY_INTERVAL", 300u64, 0..=86_400)?;
+        let redelivery_interval = (secs > 0).then(|| Duration::from_secs(secs));
+        Ok(Self { git_retries, redelivery_interval })
+    }
 }
 
 /// What the pipeline runs jobs with (issue #5).
@@ -353,7 +378,13 @@ impl Settings {
                 }
             };
 
+        let resilience = ResilienceSettings::from_raw(
+            pick(raw.maxion_git_retries, "MAXION_GIT_RETRIES")?,
+            pick(raw.maxion_redelivery_interval, "MAXION_REDELIVERY_INTERVAL")?,
+        )?;
+
         Ok(Settings {
+            resilience,
             pipeline: PipelineSettings {
                 sandbox_image,
                 sandbox_network,
@@ -444,6 +475,8 @@ impl RawSettings {
             "MAXION_VERIFY_COMMANDS",
             "MAXION_MAX_JOB_TIMEOUT",
             "MAXION_ALLOWED_NETWORK_MODES",
+            "MAXION_GIT_RETRIES",
+            "MAXION_REDELIVERY_INTERVAL",
         ]
     }
 }

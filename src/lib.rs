@@ -20,6 +20,7 @@ pub mod intake;
 pub mod jobs;
 pub mod masker;
 pub mod pipeline;
+pub mod redelivery;
 pub mod repoconfig;
 pub mod report;
 pub mod sandbox;

@@ -63,7 +63,6 @@ impl Call {
 /// A successful (2xx) response.
 #[derive(Debug)]
 pub(crate) struct Resp {
-    #[allow(dead_code)]
     pub headers: HeaderMap,
     pub body: Bytes,
 }

@@ -4,10 +4,12 @@
 mod control_store;
 pub mod ledger;
 pub mod model;
+pub mod redelivery_store;
 pub mod request;
 pub mod store;
 
 pub use ledger::{DeliveryRecord, Effect, JobRate, Ledger, Recorded};
 pub use model::*;
+pub use redelivery_store::{RedeliveryOutcome, RedeliveryRecord};
 pub use request::{ClaimedRequest, ControlAction, ControlRequest};
 pub use store::{Backend, Store};

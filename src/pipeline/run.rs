@@ -66,6 +66,21 @@ impl Stop {
     }
 }
 
+impl Stop {
+    /// A git failure; one that outlasted the retries says the git host kept
+    /// failing (the job itself was fine).
+    pub(crate) fn git(e: super::git::GitError, step: &str) -> Self {
+        match e {
+            super::git::GitError::HostKeptFailing { op, attempts, last } => Stop::Failed {
+                reason: crate::report::text::git_host_kept_failing(&op, attempts, &crate::masker::global().mask(&last)),
+                step: Some(step.to_owned()),
+                last_lines: Vec::new(),
+            },
+            other => Stop::failed(other, Some(step)),
+        }
+    }
+}
+
 impl From<SandboxError> for Stop {
     fn from(e: SandboxError) -> Self {
         match e {
@@ -247,11 +262,8 @@ async fn run_steps(
         .await
         .map_err(|e| Stop::failed(e, Some("checkout")))?;
     let full_name = repo.full_name();
-    let mirror = ctx
-        .mirrors
-        .sync(&full_name, &gathered.clone_url, &token)
-        .await
-        .map_err(|e| Stop::failed(e, Some("checkout")))?;
+    let mirror =
+        ctx.mirrors.sync(&full_name, &gathered.clone_url, &token).await.map_err(|e| Stop::git(e, "checkout"))?;
     drop(token);
     let work_dir = ctx.data_dir.join("work").join(format!("job-{}-{}", job.id, job.attempts));
     let _ = tokio::fs::remove_dir_all(&work_dir).await;

@@ -82,7 +82,7 @@ async fn ship_inner(
         .token_for(repo.installation_id(), &repo.name, Permissions::contents_write())
         .await
         .map_err(|e| Stop::failed(e, Some("push")))?;
-    wc.push(&sha, &gathered.clone_url, &token).await.map_err(|e| Stop::failed(e, Some("push")))?;
+    wc.push(&sha, &gathered.clone_url, &token).await.map_err(|e| Stop::git(e, "push"))?;
     drop(token);
     log.event(JobEvent::Info { message: format!("pushed {sha} to {}", wc.branch()) }).await;
 

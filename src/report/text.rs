@@ -8,8 +8,10 @@ use std::time::Duration;
 use crate::github::{CheckAction, CheckConclusion, truncate_with_note};
 use crate::jobs::JobId;
 
+mod git;
 mod replies;
 mod repoconfig;
+pub use git::git_host_kept_failing;
 pub use replies::*;
 pub use repoconfig::{clamp_note, config_invalid, effective_config, no_pr_on_failure, protected_paths_changed};
 

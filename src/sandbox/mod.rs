@@ -18,6 +18,7 @@ pub mod container;
 pub mod exec;
 mod internal;
 pub mod output;
+mod retry;
 pub mod settings;
 pub mod spec;
 pub mod sweep;

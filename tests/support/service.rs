@@ -33,6 +33,8 @@ pub fn test_settings(dir: &std::path::Path) -> RawSettings {
         // Nothing leaves the machine: the control loop's GitHub calls are
         // refused here (tests of the control loop point this at the fake).
         github_api_url: Some("http://127.0.0.1:9".into()),
+        // Looking for missed deliveries is tested on its own (`redelivery`).
+        maxion_redelivery_interval: Some("0".into()),
         ..Default::default()
     }
 }

@@ -22,6 +22,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdout, Command};
 
 use super::GitError;
+use super::retry::GitRetry;
 
 /// How many argv vectors [`Git::argv_log`] keeps.
 const ARGV_LOG_LEN: usize = 512;
@@ -139,6 +140,7 @@ struct Inner {
     program: PathBuf,
     home: PathBuf,
     timeout: Duration,
+    retry: GitRetry,
     argv_log: Mutex<VecDeque<Vec<String>>>,
 }
 
@@ -163,9 +165,29 @@ impl Git {
                 program: program.into(),
                 home: home.into(),
                 timeout,
+                retry: GitRetry::default(),
                 argv_log: Mutex::new(VecDeque::new()),
             }),
         }
+    }
+
+    /// The same runner with another retry policy for network operations.
+    pub fn with_retry(self, retry: GitRetry) -> Self {
+        let inner = &self.inner;
+        Git {
+            inner: Arc::new(Inner {
+                program: inner.program.clone(),
+                home: inner.home.clone(),
+                timeout: inner.timeout,
+                retry,
+                argv_log: Mutex::new(inner.argv_log.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+            }),
+        }
+    }
+
+    /// How network operations are retried.
+    pub fn retry_policy(&self) -> &GitRetry {
+        &self.inner.retry
     }
 
     /// The argv of the most recent git processes (oldest first), exactly as

@@ -242,6 +242,8 @@ pub struct State {
     pub mutations: HashMap<InstallationId, Vec<DateTime<Utc>>>,
     /// Where bare git copies of the repositories live (see `git.rs`).
     pub git_root: Option<std::path::PathBuf>,
+    /// The App's webhook and its delivery log (see `hooks.rs`).
+    pub hooks: super::hooks::Hooks,
 }
 
 impl State {
@@ -262,6 +264,7 @@ impl State {
             token_seed: std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now()),
             git_root: None,
             mutations: HashMap::new(),
+            hooks: Default::default(),
         };
         let bot = bot_login();
         state.users.insert(bot.clone(), User { id: BOT_USER_ID, login: bot, kind: UserType::Bot });
