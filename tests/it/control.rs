@@ -3,10 +3,9 @@
 //! fake received (replies, reactions, status comments) and on job state.
 //! Every command in each job state: none, queued, running, finished.
 
-
-use maxion::jobs::{JobState, TriggerKind};
 use crate::support::control::Ctl;
 use crate::support::fake_github::ReactionTarget;
+use maxion::jobs::{JobState, TriggerKind};
 
 fn has(text: &str, needle: &str) {
     assert!(text.contains(needle), "expected {needle:?} in:\n{text}");

@@ -2,11 +2,10 @@
 //! through the real service, real Docker sandboxes, host git against the
 //! fake GitHub's git server, and the scripted test agent.
 
-
 use std::time::Duration;
 
-use maxion::jobs::JobState;
 use crate::support::e2e::E2e;
+use maxion::jobs::JobState;
 
 const JOB_LIMIT: Duration = Duration::from_secs(120);
 

@@ -3,13 +3,12 @@
 //! the job once from the start (same status comment, no PR); a second SIGKILL
 //! makes the next start fail the job with reason "interrupted".
 
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use maxion::jobs::{JobEvent, JobId, JobState};
 use crate::support::e2e::{AGENT_COMMAND, E2e};
 use crate::support::service::API_TOKEN;
+use maxion::jobs::{JobEvent, JobId, JobState};
 
 const BIN: &str = env!("CARGO_BIN_EXE_maxion");
 

@@ -4,13 +4,12 @@
 //! published response schemas and deserialize into octocrab's models, paginate, and
 //! inject failures as configured.
 
-
 use std::time::{Duration, Instant};
 
+use crate::support::fake_github::{Failure, FakeGitHub, InstallationId, ReactionTarget, RepoId, jwt_with_claims, spec};
 use axum::http::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use crate::support::fake_github::{Failure, FakeGitHub, InstallationId, ReactionTarget, RepoId, jwt_with_claims, spec};
 
 const COMMENTS: &str = "/repos/{owner}/{repo}/issues/{issue_number}/comments";
 

@@ -3,13 +3,12 @@
 //! mutation limiter and coalescing, GitHub's size limits, and that no token
 //! ever reaches a log line.
 
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::fake_github::{AuthKind, Failure, FakeGitHub, ReactionTarget, RepoId};
 use maxion::github::*;
 use secrecy::{ExposeSecret, SecretString};
-use crate::support::fake_github::{AuthKind, Failure, FakeGitHub, ReactionTarget, RepoId};
 
 fn fast_config(gh: &FakeGitHub) -> GitHubConfig {
     let mut c = GitHubConfig::new(gh.url(), gh.app_id(), SecretString::from(gh.private_key_pem().to_owned()));

@@ -3,12 +3,11 @@
 //! fake GitHub (trusted comments only, named files only from visible text,
 //! related items, detected commands).
 
-
+use crate::support::fake_github::FakeGitHub;
 use maxion::github::{GitHubApp, GitHubConfig, MutationQuota, NewPullRequest, RetryPolicy};
 use maxion::pipeline::brief::*;
 use maxion::pipeline::detect::{CommandKind, CommandPlan, PlannedCommand};
 use secrecy::SecretString;
-use crate::support::fake_github::FakeGitHub;
 
 const SHA: &str = "4f2a9c0d1e5b6a7980c1d2e3f4a5b6c7d8e9f0a1";
 

@@ -4,12 +4,11 @@
 //! with lease, typed auth errors, and the token never reaching a file, an
 //! argv, a URL or an error message.
 
-
 use std::path::{Path, PathBuf};
 
+use crate::support::git_http::GitHttp;
 use maxion::pipeline::git::{CoAuthor, GitError, Identity, MirrorCache, SyncKind, branch_name};
 use secrecy::SecretString;
-use crate::support::git_http::GitHttp;
 
 const REPO: &str = "octo/widgets";
 const TOKEN: &str = "ghs_goodToken0123456789abcdefghijklmnopq";

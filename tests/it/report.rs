@@ -3,15 +3,14 @@
 //! in place, the `eyes` reaction, and the expected check runs; a restart finds
 //! the comment again; a failure's output is cut to GitHub's limit.
 
-
 use std::time::Duration;
 
+use crate::support::fake_github::{FakeGitHub, ReactionTarget, RepoId};
 use maxion::github::*;
 use maxion::jobs::{Job, JobEvent, JobId, JobState, NewJob, RepoRef, TriggerKind};
 use maxion::report::text::Phase;
 use maxion::report::{self, JobReporter, ReportConfig};
 use secrecy::SecretString;
-use crate::support::fake_github::{FakeGitHub, ReactionTarget, RepoId};
 
 struct World {
     gh: FakeGitHub,

@@ -2,14 +2,13 @@
 //! out, timeouts, the job deadline, cancellation, huge output, secret masking
 //! and the sweep of containers a killed process left behind.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::docker::{DockerTest, sh, sh_with, sink, text_of};
 use maxion::masker::Masker;
 use maxion::sandbox::{ExecOutcome, ExecRequest, OutputStream, Sandbox, SandboxError, SandboxState, sweep_orphans};
 use secrecy::SecretString;
-use crate::support::docker::{DockerTest, sh, sh_with, sink, text_of};
 use tokio_util::sync::CancellationToken;
 
 macro_rules! docker_test {

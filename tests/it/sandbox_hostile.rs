@@ -3,12 +3,11 @@
 //! step ends with a clear reason. Traffic goes only to loopback or to
 //! containers these tests create.
 
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use maxion::sandbox::{ExecOutcome, ExecRequest, NetworkMode, Sandbox, SandboxSettings};
 use crate::support::docker::{DockerTest, sh, sh_with};
+use maxion::sandbox::{ExecOutcome, ExecRequest, NetworkMode, Sandbox, SandboxSettings};
 use tokio_util::sync::CancellationToken;
 
 macro_rules! docker_test {

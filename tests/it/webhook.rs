@@ -2,7 +2,6 @@
 //! router and store, asserting what a GitHub App operator would see — status
 //! codes, jobs through the API, and what was (not) recorded.
 
-
 use crate::support::service::{TestService, comment_payload, labeled_payload, sign};
 
 fn body(v: &serde_json::Value) -> Vec<u8> {

@@ -2,7 +2,6 @@
 //! published examples) and every signature vector made by GitHub's reference
 //! implementation through the real HTTP endpoint.
 
-
 use crate::support::service::{TestService, sign};
 
 #[tokio::test]
