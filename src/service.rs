@@ -62,7 +62,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         }
         None => None,
     };
-    let report = ReportConfig { public_url: settings.public_url.clone(), update_interval: Duration::from_secs(2) };
+    let report = ReportConfig {
+        public_url: settings.public_url.clone(),
+        update_interval: crate::report::UPDATE_INTERVAL,
+        progress_after: crate::report::PROGRESS_AFTER,
+    };
     let pool = match &app {
         Some(app) if settings.workers > 0 => {
             Some(start_pool(&settings, store.clone(), app.clone(), report.clone(), Arc::clone(&wake)).await?)

@@ -139,7 +139,7 @@ pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationTo
     };
     // The control loop acknowledged the job and posted its status comment at
     // admission; this finds that comment again by its marker.
-    let mut reporter = match JobReporter::queued(repo.clone(), ctx.report.clone(), &job, None).await {
+    let mut reporter = match JobReporter::resume(repo.clone(), ctx.report.clone(), &job).await {
         Ok(r) => r,
         Err(e) => return JobOutcome::failed(format!("cannot post the status comment: {e}")),
     };

@@ -26,9 +26,19 @@ pub const CHECK_NAME: &str = "maxion";
 pub struct ReportConfig {
     /// `MAXION_PUBLIC_URL`, without a trailing slash.
     pub public_url: String,
-    /// At most one comment/check-run update per job per interval.
+    /// At most one progress edit of the status comment per job per interval.
     pub update_interval: Duration,
+    /// No progress edit before a job has been reported this long: a quick
+    /// job's comment goes from queued to its result in one edit.
+    pub progress_after: Duration,
 }
+
+/// The production value of [`ReportConfig::progress_after`]: a job that is
+/// done within half a minute makes no progress edit at all (👀 and the queued
+/// comment already say it was seen; the job page shows its live steps).
+pub const PROGRESS_AFTER: Duration = Duration::from_secs(30);
+/// The production value of [`ReportConfig::update_interval`].
+pub const UPDATE_INTERVAL: Duration = Duration::from_secs(10);
 
 impl ReportConfig {
     pub fn job_url(&self, id: JobId) -> String {
@@ -48,8 +58,11 @@ pub async fn acknowledge(repo: &RepoClient, job: &Job) -> Result<(), GitHubError
 #[derive(Default)]
 struct Targets {
     comment_id: Option<u64>,
-    /// Check runs to keep in sync (base commit first, then head commit).
+    /// Check runs to complete at the end (the base commit's).
     check_runs: Vec<u64>,
+    /// The head commit's check run, created with the final state: a job
+    /// pushes only after verifying, so it would be in progress for seconds.
+    head_run: Option<CheckRunSpec>,
     /// Annotations for the final update of the last check run.
     annotations: Vec<Annotation>,
 }
@@ -87,9 +100,35 @@ impl JobReporter {
         };
         let issue = job.spec.issue_number as u64;
         let comment = repo.upsert_marked_comment(issue, &text::marker(job.id), &text::status_comment(&view)).await?;
-        let targets = Arc::new(Mutex::new(Targets { comment_id: Some(comment.id), ..Default::default() }));
-        let updates = Coalescer::spawn(cfg.update_interval, sink(repo.clone(), Arc::clone(&targets)));
-        Ok(Self {
+        Ok(Self::with_comment(repo, cfg, job, view, comment.id))
+    }
+
+    /// Takes over the status comment the control loop posted at admission
+    /// (found by its marker) without editing it: the job's next update does.
+    /// Posts it when it is missing.
+    pub async fn resume(repo: RepoClient, cfg: ReportConfig, job: &Job) -> Result<Self, GitHubError> {
+        let view = StatusView {
+            job_id: job.id,
+            job_url: cfg.job_url(job.id),
+            phase: Phase::Queued { position: None },
+            steps: Vec::new(),
+            notes: Vec::new(),
+        };
+        let issue = job.spec.issue_number as u64;
+        let marker = text::marker(job.id);
+        let id = match repo.find_own_comment(issue, &marker).await? {
+            Some(c) => c.id,
+            None => repo.upsert_marked_comment(issue, &marker, &text::status_comment(&view)).await?.id,
+        };
+        Ok(Self::with_comment(repo, cfg, job, view, id))
+    }
+
+    fn with_comment(repo: RepoClient, cfg: ReportConfig, job: &Job, view: StatusView, comment_id: u64) -> Self {
+        let issue = job.spec.issue_number as u64;
+        let targets = Arc::new(Mutex::new(Targets { comment_id: Some(comment_id), ..Default::default() }));
+        let updates =
+            Coalescer::spawn_quiet(cfg.update_interval, cfg.progress_after, sink(repo.clone(), Arc::clone(&targets)));
+        Self {
             repo,
             cfg,
             job_id: job.id,
@@ -100,7 +139,7 @@ impl JobReporter {
             runs_by_sha: HashMap::new(),
             targets,
             updates,
-        })
+        }
     }
 
     pub fn job_id(&self) -> JobId {
@@ -117,10 +156,36 @@ impl JobReporter {
     }
 
     /// A branch was pushed: the head commit gets its own check run, which will
-    /// carry the verification results and the final conclusion.
+    /// carry the verification results and the final conclusion. It is
+    /// created with the final state (one call instead of a create and an
+    /// update seconds apart), unless this job already has one in progress
+    /// there (made before a restart), which is kept in sync instead.
     pub async fn pushed(&mut self, head_sha: &str) -> Result<(), GitHubError> {
         self.refresh_elapsed();
-        self.check_run_on(head_sha).await
+        if self.runs_by_sha.contains_key(head_sha) {
+            return Ok(());
+        }
+        if let Some(id) = self.own_open_run(head_sha).await? {
+            self.runs_by_sha.insert(head_sha.to_owned(), id);
+            self.targets.lock().unwrap_or_else(|e| e.into_inner()).check_runs.push(id);
+            return Ok(());
+        }
+        let spec = self.check_spec(head_sha);
+        self.targets.lock().unwrap_or_else(|e| e.into_inner()).head_run = Some(spec);
+        Ok(())
+    }
+
+    /// This job's check run on `sha` that is still open, if any.
+    async fn own_open_run(&self, sha: &str) -> Result<Option<u64>, GitHubError> {
+        let external_id = self.job_id.to_string();
+        Ok(self
+            .repo
+            .list_check_runs(sha, CHECK_NAME)
+            .await?
+            .into_iter()
+            .filter(|r| r.external_id.as_deref() == Some(external_id.as_str()) && r.status != CheckStatus::Completed)
+            .max_by_key(|r| r.id)
+            .map(|r| r.id))
     }
 
     /// Makes sure this job has its one `maxion` check run on `sha` and that it is kept
@@ -131,16 +196,8 @@ impl JobReporter {
         if self.runs_by_sha.contains_key(sha) {
             return Ok(());
         }
-        let external_id = self.job_id.to_string();
-        let existing = self
-            .repo
-            .list_check_runs(sha, CHECK_NAME)
-            .await?
-            .into_iter()
-            .filter(|r| r.external_id.as_deref() == Some(external_id.as_str()) && r.status != CheckStatus::Completed)
-            .max_by_key(|r| r.id);
-        let id = match existing {
-            Some(run) => run.id,
+        let id = match self.own_open_run(sha).await? {
+            Some(id) => id,
             None => self.repo.create_check_run(&self.check_spec(sha)).await?.id,
         };
         self.runs_by_sha.insert(sha.to_owned(), id);
@@ -253,17 +310,25 @@ impl JobReporter {
     }
 }
 
-/// The coalescer's sink: edits the comment and the check runs. Failures are
-/// logged, not raised: the next update (or the final one) supersedes them.
+/// The coalescer's sink: edits the comment, and with the final state
+/// completes the check runs (and creates the head commit's). Progress goes to
+/// the comment only: every edit of a check run is one more mutating call
+/// spaced a second apart, and the job page shows the live steps. Failures
+/// are logged, not raised: the next update (or the final one) supersedes them.
 fn sink(
     repo: RepoClient,
     targets: Arc<Mutex<Targets>>,
 ) -> impl FnMut(StatusView) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static {
     move |view: StatusView| {
         let repo = repo.clone();
-        let (comment_id, runs, annotations) = {
-            let t = targets.lock().unwrap_or_else(|e| e.into_inner());
-            (t.comment_id, t.check_runs.clone(), if view.phase.is_final() { t.annotations.clone() } else { Vec::new() })
+        let is_final = view.phase.is_final();
+        let (comment_id, runs, head_run, annotations) = {
+            let mut t = targets.lock().unwrap_or_else(|e| e.into_inner());
+            if is_final {
+                (t.comment_id, t.check_runs.clone(), t.head_run.take(), t.annotations.clone())
+            } else {
+                (t.comment_id, Vec::new(), None, Vec::new())
+            }
         };
         Box::pin(async move {
             if let Some(id) = comment_id
@@ -271,25 +336,35 @@ fn sink(
             {
                 tracing::warn!(error = %e, job = %view.job_id, "updating the status comment failed");
             }
+            if !is_final {
+                return;
+            }
             let conclusion = view.phase.conclusion();
-            let last = runs.len().saturating_sub(1);
+            let output = |annotations: Vec<Annotation>| CheckOutput {
+                title: text::check_title(&view),
+                summary: text::check_summary(&view),
+                text: text::check_text(&view),
+                annotations,
+            };
+            let completed = |spec: CheckRunSpec, annotations| CheckRunSpec {
+                status: Some(if conclusion.is_some() { CheckStatus::Completed } else { CheckStatus::InProgress }),
+                conclusion,
+                completed_at: conclusion.map(|_| Utc::now()),
+                output: Some(output(annotations)),
+                actions: text::check_actions(&view.phase),
+                ..spec
+            };
+            let last = if head_run.is_some() { usize::MAX } else { runs.len().saturating_sub(1) };
             for (i, run) in runs.iter().enumerate() {
-                let spec = CheckRunSpec {
-                    status: Some(if conclusion.is_some() { CheckStatus::Completed } else { CheckStatus::InProgress }),
-                    conclusion,
-                    completed_at: conclusion.map(|_| Utc::now()),
-                    output: Some(CheckOutput {
-                        title: text::check_title(&view),
-                        summary: text::check_summary(&view),
-                        text: text::check_text(&view),
-                        annotations: if i == last { annotations.clone() } else { Vec::new() },
-                    }),
-                    actions: text::check_actions(&view.phase),
-                    ..Default::default()
-                };
-                if let Err(e) = repo.update_check_run(*run, &spec).await {
+                let notes = if i == last { annotations.clone() } else { Vec::new() };
+                if let Err(e) = repo.update_check_run(*run, &completed(CheckRunSpec::default(), notes)).await {
                     tracing::warn!(error = %e, job = %view.job_id, "updating check run failed");
                 }
+            }
+            if let Some(spec) = head_run
+                && let Err(e) = repo.create_check_run(&completed(spec, annotations)).await
+            {
+                tracing::warn!(error = %e, job = %view.job_id, "creating the head commit's check run failed");
             }
         })
     }

@@ -12,6 +12,7 @@ mod control;
 mod e2e;
 mod e2e_crash;
 mod e2e_git_failures;
+mod e2e_overhead;
 mod fake_github_selftest;
 mod github_client;
 mod masker_props;
