@@ -28,5 +28,5 @@ pub use error::GitHubError;
 pub use hook_deliveries::{HOOK_DELIVERIES_PER_PAGE, HookDelivery, HookDeliveryPage};
 pub use limiter::{MutationLimiter, MutationQuota};
 pub use repo::RepoClient;
-pub use tokens::{Access, Permissions};
+pub use tokens::{Access, Permissions, git_basic_credential};
 pub use types::*;

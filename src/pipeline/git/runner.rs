@@ -16,7 +16,6 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdout, Command};
@@ -331,9 +330,7 @@ impl GitStream {
 fn auth_header(token: &SecretString) -> Result<SecretString, GitError> {
     let masker = crate::masker::global();
     masker.add(token).map_err(|e| GitError::Invalid(format!("installation token: {e}")))?;
-    let encoded = SecretString::from(
-        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{}", token.expose_secret())),
-    );
+    let encoded = crate::github::git_basic_credential(token);
     masker.add(&encoded).map_err(|e| GitError::Invalid(format!("installation token: {e}")))?;
     Ok(SecretString::from(format!("Authorization: Basic {}", encoded.expose_secret())))
 }
