@@ -71,8 +71,20 @@ const PHASES: [&str; 7] = [
     "total: webhook accepted → PR created",
 ];
 
-/// Runs one job and returns the phase durations (same order as `PHASES`).
-async fn one_job(e: &E2e, title: &str, edit: &str) -> anyhow::Result<[Duration; 7]> {
+/// Mutating API calls the fake GitHub received so far (token mints and git
+/// aside): each is an edit or a notification someone sees.
+fn mutating_calls(e: &E2e) -> usize {
+    e.gh.requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .filter(|r| r.operation.as_deref().is_some_and(|op| !op.starts_with("git ") && !op.ends_with("/access_tokens")))
+        .count()
+}
+
+/// Runs one job and returns the phase durations (same order as `PHASES`)
+/// and the mutating calls it made.
+async fn one_job(e: &E2e, title: &str, edit: &str) -> anyhow::Result<([Duration; 7], usize)> {
+    let calls_before = mutating_calls(e);
     let accepted: DateTime<Utc> = Utc::now();
     let clock = Instant::now();
     let issue = e.label_issue(title, &format!("write {edit} one edit")).await;
@@ -121,7 +133,7 @@ async fn one_job(e: &E2e, title: &str, edit: &str) -> anyhow::Result<[Duration; 
         phases[i] = span(marks[i], marks[i + 1]);
     }
     phases[6] = total;
-    Ok(phases)
+    Ok((phases, mutating_calls(e) - calls_before))
 }
 
 fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
@@ -168,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
     let mut first = vec![Vec::new(); intervals.len()];
     let mut second = vec![Vec::new(); intervals.len()];
     let mut clones = Vec::new();
+    let mut calls = Vec::new();
     for run in 0..runs {
         for (m, interval) in intervals.iter().enumerate() {
             // No verify commands configured, none detectable in a tree of .txt files.
@@ -181,8 +194,11 @@ async fn main() -> anyhow::Result<()> {
             let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
             e.gh.put_files(e.repo, "main", &refs);
             eprintln!("run {run}, spacing {interval} ms: repository generated in {:?}", t.elapsed());
-            first[m].push(one_job(&e, "First job", "bench-1.txt").await?);
-            second[m].push(one_job(&e, "Second job", "bench-2.txt").await?);
+            let (phases, n1) = one_job(&e, "First job", "bench-1.txt").await?;
+            first[m].push(phases);
+            let (phases, n2) = one_job(&e, "Second job", "bench-2.txt").await?;
+            second[m].push(phases);
+            calls.push((n1, n2));
             if m == 0 {
                 let scratch = tempfile::tempdir()?;
                 clones.push(fresh_clone(&e, &scratch.path().join("clone")).await?);
@@ -193,6 +209,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let clone = median(clones);
+    println!("\nMutating GitHub calls per job (first, second), every run: {calls:?}");
     for (m, interval) in intervals.iter().enumerate() {
         println!("\nMutating GitHub requests at least {interval} ms apart (medians of {runs}):\n");
         println!("| phase | first job (cold mirror) | second job (warm mirror) |");
