@@ -21,7 +21,12 @@ fn input(scale: usize) -> BriefInput {
         repository: "acme/widgets".into(),
         default_branch: "main".into(),
         head_sha: "4f2a9c0d1e5b6a7980c1d2e3f4a5b6c7d8e9f0a1".into(),
-        issue: IssueText { number: 12, title: "Widgets wobble".into(), body, ..Default::default() },
+        issue: IssueText {
+            number: maxion::github::IssueNumber(12),
+            title: "Widgets wobble".into(),
+            body,
+            ..Default::default()
+        },
         triggered_by: "alice".into(),
         comments: (0..10)
             .map(|i| IssueComment {
@@ -36,7 +41,7 @@ fn input(scale: usize) -> BriefInput {
             .collect(),
         related: (0..15)
             .map(|n| RelatedEntry {
-                number: n,
+                number: maxion::github::IssueNumber(n),
                 title: format!("PR {n}"),
                 state: "open".into(),
                 is_pull_request: true,

@@ -145,7 +145,8 @@ fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
 async fn fresh_clone(e: &E2e, into: &std::path::Path) -> anyhow::Result<Duration> {
     let config = GitHubConfig::new(e.gh.url(), e.gh.app_id(), SecretString::from(e.gh.private_key_pem().to_owned()));
     let app = GitHubApp::new(config)?;
-    let token = app.token_for(e.inst.0, "widgets", Permissions::contents_read()).await?;
+    let token =
+        app.token_for(maxion::github::InstallationId(e.inst.0), "widgets", Permissions::contents_read()).await?;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{}", token.expose_secret()));
     let clock = Instant::now();
     let status = tokio::process::Command::new("git")

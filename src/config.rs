@@ -16,6 +16,10 @@ use anyhow::{Context, bail};
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::github::RepoPermission;
+use crate::jobs::JobId;
+use crate::sandbox::NetworkMode;
+
 /// Every setting, as flags and environment variables. All are optional at
 /// this level so that the TOML file can fill what the environment leaves out.
 #[derive(Debug, Default, Clone, Args)]
@@ -145,8 +149,8 @@ pub struct Settings {
     pub api_token: Option<SecretString>,
     pub trigger_label: String,
     pub command: String,
-    /// `triage`, `write`, `maintain` or `admin`: needed to start, retry or cancel.
-    pub required_permission: String,
+    /// Needed to start, retry or cancel a job (triage, write, maintain or admin).
+    pub required_permission: RepoPermission,
     pub workers: usize,
     pub jobs_per_minute: u32,
     pub jobs_burst: u32,
@@ -167,23 +171,23 @@ pub struct ResilienceSettings {
 }
 
 impl ResilienceSettings {
-    fn from_raw(git_retries: Option<String>, redelivery_interval: Option<String>) -> anyhow::Result<Self> {
+    fn from_raw(raw: &RawSettings, src: &Source) -> anyhow::Result<Self> {
+        let git_retries = src.pick(&raw.maxion_git_retries, "MAXION_GIT_RETRIES")?;
         let git_retries = parse_number(git_retries, "MAXION_GIT_RETRIES", 4, 0..=10)?;
-        let secs = parse_number(redelivery_interval, "MAXION_REDELIVERY_INTERVAL", 300u64, 0..=86_400)?;
+        let interval = src.pick(&raw.maxion_redelivery_interval, "MAXION_REDELIVERY_INTERVAL")?;
+        let secs = parse_number(interval, "MAXION_REDELIVERY_INTERVAL", 300u64, 0..=86_400)?;
         let redelivery_interval = (secs > 0).then(|| Duration::from_secs(secs));
         Ok(Self { git_retries, redelivery_interval })
     }
 }
 
-/// What the pipeline runs jobs with (issue #5).
+/// What the pipeline runs jobs with.
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
     pub sandbox_image: String,
-    /// `none` or `open`.
-    pub sandbox_network: String,
-    /// Agent profile name: pi | claude-code | codex | custom.
-    pub agent: String,
-    pub agent_command: Option<String>,
+    pub sandbox_network: NetworkMode,
+    /// The coding agent every job runs (the profile; `pipeline::agent` knows how to start it).
+    pub agent: AgentKind,
     /// Names of host environment variables passed to the agent exec only.
     pub agent_secrets: Vec<String>,
     pub job_timeout: Duration,
@@ -194,8 +198,45 @@ pub struct PipelineSettings {
     pub verify_commands: Vec<String>,
     /// Bounds on `.github/maxion.yml`: the longest job deadline a repository gets.
     pub max_job_timeout: Duration,
-    /// Network modes (`none`, `open`) a repository may choose; holds `sandbox_network`.
-    pub allowed_network_modes: Vec<String>,
+    /// Network modes a repository may choose; holds `sandbox_network`.
+    pub allowed_network_modes: Vec<NetworkMode>,
+}
+
+/// `MAXION_AGENT`: which coding agent profile runs the jobs. The setting's
+/// type lives here so settings are parsed once; `pipeline::agent` turns it
+/// into the command that starts the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentKind {
+    Pi,
+    ClaudeCode,
+    Codex,
+    /// The operator's own agent: `MAXION_AGENT_COMMAND`, run with `sh -c`.
+    Custom {
+        command: String,
+    },
+}
+
+impl AgentKind {
+    /// The profile's name, as `MAXION_AGENT` spells it (shown in the PR body).
+    pub fn name(&self) -> &'static str {
+        match self {
+            AgentKind::Pi => "pi",
+            AgentKind::ClaudeCode => "claude-code",
+            AgentKind::Codex => "codex",
+            AgentKind::Custom { .. } => "custom",
+        }
+    }
+
+    /// `name` with the custom command; `None` for an unknown name or `custom` without a command.
+    pub fn parse(name: &str, custom_command: Option<&str>) -> Option<Self> {
+        Some(match name {
+            "pi" => AgentKind::Pi,
+            "claude-code" => AgentKind::ClaudeCode,
+            "codex" => AgentKind::Codex,
+            "custom" => AgentKind::Custom { command: custom_command.filter(|c| !c.trim().is_empty())?.to_owned() },
+            _ => return None,
+        })
+    }
 }
 
 impl Settings {
@@ -210,210 +251,29 @@ impl Settings {
 
     /// Validates raw settings, filling gaps from the TOML table. Errors name the setting.
     pub fn from_raw(raw: RawSettings, toml: Option<&BTreeMap<String, toml::Value>>) -> anyhow::Result<Self> {
-        let pick = |value: Option<String>, name: &str| -> anyhow::Result<Option<String>> {
-            if let Some(v) = value {
-                return Ok(Some(v));
-            }
-            match toml.and_then(|t| t.get(&name.to_ascii_lowercase())) {
-                None => Ok(None),
-                Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-                Some(toml::Value::Integer(i)) => Ok(Some(i.to_string())),
-                Some(toml::Value::Boolean(b)) => Ok(Some(b.to_string())),
-                Some(_) => bail!("{name}: expected a string or a number in the config file"),
-            }
-        };
-
-        let app_id = pick(raw.github_app_id, "GITHUB_APP_ID")?
-            .map(|v| v.trim().parse::<u64>().with_context(|| format!("GITHUB_APP_ID: {v:?} is not a number")))
-            .transpose()?;
-        let key_text = pick(raw.github_app_private_key, "GITHUB_APP_PRIVATE_KEY")?;
-        let key_path = pick(raw.github_app_private_key_path, "GITHUB_APP_PRIVATE_KEY_PATH")?;
-        let private_key = match (key_text, key_path) {
-            (Some(text), _) => Some(parse_private_key(&text.replace("\\n", "\n"), "GITHUB_APP_PRIVATE_KEY")?),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("GITHUB_APP_PRIVATE_KEY_PATH: cannot read {path}"))?;
-                Some(parse_private_key(&text, "GITHUB_APP_PRIVATE_KEY_PATH")?)
-            }
-            (None, None) => None,
-        };
-        let webhook_secret = pick(raw.github_webhook_secret, "GITHUB_WEBHOOK_SECRET")?
-            .map(|s| secret("GITHUB_WEBHOOK_SECRET", s))
-            .transpose()?;
-
-        let mut missing = Vec::new();
-        if app_id.is_none() {
-            missing.push("GITHUB_APP_ID");
-        }
-        if private_key.is_none() {
-            missing.push("GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_PATH)");
-        }
-        if webhook_secret.is_none() {
-            missing.push("GITHUB_WEBHOOK_SECRET");
-        }
-        let app = match (app_id, private_key, webhook_secret) {
-            (Some(app_id), Some(private_key), Some(webhook_secret)) => {
-                Some(AppCredentials { app_id, private_key, webhook_secret })
-            }
-            _ => None,
-        };
-
-        let github_api_url =
-            pick(raw.github_api_url, "GITHUB_API_URL")?.unwrap_or_else(|| "https://api.github.com".into());
-        let github_api_url = parse_http_url(&github_api_url, "GITHUB_API_URL")?;
-        let database_url = pick(raw.database_url, "DATABASE_URL")?.unwrap_or_else(|| "sqlite://maxion.db".into());
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            bail!("DATABASE_URL: expected sqlite://FILE or postgres://…");
-        }
-        let listen = pick(raw.maxion_listen, "MAXION_LISTEN")?.unwrap_or_else(|| "127.0.0.1:3000".into());
-        let listen: SocketAddr = listen
-            .parse()
-            .with_context(|| format!("MAXION_LISTEN: {listen:?} is not an address like 127.0.0.1:3000"))?;
-        let public_url =
-            pick(raw.maxion_public_url, "MAXION_PUBLIC_URL")?.unwrap_or_else(|| "http://localhost:3000".into());
-        let public_url = parse_http_url(&public_url, "MAXION_PUBLIC_URL")?;
-        let api_token =
-            pick(raw.maxion_api_token, "MAXION_API_TOKEN")?.map(|s| secret("MAXION_API_TOKEN", s)).transpose()?;
-        let trigger_label = pick(raw.maxion_trigger_label, "MAXION_TRIGGER_LABEL")?.unwrap_or_else(|| "maxion".into());
-        if trigger_label.trim().is_empty() {
-            bail!("MAXION_TRIGGER_LABEL: must not be empty");
-        }
-        let command = pick(raw.maxion_command, "MAXION_COMMAND")?.unwrap_or_else(|| "/maxion".into());
-        if command.is_empty() || command.chars().any(char::is_whitespace) {
-            bail!("MAXION_COMMAND: must be one word without spaces, like /maxion");
-        }
-        let required_permission =
-            pick(raw.maxion_required_permission, "MAXION_REQUIRED_PERMISSION")?.unwrap_or_else(|| "write".into());
-        if !matches!(required_permission.as_str(), "triage" | "write" | "maintain" | "admin") {
-            bail!("MAXION_REQUIRED_PERMISSION: expected triage, write, maintain or admin, got {required_permission:?}");
-        }
-        let workers = parse_number(pick(raw.maxion_workers, "MAXION_WORKERS")?, "MAXION_WORKERS", 3, 0..=256)?;
-        let github_mutation_interval = Duration::from_millis(parse_number(
-            pick(raw.maxion_github_mutation_interval_ms, "MAXION_GITHUB_MUTATION_INTERVAL_MS")?,
-            "MAXION_GITHUB_MUTATION_INTERVAL_MS",
-            1000u64,
-            0..=10_000,
-        )?);
-        let jobs_per_minute = parse_number(
-            pick(raw.maxion_jobs_per_minute, "MAXION_JOBS_PER_MINUTE")?,
-            "MAXION_JOBS_PER_MINUTE",
-            30,
-            1..=100_000,
-        )?;
-        let jobs_burst =
-            parse_number(pick(raw.maxion_jobs_burst, "MAXION_JOBS_BURST")?, "MAXION_JOBS_BURST", 10, 1..=100_000)?;
-        let data_dir =
-            PathBuf::from(pick(raw.maxion_data_dir, "MAXION_DATA_DIR")?.unwrap_or_else(|| "./maxion-data".into()));
-
-        let sandbox_image =
-            pick(raw.maxion_sandbox_image, "MAXION_SANDBOX_IMAGE")?.unwrap_or_else(|| "maxion-sandbox:latest".into());
-        let sandbox_network =
-            pick(raw.maxion_sandbox_network, "MAXION_SANDBOX_NETWORK")?.unwrap_or_else(|| "none".into());
-        if !matches!(sandbox_network.as_str(), "none" | "open") {
-            bail!("MAXION_SANDBOX_NETWORK: expected none or open, got {sandbox_network:?}");
-        }
-        let agent = pick(raw.maxion_agent, "MAXION_AGENT")?.unwrap_or_else(|| "pi".into());
-        let agent_command = pick(raw.maxion_agent_command, "MAXION_AGENT_COMMAND")?.filter(|c| !c.trim().is_empty());
-        if crate::pipeline::agent::AgentProfile::resolve(&agent, agent_command.as_deref()).is_none() {
-            bail!("MAXION_AGENT: expected pi, claude-code, codex or custom (with MAXION_AGENT_COMMAND), got {agent:?}");
-        }
-        let agent_secrets = pick(raw.maxion_agent_secrets, "MAXION_AGENT_SECRETS")?
-            .map(|v| v.split([',', ' ']).map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
-            .unwrap_or_default();
-        let job_timeout = Duration::from_secs(parse_number(
-            pick(raw.maxion_job_timeout, "MAXION_JOB_TIMEOUT")?,
-            "MAXION_JOB_TIMEOUT",
-            1800u64,
-            1..=86_400,
-        )?);
-        let shutdown_grace = Duration::from_secs(parse_number(
-            pick(raw.maxion_shutdown_grace, "MAXION_SHUTDOWN_GRACE")?,
-            "MAXION_SHUTDOWN_GRACE",
-            60u64,
-            0..=3_600,
-        )?);
-        let max_fix_rounds = parse_number(
-            pick(raw.maxion_max_fix_rounds, "MAXION_MAX_FIX_ROUNDS")?,
-            "MAXION_MAX_FIX_ROUNDS",
-            2u32,
-            0..=2,
-        )?;
-        let draft_on_failure = match pick(raw.maxion_draft_on_failure, "MAXION_DRAFT_ON_FAILURE")?.as_deref() {
-            None | Some("true") | Some("1") => true,
-            Some("false") | Some("0") => false,
-            Some(v) => bail!("MAXION_DRAFT_ON_FAILURE: expected true or false, got {v:?}"),
-        };
-        let verify_commands = pick(raw.maxion_verify_commands, "MAXION_VERIFY_COMMANDS")?
-            .map(|v| {
-                v.replace(";;", "\n").lines().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
-            })
-            .unwrap_or_default();
-
-        let max_job_timeout = match pick(raw.maxion_max_job_timeout, "MAXION_MAX_JOB_TIMEOUT")? {
-            None => job_timeout.max(Duration::from_secs(3600)),
-            v => {
-                let max = Duration::from_secs(parse_number(v, "MAXION_MAX_JOB_TIMEOUT", 3600u64, 1..=86_400)?);
-                if max < job_timeout {
-                    bail!("MAXION_MAX_JOB_TIMEOUT: must be at least MAXION_JOB_TIMEOUT ({} s)", job_timeout.as_secs());
-                }
-                max
-            }
-        };
-        let allowed_network_modes: Vec<String> =
-            match pick(raw.maxion_allowed_network_modes, "MAXION_ALLOWED_NETWORK_MODES")? {
-                None => vec![sandbox_network.clone()],
-                Some(v) => {
-                    let modes: Vec<String> =
-                        v.split([',', ' ']).map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect();
-                    if let Some(bad) = modes.iter().find(|m| !matches!(m.as_str(), "none" | "open")) {
-                        bail!("MAXION_ALLOWED_NETWORK_MODES: expected none and/or open, got {bad:?}");
-                    }
-                    if !modes.contains(&sandbox_network) {
-                        bail!("MAXION_ALLOWED_NETWORK_MODES: must include MAXION_SANDBOX_NETWORK ({sandbox_network})");
-                    }
-                    modes
-                }
-            };
-
-        let resilience = ResilienceSettings::from_raw(
-            pick(raw.maxion_git_retries, "MAXION_GIT_RETRIES")?,
-            pick(raw.maxion_redelivery_interval, "MAXION_REDELIVERY_INTERVAL")?,
-        )?;
-
+        let src = Source { toml };
+        let (app, missing) = app_credentials(&raw, &src)?;
+        let server = server_settings(&raw, &src)?;
+        let conversation = conversation_settings(&raw, &src)?;
+        let capacity = capacity_settings(&raw, &src)?;
         Ok(Settings {
-            resilience,
-            pipeline: PipelineSettings {
-                sandbox_image,
-                sandbox_network,
-                agent,
-                agent_command,
-                agent_secrets,
-                job_timeout,
-                shutdown_grace,
-                max_fix_rounds,
-                draft_on_failure,
-                verify_commands,
-                max_job_timeout,
-                allowed_network_modes,
-            },
+            resilience: ResilienceSettings::from_raw(&raw, &src)?,
+            pipeline: pipeline_settings(&raw, &src)?,
             app,
             missing,
-            github_api_url,
-            database_url: SecretString::from(database_url),
-            listen,
-            public_url,
-            api_token,
-            trigger_label,
-            command,
-            required_permission,
-            workers,
-            github_mutation_interval,
-            jobs_per_minute,
-            jobs_burst,
-            data_dir,
+            github_api_url: server.github_api_url,
+            database_url: server.database_url,
+            listen: server.listen,
+            public_url: server.public_url,
+            api_token: server.api_token,
+            trigger_label: conversation.trigger_label,
+            command: conversation.command,
+            required_permission: conversation.required_permission,
+            workers: capacity.workers,
+            github_mutation_interval: capacity.github_mutation_interval,
+            jobs_per_minute: capacity.jobs_per_minute,
+            jobs_burst: capacity.jobs_burst,
+            data_dir: capacity.data_dir,
         })
     }
 
@@ -437,7 +297,7 @@ impl Settings {
     }
 
     /// The URL of a job's page, for links in comments and check runs.
-    pub fn job_url(&self, job: crate::jobs::JobId) -> String {
+    pub fn job_url(&self, job: JobId) -> String {
         format!("{}/jobs/{job}", self.public_url)
     }
 }
@@ -481,6 +341,248 @@ impl RawSettings {
     }
 }
 
+/// Where a value comes from when the flag and the environment leave it out.
+struct Source<'a> {
+    toml: Option<&'a BTreeMap<String, toml::Value>>,
+}
+
+impl Source<'_> {
+    /// The flag's or environment's value, else the TOML file's (by the variable's name in lower case).
+    fn pick(&self, value: &Option<String>, name: &str) -> anyhow::Result<Option<String>> {
+        if let Some(v) = value {
+            return Ok(Some(v.clone()));
+        }
+        match self.toml.and_then(|t| t.get(&name.to_ascii_lowercase())) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(toml::Value::Integer(i)) => Ok(Some(i.to_string())),
+            Some(toml::Value::Boolean(b)) => Ok(Some(b.to_string())),
+            Some(_) => bail!("{name}: expected a string or a number in the config file"),
+        }
+    }
+}
+
+/// The App's id, key and webhook secret: all three, or the names of those missing.
+fn app_credentials(raw: &RawSettings, src: &Source) -> anyhow::Result<(Option<AppCredentials>, Vec<&'static str>)> {
+    let app_id = src
+        .pick(&raw.github_app_id, "GITHUB_APP_ID")?
+        .map(|v| v.trim().parse::<u64>().with_context(|| format!("GITHUB_APP_ID: {v:?} is not a number")))
+        .transpose()?;
+    let key_text = src.pick(&raw.github_app_private_key, "GITHUB_APP_PRIVATE_KEY")?;
+    let key_path = src.pick(&raw.github_app_private_key_path, "GITHUB_APP_PRIVATE_KEY_PATH")?;
+    let private_key = match (key_text, key_path) {
+        (Some(text), _) => Some(parse_private_key(&text.replace("\\n", "\n"), "GITHUB_APP_PRIVATE_KEY")?),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("GITHUB_APP_PRIVATE_KEY_PATH: cannot read {path}"))?;
+            Some(parse_private_key(&text, "GITHUB_APP_PRIVATE_KEY_PATH")?)
+        }
+        (None, None) => None,
+    };
+    let webhook_secret = src
+        .pick(&raw.github_webhook_secret, "GITHUB_WEBHOOK_SECRET")?
+        .map(|s| secret("GITHUB_WEBHOOK_SECRET", s))
+        .transpose()?;
+
+    let mut missing = Vec::new();
+    if app_id.is_none() {
+        missing.push("GITHUB_APP_ID");
+    }
+    if private_key.is_none() {
+        missing.push("GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_PATH)");
+    }
+    if webhook_secret.is_none() {
+        missing.push("GITHUB_WEBHOOK_SECRET");
+    }
+    let app = match (app_id, private_key, webhook_secret) {
+        (Some(app_id), Some(private_key), Some(webhook_secret)) => {
+            Some(AppCredentials { app_id, private_key, webhook_secret })
+        }
+        _ => None,
+    };
+    Ok((app, missing))
+}
+
+struct ServerGroup {
+    github_api_url: String,
+    database_url: SecretString,
+    listen: SocketAddr,
+    public_url: String,
+    api_token: Option<SecretString>,
+}
+
+/// Where Maxion listens, is reached, keeps its data and finds GitHub.
+fn server_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<ServerGroup> {
+    let github_api_url =
+        src.pick(&raw.github_api_url, "GITHUB_API_URL")?.unwrap_or_else(|| "https://api.github.com".into());
+    let github_api_url = parse_http_url(&github_api_url, "GITHUB_API_URL")?;
+    let database_url = src.pick(&raw.database_url, "DATABASE_URL")?.unwrap_or_else(|| "sqlite://maxion.db".into());
+    if !(database_url.starts_with("sqlite:")
+        || database_url.starts_with("postgres://")
+        || database_url.starts_with("postgresql://"))
+    {
+        bail!("DATABASE_URL: expected sqlite://FILE or postgres://…");
+    }
+    let listen = src.pick(&raw.maxion_listen, "MAXION_LISTEN")?.unwrap_or_else(|| "127.0.0.1:3000".into());
+    let listen: SocketAddr =
+        listen.parse().with_context(|| format!("MAXION_LISTEN: {listen:?} is not an address like 127.0.0.1:3000"))?;
+    let public_url =
+        src.pick(&raw.maxion_public_url, "MAXION_PUBLIC_URL")?.unwrap_or_else(|| "http://localhost:3000".into());
+    let public_url = parse_http_url(&public_url, "MAXION_PUBLIC_URL")?;
+    let api_token =
+        src.pick(&raw.maxion_api_token, "MAXION_API_TOKEN")?.map(|s| secret("MAXION_API_TOKEN", s)).transpose()?;
+    Ok(ServerGroup { github_api_url, database_url: SecretString::from(database_url), listen, public_url, api_token })
+}
+
+struct ConversationGroup {
+    trigger_label: String,
+    command: String,
+    required_permission: RepoPermission,
+}
+
+/// How maintainers talk to Maxion on GitHub, and who may.
+fn conversation_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<ConversationGroup> {
+    let trigger_label = src.pick(&raw.maxion_trigger_label, "MAXION_TRIGGER_LABEL")?.unwrap_or_else(|| "maxion".into());
+    if trigger_label.trim().is_empty() {
+        bail!("MAXION_TRIGGER_LABEL: must not be empty");
+    }
+    let command = src.pick(&raw.maxion_command, "MAXION_COMMAND")?.unwrap_or_else(|| "/maxion".into());
+    if command.is_empty() || command.chars().any(char::is_whitespace) {
+        bail!("MAXION_COMMAND: must be one word without spaces, like /maxion");
+    }
+    let required = src.pick(&raw.maxion_required_permission, "MAXION_REQUIRED_PERMISSION")?;
+    let required_permission = match required.as_deref().unwrap_or("write") {
+        "triage" => RepoPermission::Triage,
+        "write" => RepoPermission::Write,
+        "maintain" => RepoPermission::Maintain,
+        "admin" => RepoPermission::Admin,
+        other => bail!("MAXION_REQUIRED_PERMISSION: expected triage, write, maintain or admin, got {other:?}"),
+    };
+    Ok(ConversationGroup { trigger_label, command, required_permission })
+}
+
+struct CapacityGroup {
+    workers: usize,
+    github_mutation_interval: Duration,
+    jobs_per_minute: u32,
+    jobs_burst: u32,
+    data_dir: PathBuf,
+}
+
+/// How much work this instance takes on, and how fast it writes to GitHub.
+fn capacity_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<CapacityGroup> {
+    let workers = parse_number(src.pick(&raw.maxion_workers, "MAXION_WORKERS")?, "MAXION_WORKERS", 3, 0..=256)?;
+    let github_mutation_interval = Duration::from_millis(parse_number(
+        src.pick(&raw.maxion_github_mutation_interval_ms, "MAXION_GITHUB_MUTATION_INTERVAL_MS")?,
+        "MAXION_GITHUB_MUTATION_INTERVAL_MS",
+        1000u64,
+        0..=10_000,
+    )?);
+    let jobs_per_minute = parse_number(
+        src.pick(&raw.maxion_jobs_per_minute, "MAXION_JOBS_PER_MINUTE")?,
+        "MAXION_JOBS_PER_MINUTE",
+        30,
+        1..=100_000,
+    )?;
+    let jobs_burst =
+        parse_number(src.pick(&raw.maxion_jobs_burst, "MAXION_JOBS_BURST")?, "MAXION_JOBS_BURST", 10, 1..=100_000)?;
+    let data_dir =
+        PathBuf::from(src.pick(&raw.maxion_data_dir, "MAXION_DATA_DIR")?.unwrap_or_else(|| "./maxion-data".into()));
+    Ok(CapacityGroup { workers, github_mutation_interval, jobs_per_minute, jobs_burst, data_dir })
+}
+
+/// The sandbox, the agent and what a job may do, with the bounds a
+/// repository's `.github/maxion.yml` is held to.
+fn pipeline_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<PipelineSettings> {
+    let sandbox_image =
+        src.pick(&raw.maxion_sandbox_image, "MAXION_SANDBOX_IMAGE")?.unwrap_or_else(|| "maxion-sandbox:latest".into());
+    let network = src.pick(&raw.maxion_sandbox_network, "MAXION_SANDBOX_NETWORK")?;
+    let sandbox_network = match network.as_deref() {
+        None => NetworkMode::None,
+        Some(v) => NetworkMode::parse(v)
+            .with_context(|| format!("MAXION_SANDBOX_NETWORK: expected {}, got {v:?}", NetworkMode::CHOICES))?,
+    };
+    let agent_name = src.pick(&raw.maxion_agent, "MAXION_AGENT")?.unwrap_or_else(|| "pi".into());
+    let agent_command = src.pick(&raw.maxion_agent_command, "MAXION_AGENT_COMMAND")?;
+    let agent = AgentKind::parse(&agent_name, agent_command.as_deref()).with_context(|| {
+        format!(
+            "MAXION_AGENT: expected pi, claude-code, codex or custom (with MAXION_AGENT_COMMAND), got {agent_name:?}"
+        )
+    })?;
+    let agent_secrets = src
+        .pick(&raw.maxion_agent_secrets, "MAXION_AGENT_SECRETS")?
+        .map(|v| v.split([',', ' ']).map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let job_timeout = Duration::from_secs(parse_number(
+        src.pick(&raw.maxion_job_timeout, "MAXION_JOB_TIMEOUT")?,
+        "MAXION_JOB_TIMEOUT",
+        1800u64,
+        1..=86_400,
+    )?);
+    let shutdown_grace = Duration::from_secs(parse_number(
+        src.pick(&raw.maxion_shutdown_grace, "MAXION_SHUTDOWN_GRACE")?,
+        "MAXION_SHUTDOWN_GRACE",
+        60u64,
+        0..=3_600,
+    )?);
+    let max_fix_rounds = parse_number(
+        src.pick(&raw.maxion_max_fix_rounds, "MAXION_MAX_FIX_ROUNDS")?,
+        "MAXION_MAX_FIX_ROUNDS",
+        2u32,
+        0..=2,
+    )?;
+    let draft_on_failure = match src.pick(&raw.maxion_draft_on_failure, "MAXION_DRAFT_ON_FAILURE")?.as_deref() {
+        None | Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(v) => bail!("MAXION_DRAFT_ON_FAILURE: expected true or false, got {v:?}"),
+    };
+    let verify_commands = src
+        .pick(&raw.maxion_verify_commands, "MAXION_VERIFY_COMMANDS")?
+        .map(|v| v.replace(";;", "\n").lines().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let max_job_timeout = match src.pick(&raw.maxion_max_job_timeout, "MAXION_MAX_JOB_TIMEOUT")? {
+        None => job_timeout.max(Duration::from_secs(3600)),
+        v => {
+            let max = Duration::from_secs(parse_number(v, "MAXION_MAX_JOB_TIMEOUT", 3600u64, 1..=86_400)?);
+            if max < job_timeout {
+                bail!("MAXION_MAX_JOB_TIMEOUT: must be at least MAXION_JOB_TIMEOUT ({} s)", job_timeout.as_secs());
+            }
+            max
+        }
+    };
+    let allowed_network_modes = match src.pick(&raw.maxion_allowed_network_modes, "MAXION_ALLOWED_NETWORK_MODES")? {
+        None => vec![sandbox_network],
+        Some(v) => {
+            let mut modes = Vec::new();
+            for m in v.split([',', ' ']).map(str::trim).filter(|m| !m.is_empty()) {
+                let mode = NetworkMode::parse(m).with_context(|| {
+                    format!("MAXION_ALLOWED_NETWORK_MODES: expected {}, got {m:?}", NetworkMode::CHOICES)
+                })?;
+                if !modes.contains(&mode) {
+                    modes.push(mode);
+                }
+            }
+            if !modes.contains(&sandbox_network) {
+                bail!("MAXION_ALLOWED_NETWORK_MODES: must include MAXION_SANDBOX_NETWORK ({sandbox_network})");
+            }
+            modes
+        }
+    };
+    Ok(PipelineSettings {
+        sandbox_image,
+        sandbox_network,
+        agent,
+        agent_secrets,
+        job_timeout,
+        shutdown_grace,
+        max_fix_rounds,
+        draft_on_failure,
+        verify_commands,
+        max_job_timeout,
+        allowed_network_modes,
+    })
+}
+
 /// Turns a configured value into a secret and registers it with the masker.
 fn secret(name: &str, value: String) -> anyhow::Result<SecretString> {
     let value = SecretString::from(value);
@@ -507,7 +609,7 @@ fn parse_private_key(pem: &str, name: &str) -> anyhow::Result<SecretString> {
 }
 
 fn parse_http_url(value: &str, name: &str) -> anyhow::Result<String> {
-    let url = reqwest::Url::parse(value).with_context(|| format!("{name}: {value:?} is not a URL"))?;
+    let url = url::Url::parse(value).with_context(|| format!("{name}: {value:?} is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         bail!("{name}: {value:?} must be an http:// or https:// URL");
     }
@@ -548,7 +650,9 @@ mod tests {
         assert_eq!(s.github_api_url, "https://api.github.com");
         assert_eq!(s.workers, 3);
         assert_eq!(s.command, "/maxion");
-        assert_eq!(s.required_permission, "write");
+        assert_eq!(s.required_permission, RepoPermission::Write);
+        assert_eq!(s.pipeline.sandbox_network, NetworkMode::None);
+        assert_eq!(s.pipeline.agent, AgentKind::Pi);
     }
 
     #[test]

@@ -1,18 +1,23 @@
 //! Maxion: a self-hosted GitHub App that turns issues into pull requests
 //! written by a coding agent inside a locked-down Docker sandbox.
 //!
-//! Module map (see docs/ARCHITECTURE.md for how an event flows through it):
-//! - [`config`]: typed settings from env / `.env` / TOML.
-//! - [`server`]: axum router, the verified webhook extractor, the JSON API.
-//! - [`intake`]: GitHub webhook payloads -> Maxion's own trigger types, `/maxion` grammar.
-//! - [`jobs`]: job model, state machine, durable store (SQLite / PostgreSQL), queue.
+//! Module map, top layer first; each imports only from the layers below it
+//! (docs/ARCHITECTURE.md draws them and shows how an event flows through):
+//! - [`service`]: start/stop of the whole service (used by `main` and the tests).
+//! - [`server`]: axum router, the verified webhook handler, the JSON API.
 //! - [`control`]: admission (permission check, acknowledgement) and the `/maxion` commands.
-//! - [`github`]: App authentication and one named method per GitHub API call.
+//! - [`pipeline`]: the job steps (brief, setup, implement, verify, fix, ship).
+//! - [`intake`]: GitHub webhook payloads -> the `jobs::Effect` the ledger records; `/maxion` grammar.
+//! - [`worker`]: the worker pool (leases, heartbeat, recovery, shutdown).
+//! - [`report`]: the status comment, check runs, and all user-facing wording.
+//! - [`repoconfig`]: a repository's `.github/maxion.yml`, within the operator's bounds.
+//! - [`config`]: settings, parsed once into typed values.
+//! - [`jobs`]: job model, state machine, durable store (SQLite / PostgreSQL), ledger, queue.
+//! - [`github`]: App authentication, one named method per GitHub API call, GitHub's ids.
 //! - [`sandbox`]: one hardened Docker container per job, driven through bollard.
-//! - [`masker`]: the streaming secret masker every outgoing byte passes through.
-//! - [`pipeline`]: the job steps (setup, implement, verify, fix, ship).
-//! - [`report`]: status comment and check runs.
+//! - [`masker`], [`telemetry`], [`branch`]: leaves (secret masking, logging, branch names).
 
+pub mod branch;
 pub mod config;
 pub mod control;
 pub mod github;

@@ -17,7 +17,7 @@ use crate::github::{GitHubApp, GitHubConfig};
 use crate::jobs::{JobRate, Ledger, Store};
 use crate::pipeline::agent::AgentProfile;
 use crate::pipeline::git::{GitRetry, MirrorCache};
-use crate::pipeline::run::{PipelineContext, network_mode, run_job};
+use crate::pipeline::run::{PipelineContext, run_job};
 use crate::report::ReportConfig;
 use crate::sandbox::SandboxSettings;
 use crate::server::{AppState, router};
@@ -133,11 +133,10 @@ async fn start_pool(
         let _ = crate::masker::global().add(&value);
         agent_secrets.push((name.clone(), value));
     }
-    let agent = AgentProfile::resolve(&p.agent, p.agent_command.as_deref())
-        .context("MAXION_AGENT: unknown profile or custom without MAXION_AGENT_COMMAND")?;
+    let agent = AgentProfile::for_kind(&p.agent);
     let sandbox = SandboxSettings {
         image: p.sandbox_image.clone(),
-        network: network_mode(&p.sandbox_network),
+        network: p.sandbox_network,
         job_deadline: p.job_timeout,
         exec_timeout: p.job_timeout,
         instance_id: instance_id.clone(),

@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::jobs::{Job, JobId, JobState, Store};
+use crate::report::text;
 
 /// How a job ended, as the runner reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +108,7 @@ impl Pool {
         F: Future<Output = JobOutcome> + Send + 'static,
     {
         // Jobs this instance held when it last stopped without handing them back.
-        store.recover_interrupted(Some(&settings.instance_id), settings.max_attempts).await?;
+        store.recover_interrupted(Some(&settings.instance_id), settings.max_attempts, text::cancelled_by).await?;
         let shutdown = CancellationToken::new();
         let running = Arc::new(Mutex::new(HashMap::new()));
         let runner = Arc::new(runner);
@@ -175,7 +176,7 @@ async fn worker_loop<R, F>(
             tokio::select! {
                 () = notified => {}
                 () = tokio::time::sleep(settings.poll) => {
-                    if let Err(e) = store.recover_interrupted(None, settings.max_attempts).await {
+                    if let Err(e) = store.recover_interrupted(None, settings.max_attempts, text::cancelled_by).await {
                         tracing::error!(error = format!("{e:#}"), "recovering interrupted jobs failed");
                     }
                 }

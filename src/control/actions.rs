@@ -1,21 +1,20 @@
 //! What each control request does. Returns the outcome recorded on the
-//! request (`admitted`, `refused`, `replied`, …); an error is retried.
+//! request; an error is retried.
 
 use anyhow::Context;
 
 use super::Control;
 use super::permissions::permitted;
 use crate::github::RepoClient;
-use crate::jobs::{ClaimedRequest, ControlAction, Job, JobId, JobState, NewJob, TriggerKind};
-use crate::report::text::{self, Guarded, HelpView, Phase, StatusView};
+use crate::jobs::{ClaimedRequest, ControlAction, ControlOutcome, Job, JobEvent, JobId, JobState, NewJob, TriggerKind};
+use crate::report;
+use crate::report::text::{self, Guarded, HelpView, Phase};
 
 impl Control {
-    pub(super) async fn process(&self, claimed: &ClaimedRequest) -> anyhow::Result<&'static str> {
+    pub(super) async fn process(&self, claimed: &ClaimedRequest) -> anyhow::Result<ControlOutcome> {
         let req = &claimed.request;
-        let repo = self
-            .app
-            .repo(req.installation_id as u64, &req.repo.full_name)
-            .context("a GitHub client for the repository")?;
+        let repo =
+            self.app.repo(req.installation_id, &req.repo.full_name).context("a GitHub client for the repository")?;
         let has = self.permissions.get(&repo, &req.sender_login).await.context("reading the sender's permission")?;
         if !permitted(&req.action, has, self.settings.required) {
             return self.refuse(&repo, claimed, has.as_str()).await;
@@ -24,28 +23,29 @@ impl Control {
         // not start jobs gets only a few replies per issue and window, so
         // Maxion cannot be made to spam an issue.
         let outsider = has < self.settings.required;
-        if outsider && self.recent(claimed, "replied_to_outsider").await? >= self.settings.outsider_replies {
-            return Ok("silenced");
+        if outsider && self.recent(claimed, ControlOutcome::RepliedToOutsider).await? >= self.settings.outsider_replies
+        {
+            return Ok(ControlOutcome::Silenced);
         }
         let outcome = self.act(&repo, claimed).await?;
-        Ok(if outsider && outcome == "replied" { "replied_to_outsider" } else { outcome })
+        Ok(if outsider && outcome == ControlOutcome::Replied { ControlOutcome::RepliedToOutsider } else { outcome })
     }
 
     /// How many of the sender's requests on this issue ended with `outcome` within the window.
-    async fn recent(&self, claimed: &ClaimedRequest, outcome: &str) -> anyhow::Result<i64> {
+    async fn recent(&self, claimed: &ClaimedRequest, outcome: ControlOutcome) -> anyhow::Result<i64> {
         let req = &claimed.request;
         let window_ms = i64::try_from(self.settings.refusal_window.as_millis()).unwrap_or(i64::MAX / 2);
         let since = chrono::Utc::now().timestamp_millis() - window_ms;
         self.store.recent_outcomes(req.repo.id, req.issue_number, &req.sender_login, outcome, since).await
     }
 
-    async fn act(&self, repo: &RepoClient, claimed: &ClaimedRequest) -> anyhow::Result<&'static str> {
+    async fn act(&self, repo: &RepoClient, claimed: &ClaimedRequest) -> anyhow::Result<ControlOutcome> {
         let req = &claimed.request;
         let command = self.settings.command.as_str();
         match &req.action {
             ControlAction::Admit { job } => self.admit(repo, claimed, *job).await,
             ControlAction::AlreadyActive { job } => {
-                let Some(job) = self.store.get_job(*job).await? else { return Ok("gone") };
+                let Some(job) = self.store.get_job(*job).await? else { return Ok(ControlOutcome::Gone) };
                 let body = text::already_active(&self.summarize(&job).await?, command);
                 self.reply(repo, claimed, &body).await
             }
@@ -90,7 +90,7 @@ impl Control {
                 let active = self.store.active_job_for_issue(req.repo.id, req.issue_number).await?;
                 match active {
                     Some(job) if job.state != JobState::Running => self.cancel(repo, claimed, Some(job), false).await,
-                    _ => Ok("nothing"),
+                    _ => Ok(ControlOutcome::Nothing),
                 }
             }
             ControlAction::Retry => {
@@ -105,7 +105,7 @@ impl Control {
     }
 
     /// Refuses once per (user, issue) and window; silent after that.
-    async fn refuse(&self, repo: &RepoClient, claimed: &ClaimedRequest, has: &str) -> anyhow::Result<&'static str> {
+    async fn refuse(&self, repo: &RepoClient, claimed: &ClaimedRequest, has: &str) -> anyhow::Result<ControlOutcome> {
         let req = &claimed.request;
         let guarded = match &req.action {
             ControlAction::Retry | ControlAction::CheckRunRetry { .. } => Guarded::Retry,
@@ -113,29 +113,25 @@ impl Control {
             _ => Guarded::Start,
         };
         if let ControlAction::Admit { job } = req.action {
-            let why = format!(
-                "@{} may not start jobs (needs {} permission)",
-                req.sender_login,
-                self.settings.required.as_str()
-            );
+            let why = text::refused_reason(&req.sender_login, self.settings.required.as_str());
             self.store.transition(job, JobState::Received, JobState::Refused, Some(&why)).await?;
         }
-        if self.recent(claimed, "refused").await? > 0 {
-            return Ok("refused_silently");
+        if self.recent(claimed, ControlOutcome::Refused).await? > 0 {
+            return Ok(ControlOutcome::RefusedSilently);
         }
         let body = text::refused(&req.sender_login, guarded, self.settings.required.as_str(), has);
         self.reply(repo, claimed, &body).await?;
-        Ok("refused")
+        Ok(ControlOutcome::Refused)
     }
 
     /// `eyes`, the queued status comment, then `received → queued`: in this
     /// order so a worker never starts a job whose comment is not there yet
     /// (it would post a second one).
-    async fn admit(&self, repo: &RepoClient, claimed: &ClaimedRequest, job: JobId) -> anyhow::Result<&'static str> {
+    async fn admit(&self, repo: &RepoClient, claimed: &ClaimedRequest, job: JobId) -> anyhow::Result<ControlOutcome> {
         let again = claimed.attempts > 1;
-        let Some(job) = self.store.get_job(job).await? else { return Ok("gone") };
+        let Some(job) = self.store.get_job(job).await? else { return Ok(ControlOutcome::Gone) };
         if job.state != JobState::Received {
-            return Ok("skipped");
+            return Ok(ControlOutcome::Skipped);
         }
         // Feedback on a pull request continues Maxion's own branch; a pull
         // request no job of this repository shipped is someone else's.
@@ -146,30 +142,20 @@ impl Control {
             // `received` and edits the reply it finds by marker.
             let body = text::not_maxions_pull_request(&job.spec.sender_login, &self.settings.command);
             self.reply(repo, claimed, &body).await?;
-            let why = "the pull request was not opened by Maxion";
-            self.store.transition(job.id, JobState::Received, JobState::Refused, Some(why)).await?;
-            return Ok("not_maxions_pull_request");
+            let why = text::not_maxions_pull_request_reason();
+            self.store.transition(job.id, JobState::Received, JobState::Refused, Some(&why)).await?;
+            return Ok(ControlOutcome::NotMaxionsPullRequest);
         }
-        crate::report::acknowledge(repo, &job).await.context("adding the eyes reaction")?;
-        let position = self.store.queue_position(job.id).await? + 1;
-        let view = StatusView {
-            job_id: job.id,
-            job_url: self.settings.report.job_url(job.id),
-            phase: Phase::Queued { position: usize::try_from(position).ok() },
-            steps: Vec::new(),
-            notes: Vec::new(),
-        };
-        let (issue, marker, body) = (job.spec.issue_number as u64, text::marker(job.id), text::status_comment(&view));
-        let posted = if again {
-            repo.upsert_marked_comment(issue, &marker, &body).await
-        } else {
-            repo.create_marked_comment(issue, &marker, &body).await
-        };
-        posted.context("posting the status comment")?;
+        report::acknowledge(repo, &job).await.context("adding the eyes reaction")?;
+        let position = usize::try_from(self.store.queue_position(job.id).await? + 1).ok();
+        let comment = report::post_status_comment(repo, &self.settings.report, &job, position, again)
+            .await
+            .context("posting the status comment")?;
+        self.store.set_status_comment(job.id, comment).await?;
         if self.store.transition(job.id, JobState::Received, JobState::Queued, None).await? {
             self.jobs_available.notify_waiters();
         }
-        Ok("admitted")
+        Ok(ControlOutcome::Admitted)
     }
 
     async fn cancel(
@@ -178,11 +164,11 @@ impl Control {
         claimed: &ClaimedRequest,
         job: Option<Job>,
         answer: bool,
-    ) -> anyhow::Result<&'static str> {
+    ) -> anyhow::Result<ControlOutcome> {
         let by = claimed.request.sender_login.as_str();
         let Some(job) = job.filter(|j| j.state.is_active()) else {
             if !answer {
-                return Ok("nothing");
+                return Ok(ControlOutcome::Nothing);
             }
             let latest = self.store.latest_job_for_issue(claimed.request.repo.id, claimed.request.issue_number).await?;
             let summary = match &latest {
@@ -196,21 +182,20 @@ impl Control {
         let not_started = job.state != JobState::Running
             && self.store.transition(job.id, job.state, JobState::Cancelled, Some(&reason)).await?;
         if not_started {
-            let view = StatusView {
-                job_id: job.id,
-                job_url: summary.job_url.clone(),
-                phase: Phase::Cancelled { reason: Some(reason) },
-                steps: Vec::new(),
-                notes: Vec::new(),
-            };
-            let issue = job.spec.issue_number as u64;
-            repo.upsert_marked_comment(issue, &text::marker(job.id), &text::status_comment(&view))
-                .await
-                .context("updating the status comment")?;
+            report::show_ended_before_start(
+                repo,
+                &self.settings.report,
+                &job,
+                Phase::Cancelled { reason: Some(reason) },
+            )
+            .await
+            .context("updating the status comment")?;
         } else {
             // Running (or it started meanwhile): the worker holding it stops it
             // and reports `cancelled` in the status comment and check run.
-            self.store.request_cancel(job.id, by).await?;
+            if self.store.request_cancel(job.id, by).await? {
+                self.store.append_event(job.id, &JobEvent::Info { message: text::cancellation_requested(by) }).await?;
+            }
             if let Some(c) = &self.canceller {
                 c.cancel(job.id);
             }
@@ -219,7 +204,7 @@ impl Control {
         if answer {
             self.reply(repo, claimed, &text::cancelling(&summary, by)).await?;
         }
-        Ok("cancelled")
+        Ok(ControlOutcome::Cancelled)
     }
 
     /// A new job with `last`'s instructions, admitted like any other.
@@ -228,7 +213,7 @@ impl Control {
         repo: &RepoClient,
         claimed: &ClaimedRequest,
         last: Option<Job>,
-    ) -> anyhow::Result<&'static str> {
+    ) -> anyhow::Result<ControlOutcome> {
         let req = &claimed.request;
         let command = self.settings.command.as_str();
         let Some(last) = last else {
@@ -261,13 +246,13 @@ impl Control {
             }
         };
         self.admit(repo, claimed, id).await?;
-        Ok("retried")
+        Ok(ControlOutcome::Retried)
     }
 
     /// Posts a reply carrying the request's marker; a request handled again
     /// after a crash finds and edits its earlier reply instead.
-    async fn reply(&self, repo: &RepoClient, claimed: &ClaimedRequest, body: &str) -> anyhow::Result<&'static str> {
-        let issue = claimed.request.issue_number as u64;
+    async fn reply(&self, repo: &RepoClient, claimed: &ClaimedRequest, body: &str) -> anyhow::Result<ControlOutcome> {
+        let issue = claimed.request.issue_number;
         let marker = text::reply_marker(claimed.id);
         let body = text::reply(claimed.id, body);
         let posted = if claimed.attempts > 1 {
@@ -276,6 +261,6 @@ impl Control {
             repo.create_marked_comment(issue, &marker, &body).await
         };
         posted.context("posting a reply")?;
-        Ok("replied")
+        Ok(ControlOutcome::Replied)
     }
 }

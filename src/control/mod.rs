@@ -1,4 +1,4 @@
-//! The control loop (issue 6): acts on what intake recorded — admits new
+//! The control loop: acts on what intake recorded — admits new
 //! jobs (permission check, `eyes`, the queued status comment), answers
 //! `/maxion status|cancel|retry|help`, cancels on label removal, retries and
 //! cancels from check-run buttons.
@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::github::{GitHubApp, RepoPermission};
-use crate::jobs::{ClaimedRequest, ControlAction, JobState, Store};
+use crate::jobs::{ClaimedRequest, ControlAction, ControlOutcome, JobState, Store};
 use crate::report::ReportConfig;
 use crate::worker::Canceller;
 use permissions::PermissionCache;
@@ -62,7 +62,7 @@ pub struct ControlSettings {
 impl ControlSettings {
     pub fn new(settings: &crate::config::Settings, report: ReportConfig, instance_id: String) -> Self {
         ControlSettings {
-            required: RepoPermission::parse(&settings.required_permission).unwrap_or(RepoPermission::Write),
+            required: settings.required_permission,
             command: settings.command.clone(),
             trigger_label: settings.trigger_label.clone(),
             bounds: crate::repoconfig::Bounds::from_settings(&settings.pipeline),
@@ -167,10 +167,10 @@ impl Control {
                 let reason = crate::masker::global().mask(&format!("{e:#}"));
                 tracing::error!(request = req.id, error = %reason, "control request failed for good");
                 if let ControlAction::Admit { job } = req.request.action {
-                    let why = format!("could not be admitted: {reason}");
+                    let why = crate::report::text::admission_failed(&reason);
                     let _ = self.store.transition(job, JobState::Received, JobState::Failed, Some(&why)).await;
                 }
-                self.store.finish_control_request(req.id, "failed").await
+                self.store.finish_control_request(req.id, ControlOutcome::Failed).await
             }
         };
         if let Err(e) = finish {

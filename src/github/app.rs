@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::error::GitHubError;
+use super::ids::InstallationId;
 use super::jwt::AppSigner;
 use super::limiter::{MutationLimiter, MutationQuota};
 use super::repo::RepoClient;
@@ -103,7 +104,7 @@ struct AccessTokenResponse {
 
 #[derive(Deserialize)]
 struct InstallationResponse {
-    id: u64,
+    id: InstallationId,
 }
 
 impl GitHubApp {
@@ -136,7 +137,7 @@ impl GitHubApp {
     }
 
     /// A client for one repository of one installation. `full_name` is `owner/name`.
-    pub fn repo(&self, installation_id: u64, full_name: &str) -> Result<RepoClient, GitHubError> {
+    pub fn repo(&self, installation_id: InstallationId, full_name: &str) -> Result<RepoClient, GitHubError> {
         RepoClient::new(self.clone(), installation_id, full_name)
     }
 
@@ -153,7 +154,7 @@ impl GitHubApp {
     }
 
     /// `GET /repos/{owner}/{repo}/installation`: which installation covers a repository.
-    pub async fn repo_installation_id(&self, full_name: &str) -> Result<u64, GitHubError> {
+    pub async fn repo_installation_id(&self, full_name: &str) -> Result<InstallationId, GitHubError> {
         let (owner, name) = super::repo::split_full_name(full_name)?;
         let call = Call::new(
             Method::GET,
@@ -208,7 +209,7 @@ impl GitHubApp {
     /// `permissions`. Mint one per use; do not hold it for a whole job.
     pub async fn token_for(
         &self,
-        installation_id: u64,
+        installation_id: InstallationId,
         repo_name: &str,
         permissions: Permissions,
     ) -> Result<SecretString, GitHubError> {
@@ -217,7 +218,7 @@ impl GitHubApp {
     }
 
     /// Forgets a cached token (a `git push` with it was refused).
-    pub fn evict_token(&self, installation_id: u64, repo_name: &str, permissions: Permissions) {
+    pub fn evict_token(&self, installation_id: InstallationId, repo_name: &str, permissions: Permissions) {
         self.inner.tokens.evict(&TokenKey { installation_id, repo: repo_name.to_owned(), permissions });
     }
 }

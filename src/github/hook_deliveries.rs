@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::app::GitHubApp;
 use super::error::GitHubError;
+use super::ids::InstallationId;
 use super::transport::{Auth, Call, Safety};
 
 /// The most `GET /app/hook/deliveries` returns per page.
@@ -16,7 +17,7 @@ pub const HOOK_DELIVERIES_PER_PAGE: u32 = 100;
 
 /// The limiter lane of App-level mutations (no installation has id 0), so
 /// redelivery requests are spaced like every other mutating call.
-const APP_LANE: u64 = 0;
+const APP_LANE: InstallationId = InstallationId(0);
 
 /// One attempt at delivering an event, as GitHub lists it.
 #[derive(Debug, Clone, Deserialize)]

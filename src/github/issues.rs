@@ -6,6 +6,7 @@ use http::Method;
 use serde::Deserialize;
 
 use super::error::GitHubError;
+use super::ids::{CommentId, IssueNumber};
 use super::repo::{RepoClient, enc};
 use super::tokens::Permissions;
 use super::transport::Safety;
@@ -13,7 +14,7 @@ use super::types::{Comment, Issue, Reaction, RelatedItem, User};
 
 #[derive(Deserialize)]
 struct IssueResponse {
-    number: u64,
+    number: IssueNumber,
     title: String,
     body: Option<String>,
     state: String,
@@ -87,26 +88,26 @@ struct TimelineSource {
 }
 
 impl RepoClient {
-    pub async fn get_issue(&self, number: u64) -> Result<Issue, GitHubError> {
+    pub async fn get_issue(&self, number: IssueNumber) -> Result<Issue, GitHubError> {
         let r: IssueResponse =
             self.get(Permissions::issues_read(), self.path(&format!("/issues/{number}")), "issue").await?;
         Ok(r.into())
     }
 
     /// Every comment on an issue or PR, oldest first (all pages).
-    pub async fn list_comments(&self, number: u64) -> Result<Vec<Comment>, GitHubError> {
+    pub async fn list_comments(&self, number: IssueNumber) -> Result<Vec<Comment>, GitHubError> {
         self.get_pages(Permissions::issues_read(), &self.path(&format!("/issues/{number}/comments")), "issue comments")
             .await
     }
 
     /// Reacts to the issue itself (a label trigger). Re-sending is harmless:
     /// GitHub answers an existing reaction with 200 instead of adding one.
-    pub async fn add_issue_reaction(&self, number: u64, reaction: Reaction) -> Result<(), GitHubError> {
+    pub async fn add_issue_reaction(&self, number: IssueNumber, reaction: Reaction) -> Result<(), GitHubError> {
         self.react(&format!("/issues/{number}/reactions"), reaction, "issue").await
     }
 
     /// Reacts to an issue comment (a `/maxion` trigger).
-    pub async fn add_comment_reaction(&self, comment_id: u64, reaction: Reaction) -> Result<(), GitHubError> {
+    pub async fn add_comment_reaction(&self, comment_id: CommentId, reaction: Reaction) -> Result<(), GitHubError> {
         self.react(&format!("/issues/comments/{comment_id}/reactions"), reaction, "comment").await
     }
 
@@ -126,7 +127,7 @@ impl RepoClient {
 
     /// Posts a comment. Not re-sent after an unknown outcome (a 5xx may have
     /// posted it); use [`RepoClient::create_marked_comment`] where a duplicate matters.
-    pub async fn create_comment(&self, number: u64, body: &str) -> Result<Comment, GitHubError> {
+    pub async fn create_comment(&self, number: IssueNumber, body: &str) -> Result<Comment, GitHubError> {
         let body = crate::masker::global().mask(body);
         let path = self.path(&format!("/issues/{number}/comments"));
         self.send(
@@ -141,7 +142,7 @@ impl RepoClient {
     }
 
     /// Edits a comment in place.
-    pub async fn update_comment(&self, comment_id: u64, body: &str) -> Result<Comment, GitHubError> {
+    pub async fn update_comment(&self, comment_id: CommentId, body: &str) -> Result<Comment, GitHubError> {
         let body = crate::masker::global().mask(body);
         let path = self.path(&format!("/issues/comments/{comment_id}"));
         self.send(
@@ -158,7 +159,7 @@ impl RepoClient {
     /// Maxion's own comment on the issue containing `marker` (a hidden
     /// `<!-- ... -->`), newest first. Comments by others are ignored even if
     /// they quote the marker.
-    pub async fn find_own_comment(&self, number: u64, marker: &str) -> Result<Option<Comment>, GitHubError> {
+    pub async fn find_own_comment(&self, number: IssueNumber, marker: &str) -> Result<Option<Comment>, GitHubError> {
         let bot_login = format!("{}[bot]", self.app.app_info().await?.slug);
         let comments = self.list_comments(number).await?;
         Ok(comments
@@ -170,7 +171,12 @@ impl RepoClient {
     /// Posts a comment that carries `marker`, at most once: when the outcome of
     /// the POST is unknown (5xx, connection lost), the issue is searched for
     /// the marker before anything is sent again.
-    pub async fn create_marked_comment(&self, number: u64, marker: &str, body: &str) -> Result<Comment, GitHubError> {
+    pub async fn create_marked_comment(
+        &self,
+        number: IssueNumber,
+        marker: &str,
+        body: &str,
+    ) -> Result<Comment, GitHubError> {
         if !body.contains(marker) {
             return Err(GitHubError::Config("create_marked_comment: the body does not contain the marker".into()));
         }
@@ -181,7 +187,7 @@ impl RepoClient {
             match self.create_comment(number, body).await {
                 Ok(c) => return Ok(c),
                 Err(e) if e.outcome_unknown() => {
-                    tracing::warn!(issue = number, error = %e, "creating the status comment had an unknown outcome; checking before re-sending");
+                    tracing::warn!(issue = %number, error = %e, "creating the status comment had an unknown outcome; checking before re-sending");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(self.app.inner.retry.max_delay);
                     if let Some(c) = self.find_own_comment(number, marker).await? {
@@ -196,7 +202,12 @@ impl RepoClient {
     }
 
     /// Edits Maxion's comment carrying `marker`, or creates it (once).
-    pub async fn upsert_marked_comment(&self, number: u64, marker: &str, body: &str) -> Result<Comment, GitHubError> {
+    pub async fn upsert_marked_comment(
+        &self,
+        number: IssueNumber,
+        marker: &str,
+        body: &str,
+    ) -> Result<Comment, GitHubError> {
         match self.find_own_comment(number, marker).await? {
             Some(c) => self.update_comment(c.id, body).await,
             None => self.create_marked_comment(number, marker, body).await,
@@ -213,7 +224,7 @@ impl RepoClient {
     }
 
     /// Issues and PRs that mention this issue (timeline `cross-referenced` events).
-    pub async fn cross_references(&self, number: u64) -> Result<Vec<RelatedItem>, GitHubError> {
+    pub async fn cross_references(&self, number: IssueNumber) -> Result<Vec<RelatedItem>, GitHubError> {
         let events: Vec<TimelineEvent> = self
             .get_pages(Permissions::issues_read(), &self.path(&format!("/issues/{number}/timeline")), "issue timeline")
             .await?;

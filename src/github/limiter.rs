@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
+use super::ids::InstallationId;
+
 /// How many mutating requests one installation may make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MutationQuota {
@@ -57,7 +59,7 @@ struct InstallationLimiter {
 /// Per-installation limiters, created on first use.
 pub struct MutationLimiter {
     quota: MutationQuota,
-    by_installation: Mutex<HashMap<u64, Arc<InstallationLimiter>>>,
+    by_installation: Mutex<HashMap<InstallationId, Arc<InstallationLimiter>>>,
 }
 
 impl std::fmt::Debug for MutationLimiter {
@@ -71,7 +73,7 @@ impl MutationLimiter {
         Self { quota, by_installation: Mutex::new(HashMap::new()) }
     }
 
-    fn for_installation(&self, installation_id: u64) -> Arc<InstallationLimiter> {
+    fn for_installation(&self, installation_id: InstallationId) -> Arc<InstallationLimiter> {
         let mut map = self.by_installation.lock().unwrap_or_else(|e| e.into_inner());
         Arc::clone(map.entry(installation_id).or_insert_with(|| {
             let mut limiters = Vec::new();
@@ -95,7 +97,7 @@ impl MutationLimiter {
 
     /// Waits until one more mutating request is allowed for the installation,
     /// after every request waiting in [`MutationLimiter::acquire_first`].
-    pub async fn acquire(&self, installation_id: u64) {
+    pub async fn acquire(&self, installation_id: InstallationId) {
         let lim = self.for_installation(installation_id);
         let _lane = lim.lane.lock().await;
         loop {
@@ -112,7 +114,7 @@ impl MutationLimiter {
     /// Like [`MutationLimiter::acquire`], but ahead of the ordinary waiters:
     /// what a user waits for (the acknowledgement, the pull request) is not
     /// queued behind coalesced edits of the same installation.
-    pub async fn acquire_first(&self, installation_id: u64) {
+    pub async fn acquire_first(&self, installation_id: InstallationId) {
         let lim = self.for_installation(installation_id);
         lim.first.fetch_add(1, Ordering::SeqCst);
         {
@@ -161,7 +163,7 @@ mod tests {
         let start = Instant::now();
         let mut at = Vec::new();
         for _ in 0..6 {
-            limiter.acquire(1).await;
+            limiter.acquire(InstallationId(1)).await;
             at.push(start.elapsed());
         }
         for pair in at.windows(2) {
@@ -173,7 +175,7 @@ mod tests {
         }
         // Another installation is not slowed by the first one's quota.
         let t = Instant::now();
-        limiter.acquire(2).await;
+        limiter.acquire(InstallationId(2)).await;
         assert!(t.elapsed() < Duration::from_millis(50));
     }
 
@@ -183,20 +185,20 @@ mod tests {
             min_interval: Duration::from_millis(50),
             windows: Vec::new(),
         }));
-        limiter.acquire(1).await;
+        limiter.acquire(InstallationId(1)).await;
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut queued = Vec::new();
         for i in 0..3 {
             let (limiter, order) = (Arc::clone(&limiter), Arc::clone(&order));
             queued.push(tokio::spawn(async move {
-                limiter.acquire(1).await;
+                limiter.acquire(InstallationId(1)).await;
                 order.lock().unwrap().push(format!("edit {i}"));
             }));
             // Queued in this order before the urgent one arrives.
             tokio::task::yield_now().await;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-        limiter.acquire_first(1).await;
+        limiter.acquire_first(InstallationId(1)).await;
         order.lock().unwrap().push("pull request".to_owned());
         for q in queued {
             q.await.unwrap();

@@ -1,4 +1,4 @@
-//! GitHub App authentication and the API calls Maxion makes (issue #3).
+//! GitHub App authentication and the API calls Maxion makes.
 //!
 //! [`GitHubApp`] is the App-level client (JWT, installation tokens, `/app`);
 //! [`RepoClient`] makes the calls for one (installation, repository) pair,
@@ -12,6 +12,7 @@ mod checks;
 mod coalesce;
 mod error;
 mod hook_deliveries;
+mod ids;
 mod issues;
 pub mod jwt;
 mod limiter;
@@ -26,6 +27,7 @@ pub use checks::{ANNOTATIONS_PER_REQUEST, MAX_ACTIONS, MAX_OUTPUT_CHARS, truncat
 pub use coalesce::Coalescer;
 pub use error::GitHubError;
 pub use hook_deliveries::{HOOK_DELIVERIES_PER_PAGE, HookDelivery, HookDeliveryPage};
+pub use ids::{CommentId, InstallationId, IssueNumber, RepoId};
 pub use limiter::{MutationLimiter, MutationQuota};
 pub use repo::RepoClient;
 pub use tokens::{Access, Permissions, git_basic_credential};

@@ -5,6 +5,7 @@ use http::Method;
 use serde::Deserialize;
 
 use super::error::GitHubError;
+use super::ids::{CommentId, IssueNumber};
 use super::repo::{RepoClient, enc};
 use super::tokens::Permissions;
 use super::transport::Safety;
@@ -12,7 +13,7 @@ use super::types::{ChangedFile, Comment, NewPullRequest, PullRequest, PullReques
 
 #[derive(Deserialize)]
 struct PullResponse {
-    number: u64,
+    number: IssueNumber,
     #[serde(default)]
     html_url: String,
     state: String,
@@ -85,7 +86,11 @@ impl RepoClient {
         }
     }
 
-    pub async fn update_pull(&self, number: u64, update: &PullRequestUpdate) -> Result<PullRequest, GitHubError> {
+    pub async fn update_pull(
+        &self,
+        number: IssueNumber,
+        update: &PullRequestUpdate,
+    ) -> Result<PullRequest, GitHubError> {
         let mut update = update.clone();
         update.body = update.body.map(|b| crate::masker::global().mask(&b));
         update.title = update.title.map(|t| crate::masker::global().mask(&t));
@@ -103,7 +108,7 @@ impl RepoClient {
         Ok(p.into())
     }
 
-    pub async fn get_pull(&self, number: u64) -> Result<PullRequest, GitHubError> {
+    pub async fn get_pull(&self, number: IssueNumber) -> Result<PullRequest, GitHubError> {
         let p: PullResponse =
             self.get(Permissions::pulls_read(), self.path(&format!("/pulls/{number}")), "pull request").await?;
         Ok(p.into())
@@ -118,13 +123,18 @@ impl RepoClient {
     }
 
     /// Files the PR changes (all pages; GitHub stops at 3,000).
-    pub async fn pull_files(&self, number: u64) -> Result<Vec<ChangedFile>, GitHubError> {
+    pub async fn pull_files(&self, number: IssueNumber) -> Result<Vec<ChangedFile>, GitHubError> {
         self.get_pages(Permissions::pulls_read(), &self.path(&format!("/pulls/{number}/files")), "pull request files")
             .await
     }
 
     /// Asks users and/or teams (slugs) to review. Asking twice is harmless.
-    pub async fn request_reviewers(&self, number: u64, users: &[String], teams: &[String]) -> Result<(), GitHubError> {
+    pub async fn request_reviewers(
+        &self,
+        number: IssueNumber,
+        users: &[String],
+        teams: &[String],
+    ) -> Result<(), GitHubError> {
         let body = serde_json::json!({"reviewers": users, "team_reviewers": teams});
         self.send::<serde_json::Value>(
             Permissions::pulls_write(),
@@ -141,8 +151,8 @@ impl RepoClient {
     /// Replies in the thread of a review comment.
     pub async fn reply_to_review_comment(
         &self,
-        number: u64,
-        comment_id: u64,
+        number: IssueNumber,
+        comment_id: CommentId,
         body: &str,
     ) -> Result<Comment, GitHubError> {
         let body = serde_json::json!({"body": crate::masker::global().mask(body)});

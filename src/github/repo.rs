@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::app::GitHubApp;
 use super::error::GitHubError;
+use super::ids::InstallationId;
 use super::tokens::{Permissions, TokenKey};
 use super::transport::{Auth, Call, Resp, Safety};
 use super::types::{BotIdentity, FileContent, RepoPermission, Repository, Tree, User};
@@ -21,7 +22,7 @@ pub(crate) const MAX_PAGES: u32 = 30;
 #[derive(Debug, Clone)]
 pub struct RepoClient {
     pub(crate) app: GitHubApp,
-    pub(crate) installation_id: u64,
+    pub(crate) installation_id: InstallationId,
     pub(crate) owner: String,
     pub(crate) name: String,
 }
@@ -97,7 +98,7 @@ struct PermissionResponse {
 }
 
 impl RepoClient {
-    pub(crate) fn new(app: GitHubApp, installation_id: u64, full_name: &str) -> Result<Self, GitHubError> {
+    pub(crate) fn new(app: GitHubApp, installation_id: InstallationId, full_name: &str) -> Result<Self, GitHubError> {
         let (owner, name) = split_full_name(full_name)?;
         Ok(Self { app, installation_id, owner: owner.to_owned(), name: name.to_owned() })
     }
@@ -106,7 +107,7 @@ impl RepoClient {
         format!("{}/{}", self.owner, self.name)
     }
 
-    pub fn installation_id(&self) -> u64 {
+    pub fn installation_id(&self) -> InstallationId {
         self.installation_id
     }
 

@@ -9,6 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 use serde::Serialize;
 
+use super::ids::InstallationId;
+
 /// A token is dropped this long before GitHub's `expires_at`, so a call that
 /// starts with it cannot see it expire mid-flight.
 pub const EXPIRY_MARGIN: Duration = Duration::minutes(5);
@@ -85,7 +87,7 @@ impl Permissions {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TokenKey {
-    pub installation_id: u64,
+    pub installation_id: InstallationId,
     /// The repository name (without owner) the token is restricted to.
     pub repo: String,
     pub permissions: Permissions,
@@ -195,7 +197,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     fn key(repo: &str, p: Permissions) -> TokenKey {
-        TokenKey { installation_id: 7, repo: repo.into(), permissions: p }
+        TokenKey { installation_id: InstallationId(7), repo: repo.into(), permissions: p }
     }
 
     #[test]

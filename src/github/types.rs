@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::ids::{CommentId, IssueNumber};
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct User {
     pub login: String,
@@ -20,7 +22,7 @@ pub struct Label {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issue {
-    pub number: u64,
+    pub number: IssueNumber,
     pub title: String,
     pub body: Option<String>,
     /// `open` or `closed`.
@@ -34,7 +36,7 @@ pub struct Issue {
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Comment {
-    pub id: u64,
+    pub id: CommentId,
     #[serde(default)]
     pub body: String,
     pub user: Option<User>,
@@ -199,7 +201,7 @@ pub struct Tree {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullRequest {
-    pub number: u64,
+    pub number: IssueNumber,
     pub html_url: String,
     /// `open` or `closed`.
     pub state: String,
@@ -250,7 +252,7 @@ pub struct ChangedFile {
 /// An issue or pull request found by search or by a timeline cross-reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelatedItem {
-    pub number: u64,
+    pub number: IssueNumber,
     pub title: String,
     pub state: String,
     pub html_url: String,

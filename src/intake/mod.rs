@@ -3,7 +3,8 @@
 //! This is the edge. The event name and a tiny `{action}` are read first and
 //! only the (event, action) pairs Maxion handles are deserialized into the
 //! small typed payloads in `payload.rs`; everything else is `Ignored` with a
-//! reason. Nothing past this module sees raw JSON.
+//! reason. The result is the [`Effect`] the ledger records. Nothing past this
+//! module sees raw JSON.
 
 pub mod command;
 mod events;
@@ -14,48 +15,12 @@ use serde::Deserialize;
 
 pub use command::{Command, parse_command};
 
-use crate::jobs::{ControlAction, ControlRequest, FeedbackSource, FollowUp, NewJob, RepoRef, TriggerKind};
+use crate::github::InstallationId;
+use crate::jobs::{
+    ControlAction, ControlRequest, Effect, FeedbackSource, FollowUp, InstallationAction, InstallationChange, NewJob,
+    RepoBrief, RepoRef, TriggerKind,
+};
 use payload::{InstallationPayload, InstallationReposPayload, IssueCommentPayload, IssuesLabeledPayload, Repo, User};
-
-/// What a delivery means to Maxion.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inbound {
-    /// `ping`: GitHub checking the hook.
-    Ping,
-    /// The App was installed, removed, suspended or unsuspended.
-    Installation(InstallationChange),
-    /// Repositories were added to or removed from an installation.
-    InstallationRepos { installation_id: i64, added: Vec<RepoBrief>, removed: Vec<RepoBrief> },
-    /// Start (or re-trigger) a job.
-    Run(NewJob),
-    /// A command, a label removal or a check-run button; handled by the control loop.
-    Control(ControlRequest),
-    /// Valid, but nothing for Maxion to do; the reason is recorded.
-    Ignored(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstallationChange {
-    pub action: InstallationAction,
-    pub installation_id: i64,
-    pub account_login: String,
-    pub account_id: i64,
-    pub repos: Vec<RepoBrief>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InstallationAction {
-    Created,
-    Deleted,
-    Suspend,
-    Unsuspend,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepoBrief {
-    pub id: i64,
-    pub full_name: String,
-}
 
 /// The settings intake needs.
 #[derive(Debug, Clone)]
@@ -92,14 +57,14 @@ pub fn route(
     body: &[u8],
     delivery_id: &str,
     settings: &IntakeSettings,
-) -> Result<Inbound, ParseError> {
+) -> Result<Effect, ParseError> {
     let typed = |detail: serde_json::Error| ParseError::Shape {
         event: event.to_owned(),
         action: action.unwrap_or("-").to_owned(),
         detail: detail.to_string(),
     };
     match (event, action) {
-        ("ping", _) => Ok(Inbound::Ping),
+        ("ping", _) => Ok(Effect::Ping),
         ("installation", Some(a @ ("created" | "deleted" | "suspend" | "unsuspend"))) => {
             let p: InstallationPayload = serde_json::from_slice(body).map_err(typed)?;
             let action = match a {
@@ -108,7 +73,7 @@ pub fn route(
                 "suspend" => InstallationAction::Suspend,
                 _ => InstallationAction::Unsuspend,
             };
-            Ok(Inbound::Installation(InstallationChange {
+            Ok(Effect::Installation(InstallationChange {
                 action,
                 installation_id: p.installation.id,
                 account_id: p.installation.account_id(),
@@ -118,7 +83,7 @@ pub fn route(
         }
         ("installation_repositories", Some("added" | "removed")) => {
             let p: InstallationReposPayload = serde_json::from_slice(body).map_err(typed)?;
-            Ok(Inbound::InstallationRepos {
+            Ok(Effect::InstallationRepos {
                 installation_id: p.installation.id,
                 added: p.repositories_added.into_iter().map(RepoBrief::from).collect(),
                 removed: p.repositories_removed.into_iter().map(RepoBrief::from).collect(),
@@ -142,11 +107,11 @@ pub fn route(
             // typo elsewhere in a `/maxion` comment must not start a second job.
             let before = p.changes.as_ref().and_then(|c| c.body.as_ref()).and_then(|b| b.from.clone());
             let Some(before) = before else {
-                return Ok(Inbound::Ignored("the edit did not change the comment's text".into()));
+                return Ok(Effect::Ignored("the edit did not change the comment's text".into()));
             };
             Ok(route_comment(p, Some(before.as_str()), delivery_id, settings))
         }
-        ("issue_comment", Some("deleted")) => Ok(Inbound::Ignored("deleted comments do nothing".into())),
+        ("issue_comment", Some("deleted")) => Ok(Effect::Ignored("deleted comments do nothing".into())),
         ("pull_request_review", Some("submitted")) => {
             let p: payload::PullRequestReviewPayload = serde_json::from_slice(body).map_err(typed)?;
             Ok(review::route_review(p, delivery_id, settings))
@@ -159,81 +124,107 @@ pub fn route(
             let p: payload::CheckRunPayload = serde_json::from_slice(body).map_err(typed)?;
             Ok(events::route_check_run(p, a))
         }
-        (event, action) => Ok(Inbound::Ignored(format!("{event}/{} is not handled", action.unwrap_or("-")))),
+        (event, action) => Ok(Effect::Ignored(format!("{event}/{} is not handled", action.unwrap_or("-")))),
     }
 }
 
-fn route_label(p: IssuesLabeledPayload, delivery_id: &str, settings: &IntakeSettings) -> Inbound {
-    let Some(label) = p.label else {
-        return Inbound::Ignored("labeled without a label".into());
+fn route_label(p: IssuesLabeledPayload, delivery_id: &str, settings: &IntakeSettings) -> Effect {
+    let t = match LabelTarget::of(p, settings, LabelChange::Added) {
+        Ok(t) => t,
+        Err(why) => return Effect::Ignored(why),
     };
-    if !label.name.eq_ignore_ascii_case(&settings.trigger_label) {
-        return Inbound::Ignored(format!("label {:?} is not the trigger label", label.name));
-    }
-    if p.sender.is_bot() {
-        return Inbound::Ignored("the label was added by a bot".into());
-    }
-    let Some(installation) = p.installation else {
-        return Inbound::Ignored("no installation in the payload (not an App delivery)".into());
-    };
-    if p.issue.pull_request.is_some() {
-        return Inbound::Ignored("the trigger label is for issues, not pull requests".into());
-    }
-    let Some(repo) = repo_ref(p.repository) else {
-        return Inbound::Ignored("repository full_name is not owner/name".into());
-    };
-    Inbound::Run(NewJob {
-        installation_id: installation.id,
-        repo,
-        issue_number: p.issue.number,
-        issue_title: p.issue.title,
+    Effect::Run(NewJob {
+        installation_id: t.installation_id,
+        repo: t.repo,
+        issue_number: t.issue.number,
+        issue_title: t.issue.title,
         trigger: TriggerKind::Label,
         trigger_comment_id: None,
-        sender_login: p.sender.login,
-        sender_id: p.sender.id,
+        sender_login: t.sender.login,
+        sender_id: t.sender.id,
         instructions: None,
         delivery_id: delivery_id.to_owned(),
         follow_up: None,
     })
 }
 
+#[derive(Clone, Copy)]
+enum LabelChange {
+    Added,
+    Removed,
+}
+
+/// The issue the trigger label was added to or removed from, by a person,
+/// in an App delivery.
+struct LabelTarget {
+    installation_id: InstallationId,
+    repo: RepoRef,
+    issue: payload::Issue,
+    sender: User,
+}
+
+impl LabelTarget {
+    /// The target, or why the event is ignored.
+    fn of(p: IssuesLabeledPayload, settings: &IntakeSettings, change: LabelChange) -> Result<Self, String> {
+        let (event, verb) = match change {
+            LabelChange::Added => ("labeled", "added"),
+            LabelChange::Removed => ("unlabeled", "removed"),
+        };
+        let ignored = |why: String| Err(why);
+        let Some(label) = p.label else {
+            return ignored(format!("{event} without a label"));
+        };
+        if !label.name.eq_ignore_ascii_case(&settings.trigger_label) {
+            return ignored(format!("label {:?} is not the trigger label", label.name));
+        }
+        if p.sender.is_bot() {
+            return ignored(format!("the label was {verb} by a bot"));
+        }
+        let Some(installation) = p.installation else {
+            return ignored("no installation in the payload (not an App delivery)".into());
+        };
+        if p.issue.pull_request.is_some() {
+            return ignored("the trigger label is for issues, not pull requests".into());
+        }
+        let Some(repo) = repo_ref(p.repository) else {
+            return ignored("repository full_name is not owner/name".into());
+        };
+        Ok(LabelTarget { installation_id: installation.id, repo, issue: p.issue, sender: p.sender })
+    }
+}
+
 /// A new comment, or an edited one with its previous text (`before`).
-fn route_comment(
-    p: IssueCommentPayload,
-    before: Option<&str>,
-    delivery_id: &str,
-    settings: &IntakeSettings,
-) -> Inbound {
+fn route_comment(p: IssueCommentPayload, before: Option<&str>, delivery_id: &str, settings: &IntakeSettings) -> Effect {
     if p.sender.is_bot() || p.comment.user.as_ref().is_some_and(User::is_bot) {
-        return Inbound::Ignored("the comment is by a bot".into());
+        return Effect::Ignored("the comment is by a bot".into());
     }
     let body = p.comment.body.unwrap_or_default();
     let Some(command) = parse_command(&body, &settings.command) else {
-        return Inbound::Ignored("no command in the comment".into());
+        return Effect::Ignored("no command in the comment".into());
     };
     if let Some(before) = before
         && parse_command(before, &settings.command).as_ref() == Some(&command)
     {
-        return Inbound::Ignored("the edit kept the command the comment already had".into());
+        return Effect::Ignored("the edit kept the command the comment already had".into());
     }
     let Some(installation) = p.installation else {
-        return Inbound::Ignored("no installation in the payload (not an App delivery)".into());
+        return Effect::Ignored("no installation in the payload (not an App delivery)".into());
     };
     let on_pull_request = p.issue.pull_request.is_some();
     let Some(repo) = repo_ref(p.repository) else {
-        return Inbound::Ignored("repository full_name is not owner/name".into());
+        return Effect::Ignored("repository full_name is not owner/name".into());
     };
     let action = match command {
         // On a pull request `/maxion <feedback>` continues it; whether Maxion
         // opened it is decided at admission, where the store is read.
         Command::Run { instructions: None } if on_pull_request => {
-            return Inbound::Ignored("`/maxion` on a pull request needs feedback".into());
+            return Effect::Ignored("`/maxion` on a pull request needs feedback".into());
         }
         Command::Run { .. } if on_pull_request => {
             // The whole comment is the feedback: review feedback often goes on
             // past the command's paragraph (code blocks, suggestions, lists).
             let instructions = Some(body.trim().to_owned());
-            return Inbound::Run(NewJob {
+            return Effect::Run(NewJob {
                 installation_id: installation.id,
                 repo,
                 issue_number: p.issue.number,
@@ -248,7 +239,7 @@ fn route_comment(
             });
         }
         Command::Run { instructions } => {
-            return Inbound::Run(NewJob {
+            return Effect::Run(NewJob {
                 installation_id: installation.id,
                 repo,
                 issue_number: p.issue.number,
@@ -268,7 +259,7 @@ fn route_comment(
         Command::Help => ControlAction::Help,
         Command::NearMiss { word, suggestion } => ControlAction::NearMiss { word, suggestion: suggestion.to_owned() },
     };
-    Inbound::Control(ControlRequest {
+    Effect::Control(ControlRequest {
         action,
         installation_id: installation.id,
         repo,

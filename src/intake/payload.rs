@@ -5,6 +5,8 @@
 
 use serde::Deserialize;
 
+use crate::github::{CommentId, InstallationId, IssueNumber, RepoId};
+
 #[derive(Debug, Deserialize)]
 pub struct User {
     pub login: String,
@@ -22,12 +24,12 @@ impl User {
 
 #[derive(Debug, Deserialize)]
 pub struct InstallationRef {
-    pub id: i64,
+    pub id: InstallationId,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Repo {
-    pub id: i64,
+    pub id: RepoId,
     pub full_name: String,
     #[serde(default)]
     pub clone_url: Option<String>,
@@ -37,7 +39,7 @@ pub struct Repo {
 
 #[derive(Debug, Deserialize)]
 pub struct Issue {
-    pub number: i64,
+    pub number: IssueNumber,
     #[serde(default)]
     pub title: String,
     /// Present (an object) when the "issue" is a pull request.
@@ -63,7 +65,7 @@ pub struct IssuesLabeledPayload {
 
 #[derive(Debug, Deserialize)]
 pub struct Comment {
-    pub id: i64,
+    pub id: CommentId,
     #[serde(default)]
     pub body: Option<String>,
     #[serde(default)]
@@ -104,7 +106,7 @@ pub struct Account {
 
 #[derive(Debug, Deserialize)]
 pub struct Installation {
-    pub id: i64,
+    pub id: InstallationId,
     #[serde(default)]
     pub account: Option<Account>,
 }
@@ -117,7 +119,7 @@ impl Installation {
 
 #[derive(Debug, Deserialize)]
 pub struct RepoBriefPayload {
-    pub id: i64,
+    pub id: RepoId,
     pub full_name: String,
 }
 
@@ -164,7 +166,7 @@ pub struct CheckRunPayload {
 /// The pull request a review or review comment is on (only what a follow-up needs).
 #[derive(Debug, Deserialize)]
 pub struct PullRequestRef {
-    pub number: i64,
+    pub number: IssueNumber,
     #[serde(default)]
     pub title: String,
 }

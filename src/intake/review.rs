@@ -4,11 +4,11 @@
 //! Maxion opened the pull request is decided at admission.
 
 use super::payload::{PullRequestRef, PullRequestReviewPayload, Repo, ReviewCommentPayload, User};
-use super::{Command, Inbound, IntakeSettings, parse_command, repo_ref};
+use super::{Command, Effect, IntakeSettings, parse_command, repo_ref};
 use crate::jobs::{FeedbackSource, FollowUp, NewJob, ReviewAnchor, TriggerKind};
 
 /// `pull_request_review` / `submitted`.
-pub(super) fn route_review(p: PullRequestReviewPayload, delivery_id: &str, settings: &IntakeSettings) -> Inbound {
+pub(super) fn route_review(p: PullRequestReviewPayload, delivery_id: &str, settings: &IntakeSettings) -> Effect {
     let author = p.review.user.as_ref();
     let feedback = Feedback { body: p.review.body.unwrap_or_default(), author, sender: p.sender };
     let follow_up = FollowUp { source: FeedbackSource::Review, anchor: None };
@@ -16,7 +16,7 @@ pub(super) fn route_review(p: PullRequestReviewPayload, delivery_id: &str, setti
 }
 
 /// `pull_request_review_comment` / `created`.
-pub(super) fn route_review_comment(p: ReviewCommentPayload, delivery_id: &str, settings: &IntakeSettings) -> Inbound {
+pub(super) fn route_review_comment(p: ReviewCommentPayload, delivery_id: &str, settings: &IntakeSettings) -> Effect {
     let c = p.comment;
     let anchor = ReviewAnchor { path: c.path, line: c.line.or(c.original_line), diff_hunk: c.diff_hunk };
     let follow_up = FollowUp { source: FeedbackSource::ReviewComment, anchor: Some(anchor) };
@@ -35,32 +35,32 @@ fn route(
     follow_up: FollowUp,
     pull: PullRequestRef,
     repository: Repo,
-    installation: Option<i64>,
+    installation: Option<crate::github::InstallationId>,
     delivery_id: &str,
     settings: &IntakeSettings,
-) -> Inbound {
+) -> Effect {
     if feedback.sender.is_bot() || feedback.author.is_some_and(User::is_bot) {
-        return Inbound::Ignored("the review is by a bot".into());
+        return Effect::Ignored("the review is by a bot".into());
     }
     match parse_command(&feedback.body, &settings.command) {
-        None => return Inbound::Ignored("no command in the review".into()),
+        None => return Effect::Ignored("no command in the review".into()),
         Some(Command::Run { instructions: Some(_) }) => {}
         Some(Command::Run { instructions: None }) => {
-            return Inbound::Ignored("`/maxion` on a pull request needs feedback".into());
+            return Effect::Ignored("`/maxion` on a pull request needs feedback".into());
         }
         // Replies go to the conversation; commands other than feedback are
         // asked there, where their answer appears.
         Some(_) => {
-            return Inbound::Ignored("only feedback is taken from reviews; other commands go in a comment".into());
+            return Effect::Ignored("only feedback is taken from reviews; other commands go in a comment".into());
         }
     }
     let Some(installation_id) = installation else {
-        return Inbound::Ignored("no installation in the payload (not an App delivery)".into());
+        return Effect::Ignored("no installation in the payload (not an App delivery)".into());
     };
     let Some(repo) = repo_ref(repository) else {
-        return Inbound::Ignored("repository full_name is not owner/name".into());
+        return Effect::Ignored("repository full_name is not owner/name".into());
     };
-    Inbound::Run(NewJob {
+    Effect::Run(NewJob {
         installation_id,
         repo,
         issue_number: pull.number,

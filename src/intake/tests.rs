@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::jobs::{CheckRunButton, CommentId, InstallationId, IssueNumber, RepoId};
 
 fn settings() -> IntakeSettings {
     IntakeSettings { trigger_label: "maxion".into(), command: "/maxion".into() }
@@ -10,7 +11,7 @@ fn repo() -> serde_json::Value {
     json!({"id": 42, "full_name": "octo/demo", "clone_url": "https://github.com/octo/demo.git", "default_branch": "main"})
 }
 
-fn route_json(event: &str, body: serde_json::Value) -> Inbound {
+fn route_json(event: &str, body: serde_json::Value) -> Effect {
     let bytes = serde_json::to_vec(&body).expect("json");
     let action = peek_action(&bytes).expect("action");
     route(event, action.as_deref(), &bytes, "d-1", &settings()).expect("routes")
@@ -40,11 +41,11 @@ fn comment(body: &str) -> serde_json::Value {
 
 #[test]
 fn trigger_label_starts_a_job_case_insensitively() {
-    let Inbound::Run(job) = route_json("issues", labeled("MaXion", "User")) else { panic!("expected a run") };
-    assert_eq!(job.installation_id, 9);
+    let Effect::Run(job) = route_json("issues", labeled("MaXion", "User")) else { panic!("expected a run") };
+    assert_eq!(job.installation_id, InstallationId(9));
     assert_eq!(job.repo.full_name, "octo/demo");
     assert_eq!(job.repo.clone_url, "https://github.com/octo/demo.git");
-    assert_eq!(job.issue_number, 7);
+    assert_eq!(job.issue_number, IssueNumber(7));
     assert_eq!(job.trigger, TriggerKind::Label);
     assert_eq!(job.sender_login, "alice");
     assert_eq!(job.delivery_id, "d-1");
@@ -52,27 +53,27 @@ fn trigger_label_starts_a_job_case_insensitively() {
 
 #[test]
 fn other_labels_and_bots_are_ignored() {
-    assert!(matches!(route_json("issues", labeled("bug", "User")), Inbound::Ignored(_)));
-    assert!(matches!(route_json("issues", labeled("maxion", "Bot")), Inbound::Ignored(_)));
+    assert!(matches!(route_json("issues", labeled("bug", "User")), Effect::Ignored(_)));
+    assert!(matches!(route_json("issues", labeled("maxion", "Bot")), Effect::Ignored(_)));
 }
 
 #[test]
 fn comment_command_runs_with_instructions() {
-    let Inbound::Run(job) = route_json("issue_comment", comment("/maxion use the builder pattern")) else {
+    let Effect::Run(job) = route_json("issue_comment", comment("/maxion use the builder pattern")) else {
         panic!("expected a run")
     };
     assert_eq!(job.trigger, TriggerKind::Comment);
-    assert_eq!(job.trigger_comment_id, Some(555));
+    assert_eq!(job.trigger_comment_id, Some(CommentId(555)));
     assert_eq!(job.instructions.as_deref(), Some("use the builder pattern"));
 }
 
 #[test]
 fn control_commands_become_control_requests() {
-    let Inbound::Control(req) = route_json("issue_comment", comment("/maxion status")) else { panic!() };
+    let Effect::Control(req) = route_json("issue_comment", comment("/maxion status")) else { panic!() };
     assert_eq!(req.action, ControlAction::Status);
-    assert_eq!(req.comment_id, Some(555));
-    assert_eq!((req.issue_number, req.sender_login.as_str()), (7, "alice"));
-    let Inbound::Control(req) = route_json("issue_comment", comment("/maxion cancle")) else { panic!() };
+    assert_eq!(req.comment_id, Some(CommentId(555)));
+    assert_eq!((req.issue_number, req.sender_login.as_str()), (IssueNumber(7), "alice"));
+    let Effect::Control(req) = route_json("issue_comment", comment("/maxion cancle")) else { panic!() };
     assert_eq!(req.action, ControlAction::NearMiss { word: "cancle".into(), suggestion: "cancel".into() });
 }
 
@@ -90,49 +91,49 @@ fn edits_run_only_a_command_the_old_text_did_not_have() {
     // A typo fixed around an existing command: nothing.
     assert!(matches!(
         route_json("issue_comment", edited("/maxion add tests", Some("/maxion add tests"))),
-        Inbound::Ignored(_)
+        Effect::Ignored(_)
     ));
     assert!(matches!(
         route_json("issue_comment", edited("/maxion status\n\nthanks", Some("/maxion status"))),
-        Inbound::Ignored(_)
+        Effect::Ignored(_)
     ));
     // A command added by the edit, or changed: acted on.
-    let Inbound::Run(job) = route_json("issue_comment", edited("/maxion add tests", Some("please look"))) else {
+    let Effect::Run(job) = route_json("issue_comment", edited("/maxion add tests", Some("please look"))) else {
         panic!("expected a run")
     };
     assert_eq!(job.instructions.as_deref(), Some("add tests"));
-    let Inbound::Control(req) = route_json("issue_comment", edited("/maxion cancel", Some("/maxion status"))) else {
+    let Effect::Control(req) = route_json("issue_comment", edited("/maxion cancel", Some("/maxion status"))) else {
         panic!("expected a control request")
     };
     assert_eq!(req.action, ControlAction::Cancel);
     // Changed instructions are a new run request.
     assert!(matches!(
         route_json("issue_comment", edited("/maxion use tabs", Some("/maxion use spaces"))),
-        Inbound::Run(_)
+        Effect::Run(_)
     ));
     // An edit without a previous body (title change of the issue, say) does nothing.
-    assert!(matches!(route_json("issue_comment", edited("/maxion", None)), Inbound::Ignored(_)));
+    assert!(matches!(route_json("issue_comment", edited("/maxion", None)), Effect::Ignored(_)));
 }
 
 #[test]
 fn deleted_comments_do_nothing() {
     let mut v = comment("/maxion");
     v["action"] = json!("deleted");
-    assert!(matches!(route_json("issue_comment", v), Inbound::Ignored(_)));
+    assert!(matches!(route_json("issue_comment", v), Effect::Ignored(_)));
 }
 
 #[test]
 fn removing_the_trigger_label_is_a_control_request() {
     let mut v = labeled("Maxion", "User");
     v["action"] = json!("unlabeled");
-    let Inbound::Control(req) = route_json("issues", v.clone()) else { panic!("expected a control request") };
+    let Effect::Control(req) = route_json("issues", v.clone()) else { panic!("expected a control request") };
     assert_eq!(req.action, ControlAction::Unlabeled);
-    assert_eq!((req.issue_number, req.comment_id), (7, None));
+    assert_eq!((req.issue_number, req.comment_id), (IssueNumber(7), None));
     v["label"]["name"] = json!("bug");
-    assert!(matches!(route_json("issues", v.clone()), Inbound::Ignored(_)));
+    assert!(matches!(route_json("issues", v.clone()), Effect::Ignored(_)));
     v["label"]["name"] = json!("maxion");
     v["sender"]["type"] = json!("Bot");
-    assert!(matches!(route_json("issues", v), Inbound::Ignored(_)));
+    assert!(matches!(route_json("issues", v), Effect::Ignored(_)));
 }
 
 fn check_run(action: &str, identifier: Option<&str>, external_id: &str) -> serde_json::Value {
@@ -153,24 +154,23 @@ fn check_run(action: &str, identifier: Option<&str>, external_id: &str) -> serde
 fn check_run_rerun_and_buttons_name_the_job() {
     let job = crate::jobs::JobId(31);
     let cases = [
-        (check_run("rerequested", None, "31"), ControlAction::CheckRunRetry { job }),
-        (check_run("requested_action", Some("retry"), "31"), ControlAction::CheckRunRetry { job }),
-        (check_run("requested_action", Some("cancel"), "31"), ControlAction::CheckRunCancel { job }),
+        (check_run("rerequested", None, "31"), CheckRunButton::Retry),
+        (check_run("requested_action", Some("retry"), "31"), CheckRunButton::Retry),
+        (check_run("requested_action", Some("cancel"), "31"), CheckRunButton::Cancel),
     ];
     for (payload, expected) in cases {
-        let Inbound::Control(req) = route_json("check_run", payload) else { panic!("expected a control request") };
-        assert_eq!(req.action, expected);
-        assert_eq!(req.issue_number, 0, "the ledger fills it from the job");
+        let Effect::CheckRun(req) = route_json("check_run", payload) else { panic!("expected a check-run request") };
+        assert_eq!((req.job, req.button), (job, expected));
     }
     assert!(matches!(
         route_json("check_run", check_run("requested_action", Some("explode"), "31")),
-        Inbound::Ignored(_)
+        Effect::Ignored(_)
     ));
-    assert!(matches!(route_json("check_run", check_run("rerequested", None, "not-a-job")), Inbound::Ignored(_)));
+    assert!(matches!(route_json("check_run", check_run("rerequested", None, "not-a-job")), Effect::Ignored(_)));
     let mut other = check_run("rerequested", None, "31");
     other["check_run"]["name"] = json!("ci");
-    assert!(matches!(route_json("check_run", other), Inbound::Ignored(_)));
-    assert!(matches!(route_json("check_run", check_run("created", None, "31")), Inbound::Ignored(_)));
+    assert!(matches!(route_json("check_run", other), Effect::Ignored(_)));
+    assert!(matches!(route_json("check_run", check_run("created", None, "31")), Effect::Ignored(_)));
 }
 
 #[test]
@@ -178,16 +178,16 @@ fn comments_by_bots_never_trigger() {
     let mut body = comment("/maxion");
     body["sender"]["type"] = json!("Bot");
     body["comment"]["user"]["type"] = json!("Bot");
-    assert!(matches!(route_json("issue_comment", body), Inbound::Ignored(_)));
+    assert!(matches!(route_json("issue_comment", body), Effect::Ignored(_)));
     let mut body = comment("/maxion");
     body["sender"]["login"] = json!("maxion[bot]");
-    assert!(matches!(route_json("issue_comment", body), Inbound::Ignored(_)));
+    assert!(matches!(route_json("issue_comment", body), Effect::Ignored(_)));
 }
 
 #[test]
 fn unknown_events_and_actions_are_ignored() {
-    assert!(matches!(route_json("issues", json!({"action": "typed"})), Inbound::Ignored(_)));
-    assert!(matches!(route_json("star", json!({"action": "created"})), Inbound::Ignored(_)));
+    assert!(matches!(route_json("issues", json!({"action": "typed"})), Effect::Ignored(_)));
+    assert!(matches!(route_json("star", json!({"action": "created"})), Effect::Ignored(_)));
 }
 
 #[test]
@@ -207,10 +207,10 @@ fn installation_events_are_typed() {
         "repositories": [{"id": 42, "full_name": "octo/demo"}],
         "sender": {"login": "alice", "id": 1},
     });
-    let Inbound::Installation(change) = route_json("installation", body) else { panic!() };
+    let Effect::Installation(change) = route_json("installation", body) else { panic!() };
     assert_eq!(change.action, InstallationAction::Created);
     assert_eq!(change.account_login, "octo");
-    assert_eq!(change.repos, vec![RepoBrief { id: 42, full_name: "octo/demo".into() }]);
+    assert_eq!(change.repos, vec![RepoBrief { id: RepoId(42), full_name: "octo/demo".into() }]);
 }
 
 fn pr_comment(body: &str) -> serde_json::Value {
@@ -222,22 +222,22 @@ fn pr_comment(body: &str) -> serde_json::Value {
 #[test]
 fn feedback_on_a_pull_request_is_a_follow_up() {
     let body = "/maxion rename the flag to --dry-run\n\n```sh\ntool --dry-run\n```";
-    let Inbound::Run(job) = route_json("issue_comment", pr_comment(body)) else { panic!("expected a run") };
+    let Effect::Run(job) = route_json("issue_comment", pr_comment(body)) else { panic!("expected a run") };
     assert_eq!(job.trigger, TriggerKind::FollowUp);
-    assert_eq!(job.issue_number, 7);
-    assert_eq!(job.trigger_comment_id, Some(555));
+    assert_eq!(job.issue_number, IssueNumber(7));
+    assert_eq!(job.trigger_comment_id, Some(CommentId(555)));
     assert_eq!(job.instructions.as_deref(), Some(body), "the whole comment is the feedback");
     assert_eq!(job.follow_up, Some(FollowUp { source: FeedbackSource::Comment, anchor: None }));
     // The same command on an issue is an ordinary run.
-    let Inbound::Run(job) = route_json("issue_comment", comment("/maxion rename the flag")) else { panic!() };
+    let Effect::Run(job) = route_json("issue_comment", comment("/maxion rename the flag")) else { panic!() };
     assert_eq!((job.trigger, job.follow_up), (TriggerKind::Comment, None));
 }
 
 #[test]
 fn a_pull_request_follow_up_needs_feedback_and_control_commands_still_work() {
-    assert!(matches!(route_json("issue_comment", pr_comment("/maxion")), Inbound::Ignored(_)));
-    let Inbound::Control(req) = route_json("issue_comment", pr_comment("/maxion status")) else { panic!() };
-    assert_eq!((req.action, req.issue_number), (ControlAction::Status, 7));
+    assert!(matches!(route_json("issue_comment", pr_comment("/maxion")), Effect::Ignored(_)));
+    let Effect::Control(req) = route_json("issue_comment", pr_comment("/maxion status")) else { panic!() };
+    assert_eq!((req.action, req.issue_number), (ControlAction::Status, IssueNumber(7)));
 }
 
 /// GitHub's own example of `event`'s `index`th payload, with `body` as the
@@ -255,8 +255,8 @@ fn github_example(event: &str, index: usize, text_at: &str, body: &str) -> serde
 #[test]
 fn a_review_comment_is_a_follow_up_with_its_file_line_and_hunk() {
     let v = github_example("pull_request_review_comment", 1, "comment", "/maxion use an emoji here\n\nlike :tada:");
-    let number = v["pull_request"]["number"].as_i64().expect("number");
-    let Inbound::Run(job) = route_json("pull_request_review_comment", v) else { panic!("expected a run") };
+    let number = IssueNumber(v["pull_request"]["number"].as_u64().expect("number"));
+    let Effect::Run(job) = route_json("pull_request_review_comment", v) else { panic!("expected a run") };
     assert_eq!((job.trigger, job.issue_number, job.trigger_comment_id), (TriggerKind::FollowUp, number, None));
     assert_eq!(job.instructions.as_deref(), Some("/maxion use an emoji here\n\nlike :tada:"));
     let follow_up = job.follow_up.expect("a follow-up");
@@ -269,7 +269,7 @@ fn a_review_comment_is_a_follow_up_with_its_file_line_and_hunk() {
 #[test]
 fn a_review_body_is_a_follow_up() {
     let v = github_example("pull_request_review", 0, "review", "/maxion split this into two functions");
-    let Inbound::Run(job) = route_json("pull_request_review", v) else { panic!("expected a run") };
+    let Effect::Run(job) = route_json("pull_request_review", v) else { panic!("expected a run") };
     assert_eq!(job.trigger, TriggerKind::FollowUp);
     assert_eq!(job.follow_up, Some(FollowUp { source: FeedbackSource::Review, anchor: None }));
     assert_eq!(job.instructions.as_deref(), Some("/maxion split this into two functions"));
@@ -279,14 +279,14 @@ fn a_review_body_is_a_follow_up() {
 fn reviews_without_feedback_or_by_bots_or_with_other_commands_are_ignored() {
     for body in ["Looks good", "/maxion", "/maxion status", "> /maxion quoted"] {
         let v = github_example("pull_request_review", 0, "review", body);
-        assert!(matches!(route_json("pull_request_review", v), Inbound::Ignored(_)), "{body}");
+        assert!(matches!(route_json("pull_request_review", v), Effect::Ignored(_)), "{body}");
     }
     let mut v = github_example("pull_request_review_comment", 1, "comment", "/maxion fix it");
     v["sender"]["type"] = json!("Bot");
-    assert!(matches!(route_json("pull_request_review_comment", v), Inbound::Ignored(_)));
+    assert!(matches!(route_json("pull_request_review_comment", v), Effect::Ignored(_)));
     // Only new reviews and comments: edits and dismissals do nothing.
     let v = github_example("pull_request_review_comment", 4, "comment", "/maxion fix it");
-    assert!(matches!(route_json("pull_request_review_comment", v), Inbound::Ignored(_)));
+    assert!(matches!(route_json("pull_request_review_comment", v), Effect::Ignored(_)));
     let v = github_example("pull_request_review", 1, "review", "/maxion fix it");
-    assert!(matches!(route_json("pull_request_review", v), Inbound::Ignored(_)));
+    assert!(matches!(route_json("pull_request_review", v), Effect::Ignored(_)));
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::Row;
 
-use super::model::{Job, JobEvent, JobId, NewJob};
+use super::model::{IssueNumber, Job, JobId, NewJob, RepoId};
 use super::store::{JOB_COLUMNS, Store, job_from_row, now_ms};
 
 /// Finished jobs whose run time feeds the wait estimate.
@@ -25,9 +25,6 @@ impl Store {
         .execute(&self.pool)
         .await
         .context("requesting a job's cancellation")?;
-        if done.rows_affected() == 1 {
-            self.append_event(job, &JobEvent::Info { message: format!("cancellation requested by @{by}") }).await?;
-        }
         Ok(done.rows_affected() == 1)
     }
 
@@ -44,13 +41,13 @@ impl Store {
     /// The branch of pull request `pr_number` when one of this repository's
     /// jobs opened or updated it: how Maxion tells its own pull requests
     /// from anyone else's without trusting the branch name.
-    pub async fn maxion_pull_branch(&self, repo_id: i64, pr_number: i64) -> anyhow::Result<Option<String>> {
+    pub async fn maxion_pull_branch(&self, repo_id: RepoId, pr_number: IssueNumber) -> anyhow::Result<Option<String>> {
         let row = sqlx::query(
             "SELECT branch FROM jobs WHERE repo_id = $1 AND pr_number = $2 AND branch IS NOT NULL \
              ORDER BY id DESC LIMIT 1",
         )
-        .bind(repo_id)
-        .bind(pr_number)
+        .bind(repo_id.db())
+        .bind(pr_number.db())
         .fetch_optional(&self.pool)
         .await
         .context("looking up a pull request's branch")?;
@@ -58,12 +55,16 @@ impl Store {
     }
 
     /// The newest job of an issue, whatever its state.
-    pub async fn latest_job_for_issue(&self, repo_id: i64, issue_number: i64) -> anyhow::Result<Option<Job>> {
+    pub async fn latest_job_for_issue(
+        &self,
+        repo_id: RepoId,
+        issue_number: IssueNumber,
+    ) -> anyhow::Result<Option<Job>> {
         let row = sqlx::query(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE repo_id = $1 AND issue_number = $2 ORDER BY id DESC LIMIT 1"
         ))
-        .bind(repo_id)
-        .bind(issue_number)
+        .bind(repo_id.db())
+        .bind(issue_number.db())
         .fetch_optional(&self.pool)
         .await
         .context("reading the latest job of an issue")?;

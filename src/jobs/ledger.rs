@@ -12,7 +12,7 @@
 //! transaction as the job, so a redelivery never creates a second job.
 //!
 //! A new job is created `received`, with a control request to admit it; a
-//! command is stored as a control request. The control loop (`crate::control`)
+//! command is stored as a control request. The control loop (`control`, a layer above)
 //! acts on those, so the webhook answer never waits for GitHub.
 
 use std::collections::HashSet;
@@ -24,33 +24,13 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sqlx::{Any, Row, Transaction};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::model::{JobId, NewJob, TriggerKind};
+use super::delivery::{DeliveryOutcome, Effect, InstallationAction, InstallationChange, RepoBrief};
+use super::model::{InstallationId, JobId, NewJob, TriggerKind};
 use super::request::{self, ControlAction, ControlRequest};
 use super::store::{Store, now_ms};
-use crate::intake::{InstallationAction, InstallationChange, RepoBrief};
 
 /// How many records one transaction takes at most.
 const MAX_BATCH: usize = 512;
-
-/// What a delivery does to the store, decided by intake before it is recorded.
-#[derive(Debug, Clone)]
-pub enum Effect {
-    /// Recorded with an outcome and an optional detail; nothing else changes.
-    Note {
-        outcome: &'static str,
-        detail: Option<String>,
-    },
-    Installation(InstallationChange),
-    InstallationRepos {
-        installation_id: i64,
-        added: Vec<RepoBrief>,
-        removed: Vec<RepoBrief>,
-    },
-    /// Create a job, or attach the trigger to the issue's active job.
-    Run(NewJob),
-    /// Store a request for the control loop.
-    Control(ControlRequest),
-}
 
 #[derive(Debug, Clone)]
 pub struct DeliveryRecord {
@@ -65,8 +45,7 @@ pub struct DeliveryRecord {
 pub struct Recorded {
     /// The delivery id was seen before; nothing was changed.
     pub duplicate: bool,
-    /// `job_created`, `job_triggered`, `rate_limited`, `recorded`, `ignored`, `malformed`, `command`, …
-    pub outcome: String,
+    pub outcome: DeliveryOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<JobId>,
 }
@@ -113,7 +92,7 @@ impl Ledger {
 
 async fn writer(
     store: Store,
-    limiter: DefaultKeyedRateLimiter<i64>,
+    limiter: DefaultKeyedRateLimiter<InstallationId>,
     mut rx: mpsc::Receiver<Request>,
     control_available: Arc<Notify>,
 ) {
@@ -133,10 +112,10 @@ async fn writer(
             }
         };
         // New jobs wait in `received` for the control loop, not for workers.
-        if results.iter().any(|r| {
-            matches!(r, Ok(Recorded { outcome, duplicate: false, .. })
-                if matches!(outcome.as_str(), "job_created" | "job_triggered" | "command"))
-        }) {
+        if results
+            .iter()
+            .any(|r| matches!(r, Ok(Recorded { outcome, duplicate: false, .. }) if outcome.wakes_control()))
+        {
             control_available.notify_one();
         }
         for ((_, reply), result) in batch.drain(..).zip(results) {
@@ -147,7 +126,7 @@ async fn writer(
 
 async fn write(
     store: &Store,
-    limiter: &DefaultKeyedRateLimiter<i64>,
+    limiter: &DefaultKeyedRateLimiter<InstallationId>,
     records: &[&DeliveryRecord],
 ) -> anyhow::Result<Vec<Recorded>> {
     let now = now_ms();
@@ -194,18 +173,14 @@ async fn insert_deliveries(
     sql.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
     let mut query = sqlx::query(&sql);
     for record in records {
-        let (outcome, detail) = match &record.effect {
-            Effect::Note { outcome, detail } => (*outcome, detail.clone()),
-            Effect::Installation(_) | Effect::InstallationRepos { .. } => ("recorded", None),
-            Effect::Run(_) | Effect::Control(_) => ("pending", None),
-        };
+        let (outcome, detail) = record.effect.initial();
         query = query
             .bind(record.id.clone())
             .bind(record.event.clone())
             .bind(record.action.clone())
             .bind(now)
-            .bind(outcome)
-            .bind(detail.map(|d| crate::masker::global().mask(&d)));
+            .bind(outcome.as_str())
+            .bind(detail.map(|d| crate::masker::global().mask(d)));
     }
     let rows = query.fetch_all(&mut **tx).await.context("recording deliveries")?;
     rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
@@ -217,21 +192,26 @@ async fn duplicate(tx: &mut Transaction<'static, Any>, id: &str) -> anyhow::Resu
         .fetch_one(&mut **tx)
         .await
         .context("reading a duplicate delivery")?;
-    Ok(Recorded { duplicate: true, outcome: row.try_get(0)?, job_id: row.try_get::<Option<i64>, _>(1)?.map(JobId) })
+    let text: String = row.try_get(0)?;
+    let outcome = DeliveryOutcome::parse(&text).with_context(|| format!("unknown delivery outcome {text:?}"))?;
+    Ok(Recorded { duplicate: true, outcome, job_id: row.try_get::<Option<i64>, _>(1)?.map(JobId) })
 }
 
 /// Applies a new delivery's effect; its row is already inserted.
 async fn apply(
     tx: &mut Transaction<'static, Any>,
-    limiter: &DefaultKeyedRateLimiter<i64>,
+    limiter: &DefaultKeyedRateLimiter<InstallationId>,
     record: &DeliveryRecord,
     now: i64,
 ) -> anyhow::Result<Recorded> {
+    let recorded = |outcome| Ok(Recorded { duplicate: false, outcome, job_id: None });
     match &record.effect {
-        Effect::Note { outcome, .. } => Ok(Recorded { duplicate: false, outcome: (*outcome).into(), job_id: None }),
+        Effect::Ping => recorded(DeliveryOutcome::Recorded),
+        Effect::Ignored(_) => recorded(DeliveryOutcome::Ignored),
+        Effect::Malformed(_) => recorded(DeliveryOutcome::Malformed),
         Effect::Installation(change) => {
             apply_installation(tx, change, now).await?;
-            Ok(Recorded { duplicate: false, outcome: "recorded".into(), job_id: None })
+            recorded(DeliveryOutcome::Recorded)
         }
         Effect::InstallationRepos { installation_id, added, removed } => {
             for repo in added {
@@ -239,36 +219,43 @@ async fn apply(
             }
             for repo in removed {
                 sqlx::query("DELETE FROM installation_repositories WHERE installation_id = $1 AND repo_id = $2")
-                    .bind(*installation_id)
-                    .bind(repo.id)
+                    .bind(installation_id.db())
+                    .bind(repo.id.db())
                     .execute(&mut **tx)
                     .await?;
             }
-            Ok(Recorded { duplicate: false, outcome: "recorded".into(), job_id: None })
+            recorded(DeliveryOutcome::Recorded)
         }
         Effect::Run(job) => {
             let (outcome, job_id) = run_trigger(tx, limiter, job, now).await?;
-            sqlx::query("UPDATE deliveries SET outcome = $1, job_id = $2 WHERE id = $3")
-                .bind(outcome)
-                .bind(job_id.map(|j| j.0))
-                .bind(&record.id)
-                .execute(&mut **tx)
-                .await
-                .context("recording a delivery's outcome")?;
-            Ok(Recorded { duplicate: false, outcome: outcome.into(), job_id })
+            set_outcome(tx, &record.id, outcome, job_id).await
         }
         Effect::Control(req) => {
-            let (outcome, job_id) = request::record(tx, &record.id, req, now).await?;
-            sqlx::query("UPDATE deliveries SET outcome = $1, job_id = $2 WHERE id = $3")
-                .bind(outcome)
-                .bind(job_id.map(|j| j.0))
-                .bind(&record.id)
-                .execute(&mut **tx)
-                .await
-                .context("recording a delivery's outcome")?;
-            Ok(Recorded { duplicate: false, outcome: outcome.into(), job_id })
+            let outcome = request::record(tx, &record.id, req, now).await?;
+            set_outcome(tx, &record.id, outcome, None).await
+        }
+        Effect::CheckRun(req) => {
+            let (outcome, job_id) = request::record_check_run(tx, &record.id, req, now).await?;
+            set_outcome(tx, &record.id, outcome, job_id).await
         }
     }
+}
+
+/// Replaces a new delivery's `pending` outcome with what applying it did.
+async fn set_outcome(
+    tx: &mut Transaction<'static, Any>,
+    delivery_id: &str,
+    outcome: DeliveryOutcome,
+    job_id: Option<JobId>,
+) -> anyhow::Result<Recorded> {
+    sqlx::query("UPDATE deliveries SET outcome = $1, job_id = $2 WHERE id = $3")
+        .bind(outcome.as_str())
+        .bind(job_id.map(|j| j.0))
+        .bind(delivery_id)
+        .execute(&mut **tx)
+        .await
+        .context("recording a delivery's outcome")?;
+    Ok(Recorded { duplicate: false, outcome, job_id })
 }
 
 /// Creates a `received` job and asks the control loop to admit it, or
@@ -276,25 +263,25 @@ async fn apply(
 /// for a reply with that job's status).
 async fn run_trigger(
     tx: &mut Transaction<'static, Any>,
-    limiter: &DefaultKeyedRateLimiter<i64>,
+    limiter: &DefaultKeyedRateLimiter<InstallationId>,
     job: &NewJob,
     now: i64,
-) -> anyhow::Result<(&'static str, Option<JobId>)> {
+) -> anyhow::Result<(DeliveryOutcome, Option<JobId>)> {
     let active = super::store::active_job_id(tx, job.repo.id, job.issue_number).await?;
     let (outcome, id) = match active {
         Some(id) => {
             super::store::insert_trigger(tx, id, job, now).await?;
-            ("job_triggered", id)
+            (DeliveryOutcome::JobTriggered, id)
         }
         None => {
             if limiter.check_key(&job.installation_id).is_err() {
-                return Ok(("rate_limited", None));
+                return Ok((DeliveryOutcome::RateLimited, None));
             }
-            ("job_created", super::store::insert_received_job(tx, job, now).await?)
+            (DeliveryOutcome::JobCreated, super::store::insert_received_job(tx, job, now).await?)
         }
     };
     let action = match outcome {
-        "job_created" => Some(ControlAction::Admit { job: id }),
+        DeliveryOutcome::JobCreated => Some(ControlAction::Admit { job: id }),
         _ if matches!(job.trigger, TriggerKind::Comment | TriggerKind::FollowUp) => {
             Some(ControlAction::AlreadyActive { job: id })
         }
@@ -326,7 +313,7 @@ async fn apply_installation(
          ON CONFLICT (id) DO UPDATE SET account_login = excluded.account_login, account_id = excluded.account_id, \
          updated_at = excluded.updated_at",
     )
-    .bind(change.installation_id)
+    .bind(change.installation_id.db())
     .bind(&change.account_login)
     .bind(change.account_id)
     .bind(now)
@@ -341,12 +328,12 @@ async fn apply_installation(
     sqlx::query("UPDATE installations SET suspended_at = $1, deleted_at = $2 WHERE id = $3")
         .bind(suspended)
         .bind(deleted)
-        .bind(change.installation_id)
+        .bind(change.installation_id.db())
         .execute(&mut **tx)
         .await?;
     if change.action == InstallationAction::Deleted {
         sqlx::query("DELETE FROM installation_repositories WHERE installation_id = $1")
-            .bind(change.installation_id)
+            .bind(change.installation_id.db())
             .execute(&mut **tx)
             .await?;
     }
@@ -358,15 +345,15 @@ async fn apply_installation(
 
 async fn add_installation_repo(
     tx: &mut Transaction<'static, Any>,
-    installation_id: i64,
+    installation_id: InstallationId,
     repo: &RepoBrief,
 ) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO installation_repositories (installation_id, repo_id, full_name) VALUES ($1, $2, $3) \
          ON CONFLICT (installation_id, repo_id) DO UPDATE SET full_name = excluded.full_name",
     )
-    .bind(installation_id)
-    .bind(repo.id)
+    .bind(installation_id.db())
+    .bind(repo.id.db())
     .bind(&repo.full_name)
     .execute(&mut **tx)
     .await

@@ -1,15 +1,18 @@
 //! Jobs: the model and state machine (`model`), the durable store (`store`),
-//! and the delivery ledger that records webhooks and creates jobs (`ledger`).
+//! what a webhook delivery means (`delivery`) and the ledger that records it
+//! and creates jobs (`ledger`), and the control loop's requests (`request`).
 
 mod control_store;
+pub mod delivery;
 pub mod ledger;
 pub mod model;
 pub mod redelivery_store;
 pub mod request;
 pub mod store;
 
-pub use ledger::{DeliveryRecord, Effect, JobRate, Ledger, Recorded};
+pub use delivery::{DeliveryOutcome, Effect, InstallationAction, InstallationChange, RepoBrief, StoredDelivery};
+pub use ledger::{DeliveryRecord, JobRate, Ledger, Recorded};
 pub use model::*;
 pub use redelivery_store::{RedeliveryOutcome, RedeliveryRecord};
-pub use request::{ClaimedRequest, ControlAction, ControlRequest};
+pub use request::{CheckRunButton, CheckRunRequest, ClaimedRequest, ControlAction, ControlOutcome, ControlRequest};
 pub use store::{Backend, Store};

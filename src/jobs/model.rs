@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::github::{CommentId, InstallationId, IssueNumber, RepoId};
+
 /// A job's id in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -131,7 +133,7 @@ impl TriggerKind {
 /// The repository a job works on, as the webhook described it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepoRef {
-    pub id: i64,
+    pub id: RepoId,
     /// `owner/name`.
     pub full_name: String,
     pub clone_url: String,
@@ -148,13 +150,13 @@ impl RepoRef {
 /// Everything needed to create a job; built by intake from a trigger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewJob {
-    pub installation_id: i64,
+    pub installation_id: InstallationId,
     pub repo: RepoRef,
-    pub issue_number: i64,
+    pub issue_number: IssueNumber,
     pub issue_title: String,
     pub trigger: TriggerKind,
     /// The comment that triggered the job (for the `eyes` reaction), if any.
-    pub trigger_comment_id: Option<i64>,
+    pub trigger_comment_id: Option<CommentId>,
     pub sender_login: String,
     pub sender_id: i64,
     /// Extra instructions from `/maxion <text>` (for a follow-up, the feedback).
@@ -213,16 +215,15 @@ pub struct Job {
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The branch the job pushed and the pull request it opened or updated.
     pub branch: Option<String>,
-    pub pr_number: Option<i64>,
+    pub pr_number: Option<IssueNumber>,
+    /// The status comment posted when the job was admitted; the job edits it by id.
+    #[serde(skip)]
+    pub status_comment_id: Option<CommentId>,
 }
 
-/// Which output stream a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutputStream {
-    Stdout,
-    Stderr,
-}
+/// Which output stream a line came from (the sandbox's own type: stdout,
+/// stderr, or a notice Maxion wrote into the output, like bytes dropped).
+pub use crate::sandbox::OutputStream;
 
 /// One entry of a job's append-only event log. Text fields are masked
 /// before they are stored.

@@ -1,4 +1,4 @@
-//! Control requests: what the control loop (`crate::control`) must act on —
+//! Control requests: what the control loop (`control`, a layer above) must act on —
 //! admitting a new job, a `/maxion` command, a label removal, a check-run
 //! button. Intake describes them; the ledger stores them in the same
 //! transaction as their delivery; the control loop claims them in order per
@@ -11,7 +11,8 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row, Transaction};
 
-use super::model::{JobId, RepoRef};
+use super::delivery::DeliveryOutcome;
+use super::model::{CommentId, InstallationId, IssueNumber, JobId, RepoId, RepoRef};
 use super::store::{Backend, Store, now_ms};
 
 /// What is asked.
@@ -54,13 +55,82 @@ impl ControlAction {
     pub fn needs_permission(&self) -> bool {
         !matches!(self, ControlAction::Status | ControlAction::Help | ControlAction::NearMiss { .. })
     }
+}
 
-    /// The job a check-run event names, which the ledger resolves to its issue.
-    pub fn check_run_job(&self) -> Option<JobId> {
+/// What the control loop did with a request; stored in `control_requests.outcome`
+/// (the per-person reply limits count these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlOutcome {
+    /// The job passed the permission check and is queued.
+    Admitted,
+    /// The job's request was handled before (a repeated attempt found it past `received`).
+    Skipped,
+    /// Feedback on a pull request Maxion did not open: replied, job refused.
+    NotMaxionsPullRequest,
+    /// The sender lacked the permission: one reply.
+    Refused,
+    /// Refused again within the window: no second reply.
+    RefusedSilently,
+    /// Answered with a reply.
+    Replied,
+    /// Answered someone below the required permission (an open command).
+    RepliedToOutsider,
+    /// Someone below the required permission reached the reply limit: no reply.
+    Silenced,
+    Cancelled,
+    Retried,
+    /// Nothing to do (nothing active to cancel, a running job left alone).
+    Nothing,
+    /// The job the request named no longer exists.
+    Gone,
+    /// Failed on every attempt.
+    Failed,
+}
+
+impl ControlOutcome {
+    pub const ALL: [ControlOutcome; 13] = [
+        ControlOutcome::Admitted,
+        ControlOutcome::Skipped,
+        ControlOutcome::NotMaxionsPullRequest,
+        ControlOutcome::Refused,
+        ControlOutcome::RefusedSilently,
+        ControlOutcome::Replied,
+        ControlOutcome::RepliedToOutsider,
+        ControlOutcome::Silenced,
+        ControlOutcome::Cancelled,
+        ControlOutcome::Retried,
+        ControlOutcome::Nothing,
+        ControlOutcome::Gone,
+        ControlOutcome::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
-            ControlAction::CheckRunRetry { job } | ControlAction::CheckRunCancel { job } => Some(*job),
-            _ => None,
+            ControlOutcome::Admitted => "admitted",
+            ControlOutcome::Skipped => "skipped",
+            ControlOutcome::NotMaxionsPullRequest => "not_maxions_pull_request",
+            ControlOutcome::Refused => "refused",
+            ControlOutcome::RefusedSilently => "refused_silently",
+            ControlOutcome::Replied => "replied",
+            ControlOutcome::RepliedToOutsider => "replied_to_outsider",
+            ControlOutcome::Silenced => "silenced",
+            ControlOutcome::Cancelled => "cancelled",
+            ControlOutcome::Retried => "retried",
+            ControlOutcome::Nothing => "nothing",
+            ControlOutcome::Gone => "gone",
+            ControlOutcome::Failed => "failed",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ControlOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -68,13 +138,12 @@ impl ControlAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlRequest {
     pub action: ControlAction,
-    pub installation_id: i64,
+    pub installation_id: InstallationId,
     pub repo: RepoRef,
-    /// For check-run events intake does not know it; the ledger fills it from the job.
-    pub issue_number: i64,
+    pub issue_number: IssueNumber,
     pub issue_title: String,
     /// The comment that asked, if a comment did.
-    pub comment_id: Option<i64>,
+    pub comment_id: Option<CommentId>,
     pub sender_login: String,
     pub sender_id: i64,
 }
@@ -101,8 +170,8 @@ pub(crate) async fn insert(
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(delivery_id)
-    .bind(request.repo.id)
-    .bind(request.issue_number)
+    .bind(request.repo.id.db())
+    .bind(request.issue_number.db())
     .bind(&request.sender_login)
     .bind(serde_json::to_string(request)?)
     .bind(now)
@@ -112,28 +181,69 @@ pub(crate) async fn insert(
     Ok(())
 }
 
-/// Stores a control request. A check-run event names a job, not an issue:
-/// the job (of the same repository) says which issue it is about.
+/// GitHub's "Re-run" or a button on Maxion's check run. It names a job, not
+/// an issue: the ledger finds the job (of the same repository) and stores a
+/// [`ControlRequest`] for that job's issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRunRequest {
+    pub job: JobId,
+    pub button: CheckRunButton,
+    pub installation_id: InstallationId,
+    pub repo: RepoRef,
+    pub sender_login: String,
+    pub sender_id: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckRunButton {
+    /// "Re-run" or the `Retry` button.
+    Retry,
+    Cancel,
+}
+
+/// Stores a control request.
 pub(crate) async fn record(
     tx: &mut Transaction<'static, Any>,
     delivery_id: &str,
     req: &ControlRequest,
     now: i64,
-) -> anyhow::Result<(&'static str, Option<JobId>)> {
-    let Some(job) = req.action.check_run_job() else {
-        insert(tx, delivery_id, req, now).await?;
-        return Ok(("command", None));
-    };
+) -> anyhow::Result<DeliveryOutcome> {
+    insert(tx, delivery_id, req, now).await?;
+    Ok(DeliveryOutcome::Command)
+}
+
+/// Stores the request a check-run event makes, for its job's issue; a job
+/// that does not exist (in that repository) makes the delivery `ignored`.
+pub(crate) async fn record_check_run(
+    tx: &mut Transaction<'static, Any>,
+    delivery_id: &str,
+    req: &CheckRunRequest,
+    now: i64,
+) -> anyhow::Result<(DeliveryOutcome, Option<JobId>)> {
     let row = sqlx::query("SELECT issue_number, issue_title FROM jobs WHERE id = $1 AND repo_id = $2")
-        .bind(job.0)
-        .bind(req.repo.id)
+        .bind(req.job.0)
+        .bind(req.repo.id.db())
         .fetch_optional(&mut **tx)
         .await
         .context("looking up a check run's job")?;
-    let Some(row) = row else { return Ok(("ignored", None)) };
-    let req = ControlRequest { issue_number: row.try_get(0)?, issue_title: row.try_get(1)?, ..req.clone() };
-    insert(tx, delivery_id, &req, now).await?;
-    Ok(("command", Some(job)))
+    let Some(row) = row else { return Ok((DeliveryOutcome::Ignored, None)) };
+    let job = req.job;
+    let action = match req.button {
+        CheckRunButton::Retry => ControlAction::CheckRunRetry { job },
+        CheckRunButton::Cancel => ControlAction::CheckRunCancel { job },
+    };
+    let request = ControlRequest {
+        action,
+        installation_id: req.installation_id,
+        repo: req.repo.clone(),
+        issue_number: IssueNumber::try_from(row.try_get::<i64, _>(0)?).context("a stored issue number")?,
+        issue_title: row.try_get(1)?,
+        comment_id: None,
+        sender_login: req.sender_login.clone(),
+        sender_id: req.sender_id,
+    };
+    insert(tx, delivery_id, &request, now).await?;
+    Ok((DeliveryOutcome::Command, Some(job)))
 }
 
 impl Store {
@@ -184,14 +294,14 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Marks a request done with its outcome (`admitted`, `refused`, `replied`, …).
-    pub async fn finish_control_request(&self, id: i64, outcome: &str) -> anyhow::Result<()> {
+    /// Marks a request done with its outcome.
+    pub async fn finish_control_request(&self, id: i64, outcome: ControlOutcome) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE control_requests SET processed_at = $1, outcome = $2, lease_owner = NULL, lease_until = NULL \
              WHERE id = $3",
         )
         .bind(now_ms())
-        .bind(outcome)
+        .bind(outcome.as_str())
         .bind(id)
         .execute(&self.pool)
         .await
@@ -216,20 +326,20 @@ impl Store {
     /// since `since_ms` (for the per-person reply limits).
     pub async fn recent_outcomes(
         &self,
-        repo_id: i64,
-        issue_number: i64,
+        repo_id: RepoId,
+        issue_number: IssueNumber,
         sender: &str,
-        outcome: &str,
+        outcome: ControlOutcome,
         since_ms: i64,
     ) -> anyhow::Result<i64> {
         let row = sqlx::query(
             "SELECT COUNT(*) FROM control_requests WHERE repo_id = $1 AND issue_number = $2 \
              AND sender_login = $3 AND outcome = $4 AND processed_at >= $5",
         )
-        .bind(repo_id)
-        .bind(issue_number)
+        .bind(repo_id.db())
+        .bind(issue_number.db())
         .bind(sender)
-        .bind(outcome)
+        .bind(outcome.as_str())
         .bind(since_ms)
         .fetch_one(&self.pool)
         .await
@@ -238,12 +348,19 @@ impl Store {
     }
 
     /// The control request a delivery created: `(processed, outcome)`.
-    pub async fn control_outcome(&self, delivery_id: &str) -> anyhow::Result<Option<(bool, Option<String>)>> {
+    pub async fn control_outcome(&self, delivery_id: &str) -> anyhow::Result<Option<(bool, Option<ControlOutcome>)>> {
         let row = sqlx::query("SELECT processed_at, outcome FROM control_requests WHERE delivery_id = $1")
             .bind(delivery_id)
             .fetch_optional(&self.pool)
             .await
             .context("reading a control request")?;
-        row.map(|r| Ok((r.try_get::<Option<i64>, _>(0)?.is_some(), r.try_get(1)?))).transpose()
+        let Some(r) = row else { return Ok(None) };
+        let outcome = match r.try_get::<Option<String>, _>(1)? {
+            Some(text) => {
+                Some(ControlOutcome::parse(&text).with_context(|| format!("unknown control outcome {text:?}"))?)
+            }
+            None => None,
+        };
+        Ok(Some((r.try_get::<Option<i64>, _>(0)?.is_some(), outcome)))
     }
 }

@@ -15,7 +15,10 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
-use super::model::{FollowUp, Job, JobEvent, JobId, JobState, NewJob, RepoRef, StoredEvent, TriggerKind};
+use super::delivery::{DeliveryOutcome, StoredDelivery};
+use super::model::{
+    CommentId, FollowUp, IssueNumber, Job, JobEvent, JobId, JobState, NewJob, RepoId, RepoRef, StoredEvent, TriggerKind,
+};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +38,7 @@ pub struct Store {
 pub(crate) const JOB_COLUMNS: &str = "id, state, installation_id, repo_id, repo_full_name, clone_url, \
     default_branch, issue_number, issue_title, trigger_kind, trigger_comment_id, sender_login, sender_id, \
     instructions, delivery_id, attempts, step, error, created_at, updated_at, started_at, finished_at, branch, pr_number, \
-    follow_up";
+    follow_up, status_comment_id";
 
 impl Store {
     /// Connects (creating a SQLite file if it is missing). Does not migrate.
@@ -138,13 +141,17 @@ impl Store {
     }
 
     /// The active (received, queued or running) job for an issue, if any.
-    pub async fn active_job_for_issue(&self, repo_id: i64, issue_number: i64) -> anyhow::Result<Option<Job>> {
+    pub async fn active_job_for_issue(
+        &self,
+        repo_id: RepoId,
+        issue_number: IssueNumber,
+    ) -> anyhow::Result<Option<Job>> {
         let row = sqlx::query(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE repo_id = $1 AND issue_number = $2 \
              AND state IN ('received', 'queued', 'running')"
         ))
-        .bind(repo_id)
-        .bind(issue_number)
+        .bind(repo_id.db())
+        .bind(issue_number.db())
         .fetch_optional(&self.pool)
         .await
         .context("reading the active job of an issue")?;
@@ -237,12 +244,14 @@ impl Store {
     /// Finds running jobs whose instance is gone — held by `owner` (this
     /// instance, at start-up) or with an expired lease — and requeues each
     /// once more if it has attempts left, else fails it as "interrupted".
-    /// A job someone asked to cancel is cancelled instead. Returns the jobs it
-    /// requeued and the jobs it ended.
+    /// A job someone asked to cancel is cancelled instead, with the reason
+    /// `cancelled_reason(login)` (the store keeps data; the caller words it).
+    /// Returns the jobs it requeued and the jobs it ended.
     pub async fn recover_interrupted(
         &self,
         owner: Option<&str>,
         max_attempts: i64,
+        cancelled_reason: fn(&str) -> String,
     ) -> anyhow::Result<(Vec<JobId>, Vec<JobId>)> {
         let now = now_ms();
         let rows = sqlx::query(
@@ -261,7 +270,7 @@ impl Store {
             // Someone asked to cancel it before its instance died: it ends
             // cancelled rather than running again.
             if let Some(by) = row.try_get::<Option<String>, _>(2)? {
-                let reason = crate::report::text::cancelled_by(&by);
+                let reason = cancelled_reason(&by);
                 if self.transition(id, JobState::Running, JobState::Cancelled, Some(&reason)).await? {
                     failed.push(id);
                 }
@@ -390,10 +399,10 @@ impl Store {
     }
 
     /// Records the branch a job pushed and the pull request it opened or updated.
-    pub async fn set_pull_request(&self, job: JobId, branch: &str, pr_number: i64) -> anyhow::Result<()> {
+    pub async fn set_pull_request(&self, job: JobId, branch: &str, pr_number: IssueNumber) -> anyhow::Result<()> {
         sqlx::query("UPDATE jobs SET branch = $1, pr_number = $2, updated_at = $3 WHERE id = $4")
             .bind(branch)
-            .bind(pr_number)
+            .bind(pr_number.db())
             .bind(now_ms())
             .bind(job.0)
             .execute(&self.pool)
@@ -402,14 +411,33 @@ impl Store {
         Ok(())
     }
 
-    /// The delivery record of a webhook delivery: `(event, action, outcome, job id)`.
-    pub async fn delivery(&self, id: &str) -> anyhow::Result<Option<(String, Option<String>, String, Option<i64>)>> {
+    /// The status comment a job's status is shown in (posted at admission).
+    pub async fn set_status_comment(&self, job: JobId, comment: CommentId) -> anyhow::Result<()> {
+        sqlx::query("UPDATE jobs SET status_comment_id = $1 WHERE id = $2")
+            .bind(comment.db())
+            .bind(job.0)
+            .execute(&self.pool)
+            .await
+            .context("recording a job's status comment")?;
+        Ok(())
+    }
+
+    /// The delivery record of a webhook delivery.
+    pub async fn delivery(&self, id: &str) -> anyhow::Result<Option<StoredDelivery>> {
         let row = sqlx::query("SELECT event, action, outcome, job_id FROM deliveries WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
             .context("reading a delivery")?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).transpose()
+        let Some(r) = row else { return Ok(None) };
+        let outcome: String = r.try_get(2)?;
+        Ok(Some(StoredDelivery {
+            event: r.try_get(0)?,
+            action: r.try_get(1)?,
+            outcome: DeliveryOutcome::parse(&outcome)
+                .with_context(|| format!("unknown delivery outcome {outcome:?}"))?,
+            job_id: r.try_get::<Option<i64>, _>(3)?.map(JobId),
+        }))
     }
 
     /// Installations known to the store: `(id, account, suspended, deleted)`.
@@ -445,17 +473,17 @@ pub(crate) fn job_from_row(r: &AnyRow) -> anyhow::Result<Job> {
         id: JobId(r.try_get(0)?),
         state: JobState::parse(&state).with_context(|| format!("unknown job state {state:?} in the store"))?,
         spec: NewJob {
-            installation_id: r.try_get(2)?,
+            installation_id: id_at(r, 2)?,
             repo: RepoRef {
-                id: r.try_get(3)?,
+                id: id_at(r, 3)?,
                 full_name: r.try_get(4)?,
                 clone_url: r.try_get(5)?,
                 default_branch: r.try_get(6)?,
             },
-            issue_number: r.try_get(7)?,
+            issue_number: id_at(r, 7)?,
             issue_title: r.try_get(8)?,
             trigger: TriggerKind::parse(&trigger).with_context(|| format!("unknown trigger {trigger:?}"))?,
-            trigger_comment_id: r.try_get(10)?,
+            trigger_comment_id: opt_id_at(r, 10)?,
             sender_login: r.try_get(11)?,
             sender_id: r.try_get(12)?,
             instructions: r.try_get(13)?,
@@ -470,8 +498,24 @@ pub(crate) fn job_from_row(r: &AnyRow) -> anyhow::Result<Job> {
         started_at: r.try_get::<Option<i64>, _>(20)?.map(from_ms),
         finished_at: r.try_get::<Option<i64>, _>(21)?.map(from_ms),
         branch: r.try_get(22)?,
-        pr_number: r.try_get(23)?,
+        pr_number: opt_id_at(r, 23)?,
+        status_comment_id: opt_id_at(r, 25)?,
     })
+}
+
+/// A GitHub id (non-negative) from an integer column.
+fn id_at<T: TryFrom<i64>>(r: &AnyRow, index: usize) -> anyhow::Result<T> {
+    let v: i64 = r.try_get(index)?;
+    T::try_from(v).map_err(|_| anyhow::anyhow!("a negative GitHub id ({v}) in column {index}"))
+}
+
+fn opt_id_at<T: TryFrom<i64>>(r: &AnyRow, index: usize) -> anyhow::Result<Option<T>> {
+    match r.try_get::<Option<i64>, _>(index)? {
+        Some(v) => {
+            T::try_from(v).map(Some).map_err(|_| anyhow::anyhow!("a negative GitHub id ({v}) in column {index}"))
+        }
+        None => Ok(None),
+    }
 }
 
 /// The stored `follow_up` column (JSON) of a job.
@@ -482,14 +526,14 @@ fn follow_up_from(text: Option<String>) -> anyhow::Result<Option<FollowUp>> {
 /// The issue's active (`received`, `queued` or `running`) job, if any.
 pub(crate) async fn active_job_id(
     conn: &mut sqlx::AnyConnection,
-    repo_id: i64,
-    issue_number: i64,
+    repo_id: RepoId,
+    issue_number: IssueNumber,
 ) -> anyhow::Result<Option<JobId>> {
     let row = sqlx::query(
         "SELECT id FROM jobs WHERE repo_id = $1 AND issue_number = $2 AND state IN ('received', 'queued', 'running')",
     )
-    .bind(repo_id)
-    .bind(issue_number)
+    .bind(repo_id.db())
+    .bind(issue_number.db())
     .fetch_optional(conn)
     .await
     .context("looking for the issue's active job")?;
@@ -512,15 +556,15 @@ pub(crate) async fn insert_received_job(
          delivery_id, created_at, updated_at, follow_up) \
          VALUES ('received', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) RETURNING id",
     )
-    .bind(job.installation_id)
-    .bind(job.repo.id)
+    .bind(job.installation_id.db())
+    .bind(job.repo.id.db())
     .bind(&job.repo.full_name)
     .bind(&job.repo.clone_url)
     .bind(&job.repo.default_branch)
-    .bind(job.issue_number)
+    .bind(job.issue_number.db())
     .bind(&job.issue_title)
     .bind(job.trigger.as_str())
-    .bind(job.trigger_comment_id)
+    .bind(job.trigger_comment_id.map(CommentId::db))
     .bind(&job.sender_login)
     .bind(job.sender_id)
     .bind(job.instructions.clone())

@@ -7,7 +7,7 @@
 //! [`MaskStream`] applies it to output arriving in arbitrary byte chunks,
 //! holding back just enough to catch a secret split across chunks.
 //! [`Secrets`] is the process-wide registry behind [`global`], read by the
-//! log writer in `crate::telemetry` and by the job store.
+//! log writer in `telemetry` and by the job store.
 //!
 //! This module touches nothing outside memory: no I/O, no logging (a log
 //! call from here could recurse into the masking log writer).

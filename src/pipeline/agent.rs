@@ -3,6 +3,8 @@
 //! `/workspace`; the prompt is a file named by `$MAXION_PROMPT_FILE` (never
 //! argv, which `ps` and `docker inspect` show). Pure; touches nothing.
 
+use crate::config::AgentKind;
+
 /// A resolved agent: its profile name (shown in the PR body) and command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentProfile {
@@ -11,19 +13,17 @@ pub struct AgentProfile {
 }
 
 impl AgentProfile {
-    /// The profile for `name`; `custom` needs `custom_command`. `None` for an
-    /// unknown name or a custom profile without a command.
-    pub fn resolve(name: &str, custom_command: Option<&str>) -> Option<AgentProfile> {
+    /// How `kind` is started.
+    pub fn for_kind(kind: &AgentKind) -> AgentProfile {
         // The built-in agents read the prompt on stdin in their one-shot modes,
         // which keeps it off the command line.
-        let command = match name {
-            "pi" => "pi --print < \"$MAXION_PROMPT_FILE\"".to_owned(),
-            "claude-code" => "claude -p --dangerously-skip-permissions < \"$MAXION_PROMPT_FILE\"".to_owned(),
-            "codex" => "codex exec --full-auto - < \"$MAXION_PROMPT_FILE\"".to_owned(),
-            "custom" => custom_command.filter(|c| !c.trim().is_empty())?.to_owned(),
-            _ => return None,
+        let command = match kind {
+            AgentKind::Pi => "pi --print < \"$MAXION_PROMPT_FILE\"".to_owned(),
+            AgentKind::ClaudeCode => "claude -p --dangerously-skip-permissions < \"$MAXION_PROMPT_FILE\"".to_owned(),
+            AgentKind::Codex => "codex exec --full-auto - < \"$MAXION_PROMPT_FILE\"".to_owned(),
+            AgentKind::Custom { command } => command.clone(),
         };
-        Some(AgentProfile { name: name.to_owned(), command })
+        AgentProfile { name: kind.name().to_owned(), command }
     }
 
     /// The argv of the agent exec.
@@ -37,13 +37,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn profiles_resolve_and_keep_the_prompt_off_argv() {
-        for name in ["pi", "claude-code", "codex"] {
-            let p = AgentProfile::resolve(name, None).unwrap();
-            assert!(p.command.contains("$MAXION_PROMPT_FILE"), "{name}");
+    fn profiles_keep_the_prompt_off_argv() {
+        for kind in [AgentKind::Pi, AgentKind::ClaudeCode, AgentKind::Codex] {
+            let p = AgentProfile::for_kind(&kind);
+            assert!(p.command.contains("$MAXION_PROMPT_FILE"), "{kind:?}");
+            assert_eq!(p.name, kind.name());
         }
-        assert_eq!(AgentProfile::resolve("custom", Some("run-agent")).unwrap().argv(), ["sh", "-c", "run-agent"]);
-        assert!(AgentProfile::resolve("custom", None).is_none());
-        assert!(AgentProfile::resolve("gpt", None).is_none());
+        let custom = AgentKind::Custom { command: "run-agent".into() };
+        assert_eq!(AgentProfile::for_kind(&custom).argv(), ["sh", "-c", "run-agent"]);
     }
 }

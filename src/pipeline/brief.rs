@@ -1,5 +1,5 @@
 //! The brief: the one complete prompt the coding agent gets, built before the
-//! sandbox starts (issue #5 §2).
+//! sandbox starts.
 //!
 //! Two halves, kept apart so the second is testable without a network:
 //! - GATHER ([`gather`]): async, through [`crate::github::RepoClient`], at the
@@ -20,6 +20,7 @@ mod tree;
 use serde::{Deserialize, Serialize};
 
 use super::detect::CommandPlan;
+use crate::github::IssueNumber;
 
 pub use assemble::assemble;
 pub use fix::{VerifyFailure, fix_prompt, task_summary};
@@ -77,7 +78,7 @@ pub struct PullRequestState {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueText {
-    pub number: u64,
+    pub number: IssueNumber,
     pub title: String,
     pub body: String,
     pub labels: Vec<String>,
@@ -121,7 +122,7 @@ pub struct FileText {
 /// A related issue or pull request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelatedEntry {
-    pub number: u64,
+    pub number: IssueNumber,
     pub title: String,
     pub state: String,
     pub is_pull_request: bool,

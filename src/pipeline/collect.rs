@@ -1,5 +1,5 @@
 //! Bringing the agent's work back from the sandbox onto the host working
-//! copy, before SHIP commits it. Part of the pipeline (issue #5 §3).
+//! copy, before SHIP commits it. Part of the pipeline.
 //!
 //! Fast path: the sandbox's own git lists the paths that differ from the
 //! base commit, and only those files come out (a one-file change in a

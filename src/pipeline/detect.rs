@@ -1,7 +1,7 @@
 //! Guesses a repository's setup and verification commands from its file tree
 //! and a few small files ([`PROBE_FILES`]: `package.json`, `Cargo.toml`,
 //! `pyproject.toml`, `Makefile`, ...). Used when the repository configures no
-//! commands of its own (issue #6 reads the configured ones).
+//! commands of its own.
 //!
 //! Pure: the caller fetches the files; nothing here touches the network or disk.
 //! Only the repository root is considered: a monorepo's packages are for the
@@ -15,28 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const PROBE_FILES: &[&str] =
     &["package.json", "Cargo.toml", "pyproject.toml", "setup.cfg", "tox.ini", "Makefile", "makefile", "GNUmakefile"];
 
-/// What a command is for; verification runs in this order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CommandKind {
-    Setup,
-    Lint,
-    Typecheck,
-    Build,
-    Test,
-}
-
-impl CommandKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CommandKind::Setup => "setup",
-            CommandKind::Lint => "lint",
-            CommandKind::Typecheck => "typecheck",
-            CommandKind::Build => "build",
-            CommandKind::Test => "test",
-        }
-    }
-}
+pub use crate::repoconfig::CommandKind;
 
 /// One shell command, run in `/workspace`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! Git on the host (issue #5 §3): the mirror cache, the job's working copy,
+//! Git on the host: the mirror cache, the job's working copy,
 //! commit and push. The sandbox never sees a token; git runs here, as the
 //! system `git` binary, with the installation token in the environment of
 //! the one process that needs it (see `runner.rs`).

@@ -1,4 +1,4 @@
-//! The job steps: setup, implement, verify, fix, ship (issue #5).
+//! The job steps: setup, implement, verify, fix, ship.
 
 pub mod agent;
 pub mod brief;

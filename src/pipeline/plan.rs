@@ -1,4 +1,4 @@
-//! The job's plan from the repository's `.github/maxion.yml` (issue #6 §4):
+//! The job's plan from the repository's `.github/maxion.yml`:
 //! read it at the commit the job works on, resolve it within the operator's
 //! bounds (reporting clamps), and fold it into the brief's input so the
 //! brief lists exactly the commands the job runs.
@@ -96,7 +96,7 @@ mod tests {
     use super::*;
     use crate::pipeline::brief::{BriefInput, Gathered, Limits, assemble};
     use crate::pipeline::detect::{CommandKind, CommandPlan};
-    use crate::repoconfig::{Bounds, Network, parse, resolve};
+    use crate::repoconfig::{Bounds, NetworkMode, parse, resolve};
 
     fn gathered() -> Gathered {
         let detected = CommandPlan {
@@ -122,8 +122,8 @@ mod tests {
 
     fn bounds() -> Bounds {
         Bounds {
-            default_network: Network::None,
-            allowed_networks: vec![Network::None],
+            default_network: NetworkMode::None,
+            allowed_networks: vec![NetworkMode::None],
             default_job_timeout: Duration::from_secs(1800),
             max_job_timeout: Duration::from_secs(3600),
             default_step_timeout: Duration::from_secs(900),

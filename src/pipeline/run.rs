@@ -1,4 +1,4 @@
-//! The pipeline of one job (issue #5): status comment (posted at admission), brief, host git,
+//! The pipeline of one job: status comment (posted at admission), brief, host git,
 //! sandbox (setup, agent), verify with fix rounds, ship (commit and push from
 //! the host, open or reuse the PR). [`run_job`] is what the worker pool runs;
 //! every dependency comes in through [`PipelineContext`].
@@ -19,11 +19,11 @@ use super::detect::{CommandKind, CommandPlan, PlannedCommand};
 use super::git::{MirrorCache, WorkingCopy, branch_name};
 use super::plan::{TimedPlan, apply_config, repo_config};
 use crate::github::{GitHubApp, RepoClient};
-use crate::jobs::{Job, JobEvent, JobState, OutputStream, Store};
+use crate::jobs::{Job, JobEvent, JobState, Store};
 use crate::repoconfig::{Bounds, FailurePolicy};
 use crate::report::text::{self, Phase};
 use crate::report::{JobReporter, ReportConfig};
-use crate::sandbox::{ExecRequest, NetworkMode, OutputEvent, Sandbox, SandboxError, SandboxSettings};
+use crate::sandbox::{ExecRequest, OutputEvent, Sandbox, SandboxError, SandboxSettings};
 use crate::worker::JobOutcome;
 
 /// Where the prompt file lives inside the sandbox ($HOME is a tmpfs).
@@ -133,13 +133,13 @@ impl Log<'_> {
 /// Runs one job to its end. Never panics on GitHub, git or Docker failures:
 /// they become the outcome's reason, also shown on GitHub.
 pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationToken) -> JobOutcome {
-    let repo = match ctx.app.repo(job.spec.installation_id as u64, &job.spec.repo.full_name) {
+    let repo = match ctx.app.repo(job.spec.installation_id, &job.spec.repo.full_name) {
         Ok(r) => r,
         Err(e) => return JobOutcome::failed(crate::masker::global().mask(&e.to_string())),
     };
     // The control loop acknowledged the job and posted its status comment at
     // admission; this finds that comment again by its marker.
-    let mut reporter = match JobReporter::resume(repo.clone(), ctx.report.clone(), &job).await {
+    let mut reporter = match JobReporter::resume(repo.clone(), ctx.report.clone(), &job, None).await {
         Ok(r) => r,
         Err(e) => return JobOutcome::failed(format!("cannot post the status comment: {e}")),
     };
@@ -210,12 +210,11 @@ async fn run_steps(
             })
             .collect(),
     });
-    let trigger_comment_id = job.spec.trigger_comment_id.map(|i| i as u64);
     let req = GatherRequest {
-        issue_number: job.spec.issue_number as u64,
+        issue_number: job.spec.issue_number,
         instructions: job.spec.instructions.as_deref(),
         triggered_by: &job.spec.sender_login,
-        trigger_comment_id,
+        trigger_comment_id: job.spec.trigger_comment_id,
         include_untrusted_comments: false,
         commands: configured,
         limits: &limits,
@@ -255,7 +254,7 @@ async fn run_steps(
     let t = log.step_started("checkout").await;
     let branch = follow_up_branch
         .clone()
-        .unwrap_or_else(|| branch_name(&eff.branch_prefix, job.spec.issue_number as u64, &job.spec.issue_title));
+        .unwrap_or_else(|| branch_name(&eff.branch_prefix, job.spec.issue_number.0, &job.spec.issue_title));
     let token = ctx
         .app
         .token_for(repo.installation_id(), repo_name(repo), crate::github::Permissions::contents_read())
@@ -277,7 +276,7 @@ async fn run_steps(
 
     // Sandbox: always removed, whatever happens inside.
     let mut settings = ctx.sandbox.clone();
-    settings.network = eff.network.sandbox_mode();
+    settings.network = eff.network;
     settings.job_deadline = eff.job_timeout;
     settings.exec_timeout = eff.job_timeout;
     let sandbox = Sandbox::start(&ctx.docker, &settings, &job.id.to_string(), cancel.clone()).await?;
@@ -444,21 +443,12 @@ async fn run_logged(
 }
 
 async fn forward(log: &mut Log<'_>, step: &str, ev: OutputEvent, tail: &mut String) {
-    let stream = match ev.stream {
-        crate::sandbox::OutputStream::Stderr => OutputStream::Stderr,
-        _ => OutputStream::Stdout,
-    };
     tail.push_str(&ev.text);
     if tail.len() > 16_000 {
         let cut = super::sanitize::tail_at(tail, 8_000).to_owned();
         *tail = cut;
     }
-    log.event(JobEvent::Output { step: step.to_owned(), stream, text: ev.text }).await;
-}
-
-/// The sandbox's network mode from the `MAXION_SANDBOX_NETWORK` value.
-pub fn network_mode(value: &str) -> NetworkMode {
-    if value == "open" { NetworkMode::Open } else { NetworkMode::None }
+    log.event(JobEvent::Output { step: step.to_owned(), stream: ev.stream, text: ev.text }).await;
 }
 
 /// Failure wrapper for ship steps.

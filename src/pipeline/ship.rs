@@ -66,11 +66,11 @@ async fn ship_inner(
     let agent_message = read_scratch(wc, "commit-message.txt").await;
     let agent_body = read_scratch(wc, "pr-body.md").await;
     let title = job.spec.issue_title.clone();
-    let number = job.spec.issue_number as u64;
-    let message = commit_message(agent_message.as_deref(), &title, number);
+    let number = job.spec.issue_number;
+    let message = commit_message(agent_message.as_deref(), &title, number.0);
     let bot = repo.bot_identity().await.map_err(|e| Stop::failed(e, Some("ship")))?;
     let author = Identity { name: bot.login.clone(), email: bot.email.clone() };
-    let co_author = CoAuthor { login: job.spec.sender_login.clone(), id: job.spec.sender_id as u64 };
+    let co_author = CoAuthor { login: job.spec.sender_login.clone(), id: job.spec.sender_id };
     let Some(sha) =
         wc.commit_all(&message, &author, Some(&co_author)).await.map_err(|e| Stop::failed(e, Some("ship")))?
     else {
@@ -127,7 +127,7 @@ async fn ship_inner(
     if let Err(e) = repo.request_reviewers(pr.number, std::slice::from_ref(&job.spec.sender_login), &[]).await {
         tracing::warn!(job = %job.id, error = %e, "requesting a review failed");
     }
-    if let Err(e) = ctx.store.set_pull_request(job.id, wc.branch(), pr.number as i64).await {
+    if let Err(e) = ctx.store.set_pull_request(job.id, wc.branch(), pr.number).await {
         tracing::warn!(job = %job.id, error = format!("{e:#}"), "recording the pull request failed");
     }
     log.event(JobEvent::Info { message: format!("pull request #{}: {}", pr.number, pr.html_url) }).await;

@@ -4,17 +4,17 @@
 
 use std::time::Duration;
 
-use super::{ConfiguredCommand, FailurePolicy, Network, PathGuard, RepoConfig};
+use super::{ConfiguredCommand, FailurePolicy, PathGuard, RepoConfig};
 use crate::config::PipelineSettings;
-use crate::report::text::duration;
+use crate::sandbox::NetworkMode;
 
 /// The operator's defaults and limits (from [`PipelineSettings`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bounds {
     /// `MAXION_SANDBOX_NETWORK`.
-    pub default_network: Network,
+    pub default_network: NetworkMode,
     /// `MAXION_ALLOWED_NETWORK_MODES`; always holds `default_network`.
-    pub allowed_networks: Vec<Network>,
+    pub allowed_networks: Vec<NetworkMode>,
     /// `MAXION_JOB_TIMEOUT`.
     pub default_job_timeout: Duration,
     /// `MAXION_MAX_JOB_TIMEOUT`.
@@ -32,9 +32,8 @@ pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 impl Bounds {
     pub fn from_settings(p: &PipelineSettings) -> Self {
-        let default_network = Network::parse(&p.sandbox_network).unwrap_or(Network::None);
-        let mut allowed_networks: Vec<Network> =
-            p.allowed_network_modes.iter().filter_map(|m| Network::parse(m)).collect();
+        let default_network = p.sandbox_network;
+        let mut allowed_networks = p.allowed_network_modes.clone();
         if !allowed_networks.contains(&default_network) {
             allowed_networks.push(default_network);
         }
@@ -51,15 +50,23 @@ impl Bounds {
     }
 }
 
-/// One request the instance did not grant in full.
+/// One request the instance did not grant in full (`report` words it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clamp {
     /// The field, as written in the file (e.g. `verify[2].timeout`).
     pub field: String,
-    pub asked: String,
-    pub applied: String,
+    pub asked: ClampValue,
+    pub applied: ClampValue,
     /// What bounds it: a setting name, or another field.
     pub limit: String,
+}
+
+/// A value asked for or applied, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClampValue {
+    Duration(Duration),
+    Number(u64),
+    Text(String),
 }
 
 /// What a job runs with.
@@ -71,7 +78,7 @@ pub struct Effective {
     pub setup: Option<Vec<ConfiguredCommand>>,
     /// Configured verification commands, timeouts resolved; `None`: detected.
     pub verify: Option<Vec<ConfiguredCommand>>,
-    pub network: Network,
+    pub network: NetworkMode,
     pub fix_rounds: u32,
     pub job_timeout: Duration,
     /// For commands without a timeout of their own.
@@ -96,19 +103,29 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
     let default = RepoConfig::default();
     let c = config.unwrap_or(&default);
     let mut clamps = Vec::new();
-    let mut clamp = |field: String, asked: String, applied: String, limit: &str| {
+    let mut clamp = |field: String, asked: ClampValue, applied: ClampValue, limit: &str| {
         clamps.push(Clamp { field, asked, applied, limit: limit.to_owned() });
     };
 
     let mut job_timeout = c.job_timeout.unwrap_or(bounds.default_job_timeout);
     if job_timeout > bounds.max_job_timeout {
-        clamp("timeouts.job".into(), duration(job_timeout), duration(bounds.max_job_timeout), "MAXION_MAX_JOB_TIMEOUT");
+        clamp(
+            "timeouts.job".into(),
+            ClampValue::Duration(job_timeout),
+            ClampValue::Duration(bounds.max_job_timeout),
+            "MAXION_MAX_JOB_TIMEOUT",
+        );
         job_timeout = bounds.max_job_timeout;
     }
     let mut step_timeout = c.step_timeout.unwrap_or(bounds.default_step_timeout.min(job_timeout));
     if step_timeout > job_timeout {
         if c.step_timeout.is_some() {
-            clamp("timeouts.step".into(), duration(step_timeout), duration(job_timeout), "the job timeout");
+            clamp(
+                "timeouts.step".into(),
+                ClampValue::Duration(step_timeout),
+                ClampValue::Duration(job_timeout),
+                "the job timeout",
+            );
         }
         step_timeout = job_timeout;
     }
@@ -121,8 +138,8 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
                     if let Some(t) = cmd.timeout.filter(|t| *t > job_timeout) {
                         clamp(
                             format!("{name}[{}].timeout", i + 1),
-                            duration(t),
-                            duration(job_timeout),
+                            ClampValue::Duration(t),
+                            ClampValue::Duration(job_timeout),
                             "the job timeout",
                         );
                         cmd.timeout = Some(job_timeout);
@@ -139,15 +156,20 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
     if !bounds.allowed_networks.contains(&network) {
         clamp(
             "network".into(),
-            network.as_str().into(),
-            bounds.default_network.as_str().into(),
+            ClampValue::Text(network.as_str().into()),
+            ClampValue::Text(bounds.default_network.as_str().into()),
             "MAXION_ALLOWED_NETWORK_MODES",
         );
         network = bounds.default_network;
     }
     let mut fix_rounds = c.fix_rounds.unwrap_or(bounds.max_fix_rounds);
     if fix_rounds > bounds.max_fix_rounds {
-        clamp("fix_rounds".into(), fix_rounds.to_string(), bounds.max_fix_rounds.to_string(), "MAXION_MAX_FIX_ROUNDS");
+        clamp(
+            "fix_rounds".into(),
+            ClampValue::Number(fix_rounds.into()),
+            ClampValue::Number(bounds.max_fix_rounds.into()),
+            "MAXION_MAX_FIX_ROUNDS",
+        );
         fix_rounds = bounds.max_fix_rounds;
     }
     let on_verify_failure = c.on_verify_failure.unwrap_or(if bounds.draft_on_failure {

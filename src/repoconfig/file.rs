@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_saphyr::Spanned;
 
-use super::{ConfigError, ConfiguredCommand, FailurePolicy, Network, RepoConfig};
-use crate::pipeline::detect::CommandKind;
+use super::{CommandKind, ConfigError, ConfiguredCommand, FailurePolicy, RepoConfig};
+use crate::sandbox::NetworkMode;
 
 /// Larger files are refused: a configuration is a few hundred bytes.
 pub const MAX_FILE_BYTES: usize = 64 * 1024;
@@ -208,8 +208,8 @@ impl<'de> Deserialize<'de> for BranchPrefix {
         }
         // The prefix becomes part of a branch name on a git argv: the same
         // rules as every branch name Maxion uses, checked on a sample.
-        let sample = crate::pipeline::git::branch_name(p, 1, "x");
-        crate::pipeline::git::validate_branch(&sample)
+        let sample = crate::branch::branch_name(p, 1, "x");
+        crate::branch::validate_branch(&sample)
             .map_err(|_| de::Error::custom(format!("`{s}` cannot start a git branch name")))?;
         Ok(BranchPrefix(p.to_owned()))
     }
@@ -269,8 +269,8 @@ pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
         setup: raw.setup.map(|s| commands(s, false)).transpose()?,
         verify: raw.verify.map(|s| commands(s, true)).transpose()?,
         network: raw.network.map(|n| match n {
-            NetworkField::None => Network::None,
-            NetworkField::Open => Network::Open,
+            NetworkField::None => NetworkMode::None,
+            NetworkField::Open => NetworkMode::Open,
         }),
         fix_rounds: raw.fix_rounds,
         step_timeout: timeouts.step.map(|s| s.0),

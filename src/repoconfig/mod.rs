@@ -1,4 +1,4 @@
-//! A repository's own configuration, `.github/maxion.yml` (issue #6 §4).
+//! A repository's own configuration, `.github/maxion.yml`.
 //!
 //! Three steps, each testable alone:
 //! - PARSE ([`parse`], `file.rs`): YAML text -> [`RepoConfig`] (what the file
@@ -21,12 +21,12 @@ mod tests;
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::github::{GitHubError, RepoClient};
-use crate::pipeline::detect::CommandKind;
+pub use crate::sandbox::NetworkMode;
 
-pub use effective::{Bounds, Clamp, Effective, resolve};
+pub use effective::{Bounds, Clamp, ClampValue, Effective, resolve};
 pub use file::{MAX_FILE_BYTES, MAX_INSTRUCTIONS_BYTES, parse};
 pub use protect::{DEFAULT_PROTECTED, PathGuard};
 
@@ -40,7 +40,7 @@ pub struct RepoConfig {
     pub setup: Option<Vec<ConfiguredCommand>>,
     /// Replaces the detected verification commands.
     pub verify: Option<Vec<ConfiguredCommand>>,
-    pub network: Option<Network>,
+    pub network: Option<NetworkMode>,
     pub fix_rounds: Option<u32>,
     /// Default timeout of each setup and verification command.
     pub step_timeout: Option<Duration>,
@@ -64,34 +64,27 @@ pub struct ConfiguredCommand {
     pub timeout: Option<Duration>,
 }
 
-/// The sandbox's network, as far as a repository may choose it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Network {
-    None,
-    Open,
+/// What a command is for; verification runs in this order. Defined here, the
+/// lowest layer that names it (a configured command has one); command
+/// detection in the pipeline uses the same type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandKind {
+    Setup,
+    Lint,
+    Typecheck,
+    Build,
+    Test,
 }
 
-impl Network {
+impl CommandKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Network::None => "none",
-            Network::Open => "open",
-        }
-    }
-
-    /// `none` or `open`.
-    pub fn parse(v: &str) -> Option<Self> {
-        match v {
-            "none" => Some(Network::None),
-            "open" => Some(Network::Open),
-            _ => None,
-        }
-    }
-
-    pub fn sandbox_mode(self) -> crate::sandbox::NetworkMode {
-        match self {
-            Network::None => crate::sandbox::NetworkMode::None,
-            Network::Open => crate::sandbox::NetworkMode::Open,
+            CommandKind::Setup => "setup",
+            CommandKind::Lint => "lint",
+            CommandKind::Typecheck => "typecheck",
+            CommandKind::Build => "build",
+            CommandKind::Test => "test",
         }
     }
 }

@@ -5,8 +5,8 @@ use crate::report::text;
 
 fn bounds() -> Bounds {
     Bounds {
-        default_network: Network::None,
-        allowed_networks: vec![Network::None],
+        default_network: NetworkMode::None,
+        allowed_networks: vec![NetworkMode::None],
         default_job_timeout: Duration::from_secs(1800),
         max_job_timeout: Duration::from_secs(3600),
         default_step_timeout: Duration::from_secs(900),
@@ -29,7 +29,7 @@ fn the_documented_example_is_valid_and_sets_every_field() {
     let kinds: Vec<_> = verify.iter().map(|v| v.kind).collect();
     assert_eq!(kinds, [CommandKind::Lint, CommandKind::Build, CommandKind::Test]);
     assert_eq!(verify[2].timeout, Some(Duration::from_secs(1200)));
-    assert_eq!(c.network, Some(Network::Open));
+    assert_eq!(c.network, Some(NetworkMode::Open));
     assert_eq!(c.fix_rounds, Some(1));
     assert_eq!(c.step_timeout, Some(Duration::from_secs(900)));
     assert_eq!(c.job_timeout, Some(Duration::from_secs(2700)));
@@ -113,7 +113,7 @@ fn an_invalid_file_comment_quotes_the_error_and_its_place() {
 fn no_file_resolves_to_the_instance_defaults() {
     let e = resolve(None, &bounds());
     assert!(!e.from_file && e.clamps.is_empty());
-    assert_eq!((e.fix_rounds, e.network, e.job_timeout), (2, Network::None, Duration::from_secs(1800)));
+    assert_eq!((e.fix_rounds, e.network, e.job_timeout), (2, NetworkMode::None, Duration::from_secs(1800)));
     assert_eq!(e.step_timeout, Duration::from_secs(900));
     assert_eq!(e.on_verify_failure, FailurePolicy::Draft);
     assert_eq!(e.branch_prefix, "maxion");
@@ -127,12 +127,12 @@ fn no_file_resolves_to_the_instance_defaults() {
 #[test]
 fn requests_within_bounds_are_granted() {
     let mut b = bounds();
-    b.allowed_networks = vec![Network::None, Network::Open];
+    b.allowed_networks = vec![NetworkMode::None, NetworkMode::Open];
     let c = parse("network: open\nfix_rounds: 0\ntimeouts: { job: 1h, step: 5m }\non_verify_failure: no_pr\n")
         .expect("valid");
     let e = resolve(Some(&c), &b);
     assert!(e.clamps.is_empty(), "{:?}", e.clamps);
-    assert_eq!((e.network, e.fix_rounds), (Network::Open, 0));
+    assert_eq!((e.network, e.fix_rounds), (NetworkMode::Open, 0));
     assert_eq!((e.job_timeout, e.step_timeout), (Duration::from_secs(3600), Duration::from_secs(300)));
     assert_eq!(e.on_verify_failure, FailurePolicy::NoPr);
 }
@@ -145,7 +145,7 @@ fn requests_past_a_bound_are_clamped_and_reported() {
     )
     .expect("valid");
     let e = resolve(Some(&c), &bounds());
-    assert_eq!(e.network, Network::None);
+    assert_eq!(e.network, NetworkMode::None);
     assert_eq!(e.fix_rounds, 2);
     assert_eq!(e.job_timeout, Duration::from_secs(3600));
     assert_eq!(e.step_timeout, Duration::from_secs(3600));

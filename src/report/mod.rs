@@ -1,9 +1,10 @@
-//! Progress reporting (issue #3 §4): keeps GitHub in sync with one job.
-//! The `eyes` reaction on receipt, one status comment per job (found again by
-//! its hidden marker after a restart) edited in place, and check runs named
-//! `maxion` on the base commit and, once pushed, on the head commit. Updates
-//! go through a [`Coalescer`]; the final state is always delivered. All
-//! wording lives in [`text`]. Talks to GitHub only through [`RepoClient`].
+//! Progress reporting: keeps GitHub in sync with one job. The `eyes` reaction
+//! on receipt; one status comment per job, posted at admission
+//! ([`post_status_comment`], its id kept with the job) and edited in place from
+//! then on — this module is the only writer of that comment; and check runs
+//! named `maxion` on the base commit and, once pushed, on the head commit.
+//! Updates go through a [`Coalescer`]; the final state is always delivered.
+//! All wording lives in [`text`]. Talks to GitHub only through [`RepoClient`].
 
 pub mod annotate;
 pub mod text;
@@ -15,7 +16,10 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::time::Instant;
 
-use crate::github::{Annotation, CheckOutput, CheckRunSpec, CheckStatus, Coalescer, GitHubError, Reaction, RepoClient};
+use crate::github::{
+    Annotation, CheckOutput, CheckRunSpec, CheckStatus, Coalescer, CommentId, GitHubError, IssueNumber, Reaction,
+    RepoClient,
+};
 use crate::jobs::{Job, JobEvent, JobId, JobState};
 use text::{Phase, StatusView, StepLine, StepState};
 
@@ -49,15 +53,71 @@ impl ReportConfig {
 /// `eyes` on the triggering comment, or on the issue for a label trigger.
 pub async fn acknowledge(repo: &RepoClient, job: &Job) -> Result<(), GitHubError> {
     match job.spec.trigger_comment_id {
-        Some(id) => repo.add_comment_reaction(id as u64, Reaction::Eyes).await,
-        None => repo.add_issue_reaction(job.spec.issue_number as u64, Reaction::Eyes).await,
+        Some(id) => repo.add_comment_reaction(id, Reaction::Eyes).await,
+        None => repo.add_issue_reaction(job.spec.issue_number, Reaction::Eyes).await,
     }
+}
+
+fn queued_view(cfg: &ReportConfig, job: &Job, position: Option<usize>) -> StatusView {
+    StatusView {
+        job_id: job.id,
+        job_url: cfg.job_url(job.id),
+        phase: Phase::Queued { position },
+        steps: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+/// Admission: posts the job's status comment in the queued state and returns
+/// its id, which the store keeps with the job. `repeated` (a second attempt
+/// after a crash or an error) first looks for the comment the first attempt
+/// may have posted, by its hidden marker, so there is never a second one.
+pub async fn post_status_comment(
+    repo: &RepoClient,
+    cfg: &ReportConfig,
+    job: &Job,
+    position: Option<usize>,
+    repeated: bool,
+) -> Result<CommentId, GitHubError> {
+    let (marker, body) = (text::marker(job.id), text::status_comment(&queued_view(cfg, job, position)));
+    let comment = if repeated {
+        repo.upsert_marked_comment(job.spec.issue_number, &marker, &body).await?
+    } else {
+        repo.create_marked_comment(job.spec.issue_number, &marker, &body).await?
+    };
+    Ok(comment.id)
+}
+
+/// A job that ends before a worker started it (cancelled while queued): its
+/// status comment shows the final phase.
+pub async fn show_ended_before_start(
+    repo: &RepoClient,
+    cfg: &ReportConfig,
+    job: &Job,
+    phase: Phase,
+) -> Result<(), GitHubError> {
+    let view = StatusView { phase, ..queued_view(cfg, job, None) };
+    edit_status_comment(repo, job, &view).await.map(drop)
+}
+
+/// Edits the job's status comment by the id stored at admission; finds it by
+/// its marker (or posts it) when there is no id, or when someone deleted it.
+async fn edit_status_comment(repo: &RepoClient, job: &Job, view: &StatusView) -> Result<CommentId, GitHubError> {
+    let body = text::status_comment(view);
+    if let Some(id) = job.status_comment_id {
+        match repo.update_comment(id, &body).await {
+            Ok(c) => return Ok(c.id),
+            Err(GitHubError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(repo.upsert_marked_comment(job.spec.issue_number, &text::marker(job.id), &body).await?.id)
 }
 
 /// What the coalesced sink needs besides the view.
 #[derive(Default)]
 struct Targets {
-    comment_id: Option<u64>,
+    comment_id: Option<CommentId>,
     /// Check runs to complete at the end (the base commit's).
     check_runs: Vec<u64>,
     /// The head commit's check run, created with the final state: a job
@@ -67,12 +127,12 @@ struct Targets {
     annotations: Vec<Annotation>,
 }
 
-/// Reports one job. Create with [`JobReporter::queued`], end with [`JobReporter::finish`].
+/// Reports one running job. Create with [`JobReporter::resume`], end with [`JobReporter::finish`].
 pub struct JobReporter {
     repo: RepoClient,
     cfg: ReportConfig,
     job_id: JobId,
-    issue: u64,
+    issue: IssueNumber,
     view: StatusView,
     started: Option<Instant>,
     step_started: HashMap<String, Instant>,
@@ -83,52 +143,27 @@ pub struct JobReporter {
 }
 
 impl JobReporter {
-    /// Posts (or, after a restart, finds and edits) the job's status comment
-    /// in the queued state. `position` is 1-based.
-    pub async fn queued(
+    /// Takes over the status comment posted at admission when a worker
+    /// starts the job: edits it by its stored id (back to queued, `position`
+    /// 1-based, which also clears what an interrupted earlier run showed).
+    pub async fn resume(
         repo: RepoClient,
         cfg: ReportConfig,
         job: &Job,
         position: Option<usize>,
     ) -> Result<Self, GitHubError> {
-        let view = StatusView {
-            job_id: job.id,
-            job_url: cfg.job_url(job.id),
-            phase: Phase::Queued { position },
-            steps: Vec::new(),
-            notes: Vec::new(),
+        let view = queued_view(&cfg, job, position);
+        let issue = job.spec.issue_number;
+        // A first run finds the comment as admission posted it: nothing to
+        // clear, so no edit (each is one more mutating call, a second apart).
+        let comment_id = match job.status_comment_id {
+            Some(id) if job.attempts <= 1 => id,
+            _ => edit_status_comment(&repo, job, &view).await?,
         };
-        let issue = job.spec.issue_number as u64;
-        let comment = repo.upsert_marked_comment(issue, &text::marker(job.id), &text::status_comment(&view)).await?;
-        Ok(Self::with_comment(repo, cfg, job, view, comment.id))
-    }
-
-    /// Takes over the status comment the control loop posted at admission
-    /// (found by its marker) without editing it: the job's next update does.
-    /// Posts it when it is missing.
-    pub async fn resume(repo: RepoClient, cfg: ReportConfig, job: &Job) -> Result<Self, GitHubError> {
-        let view = StatusView {
-            job_id: job.id,
-            job_url: cfg.job_url(job.id),
-            phase: Phase::Queued { position: None },
-            steps: Vec::new(),
-            notes: Vec::new(),
-        };
-        let issue = job.spec.issue_number as u64;
-        let marker = text::marker(job.id);
-        let id = match repo.find_own_comment(issue, &marker).await? {
-            Some(c) => c.id,
-            None => repo.upsert_marked_comment(issue, &marker, &text::status_comment(&view)).await?.id,
-        };
-        Ok(Self::with_comment(repo, cfg, job, view, id))
-    }
-
-    fn with_comment(repo: RepoClient, cfg: ReportConfig, job: &Job, view: StatusView, comment_id: u64) -> Self {
-        let issue = job.spec.issue_number as u64;
         let targets = Arc::new(Mutex::new(Targets { comment_id: Some(comment_id), ..Default::default() }));
         let updates =
             Coalescer::spawn_quiet(cfg.update_interval, cfg.progress_after, sink(repo.clone(), Arc::clone(&targets)));
-        Self {
+        Ok(Self {
             repo,
             cfg,
             job_id: job.id,
@@ -139,7 +174,7 @@ impl JobReporter {
             runs_by_sha: HashMap::new(),
             targets,
             updates,
-        }
+        })
     }
 
     pub fn job_id(&self) -> JobId {
@@ -276,7 +311,7 @@ impl JobReporter {
         }
         self.targets.lock().unwrap_or_else(|e| e.into_inner()).annotations = annotations;
         self.updates.finish(self.view.clone()).await;
-        tracing::debug!(job = %self.job_id, issue = self.issue, "final status reported");
+        tracing::debug!(job = %self.job_id, issue = %self.issue, "final status reported");
     }
 
     /// Adds a line shown under the headline from now on (e.g. a clamped

@@ -1,4 +1,4 @@
-//! One hardened Docker container per job, driven through bollard (issue #4).
+//! One hardened Docker container per job, driven through bollard.
 //!
 //! The untrusted parts of a job (the coding agent, the repository's build
 //! scripts) run only inside a [`Sandbox`]. This module never touches the job
@@ -59,8 +59,6 @@ pub enum SandboxError {
     TimedOut(Duration),
     #[error("the sandbox is gone ({0}); it is never re-created within a job")]
     Gone(String),
-    #[error("network mode `{0}` is not supported yet")]
-    Unsupported(&'static str),
     #[error("invalid sandbox path {0:?}: it must be absolute and must not contain `..`")]
     InvalidPath(String),
     #[error("docker: {context}: {source}")]

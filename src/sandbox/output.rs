@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use crate::masker::{MaskStream, Masker};
 
-/// Which stream a piece of output came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which stream a piece of output came from; also what the job log stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OutputStream {
     Stdout,
     Stderr,

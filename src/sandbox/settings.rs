@@ -1,13 +1,15 @@
-//! Sandbox settings: one struct with the defaults of issue #4. Pure data; the
-//! lead maps environment variables (`MAXION_SANDBOX_IMAGE`, ...) onto it.
+//! Sandbox settings: one struct with the defaults. Pure data; `config` and
+//! the pipeline map settings (`MAXION_SANDBOX_IMAGE`, ...) onto it.
 
 use std::time::Duration;
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
 
-/// How a sandbox reaches the network.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// How a sandbox reaches the network: the one type for the setting
+/// (`MAXION_SANDBOX_NETWORK`, `MAXION_ALLOWED_NETWORK_MODES`), a repository's
+/// `network:` and the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum NetworkMode {
     /// No interface but loopback (Docker network mode `none`).
     #[default]
@@ -15,9 +17,32 @@ pub enum NetworkMode {
     /// A bridge network of its own, created for the job and removed with it,
     /// with outbound access through the host's NAT. Jobs never share it.
     Open,
-    /// Outbound access only to the listed hosts. Not implemented yet (a later
-    /// issue adds the egress proxy); starting a sandbox with it is refused.
-    Filtered { hosts: Vec<String> },
+}
+
+impl NetworkMode {
+    /// The accepted spellings, for error messages.
+    pub const CHOICES: &'static str = "none or open";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::None => "none",
+            NetworkMode::Open => "open",
+        }
+    }
+
+    pub fn parse(v: &str) -> Option<Self> {
+        match v {
+            "none" => Some(NetworkMode::None),
+            "open" => Some(NetworkMode::Open),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Everything a sandbox container is created with.

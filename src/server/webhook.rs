@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use hmac::Mac;
 
 use super::{ApiError, AppState};
-use crate::intake::{self, Inbound};
+use crate::intake;
 use crate::jobs::{DeliveryRecord, Effect};
 
 /// GitHub's delivery ids are GUIDs; anything much longer is not GitHub.
@@ -50,23 +50,20 @@ pub(super) async fn receive(
         return ApiError::new(StatusCode::BAD_REQUEST, "missing or invalid X-GitHub-Event header").into_response();
     };
 
-    let (action, effect, malformed) = match decide(&state, event, delivery, &body) {
-        Ok((action, effect)) => (action, effect, None),
-        Err((action, message)) => {
-            (action, Effect::Note { outcome: "malformed", detail: Some(message.clone()) }, Some(message))
-        }
+    let (action, effect) = decide(&state, event, delivery, &body);
+    let malformed = match &effect {
+        Effect::Malformed(message) => Some(message.clone()),
+        _ => None,
     };
     let record = DeliveryRecord { id: delivery.to_owned(), event: event.to_owned(), action, effect };
-    match state.ledger.record(record).await {
-        Ok(recorded) if recorded.duplicate => {
+    match (state.ledger.record(record).await, malformed) {
+        (Ok(recorded), _) if recorded.duplicate => {
             (StatusCode::OK, Json(serde_json::json!({ "duplicate": true, "outcome": recorded.outcome })))
                 .into_response()
         }
-        Ok(_) if malformed.is_some() => {
-            ApiError::new(StatusCode::BAD_REQUEST, malformed.unwrap_or_default()).into_response()
-        }
-        Ok(recorded) => (StatusCode::OK, Json(recorded)).into_response(),
-        Err(error) => {
+        (Ok(_), Some(message)) => ApiError::new(StatusCode::BAD_REQUEST, message).into_response(),
+        (Ok(recorded), None) => (StatusCode::OK, Json(recorded)).into_response(),
+        (Err(error), _) => {
             tracing::error!(delivery, error = format!("{error:#}"), "could not record a delivery");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable; the delivery was not recorded")
                 .into_response()
@@ -74,27 +71,16 @@ pub(super) async fn receive(
     }
 }
 
-/// Reads the event into an [`Effect`], or a malformed-payload message.
-fn decide(
-    state: &AppState,
-    event: &str,
-    delivery: &str,
-    body: &[u8],
-) -> Result<(Option<String>, Effect), (Option<String>, String)> {
-    let action = intake::peek_action(body).map_err(|e| (None, e.to_string()))?;
-    let inbound = intake::route(event, action.as_deref(), body, delivery, &state.inner.intake)
-        .map_err(|e| (action.clone(), e.to_string()))?;
-    let effect = match inbound {
-        Inbound::Ping => Effect::Note { outcome: "recorded", detail: Some("ping".into()) },
-        Inbound::Installation(change) => Effect::Installation(change),
-        Inbound::InstallationRepos { installation_id, added, removed } => {
-            Effect::InstallationRepos { installation_id, added, removed }
-        }
-        Inbound::Run(job) => Effect::Run(job),
-        Inbound::Control(request) => Effect::Control(request),
-        Inbound::Ignored(reason) => Effect::Note { outcome: "ignored", detail: Some(reason) },
+/// Reads the event into an [`Effect`] (a payload Maxion cannot read is
+/// `Effect::Malformed`) and the delivery's action.
+fn decide(state: &AppState, event: &str, delivery: &str, body: &[u8]) -> (Option<String>, Effect) {
+    let action = match intake::peek_action(body) {
+        Ok(action) => action,
+        Err(e) => return (None, Effect::Malformed(e.to_string())),
     };
-    Ok((action, effect))
+    let effect = intake::route(event, action.as_deref(), body, delivery, &state.inner.intake)
+        .unwrap_or_else(|e| Effect::Malformed(e.to_string()));
+    (action, effect)
 }
 
 /// Checks `X-Hub-Signature-256` against the HMAC-SHA256 of the raw body, in constant time.

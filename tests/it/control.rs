@@ -5,7 +5,7 @@
 
 use crate::support::control::Ctl;
 use crate::support::fake_github::ReactionTarget;
-use maxion::jobs::{JobState, TriggerKind};
+use maxion::jobs::{IssueNumber, JobState, TriggerKind};
 
 fn has(text: &str, needle: &str) {
     assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
@@ -59,7 +59,7 @@ async fn commands_on_a_queued_job() {
     let c = Ctl::start(|_| {}).await;
     let issue = c.issue("Queued");
     let job = c.queued_job(issue, "use tabs").await;
-    c.gh.expect_reaction(c.repo, ReactionTarget::Comment(job.spec.trigger_comment_id.expect("comment") as u64), "eyes");
+    c.gh.expect_reaction(c.repo, ReactionTarget::Comment(job.spec.trigger_comment_id.expect("comment").0), "eyes");
 
     // `/maxion` again joins the job and says so.
     let (d, outcome) = c.comment(issue, "alice", "/maxion").await;
@@ -151,7 +151,7 @@ async fn commands_on_a_finished_job() {
     assert_ne!(retry.id, job.id);
     assert_eq!((retry.state, retry.spec.trigger), (JobState::Queued, TriggerKind::Retry));
     assert_eq!(retry.spec.instructions.as_deref(), Some("keep it short"));
-    c.gh.expect_reaction(c.repo, ReactionTarget::Comment(retry.spec.trigger_comment_id.expect("c") as u64), "eyes");
+    c.gh.expect_reaction(c.repo, ReactionTarget::Comment(retry.spec.trigger_comment_id.expect("c").0), "eyes");
     has(&c.status_comment(issue, retry.id).body, "queued this job");
     assert_eq!(c.replies(issue).len(), 4, "a retry answers with its status comment, not a reply");
     c.gh.assert_ok();
@@ -422,7 +422,7 @@ async fn follow_ups_on_maxions_pull_request_are_admitted_and_on_a_foreign_one_re
     let first = c.queued_job(issue, "").await;
     c.gh.create_branch(c.repo, "maxion/1-add-a-flag", "main");
     let ours = c.gh.add_pull(c.repo, "maxion/1-add-a-flag", "main", &c.gh.bot_login(), "Add a flag");
-    c.store().set_pull_request(first.id, "maxion/1-add-a-flag", ours as i64).await.expect("record the PR");
+    c.store().set_pull_request(first.id, "maxion/1-add-a-flag", IssueNumber(ours)).await.expect("record the PR");
 
     // Permission rules as for issues: a reader is refused.
     let (d, _) = c.pr_comment(ours, "bob", "/maxion rename the flag").await;

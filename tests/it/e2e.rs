@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::support::e2e::E2e;
-use maxion::jobs::JobState;
+use maxion::jobs::{IssueNumber, JobState};
 
 const JOB_LIMIT: Duration = Duration::from_secs(120);
 
@@ -401,7 +401,7 @@ async fn feedback_on_maxions_pull_request_adds_a_commit_to_the_same_pull_request
     assert_eq!(follow_up.state, JobState::Succeeded, "job error: {:?}", follow_up.error);
     assert!(follow_up.spec.follow_up.is_some());
     assert_eq!(follow_up.branch.as_deref(), Some(pr.head.as_str()));
-    assert_eq!(follow_up.pr_number, Some(pr.number as i64));
+    assert_eq!(follow_up.pr_number, Some(IssueNumber(pr.number)));
 
     // A new commit on top of the branch, in the same (only) pull request.
     let pulls = e.gh.pulls(e.repo);

@@ -36,7 +36,7 @@ async fn world_with(config: impl FnOnce(&mut GitHubConfig)) -> World {
     let mut c = fast_config(&gh);
     config(&mut c);
     let app = GitHubApp::new(c).unwrap();
-    let repo = app.repo(inst.0, "acme/widgets").unwrap();
+    let repo = app.repo(InstallationId(inst.0), "acme/widgets").unwrap();
     World { gh, repo_id, app, repo }
 }
 
@@ -65,15 +65,15 @@ async fn app_info_and_bot_identity_with_pkcs1_and_pkcs8_keys() {
 async fn installation_tokens_are_scoped_narrowed_and_cached() {
     let w = world().await;
     let n = w.gh.add_issue(w.repo_id, "Broken", "It breaks", &["maxion"]);
-    w.repo.get_issue(n).await.unwrap();
-    w.repo.get_issue(n).await.unwrap();
-    w.repo.list_comments(n).await.unwrap();
+    w.repo.get_issue(IssueNumber(n)).await.unwrap();
+    w.repo.get_issue(IssueNumber(n)).await.unwrap();
+    w.repo.list_comments(IssueNumber(n)).await.unwrap();
     let mints = w.gh.expect_requests("POST", "/app/installations/{installation_id}/access_tokens", 1);
     assert_eq!(mints[0].body["repositories"], serde_json::json!(["widgets"]));
     assert_eq!(mints[0].body["permissions"], serde_json::json!({"issues": "read"}));
 
     // A write needs a different permission set, hence its own token.
-    w.repo.create_comment(n, "hello").await.unwrap();
+    w.repo.create_comment(IssueNumber(n), "hello").await.unwrap();
     let mints = w.gh.expect_requests("POST", "/app/installations/{installation_id}/access_tokens", 2);
     assert_eq!(mints[1].body["permissions"], serde_json::json!({"issues": "write"}));
     w.gh.assert_ok();
@@ -85,8 +85,8 @@ async fn a_token_inside_the_five_minute_margin_is_not_reused() {
     // GitHub's tokens live an hour; one that lives 4 minutes is always inside the margin.
     w.gh.set_token_lifetime(Duration::from_secs(240));
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
-    w.repo.get_issue(n).await.unwrap();
-    w.repo.get_issue(n).await.unwrap();
+    w.repo.get_issue(IssueNumber(n)).await.unwrap();
+    w.repo.get_issue(IssueNumber(n)).await.unwrap();
     w.gh.expect_requests("POST", "/app/installations/{installation_id}/access_tokens", 2);
     w.gh.assert_ok();
 }
@@ -95,10 +95,10 @@ async fn a_token_inside_the_five_minute_margin_is_not_reused() {
 async fn a_401_evicts_the_token_and_retries_once_with_a_fresh_one() {
     let w = world().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
-    w.repo.get_issue(n).await.unwrap();
+    w.repo.get_issue(IssueNumber(n)).await.unwrap();
     w.gh.expire_tokens();
-    let issue = w.repo.get_issue(n).await.unwrap();
-    assert_eq!(issue.number, n);
+    let issue = w.repo.get_issue(IssueNumber(n)).await.unwrap();
+    assert_eq!(issue.number, IssueNumber(n));
     w.gh.expect_requests("POST", "/app/installations/{installation_id}/access_tokens", 2);
     let gets = w.gh.expect_requests("GET", "/repos/{owner}/{repo}/issues/{issue_number}", 3);
     assert_eq!(gets.iter().map(|r| r.status).collect::<Vec<_>>(), vec![200, 401, 200]);
@@ -108,12 +108,12 @@ async fn a_401_evicts_the_token_and_retries_once_with_a_fresh_one() {
 
     // A write refused with 401 is re-sent once, and lands once.
     w.gh.fail("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", Failure::ExpiredToken, 1);
-    w.repo.create_comment(n, "after expiry").await.unwrap();
+    w.repo.create_comment(IssueNumber(n), "after expiry").await.unwrap();
     w.gh.expect_comment_count(w.repo_id, n, 1);
 
     // Twice 401 in a row is an error, not a loop.
     w.gh.fail("GET", "/repos/{owner}/{repo}/issues/{issue_number}", Failure::ExpiredToken, 2);
-    let err = w.repo.get_issue(n).await.unwrap_err();
+    let err = w.repo.get_issue(IssueNumber(n)).await.unwrap_err();
     assert!(matches!(err, GitHubError::Unauthorized { .. }), "{err:?}");
     w.gh.assert_ok();
 }
@@ -125,24 +125,24 @@ async fn issue_comments_paged_reactions_and_edits() {
     for i in 0..130 {
         w.gh.add_comment(w.repo_id, n, "alice", &format!("comment {i}"));
     }
-    let issue = w.repo.get_issue(n).await.unwrap();
+    let issue = w.repo.get_issue(IssueNumber(n)).await.unwrap();
     assert_eq!(issue.title, "Paging");
     assert_eq!(issue.labels, vec!["maxion", "bug"]);
     assert!(!issue.is_pull_request);
-    let comments = w.repo.list_comments(n).await.unwrap();
+    let comments = w.repo.list_comments(IssueNumber(n)).await.unwrap();
     assert_eq!(comments.len(), 130);
     assert_eq!(comments[129].body, "comment 129");
     w.gh.expect_requests("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments", 2);
 
-    w.repo.add_issue_reaction(n, Reaction::Eyes).await.unwrap();
+    w.repo.add_issue_reaction(IssueNumber(n), Reaction::Eyes).await.unwrap();
     w.gh.expect_reaction(w.repo_id, ReactionTarget::Issue(n), "eyes");
     w.repo.add_comment_reaction(comments[0].id, Reaction::Eyes).await.unwrap();
-    w.gh.expect_reaction(w.repo_id, ReactionTarget::Comment(comments[0].id), "eyes");
+    w.gh.expect_reaction(w.repo_id, ReactionTarget::Comment(comments[0].id.0), "eyes");
 
-    let c = w.repo.create_comment(n, "first").await.unwrap();
+    let c = w.repo.create_comment(IssueNumber(n), "first").await.unwrap();
     let edited = w.repo.update_comment(c.id, "second").await.unwrap();
     assert_eq!(edited.body, "second");
-    let stored = w.gh.comments(w.repo_id, n).into_iter().find(|x| x.id == c.id).unwrap();
+    let stored = w.gh.comments(w.repo_id, n).into_iter().find(|x| x.id == c.id.0).unwrap();
     assert_eq!(stored.history, vec!["first", "second"]);
     w.gh.assert_ok();
 }
@@ -154,12 +154,12 @@ async fn the_marked_comment_is_found_only_when_maxion_wrote_it() {
     let marker = "<!-- maxion:job:5 -->";
     // Someone quoting the marker must not be mistaken for Maxion.
     w.gh.add_comment(w.repo_id, n, "mallory", &format!("{marker} fake status"));
-    assert!(w.repo.find_own_comment(n, marker).await.unwrap().is_none());
-    let created = w.repo.upsert_marked_comment(n, marker, &format!("{marker}\nqueued")).await.unwrap();
-    let again = w.repo.upsert_marked_comment(n, marker, &format!("{marker}\nrunning")).await.unwrap();
+    assert!(w.repo.find_own_comment(IssueNumber(n), marker).await.unwrap().is_none());
+    let created = w.repo.upsert_marked_comment(IssueNumber(n), marker, &format!("{marker}\nqueued")).await.unwrap();
+    let again = w.repo.upsert_marked_comment(IssueNumber(n), marker, &format!("{marker}\nrunning")).await.unwrap();
     assert_eq!(created.id, again.id);
     let comments = w.gh.expect_comment_count(w.repo_id, n, 2);
-    let ours = comments.iter().find(|c| c.id == created.id).unwrap();
+    let ours = comments.iter().find(|c| c.id == created.id.0).unwrap();
     assert_eq!(ours.user, w.gh.bot_login());
     assert_eq!(ours.body, format!("{marker}\nrunning"));
     w.gh.assert_ok();
@@ -173,7 +173,7 @@ async fn a_5xx_on_create_comment_never_produces_two_comments() {
 
     // The POST lands but the answer is a 502: the marker is found, nothing re-sent.
     w.gh.fail("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", Failure::FailAfterApply, 1);
-    let c = w.repo.create_marked_comment(n, marker, &format!("{marker} hi")).await.unwrap();
+    let c = w.repo.create_marked_comment(IssueNumber(n), marker, &format!("{marker} hi")).await.unwrap();
     w.gh.expect_comment_count(w.repo_id, n, 1);
     w.gh.expect_requests("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", 1);
     assert!(c.body.contains(marker));
@@ -181,13 +181,13 @@ async fn a_5xx_on_create_comment_never_produces_two_comments() {
     // The POST fails without landing: the marker is not found, so it is sent again, once.
     let n2 = w.gh.add_issue(w.repo_id, "t2", "b", &[]);
     w.gh.fail("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", Failure::Status(503), 1);
-    w.repo.create_marked_comment(n2, marker, &format!("{marker} hi")).await.unwrap();
+    w.repo.create_marked_comment(IssueNumber(n2), marker, &format!("{marker} hi")).await.unwrap();
     w.gh.expect_comment_count(w.repo_id, n2, 1);
 
     // A plain comment is never re-sent after a 5xx.
     let n3 = w.gh.add_issue(w.repo_id, "t3", "b", &[]);
     w.gh.fail("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", Failure::FailAfterApply, 1);
-    let err = w.repo.create_comment(n3, "plain").await.unwrap_err();
+    let err = w.repo.create_comment(IssueNumber(n3), "plain").await.unwrap_err();
     assert_eq!(err.status(), Some(502));
     w.gh.expect_comment_count(w.repo_id, n3, 1);
     w.gh.assert_ok();
@@ -198,8 +198,8 @@ async fn reads_and_idempotent_writes_are_retried_after_5xx() {
     let w = world().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     w.gh.fail("GET", "/repos/{owner}/{repo}/issues/{issue_number}", Failure::Status(502), 2);
-    assert_eq!(w.repo.get_issue(n).await.unwrap().number, n);
-    let c = w.repo.create_comment(n, "v1").await.unwrap();
+    assert_eq!(w.repo.get_issue(IssueNumber(n)).await.unwrap().number, IssueNumber(n));
+    let c = w.repo.create_comment(IssueNumber(n), "v1").await.unwrap();
     w.gh.fail("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", Failure::FailAfterApply, 1);
     w.repo.update_comment(c.id, "v2").await.unwrap();
     let stored = w.gh.expect_comment_count(w.repo_id, n, 1);
@@ -207,7 +207,7 @@ async fn reads_and_idempotent_writes_are_retried_after_5xx() {
 
     // Bounded: a GitHub that keeps failing gives a typed error.
     w.gh.fail("GET", "/repos/{owner}/{repo}/issues/{issue_number}", Failure::Status(500), 100);
-    let err = w.repo.get_issue(n).await.unwrap_err();
+    let err = w.repo.get_issue(IssueNumber(n)).await.unwrap_err();
     assert!(matches!(err, GitHubError::Api { status: 500, .. }), "{err:?}");
     w.gh.expect_requests("GET", "/repos/{owner}/{repo}/issues/{issue_number}", 3 + 4);
     w.gh.take_violations();
@@ -224,7 +224,7 @@ async fn a_403_with_retry_after_waits_and_succeeds() {
         1,
     );
     let t = Instant::now();
-    w.repo.create_comment(n, "after the limit").await.unwrap();
+    w.repo.create_comment(IssueNumber(n), "after the limit").await.unwrap();
     assert!(t.elapsed() >= Duration::from_secs(1), "Retry-After honoured: {:?}", t.elapsed());
     w.gh.expect_comment_count(w.repo_id, n, 1);
     let posts = w.gh.expect_requests("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", 2);
@@ -233,7 +233,7 @@ async fn a_403_with_retry_after_waits_and_succeeds() {
     // Primary limit: wait for x-ratelimit-reset.
     w.gh.fail("GET", "/repos/{owner}/{repo}/issues/{issue_number}", Failure::PrimaryRateLimit { reset_in_secs: 1 }, 1);
     let t = Instant::now();
-    w.repo.get_issue(n).await.unwrap();
+    w.repo.get_issue(IssueNumber(n)).await.unwrap();
     assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
     w.gh.assert_ok();
 }
@@ -249,7 +249,7 @@ async fn a_rate_limit_longer_than_the_budget_is_a_typed_error_without_waiting() 
         1,
     );
     let t = Instant::now();
-    let err = w.repo.create_comment(n, "x").await.unwrap_err();
+    let err = w.repo.create_comment(IssueNumber(n), "x").await.unwrap_err();
     assert!(
         matches!(err, GitHubError::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(3600)),
         "{err:?}"
@@ -426,7 +426,7 @@ async fn the_app_finds_which_installation_holds_a_repository() {
     assert_eq!(w.app.repo_installation_id("acme/widgets").await.unwrap(), w.repo.installation_id());
     let globex = w.gh.add_installation("globex");
     w.gh.add_repo(globex, "globex/rockets");
-    assert_eq!(w.app.repo_installation_id("globex/rockets").await.unwrap(), globex.0);
+    assert_eq!(w.app.repo_installation_id("globex/rockets").await.unwrap(), InstallationId(globex.0));
     let err = w.app.repo_installation_id("initech/printers").await.unwrap_err();
     assert!(matches!(err, GitHubError::NotFound { .. }), "{err:?}");
     assert!(w.app.repo_installation_id("no-slash").await.is_err());
@@ -500,15 +500,15 @@ async fn pull_requests_end_to_end() {
     w.repo.request_reviewers(pr.number, &["reviewer".into()], &[]).await.unwrap();
     assert_eq!(w.gh.pulls(w.repo_id)[0].requested_reviewers, vec!["reviewer"]);
 
-    let rc = w.gh.add_review_comment(w.repo_id, pr.number, "reviewer", "rename this");
-    let reply = w.repo.reply_to_review_comment(pr.number, rc, "done").await.unwrap();
+    let rc = w.gh.add_review_comment(w.repo_id, pr.number.0, "reviewer", "rename this");
+    let reply = w.repo.reply_to_review_comment(pr.number, CommentId(rc), "done").await.unwrap();
     assert_eq!(reply.body, "done");
     assert!(w.gh.review_comments(w.repo_id).iter().any(|c| c.in_reply_to == Some(rc) && c.body == "done"));
 
-    let related = w.repo.cross_references(n).await.unwrap();
+    let related = w.repo.cross_references(IssueNumber(n)).await.unwrap();
     assert!(related.iter().any(|r| r.number == pr.number && r.is_pull_request), "{related:?}");
     let hits = w.repo.search_issues("thing").await.unwrap();
-    assert!(hits.iter().any(|h| h.number == n), "{hits:?}");
+    assert!(hits.iter().any(|h| h.number == IssueNumber(n)), "{hits:?}");
     w.gh.assert_ok();
 }
 
@@ -539,7 +539,7 @@ async fn the_limiter_keeps_mutations_within_the_configured_rate() {
     })
     .await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
-    let c = w.repo.create_comment(n, "0").await.unwrap();
+    let c = w.repo.create_comment(IssueNumber(n), "0").await.unwrap();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..9 {
@@ -548,16 +548,18 @@ async fn the_limiter_keeps_mutations_within_the_configured_rate() {
             async move { repo.update_comment(c.id, &format!("{i}")).await.map(|_| Instant::now()) },
         ));
     }
+    // Reads are never held back: one sent while the mutations wait in the
+    // limiter comes back before the last of them is let through.
+    w.repo.get_issue(IssueNumber(n)).await.unwrap();
+    let read_done = start.elapsed();
     let mut done = Vec::new();
     for t in tasks {
         done.push(t.await.unwrap().unwrap() - start);
     }
     // 10 mutations at no more than 4 per second need at least two full windows.
     assert!(start.elapsed() >= Duration::from_secs(2), "{done:?}");
-    // Reads are never held back.
-    let t = Instant::now();
-    w.repo.get_issue(n).await.unwrap();
-    assert!(t.elapsed() < Duration::from_millis(500));
+    let last = done.iter().max().copied().unwrap_or_default();
+    assert!(read_done < last, "the read waited for the mutations: {read_done:?} vs {last:?}");
     w.gh.assert_ok();
 }
 
@@ -565,7 +567,7 @@ async fn the_limiter_keeps_mutations_within_the_configured_rate() {
 async fn a_burst_of_200_updates_is_coalesced_into_a_few_edits() {
     let w = world().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
-    let c = w.repo.create_comment(n, "start").await.unwrap();
+    let c = w.repo.create_comment(IssueNumber(n), "start").await.unwrap();
     let sent: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let (repo, log) = (w.repo.clone(), Arc::clone(&sent));
     let interval = Duration::from_millis(250);
@@ -598,11 +600,11 @@ async fn a_burst_of_200_updates_is_coalesced_into_a_few_edits() {
 #[tokio::test]
 async fn errors_are_typed() {
     let w = world().await;
-    assert!(matches!(w.repo.get_issue(999).await.unwrap_err(), GitHubError::NotFound { .. }));
+    assert!(matches!(w.repo.get_issue(IssueNumber(999)).await.unwrap_err(), GitHubError::NotFound { .. }));
     let inst = w.repo.installation_id();
-    w.gh.set_installation_permissions(crate::support::fake_github::InstallationId(inst), &[("issues", "read")]);
+    w.gh.set_installation_permissions(crate::support::fake_github::InstallationId(inst.0), &[("issues", "read")]);
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
-    let err = w.repo.create_comment(n, "x").await.unwrap_err();
+    let err = w.repo.create_comment(IssueNumber(n), "x").await.unwrap_err();
     assert!(matches!(err, GitHubError::Validation { .. } | GitHubError::Forbidden { .. }), "{err:?}");
     w.gh.take_violations();
     let bad = w.app.repo(inst, "acme/../etc");
@@ -633,13 +635,13 @@ async fn no_token_appears_in_any_log_line() {
 
     let w = world().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
-    w.repo.get_issue(n).await.unwrap();
+    w.repo.get_issue(IssueNumber(n)).await.unwrap();
     w.gh.expire_tokens();
-    w.repo.create_comment(n, "x").await.unwrap();
+    w.repo.create_comment(IssueNumber(n), "x").await.unwrap();
     w.gh.fail("GET", "/repos/{owner}/{repo}/issues/{issue_number}", Failure::Status(502), 1);
-    w.repo.get_issue(n).await.unwrap();
+    w.repo.get_issue(IssueNumber(n)).await.unwrap();
     w.gh.fail("GET", "/repos/{owner}/{repo}/issues/{issue_number}", Failure::ExpiredToken, 2);
-    let err = w.repo.get_issue(n).await.unwrap_err();
+    let err = w.repo.get_issue(IssueNumber(n)).await.unwrap_err();
     let push_token = w.app.token_for(w.repo.installation_id(), "widgets", Permissions::contents_write()).await.unwrap();
 
     let v = w.gh.take_violations();
@@ -662,7 +664,7 @@ async fn a_read_that_times_out_is_retried() {
     let w = world_with(|c| c.read_timeout = Duration::from_millis(300)).await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     w.gh.fail("GET", "/repos/{owner}/{repo}/issues/{issue_number}", Failure::Delay(Duration::from_secs(2)), 1);
-    assert_eq!(w.repo.get_issue(n).await.unwrap().number, n);
+    assert_eq!(w.repo.get_issue(IssueNumber(n)).await.unwrap().number, IssueNumber(n));
     // The slow answer was abandoned and the read sent again.
     w.gh.expect_requests("GET", "/repos/{owner}/{repo}/issues/{issue_number}", 2);
     w.gh.assert_ok();
@@ -687,7 +689,7 @@ async fn concurrent_calls_share_one_freshly_minted_token() {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let repo = w.repo.clone();
-        tasks.push(tokio::spawn(async move { repo.get_issue(n).await }));
+        tasks.push(tokio::spawn(async move { repo.get_issue(IssueNumber(n)).await }));
     }
     for t in tasks {
         t.await.unwrap().unwrap();

@@ -4,7 +4,9 @@
 //! related items, detected commands).
 
 use crate::support::fake_github::FakeGitHub;
-use maxion::github::{GitHubApp, GitHubConfig, MutationQuota, NewPullRequest, RetryPolicy};
+use maxion::github::{
+    CommentId, GitHubApp, GitHubConfig, InstallationId, IssueNumber, MutationQuota, NewPullRequest, RetryPolicy,
+};
 use maxion::pipeline::brief::*;
 use maxion::pipeline::detect::{CommandKind, CommandPlan, PlannedCommand};
 use secrecy::SecretString;
@@ -25,7 +27,7 @@ fn small() -> BriefInput {
         default_branch: "main".into(),
         head_sha: SHA.into(),
         issue: IssueText {
-            number: 12,
+            number: IssueNumber(12),
             title: "Widgets wobble when spun".into(),
             body: "Spinning a widget faster than 10 rpm makes it wobble.\n\nExpected: it stays level.".into(),
             labels: vec!["maxion".into(), "bug".into()],
@@ -99,7 +101,7 @@ fn big_input() -> BriefInput {
     }];
     input.related = (1..=12)
         .map(|n| RelatedEntry {
-            number: 100 + n,
+            number: IssueNumber(100 + n),
             title: format!("Earlier attempt {n}"),
             state: "closed".into(),
             is_pull_request: n % 2 == 0,
@@ -261,7 +263,7 @@ async fn gathers_trusted_context_from_github() {
     let trigger = gh.add_comment(repo_id, issue, "maint", "/maxion use a loop, not slice");
 
     let app = GitHubApp::new(config(&gh)).unwrap();
-    let client = app.repo(inst.0, "acme/widgets").unwrap();
+    let client = app.repo(InstallationId(inst.0), "acme/widgets").unwrap();
     gh.put_file(repo_id, "try-fix", "src/parser.js", "export function parse(s) { return s.split(' '); }\n");
     let pr = client
         .create_pull(&NewPullRequest {
@@ -278,10 +280,10 @@ async fn gathers_trusted_context_from_github() {
     let gathered = gather(
         &client,
         &GatherRequest {
-            issue_number: issue,
+            issue_number: IssueNumber(issue),
             instructions: Some("use a loop, not slice"),
             triggered_by: "maint",
-            trigger_comment_id: Some(trigger),
+            trigger_comment_id: Some(CommentId(trigger)),
             include_untrusted_comments: false,
             commands: None,
             limits: &limits,
@@ -325,10 +327,10 @@ async fn gathers_trusted_context_from_github() {
     let with_all = gather(
         &client,
         &GatherRequest {
-            issue_number: issue,
+            issue_number: IssueNumber(issue),
             instructions: None,
             triggered_by: "maint",
-            trigger_comment_id: Some(trigger),
+            trigger_comment_id: Some(CommentId(trigger)),
             include_untrusted_comments: true,
             commands: Some(CommandPlan::default()),
             limits: &limits,
@@ -359,12 +361,12 @@ async fn a_missing_issue_is_an_error_naming_it() {
     let inst = gh.add_installation("acme");
     gh.add_repo(inst, "acme/widgets");
     let app = GitHubApp::new(config(&gh)).unwrap();
-    let client = app.repo(inst.0, "acme/widgets").unwrap();
+    let client = app.repo(InstallationId(inst.0), "acme/widgets").unwrap();
     let limits = Limits::default();
     let err = gather(
         &client,
         &GatherRequest {
-            issue_number: 99,
+            issue_number: IssueNumber(99),
             instructions: None,
             triggered_by: "x",
             trigger_comment_id: None,

@@ -31,7 +31,7 @@ async fn world() -> World {
         max_total_delay: Duration::from_secs(10),
     };
     c.quota = MutationQuota { min_interval: Duration::from_millis(1), windows: Vec::new() };
-    let repo = GitHubApp::new(c).unwrap().repo(inst.0, "acme/widgets").unwrap();
+    let repo = GitHubApp::new(c).unwrap().repo(InstallationId(inst.0), "acme/widgets").unwrap();
     let cfg = ReportConfig {
         public_url: "https://maxion.example/".into(),
         update_interval: Duration::from_millis(100),
@@ -46,17 +46,17 @@ fn job(id: i64, issue: u64, trigger_comment: Option<u64>) -> Job {
         id: JobId(id),
         state: JobState::Queued,
         spec: NewJob {
-            installation_id: 1,
+            installation_id: InstallationId(1),
             repo: RepoRef {
-                id: 1,
+                id: maxion::github::RepoId(1),
                 full_name: "acme/widgets".into(),
                 clone_url: String::new(),
                 default_branch: "main".into(),
             },
-            issue_number: issue as i64,
+            issue_number: IssueNumber(issue),
             issue_title: "Fix it".into(),
             trigger: if trigger_comment.is_some() { TriggerKind::Comment } else { TriggerKind::Label },
-            trigger_comment_id: trigger_comment.map(|c| c as i64),
+            trigger_comment_id: trigger_comment.map(CommentId),
             sender_login: "alice".into(),
             sender_id: 2,
             instructions: None,
@@ -72,6 +72,7 @@ fn job(id: i64, issue: u64, trigger_comment: Option<u64>) -> Job {
         finished_at: None,
         branch: None,
         pr_number: None,
+        status_comment_id: None,
     }
 }
 
@@ -100,7 +101,7 @@ async fn a_job_from_queued_to_succeeded_keeps_one_comment_and_two_check_runs() {
     report::acknowledge(&w.repo, &job).await.unwrap();
     w.gh.expect_reaction(w.repo_id, ReactionTarget::Comment(trigger), "eyes");
 
-    let mut r = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job, Some(2)).await.unwrap();
+    let mut r = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, Some(2)).await.unwrap();
     let base = w.gh.head_sha(w.repo_id, "main");
     r.started(&base).await.unwrap();
     for s in ["setup", "implement", "verify"] {
@@ -163,9 +164,9 @@ async fn a_restart_finds_and_edits_the_same_comment() {
     let job = job(7, n, None);
     report::acknowledge(&w.repo, &job).await.unwrap();
     w.gh.expect_reaction(w.repo_id, ReactionTarget::Issue(n), "eyes");
-    let first = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job, Some(1)).await.unwrap();
+    let first = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, Some(1)).await.unwrap();
     drop(first); // the process dies
-    let again = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job, None).await.unwrap();
+    let again = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, None).await.unwrap();
     again.finish(Phase::Cancelled { reason: Some("cancelled by alice".into()) }, Vec::new()).await;
     let comments = w.gh.expect_comment_count(w.repo_id, n, 1);
     assert!(comments[0].body.contains("cancelled by alice"));
@@ -174,11 +175,37 @@ async fn a_restart_finds_and_edits_the_same_comment() {
 }
 
 #[tokio::test]
+async fn the_status_comment_posted_at_admission_is_taken_over_by_its_id() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &["maxion"]);
+    let mut job = job(9, n, None);
+    let id = report::post_status_comment(&w.repo, &w.cfg, &job, Some(1), false).await.unwrap();
+    job.status_comment_id = Some(id);
+    let listed = || w.gh.requests_to("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments").len();
+    let before = listed();
+    let r = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, None).await.unwrap();
+    r.finish(Phase::Cancelled { reason: Some("requested by @alice".into()) }, Vec::new()).await;
+    assert_eq!(listed(), before, "the job start edits the comment by id, without listing the issue's comments");
+    let comments = w.gh.expect_comment_count(w.repo_id, n, 1);
+    assert_eq!(comments[0].id, id.0);
+    assert!(comments[0].body.contains("requested by @alice"), "{}", comments[0].body);
+
+    // A maintainer deleted it: the next start finds no comment by that id and posts one again.
+    w.gh.delete_comment(w.repo_id, id.0);
+    let r = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, None).await.unwrap();
+    r.finish(Phase::Cancelled { reason: Some("requested by @bob".into()) }, Vec::new()).await;
+    let comments = w.gh.expect_comment_count(w.repo_id, n, 1);
+    assert_ne!(comments[0].id, id.0);
+    assert!(comments[0].body.contains("requested by @bob"), "{}", comments[0].body);
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
 async fn a_failure_reports_the_tail_annotations_and_is_cut_to_the_limit() {
     let w = world().await;
     let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &[]);
     let job = job(8, n, None);
-    let mut r = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job, None).await.unwrap();
+    let mut r = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, None).await.unwrap();
     r.started(&w.gh.head_sha(w.repo_id, "main")).await.unwrap();
     step(&mut r, "verify", false);
     // 30 lines of 4,000 characters: far over 65,535 together.
@@ -225,7 +252,7 @@ async fn queue_position_and_requeue_are_shown_in_the_same_comment() {
     let w = world().await;
     let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &[]);
     let job = job(9, n, None);
-    let mut r = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job, Some(3)).await.unwrap();
+    let mut r = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, Some(3)).await.unwrap();
     r.queue_position(1);
     eventually("position 1", || w.gh.comments(w.repo_id, n)[0].body.contains("position 1")).await;
     r.started(&w.gh.head_sha(w.repo_id, "main")).await.unwrap();
@@ -250,15 +277,15 @@ async fn a_restarted_job_keeps_one_check_run_per_commit() {
     let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &[]);
     let base = w.gh.head_sha(w.repo_id, "main");
     let job41 = job(41, n, None);
-    let mut first = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job41, None).await.unwrap();
+    let mut first = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job41, None).await.unwrap();
     first.started(&base).await.unwrap();
     // Another job on the same commit makes the newest `maxion` run there.
     let m = w.gh.add_issue(w.repo_id, "Other", "details", &[]);
-    let mut other = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job(42, m, None), None).await.unwrap();
+    let mut other = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job(42, m, None), None).await.unwrap();
     other.started(&base).await.unwrap();
     drop(first); // the process dies mid-job
 
-    let mut again = JobReporter::queued(w.repo.clone(), w.cfg.clone(), &job41, None).await.unwrap();
+    let mut again = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job41, None).await.unwrap();
     again.started(&base).await.unwrap();
     step(&mut again, "setup", true);
     // Requeued after losing its lease, then started again by the same process.

@@ -240,7 +240,7 @@ async fn dropping_a_sandbox_removes_its_container() {
 #[test]
 fn a_gigabyte_of_output_is_capped_with_bounded_memory() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "gigabyte_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "sandbox_exec::gigabyte_child", "--ignored", "--nocapture", "--test-threads=1"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -383,7 +383,7 @@ async fn sigkilled_process_leaves_an_orphan_that_the_sweep_removes() {
     }
     let mut child = KillOnDrop(
         std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "orphan_child", "--ignored", "--nocapture"])
+            .args(["--exact", "sandbox_exec::orphan_child", "--ignored", "--nocapture"])
             .env("MAXION_ORPHAN_INSTANCE", &t.instance)
             .env("MAXION_TEST_IMAGE", &t.image)
             .stdout(std::process::Stdio::piped())

@@ -6,10 +6,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use maxion::intake::{InstallationAction, InstallationChange, RepoBrief};
 use maxion::jobs::{
     ControlAction, ControlRequest, DeliveryRecord, Effect, JobEvent, JobId, JobRate, JobState, Ledger, NewJob, RepoRef,
     Store, TriggerKind,
+};
+use maxion::jobs::{
+    ControlOutcome, DeliveryOutcome, InstallationAction, InstallationChange, InstallationId, IssueNumber, RepoBrief,
+    RepoId,
 };
 use secrecy::SecretString;
 
@@ -46,16 +49,16 @@ async fn postgres() -> Option<Db> {
     Some(Db { store: Store::open(&url).await.expect("postgres store"), _dir: None })
 }
 
-fn new_job(issue: i64, delivery: &str) -> NewJob {
+fn new_job(issue: u64, delivery: &str) -> NewJob {
     NewJob {
-        installation_id: 1,
+        installation_id: InstallationId(1),
         repo: RepoRef {
-            id: 10,
+            id: RepoId(10),
             full_name: "octo/demo".into(),
             clone_url: "https://example.test/octo/demo.git".into(),
             default_branch: "main".into(),
         },
-        issue_number: issue,
+        issue_number: IssueNumber(issue),
         issue_title: format!("issue {issue}"),
         trigger: TriggerKind::Label,
         trigger_comment_id: None,
@@ -67,7 +70,7 @@ fn new_job(issue: i64, delivery: &str) -> NewJob {
     }
 }
 
-fn run(issue: i64, delivery: &str) -> DeliveryRecord {
+fn run(issue: u64, delivery: &str) -> DeliveryRecord {
     DeliveryRecord {
         id: delivery.into(),
         event: "issues".into(),
@@ -81,7 +84,7 @@ fn ledger(store: &Store) -> Ledger {
 }
 
 /// Records a run and admits its job (what the control loop does after the permission check).
-async fn queued(store: &Store, ledger: &Ledger, issue: i64, delivery: &str) -> JobId {
+async fn queued(store: &Store, ledger: &Ledger, issue: u64, delivery: &str) -> JobId {
     let id = ledger.record(run(issue, delivery)).await.expect("record").job_id.expect("job");
     assert!(store.transition(id, JobState::Received, JobState::Queued, None).await.expect("admit"));
     id
@@ -93,7 +96,7 @@ mod cases {
     pub async fn ledger_creates_jobs_and_deduplicates(store: &Store) {
         let ledger = ledger(store);
         let first = ledger.record(run(1, "a")).await.expect("record");
-        assert_eq!(first.outcome, "job_created");
+        assert_eq!(first.outcome, DeliveryOutcome::JobCreated);
         let again = ledger.record(run(1, "a")).await.expect("record");
         assert!(again.duplicate);
         assert_eq!(again.job_id, first.job_id);
@@ -126,7 +129,7 @@ mod cases {
         assert!(store.claim_next("w", Duration::from_secs(60)).await.expect("claim").is_none());
         assert_eq!(store.control_outcome("x1").await.expect("read"), Some((false, None)));
         let b = ledger.record(run(3, "x2")).await.expect("record");
-        assert_eq!(b.outcome, "job_triggered");
+        assert_eq!(b.outcome, DeliveryOutcome::JobTriggered);
         assert_eq!(a.job_id, b.job_id);
         assert_eq!(store.job_trigger_count(id).await.expect("count"), 2);
         assert!(store.transition(id, JobState::Received, JobState::Queued, None).await.expect("admit"));
@@ -135,7 +138,7 @@ mod cases {
         assert_eq!(claimed.id, id);
         assert!(store.transition(id, JobState::Running, JobState::Succeeded, None).await.expect("finish"));
         let c = ledger.record(run(3, "x3")).await.expect("record");
-        assert_eq!(c.outcome, "job_created");
+        assert_eq!(c.outcome, DeliveryOutcome::JobCreated);
         assert_ne!(c.job_id, a.job_id);
     }
 
@@ -219,22 +222,22 @@ mod cases {
         let a1 = ledger.record(run(7, "q1")).await.expect("record").job_id.expect("job");
         ledger.record(run(8, "q2")).await.expect("record");
         ledger.record(run(7, "q3")).await.expect("record"); // joins a1: no request for a label trigger
-        let status = |issue: i64, delivery: &str| DeliveryRecord {
+        let status = |issue: u64, delivery: &str| DeliveryRecord {
             id: delivery.into(),
             event: "issue_comment".into(),
             action: Some("created".into()),
             effect: Effect::Control(ControlRequest {
                 action: ControlAction::Status,
-                installation_id: 1,
+                installation_id: InstallationId(1),
                 repo: new_job(issue, delivery).repo,
-                issue_number: issue,
+                issue_number: IssueNumber(issue),
                 issue_title: "t".into(),
-                comment_id: Some(5),
+                comment_id: Some(maxion::jobs::CommentId(5)),
                 sender_login: "mallory".into(),
                 sender_id: 9,
             }),
         };
-        assert_eq!(ledger.record(status(7, "q4")).await.expect("record").outcome, "command");
+        assert_eq!(ledger.record(status(7, "q4")).await.expect("record").outcome, DeliveryOutcome::Command);
         let lease = Duration::from_secs(60);
         let first = store.claim_control_request("i1", lease).await.expect("claim").expect("a request");
         assert_eq!((first.delivery_id.as_str(), first.attempts), ("q1", 1));
@@ -243,7 +246,7 @@ mod cases {
         let second = store.claim_control_request("i2", lease).await.expect("claim").expect("a request");
         assert_eq!(second.delivery_id, "q2");
         assert!(store.claim_control_request("i2", lease).await.expect("claim").is_none());
-        store.finish_control_request(first.id, "refused").await.expect("finish");
+        store.finish_control_request(first.id, ControlOutcome::Refused).await.expect("finish");
         let third = store.claim_control_request("i2", lease).await.expect("claim").expect("a request");
         assert_eq!((third.delivery_id.as_str(), third.request.action.clone()), ("q4", ControlAction::Status));
         // After a crash, the instance frees what it held.
@@ -257,14 +260,32 @@ mod cases {
         store.postpone_control_request(third.id, Duration::ZERO).await.expect("postpone");
         let again = store.claim_control_request("i1", lease).await.expect("claim").expect("again");
         assert_eq!((again.id, again.attempts), (third.id, 3));
-        store.finish_control_request(again.id, "replied").await.expect("finish");
-        store.finish_control_request(second.id, "admitted").await.expect("finish");
+        store.finish_control_request(again.id, ControlOutcome::Replied).await.expect("finish");
+        store.finish_control_request(second.id, ControlOutcome::Admitted).await.expect("finish");
         assert!(store.claim_control_request("i1", lease).await.expect("claim").is_none());
-        assert_eq!(store.control_outcome("q4").await.expect("read"), Some((true, Some("replied".into()))));
-        assert_eq!(store.recent_outcomes(10, 7, "alice", "refused", 0).await.expect("count"), 1);
-        assert_eq!(store.recent_outcomes(10, 7, "mallory", "refused", 0).await.expect("count"), 0);
+        assert_eq!(store.control_outcome("q4").await.expect("read"), Some((true, Some(ControlOutcome::Replied))));
+        assert_eq!(
+            store
+                .recent_outcomes(RepoId(10), IssueNumber(7), "alice", ControlOutcome::Refused, 0)
+                .await
+                .expect("count"),
+            1
+        );
+        assert_eq!(
+            store
+                .recent_outcomes(RepoId(10), IssueNumber(7), "mallory", ControlOutcome::Refused, 0)
+                .await
+                .expect("count"),
+            0
+        );
         let later = chrono::Utc::now().timestamp_millis() + 1000;
-        assert_eq!(store.recent_outcomes(10, 7, "alice", "refused", later).await.expect("count"), 0);
+        assert_eq!(
+            store
+                .recent_outcomes(RepoId(10), IssueNumber(7), "alice", ControlOutcome::Refused, later)
+                .await
+                .expect("count"),
+            0
+        );
     }
 
     /// Cancelling a running job is a stored request the worker sees; status
@@ -286,12 +307,13 @@ mod cases {
         assert_eq!(c.id, b);
         assert!(store.request_cancel(b, "carol").await.expect("request"));
         // The instance comes back and recovers what it held.
-        let (requeued, ended) = store.recover_interrupted(Some("dies"), 2).await.expect("recover");
+        let (requeued, ended) =
+            store.recover_interrupted(Some("dies"), 2, maxion::report::text::cancelled_by).await.expect("recover");
         assert_eq!((requeued, ended), (vec![], vec![b]));
         let cancelled = store.get_job(b).await.expect("read").expect("job");
         assert_eq!((cancelled.state, cancelled.error.as_deref()), (JobState::Cancelled, Some("requested by @carol")));
         assert_eq!(store.recent_run_times().await.expect("times").len(), 1, "cancelled jobs do not count");
-        assert_eq!(store.latest_job_for_issue(10, 11).await.expect("read").map(|j| j.id), Some(a));
+        assert_eq!(store.latest_job_for_issue(RepoId(10), IssueNumber(11)).await.expect("read").map(|j| j.id), Some(a));
         // A retry is created `received`, once per issue while one is active.
         let retry = NewJob { trigger: TriggerKind::Retry, ..new_job(11, "p3") };
         let r = store.create_received_job(&retry).await.expect("create").expect("created");
@@ -303,10 +325,10 @@ mod cases {
         let ledger = ledger(store);
         let change = |action| InstallationChange {
             action,
-            installation_id: 9,
+            installation_id: InstallationId(9),
             account_login: "octo".into(),
             account_id: 3,
-            repos: vec![RepoBrief { id: 1, full_name: "octo/a".into() }],
+            repos: vec![RepoBrief { id: RepoId(1), full_name: "octo/a".into() }],
         };
         for (i, action) in [InstallationAction::Created, InstallationAction::Suspend, InstallationAction::Unsuspend]
             .into_iter()
@@ -318,7 +340,7 @@ mod cases {
                 action: None,
                 effect: Effect::Installation(change(action)),
             };
-            assert_eq!(ledger.record(record).await.expect("record").outcome, "recorded");
+            assert_eq!(ledger.record(record).await.expect("record").outcome, DeliveryOutcome::Recorded);
         }
         assert_eq!(store.installations().await.expect("read"), vec![(9, "octo".to_owned(), false, false)]);
     }
@@ -362,5 +384,5 @@ async fn sqlite_queued_jobs_survive_a_restart() {
     }
     let store = Store::open(&url).await.expect("reopen");
     let job = store.claim_next("after-restart", Duration::from_secs(5)).await.expect("claim").expect("job survived");
-    assert_eq!(job.spec.issue_number, 1);
+    assert_eq!(job.spec.issue_number, IssueNumber(1));
 }

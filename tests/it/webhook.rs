@@ -2,6 +2,8 @@
 //! router and store, asserting what a GitHub App operator would see — status
 //! codes, jobs through the API, and what was (not) recorded.
 
+use maxion::jobs::DeliveryOutcome;
+
 use crate::support::service::{TestService, comment_payload, labeled_payload, sign};
 
 fn body(v: &serde_json::Value) -> Vec<u8> {
@@ -100,8 +102,8 @@ async fn malformed_json_is_400_and_recorded() {
     let svc = TestService::start().await;
     let (status, answer) = svc.deliver("issues", "d-bad-json", b"{not json").await;
     assert_eq!(status, 400, "{answer}");
-    let (event, _, outcome, _) = svc.store().delivery("d-bad-json").await.expect("read").expect("recorded");
-    assert_eq!((event.as_str(), outcome.as_str()), ("issues", "malformed"));
+    let stored = svc.store().delivery("d-bad-json").await.expect("read").expect("recorded");
+    assert_eq!((stored.event.as_str(), stored.outcome), ("issues", DeliveryOutcome::Malformed));
 
     // Valid JSON of the wrong shape for a handled pair is also a 400.
     let (status, _) = svc.deliver("issues", "d-bad-shape", br#"{"action":"labeled","issue":5}"#).await;
@@ -164,8 +166,8 @@ async fn job_creation_is_rate_limited_per_installation_but_still_answered_2xx() 
         outcomes.push(answer["outcome"].as_str().unwrap_or_default().to_owned());
     }
     assert_eq!(outcomes, ["job_created", "job_created", "rate_limited"]);
-    let (_, _, outcome, _) = svc.store().delivery("d-rl-3").await.expect("read").expect("recorded");
-    assert_eq!(outcome, "rate_limited");
+    let stored = svc.store().delivery("d-rl-3").await.expect("read").expect("recorded");
+    assert_eq!(stored.outcome, DeliveryOutcome::RateLimited);
     svc.stop().await;
 }
 

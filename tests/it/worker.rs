@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use maxion::jobs::{DeliveryRecord, Effect, JobId, JobRate, JobState, Ledger, NewJob, RepoRef, Store, TriggerKind};
+use maxion::jobs::{
+    DeliveryRecord, Effect, InstallationId, IssueNumber, JobId, JobRate, JobState, Ledger, NewJob, RepoId, RepoRef,
+    Store, TriggerKind,
+};
 use maxion::worker::{JobOutcome, Pool, WorkerSettings};
 use secrecy::SecretString;
 use tokio::sync::mpsc;
@@ -17,11 +20,16 @@ async fn store() -> (Store, tempfile::TempDir) {
     (Store::open(&url).await.expect("store"), dir)
 }
 
-async fn queue(store: &Store, ledger: &Ledger, issue: i64) -> JobId {
+async fn queue(store: &Store, ledger: &Ledger, issue: u64) -> JobId {
     let job = NewJob {
-        installation_id: 1,
-        repo: RepoRef { id: 1, full_name: "o/r".into(), clone_url: String::new(), default_branch: "main".into() },
-        issue_number: issue,
+        installation_id: InstallationId(1),
+        repo: RepoRef {
+            id: RepoId(1),
+            full_name: "o/r".into(),
+            clone_url: String::new(),
+            default_branch: "main".into(),
+        },
+        issue_number: IssueNumber(issue),
         issue_title: "t".into(),
         trigger: TriggerKind::Label,
         trigger_comment_id: None,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use maxion::config::{RawSettings, Settings};
-use maxion::jobs::{Job, JobId, JobState, Store};
+use maxion::jobs::{IssueNumber, Job, JobId, JobState, Store};
 use maxion::service::{self, Running};
 use serde_json::{Value, json};
 
@@ -163,7 +163,7 @@ impl Ctl {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             match self.store().control_outcome(delivery).await.expect("read") {
-                Some((true, outcome)) => return outcome.unwrap_or_default(),
+                Some((true, outcome)) => return outcome.map(|o| o.as_str().to_owned()).unwrap_or_default(),
                 Some((false, _)) => {}
                 None => panic!("delivery {delivery} stored no control request"),
             }
@@ -196,7 +196,7 @@ impl Ctl {
 
     /// The newest job of the issue.
     pub async fn latest(&self, issue: u64) -> Option<Job> {
-        self.store().latest_job_for_issue(self.repo.0 as i64, issue as i64).await.expect("read")
+        self.store().latest_job_for_issue(maxion::jobs::RepoId(self.repo.0), IssueNumber(issue)).await.expect("read")
     }
 
     /// Starts a job for the issue by `alice`'s comment and waits for its admission.

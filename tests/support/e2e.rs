@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use maxion::config::{RawSettings, Settings};
-use maxion::jobs::{Job, JobId, JobState};
+use maxion::jobs::{IssueNumber, Job, JobId, JobState};
 use maxion::service::{self, Running};
 
 use super::fake_github::{FakeGitHub, InstallationId, RepoId, UserType};
@@ -182,7 +182,7 @@ impl E2e {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let jobs = self.store().list_jobs(1, 100).await.expect("list jobs");
-            if let Some(j) = jobs.into_iter().find(|j| j.spec.issue_number == issue as i64) {
+            if let Some(j) = jobs.into_iter().find(|j| j.spec.issue_number == IssueNumber(issue)) {
                 return j;
             }
             assert!(tokio::time::Instant::now() < deadline, "no job for issue #{issue}");

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 
 use super::{BriefInput, FileText, IssueComment, IssueText, LeftOut, Limits, RelatedEntry, TreeListing};
 use super::{mentioned_paths, prune_tree};
-use crate::github::{RelatedItem, RepoClient, RepoPermission};
+use crate::github::{CommentId, IssueNumber, RelatedItem, RepoClient, RepoPermission};
 use crate::pipeline::detect::{self, CommandPlan, PROBE_FILES};
 use crate::pipeline::sanitize::sanitize;
 
@@ -27,12 +27,12 @@ const MAX_FETCH_BYTES: u64 = 1_000_000;
 /// What the job knows when it gathers.
 #[derive(Debug, Clone)]
 pub struct GatherRequest<'a> {
-    pub issue_number: u64,
+    pub issue_number: IssueNumber,
     /// Extra instructions from `/maxion <text>`.
     pub instructions: Option<&'a str>,
     pub triggered_by: &'a str,
     /// The `/maxion` comment itself: its text is `instructions`, not a comment.
-    pub trigger_comment_id: Option<u64>,
+    pub trigger_comment_id: Option<CommentId>,
     /// Also show comments by users without write access (marked as such).
     /// Off by default: anyone can comment on a public issue.
     pub include_untrusted_comments: bool,
@@ -204,19 +204,19 @@ async fn read_text(client: &RepoClient, path: &str, sha: &str, size: Option<u64>
 
 /// Timeline cross-references and a search for `#N`, deduplicated, capped;
 /// changed paths for this repository's pull requests.
-async fn related(client: &RepoClient, number: u64, limits: &Limits) -> Vec<RelatedEntry> {
+async fn related(client: &RepoClient, number: IssueNumber, limits: &Limits) -> Vec<RelatedEntry> {
     let this_repo = client.full_name();
     let mut items: Vec<RelatedItem> = match client.cross_references(number).await {
         Ok(v) => v,
         Err(e) => {
-            tracing::warn!(issue = number, error = %e, "reading cross-references failed; the brief goes without");
+            tracing::warn!(issue = %number, error = %e, "reading cross-references failed; the brief goes without");
             Vec::new()
         }
     };
     match client.search_issues(&format!("\"#{number}\"")).await {
         Ok(v) => items.extend(v),
         Err(e) => {
-            tracing::warn!(issue = number, error = %e, "searching for related items failed; the brief goes without")
+            tracing::warn!(issue = %number, error = %e, "searching for related items failed; the brief goes without")
         }
     }
     let mut seen = BTreeSet::new();
@@ -237,7 +237,7 @@ async fn related(client: &RepoClient, number: u64, limits: &Limits) -> Vec<Relat
                     more_files = changed.len().saturating_sub(limits.related_files_max);
                     files = changed.into_iter().take(limits.related_files_max).map(|f| f.filename).collect();
                 }
-                Err(e) => tracing::warn!(pull = item.number, error = %e, "reading a related PR's files failed"),
+                Err(e) => tracing::warn!(pull = %item.number, error = %e, "reading a related PR's files failed"),
             }
         }
         out.push(RelatedEntry {

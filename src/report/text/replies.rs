@@ -1,4 +1,4 @@
-//! Replies to commands and events (issue 6): status, refusals, cancel,
+//! Replies to commands and events: status, refusals, cancel,
 //! retry, help, near misses. Pure functions, snapshot-tested. Every reply
 //! starts with a hidden marker naming the control request it answers, so a
 //! request handled again after a crash edits its reply instead of adding one.
@@ -21,6 +21,26 @@ pub fn reply(request_id: i64, body: &str) -> String {
 /// The status comment's reason when someone cancelled the job.
 pub fn cancelled_by(login: &str) -> String {
     format!("requested by @{login}")
+}
+
+/// The job log's line when someone asks to stop a running job.
+pub fn cancellation_requested(login: &str) -> String {
+    format!("cancellation requested by @{login}")
+}
+
+/// Why a job ended `refused`: its sender lacks the permission.
+pub fn refused_reason(login: &str, needed: &str) -> String {
+    format!("@{login} may not start jobs (needs {needed} permission)")
+}
+
+/// Why a follow-up ended `refused`: the pull request is someone else's.
+pub fn not_maxions_pull_request_reason() -> String {
+    "the pull request was not opened by Maxion".to_owned()
+}
+
+/// Why a job failed before it was queued: admitting it failed on every attempt.
+pub fn admission_failed(error: &str) -> String {
+    format!("could not be admitted: {error}")
 }
 
 /// A job as `/maxion status` describes it.

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::duration;
-use crate::repoconfig::{CONFIG_PATH, Clamp, ConfigError, Effective, FailurePolicy};
+use crate::repoconfig::{CONFIG_PATH, Clamp, ClampValue, ConfigError, Effective, FailurePolicy};
 
 /// Inline code that its content cannot end early.
 fn code(s: &str) -> String {
@@ -35,10 +35,18 @@ pub fn config_invalid(e: &ConfigError) -> String {
 pub fn clamp_note(c: &Clamp) -> String {
     format!(
         "`{CONFIG_PATH}` asks for {}, which is past this Maxion's limit ({}); the job uses {}.",
-        code(&format!("{}: {}", c.field, c.asked)),
+        code(&format!("{}: {}", c.field, clamp_value(&c.asked))),
         c.limit,
-        code(&c.applied)
+        code(&clamp_value(&c.applied))
     )
+}
+
+fn clamp_value(v: &ClampValue) -> String {
+    match v {
+        ClampValue::Duration(d) => duration(*d),
+        ClampValue::Number(n) => n.to_string(),
+        ClampValue::Text(t) => t.clone(),
+    }
 }
 
 /// The failure reason when the agent changed protected paths.

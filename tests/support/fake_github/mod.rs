@@ -255,6 +255,11 @@ impl FakeGitHub {
         id
     }
 
+    /// Someone deletes a comment on GitHub (as a maintainer may delete Maxion's).
+    pub fn delete_comment(&self, repo: RepoId, id: u64) {
+        self.lock().repo_mut(repo).comments.retain(|c| c.id != id);
+    }
+
     /// An open pull request from `head` into `base` authored by `login` (both branches must
     /// exist, e.g. via `put_file`); returns its number.
     pub fn add_pull(&self, repo: RepoId, head: &str, base: &str, login: &str, title: &str) -> u64 {
