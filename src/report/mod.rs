@@ -118,6 +118,9 @@ async fn edit_status_comment(repo: &RepoClient, job: &Job, view: &StatusView) ->
 #[derive(Default)]
 struct Targets {
     comment_id: Option<CommentId>,
+    /// Where the comment is posted again if someone deleted it: the issue
+    /// and the comment's marker.
+    repost: Option<(IssueNumber, String)>,
     /// Check runs to complete at the end (the base commit's).
     check_runs: Vec<u64>,
     /// The head commit's check run, created with the final state: a job
@@ -160,7 +163,11 @@ impl JobReporter {
             Some(id) if job.attempts <= 1 => id,
             _ => edit_status_comment(&repo, job, &view).await?,
         };
-        let targets = Arc::new(Mutex::new(Targets { comment_id: Some(comment_id), ..Default::default() }));
+        let targets = Arc::new(Mutex::new(Targets {
+            comment_id: Some(comment_id),
+            repost: Some((issue, text::marker(job.id))),
+            ..Default::default()
+        }));
         let updates =
             Coalescer::spawn_quiet(cfg.update_interval, cfg.progress_after, sink(repo.clone(), Arc::clone(&targets)));
         Ok(Self {
@@ -357,19 +364,30 @@ fn sink(
     move |view: StatusView| {
         let repo = repo.clone();
         let is_final = view.phase.is_final();
-        let (comment_id, runs, head_run, annotations) = {
+        let (comment_id, repost, runs, head_run, annotations) = {
             let mut t = targets.lock().unwrap_or_else(|e| e.into_inner());
             if is_final {
-                (t.comment_id, t.check_runs.clone(), t.head_run.take(), t.annotations.clone())
+                (t.comment_id, t.repost.clone(), t.check_runs.clone(), t.head_run.take(), t.annotations.clone())
             } else {
-                (t.comment_id, Vec::new(), None, Vec::new())
+                (t.comment_id, t.repost.clone(), Vec::new(), None, Vec::new())
             }
         };
+        let targets = Arc::clone(&targets);
         Box::pin(async move {
-            if let Some(id) = comment_id
-                && let Err(e) = repo.update_comment(id, &text::status_comment(&view)).await
-            {
-                tracing::warn!(error = %e, job = %view.job_id, "updating the status comment failed");
+            if let Some(id) = comment_id {
+                let body = text::status_comment(&view);
+                let edited = match (repo.update_comment(id, &body).await, repost) {
+                    // Deleted (it was taken over by id, unseen): post it again.
+                    (Err(GitHubError::NotFound { .. }), Some((issue, marker))) => {
+                        repo.upsert_marked_comment(issue, &marker, &body).await.map(|c| {
+                            targets.lock().unwrap_or_else(|e| e.into_inner()).comment_id = Some(c.id);
+                        })
+                    }
+                    (result, _) => result.map(drop),
+                };
+                if let Err(e) = edited {
+                    tracing::warn!(error = %e, job = %view.job_id, "updating the status comment failed");
+                }
             }
             if !is_final {
                 return;
