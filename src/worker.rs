@@ -26,7 +26,11 @@ use tokio_util::sync::CancellationToken;
 use crate::jobs::{Job, JobId, JobState, Store};
 use crate::report::text;
 
-/// How a job ended, as the runner reports it.
+/// What the pool records when a runner returns: the job's terminal state and
+/// the stored reason. The pool runs any runner, so it takes this plain pair;
+/// the pipeline derives it from its [`crate::jobs::JobEnd`] (the one job-end
+/// type, see `jobs::end` for the mapping). A `Cancelled` outcome during
+/// shutdown that nobody asked for hands the job back to the queue instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOutcome {
     pub state: JobState,

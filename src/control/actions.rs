@@ -6,7 +6,9 @@ use anyhow::Context;
 use super::Control;
 use super::permissions::permitted;
 use crate::github::RepoClient;
-use crate::jobs::{ClaimedRequest, ControlAction, ControlOutcome, Job, JobEvent, JobId, JobState, NewJob, TriggerKind};
+use crate::jobs::{
+    ClaimedRequest, ControlAction, ControlOutcome, Job, JobEnd, JobEvent, JobId, JobState, NewJob, TriggerKind,
+};
 use crate::report;
 use crate::report::text::{self, Guarded, HelpView, Phase};
 
@@ -177,19 +179,15 @@ impl Control {
             };
             return self.reply(repo, claimed, &text::nothing_to_cancel(summary.as_ref())).await;
         };
-        let reason = text::cancelled_by(by);
+        let end = JobEnd::Cancelled { by: Some(by.to_owned()) };
+        let reason = text::end_reason(&end).unwrap_or_default();
         let mut summary = self.summarize(&job).await?;
         let not_started = job.state != JobState::Running
             && self.store.transition(job.id, job.state, JobState::Cancelled, Some(&reason)).await?;
         if not_started {
-            report::show_ended_before_start(
-                repo,
-                &self.settings.report,
-                &job,
-                Phase::Cancelled { reason: Some(reason) },
-            )
-            .await
-            .context("updating the status comment")?;
+            report::show_ended_before_start(repo, &self.settings.report, &job, Phase::Ended(end))
+                .await
+                .context("updating the status comment")?;
         } else {
             // Running (or it started meanwhile): the worker holding it stops it
             // and reports `cancelled` in the status comment and check run.

@@ -1,9 +1,11 @@
-//! Jobs: the model and state machine (`model`), the durable store (`store`),
-//! what a webhook delivery means (`delivery`) and the ledger that records it
-//! and creates jobs (`ledger`), and the control loop's requests (`request`).
+//! Jobs: the model and state machine (`model`), how a job's run ends (`end`),
+//! the durable store (`store`), what a webhook delivery means (`delivery`) and
+//! the ledger that records it and creates jobs (`ledger`), and the control
+//! loop's requests (`request`).
 
 mod control_store;
 pub mod delivery;
+mod end;
 pub mod ledger;
 pub mod model;
 pub mod redelivery_store;
@@ -11,6 +13,7 @@ pub mod request;
 pub mod store;
 
 pub use delivery::{DeliveryOutcome, Effect, InstallationAction, InstallationChange, RepoBrief, StoredDelivery};
+pub use end::{Failure, JobEnd, StepStop};
 pub use ledger::{DeliveryRecord, JobRate, Ledger, Recorded};
 pub use model::*;
 pub use redelivery_store::{RedeliveryOutcome, RedeliveryRecord};

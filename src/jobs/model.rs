@@ -230,12 +230,34 @@ pub use crate::sandbox::OutputStream;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
-    StateChanged { from: JobState, to: JobState, reason: Option<String> },
-    StepStarted { step: String },
-    StepFinished { step: String, ok: bool, exit_code: Option<i64>, duration_ms: u64 },
-    Output { step: String, stream: OutputStream, text: String },
-    Info { message: String },
-    Error { message: String },
+    StateChanged {
+        from: JobState,
+        to: JobState,
+        reason: Option<String>,
+    },
+    StepStarted {
+        step: String,
+    },
+    StepFinished {
+        step: String,
+        ok: bool,
+        exit_code: Option<i64>,
+        duration_ms: u64,
+        /// Set when the step was stopped (cancelled, out of time) rather than failing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stopped: Option<super::StepStop>,
+    },
+    Output {
+        step: String,
+        stream: OutputStream,
+        text: String,
+    },
+    Info {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
 }
 
 impl JobEvent {

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use super::brief;
 use super::detect::PlannedCommand;
-use super::run::{Log, PipelineContext, Stop};
+use super::job_run::{Log, failed};
+use super::run::PipelineContext;
 use crate::github::RepoClient;
-use crate::jobs::JobEvent;
+use crate::jobs::JobEnd;
 use crate::repoconfig::{self, Effective, LoadError};
 use crate::report::text;
 
@@ -34,29 +35,25 @@ pub(crate) async fn repo_config(
     repo: &RepoClient,
     log: &mut Log<'_>,
     sha: &str,
-) -> Result<Effective, Stop> {
+) -> Result<Effective, JobEnd> {
     let t = log.step_started("config").await;
     let loaded = match repoconfig::load(repo, sha).await {
         Ok(c) => c,
         Err(LoadError::Invalid(e)) => {
             log.step_finished("config", false, None, t).await;
-            let reason = text::config_invalid(&e);
-            return Err(Stop::Failed { reason, step: Some("config".into()), last_lines: Vec::new() });
+            return Err(JobEnd::failed(text::config_invalid(&e), Some("config")));
         }
         Err(e) => {
             log.step_finished("config", false, None, t).await;
-            return Err(Stop::failed(e, Some("config")));
+            return Err(failed(e, "config"));
         }
     };
     let eff = repoconfig::resolve(loaded.as_ref(), &ctx.bounds);
-    let message = if loaded.is_some() { "read .github/maxion.yml" } else { "no .github/maxion.yml; instance defaults" };
-    log.event(JobEvent::Info { message: message.into() }).await;
+    log.info(text::config_read(loaded.is_some())).await;
     for c in &eff.clamps {
         let note = text::clamp_note(c);
-        log.event(JobEvent::Info { message: note.clone() }).await;
-        if let Some(r) = log.reporter.as_deref_mut() {
-            r.note(note);
-        }
+        log.info(note.clone()).await;
+        log.reporter.note(note);
     }
     log.step_finished("config", true, None, t).await;
     Ok(eff)

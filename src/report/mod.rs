@@ -20,7 +20,7 @@ use crate::github::{
     Annotation, CheckOutput, CheckRunSpec, CheckStatus, Coalescer, CommentId, GitHubError, IssueNumber, Reaction,
     RepoClient,
 };
-use crate::jobs::{Job, JobEvent, JobId, JobState};
+use crate::jobs::{Job, JobEnd, JobEvent, JobId, JobState, StepStop};
 use text::{Phase, StatusView, StepLine, StepState};
 
 /// The check run's name on GitHub.
@@ -283,8 +283,12 @@ impl JobReporter {
                     *current = Some(step.clone());
                 }
             }
-            JobEvent::StepFinished { step, ok, duration_ms, .. } => {
-                let state = if *ok { StepState::Passed } else { StepState::Failed };
+            JobEvent::StepFinished { step, ok, duration_ms, stopped, .. } => {
+                let state = match stopped {
+                    Some(stop) => stop_state(*stop),
+                    None if *ok => StepState::Passed,
+                    None => StepState::Failed,
+                };
                 let duration = Some(Duration::from_millis(*duration_ms));
                 match self.view.steps.iter_mut().rev().find(|s| s.name == *step && s.state == StepState::Running) {
                     Some(line) => {
@@ -307,13 +311,14 @@ impl JobReporter {
     }
 
     /// Delivers the final state: comment, and every check run completed with
-    /// the phase's conclusion (`annotations` on the last one).
-    pub async fn finish(mut self, phase: Phase, annotations: Vec<Annotation>) {
-        debug_assert!(phase.is_final());
-        self.view.phase = phase;
+    /// the end's conclusion (`annotations` on the last one).
+    pub async fn finish(mut self, end: JobEnd, annotations: Vec<Annotation>) {
+        // A step still running at the end was interrupted: by the job's end
+        // when it was cancelled or ran out of time, else by a failure.
+        let interrupted = end.step_stop().map_or(StepState::Failed, stop_state);
+        self.view.phase = Phase::Ended(end);
         for s in self.view.steps.iter_mut().filter(|s| s.state == StepState::Running) {
-            // A step still running at the end was interrupted.
-            s.state = StepState::Failed;
+            s.state = interrupted;
             s.duration = self.step_started.get(&s.name).map(|t| t.elapsed());
         }
         self.targets.lock().unwrap_or_else(|e| e.into_inner()).annotations = annotations;
@@ -349,6 +354,13 @@ impl JobReporter {
 
     pub fn config(&self) -> &ReportConfig {
         &self.cfg
+    }
+}
+
+fn stop_state(stop: StepStop) -> StepState {
+    match stop {
+        StepStop::Cancelled => StepState::Cancelled,
+        StepStop::TimedOut => StepState::TimedOut,
     }
 }
 

@@ -6,12 +6,14 @@
 use std::time::Duration;
 
 use crate::github::{CheckAction, CheckConclusion, truncate_with_note};
-use crate::jobs::JobId;
+use crate::jobs::{Failure, JobEnd, JobId};
 
 mod git;
+mod pipeline;
 mod replies;
 mod repoconfig;
 pub use git::git_host_kept_failing;
+pub use pipeline::*;
 pub use replies::*;
 pub use repoconfig::{clamp_note, config_invalid, effective_config, no_pr_on_failure, protected_paths_changed};
 
@@ -30,6 +32,10 @@ pub enum StepState {
     Running,
     Passed,
     Failed,
+    /// Stopped because someone cancelled the job (or the service shut down).
+    Cancelled,
+    /// Stopped because the job's deadline passed.
+    TimedOut,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,48 +45,51 @@ pub struct StepLine {
     pub duration: Option<Duration>,
 }
 
-/// Where the job is, as far as GitHub readers care.
+/// Where the job is, as far as GitHub readers care: waiting, running, or
+/// ended (the one job-end type, [`JobEnd`]; see `jobs::end` for how it maps
+/// to the stored state).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
-    Queued {
-        position: Option<usize>,
-    },
-    Running {
-        step: Option<String>,
-        elapsed: Duration,
-    },
-    /// `pull_request`: the PR URL; `None` when there was nothing to change.
-    Succeeded {
-        pull_request: Option<String>,
-    },
-    Failed {
-        reason: String,
-        step: Option<String>,
-        last_lines: Vec<String>,
-    },
-    Cancelled {
-        reason: Option<String>,
-    },
-    TimedOut {
-        after: Duration,
-    },
+    Queued { position: Option<usize> },
+    Running { step: Option<String>, elapsed: Duration },
+    Ended(JobEnd),
 }
 
 impl Phase {
     pub fn is_final(&self) -> bool {
-        !matches!(self, Phase::Queued { .. } | Phase::Running { .. })
+        matches!(self, Phase::Ended(_))
     }
 
     /// The check-run conclusion for a final phase.
     pub fn conclusion(&self) -> Option<CheckConclusion> {
-        Some(match self {
-            Phase::Queued { .. } | Phase::Running { .. } => return None,
-            Phase::Succeeded { pull_request: Some(_) } => CheckConclusion::Success,
-            Phase::Succeeded { pull_request: None } => CheckConclusion::Neutral,
-            Phase::Failed { .. } => CheckConclusion::Failure,
-            Phase::Cancelled { .. } => CheckConclusion::Cancelled,
-            Phase::TimedOut { .. } => CheckConclusion::TimedOut,
+        let Phase::Ended(end) = self else { return None };
+        Some(match end {
+            JobEnd::Succeeded { pull_request: Some(_) } => CheckConclusion::Success,
+            JobEnd::Succeeded { pull_request: None } => CheckConclusion::Neutral,
+            JobEnd::Failed(_) => CheckConclusion::Failure,
+            JobEnd::Cancelled { .. } => CheckConclusion::Cancelled,
+            JobEnd::TimedOut { .. } => CheckConclusion::TimedOut,
         })
+    }
+
+    /// The failure this phase ended with, if it did.
+    fn failure(&self) -> Option<&Failure> {
+        match self {
+            Phase::Ended(JobEnd::Failed(f)) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// The reason stored with the job (the API and `/maxion status` show it);
+/// `None` for a success.
+pub fn end_reason(end: &JobEnd) -> Option<String> {
+    match end {
+        JobEnd::Succeeded { .. } => None,
+        JobEnd::Failed(f) => Some(f.reason.clone()),
+        JobEnd::Cancelled { by: Some(by) } => Some(cancelled_by(by)),
+        JobEnd::Cancelled { by: None } => Some("cancelled".into()),
+        JobEnd::TimedOut { after } => Some(format!("job deadline of {} s passed", after.as_secs())),
     }
 }
 
@@ -116,6 +125,8 @@ fn steps_table(steps: &[StepLine]) -> String {
             StepState::Running => "⏳ running",
             StepState::Passed => "✅ passed",
             StepState::Failed => "❌ failed",
+            StepState::Cancelled => "🚫 cancelled",
+            StepState::TimedOut => "⌛ timed out",
         };
         let d = s.duration.map(duration).unwrap_or_else(|| "–".into());
         out.push_str(&format!("| `{}` | {state} | {d} |\n", s.name));
@@ -177,17 +188,21 @@ fn headline(v: &StatusView) -> String {
         Phase::Running { step: None, elapsed } => {
             format!("⚙️ **Maxion is working on this issue** ({} so far).", duration(*elapsed))
         }
-        Phase::Succeeded { pull_request: Some(url) } => format!("✅ **Maxion opened a pull request**: {url}"),
-        Phase::Succeeded { pull_request: None } => {
-            "✅ **Maxion finished without changes**: there was nothing to change.".into()
-        }
-        Phase::Failed { reason, step: Some(step), .. } => format!("❌ **Maxion failed** in step `{step}`: {reason}"),
-        Phase::Failed { reason, step: None, .. } => format!("❌ **Maxion failed**: {reason}"),
-        Phase::Cancelled { reason: Some(r) } => format!("🚫 **Maxion cancelled this job**: {r}"),
-        Phase::Cancelled { reason: None } => "🚫 **Maxion cancelled this job.**".into(),
-        Phase::TimedOut { after } => {
-            format!("⌛ **Maxion stopped this job** after {}: it ran out of time.", duration(*after))
-        }
+        Phase::Ended(end) => match end {
+            JobEnd::Succeeded { pull_request: Some(url) } => format!("✅ **Maxion opened a pull request**: {url}"),
+            JobEnd::Succeeded { pull_request: None } => {
+                "✅ **Maxion finished without changes**: there was nothing to change.".into()
+            }
+            JobEnd::Failed(Failure { reason, step: Some(step), .. }) => {
+                format!("❌ **Maxion failed** in step `{step}`: {reason}")
+            }
+            JobEnd::Failed(Failure { reason, step: None, .. }) => format!("❌ **Maxion failed**: {reason}"),
+            JobEnd::Cancelled { by: Some(by) } => format!("🚫 **Maxion cancelled this job**: {}", cancelled_by(by)),
+            JobEnd::Cancelled { by: None } => "🚫 **Maxion cancelled this job.**".into(),
+            JobEnd::TimedOut { after } => {
+                format!("⌛ **Maxion stopped this job** after {}: it ran out of time.", duration(*after))
+            }
+        },
     }
 }
 
@@ -196,11 +211,11 @@ const RETRY_HINT: &str = "To try again, comment `/maxion retry` (you can add ins
 /// The status comment on the issue.
 pub fn status_comment(v: &StatusView) -> String {
     let mut out = format!("{}\n{}\n\n{}", marker(v.job_id), headline(v), notes_block(v));
-    if let Phase::Failed { last_lines, .. } = &v.phase
-        && !last_lines.is_empty()
+    if let Some(f) = v.phase.failure()
+        && !f.last_lines.is_empty()
     {
         out.push_str("<details><summary>Last lines of output</summary>\n\n");
-        out.push_str(&fenced(last_lines, COMMENT_TAIL_CHARS));
+        out.push_str(&fenced(&f.last_lines, COMMENT_TAIL_CHARS));
         out.push_str("\n</details>\n\n");
     }
     if matches!(v.phase, Phase::Running { .. }) || v.phase.is_final() {
@@ -209,7 +224,7 @@ pub fn status_comment(v: &StatusView) -> String {
             out.push('\n');
         }
     }
-    if matches!(v.phase, Phase::Failed { .. } | Phase::TimedOut { .. } | Phase::Cancelled { .. }) {
+    if retryable(&v.phase) {
         out.push_str(RETRY_HINT);
         out.push_str("\n\n");
     }
@@ -223,12 +238,14 @@ pub fn check_title(v: &StatusView) -> String {
         Phase::Queued { .. } => "Queued".into(),
         Phase::Running { step: Some(s), .. } => format!("Running: {s}"),
         Phase::Running { step: None, .. } => "Running".into(),
-        Phase::Succeeded { pull_request: Some(_) } => "Pull request opened".into(),
-        Phase::Succeeded { pull_request: None } => "Nothing to change".into(),
-        Phase::Failed { step: Some(s), .. } => format!("Failed in {s}"),
-        Phase::Failed { step: None, .. } => "Failed".into(),
-        Phase::Cancelled { .. } => "Cancelled".into(),
-        Phase::TimedOut { .. } => "Timed out".into(),
+        Phase::Ended(end) => match end {
+            JobEnd::Succeeded { pull_request: Some(_) } => "Pull request opened".into(),
+            JobEnd::Succeeded { pull_request: None } => "Nothing to change".into(),
+            JobEnd::Failed(Failure { step: Some(s), .. }) => format!("Failed in {s}"),
+            JobEnd::Failed(Failure { step: None, .. }) => "Failed".into(),
+            JobEnd::Cancelled { .. } => "Cancelled".into(),
+            JobEnd::TimedOut { .. } => "Timed out".into(),
+        },
     }
 }
 
@@ -242,10 +259,16 @@ pub fn check_summary(v: &StatusView) -> String {
 
 /// Check-run output text: the failing output, when there is one.
 pub fn check_text(v: &StatusView) -> Option<String> {
-    match &v.phase {
-        Phase::Failed { last_lines, .. } if !last_lines.is_empty() => Some(fenced(last_lines, CHECK_TAIL_CHARS)),
+    match v.phase.failure() {
+        Some(f) if !f.last_lines.is_empty() => Some(fenced(&f.last_lines, CHECK_TAIL_CHARS)),
         _ => None,
     }
+}
+
+/// Whether the job may be retried from what GitHub shows: after a failure,
+/// a timeout or a cancellation.
+fn retryable(phase: &Phase) -> bool {
+    matches!(phase, Phase::Ended(JobEnd::Failed(_) | JobEnd::TimedOut { .. } | JobEnd::Cancelled { .. }))
 }
 
 /// The check run's buttons: `Cancel` while the job is queued or running,
@@ -258,105 +281,10 @@ pub fn check_actions(phase: &Phase) -> Vec<CheckAction> {
     };
     match phase {
         Phase::Queued { .. } | Phase::Running { .. } => vec![button("Cancel", "Stop this Maxion job", "cancel")],
-        Phase::Failed { .. } | Phase::TimedOut { .. } | Phase::Cancelled { .. } => {
-            vec![button("Retry", "Run this Maxion job again", "retry")]
-        }
-        Phase::Succeeded { .. } => Vec::new(),
+        _ if retryable(phase) => vec![button("Retry", "Run this Maxion job again", "retry")],
+        Phase::Ended(_) => Vec::new(),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn view(phase: Phase) -> StatusView {
-        StatusView {
-            job_id: JobId(17),
-            job_url: "https://maxion.example/jobs/17".into(),
-            phase,
-            steps: vec![
-                StepLine { name: "setup".into(), state: StepState::Passed, duration: Some(Duration::from_secs(12)) },
-                StepLine {
-                    name: "implement".into(),
-                    state: StepState::Passed,
-                    duration: Some(Duration::from_secs(754)),
-                },
-                StepLine { name: "verify".into(), state: StepState::Failed, duration: Some(Duration::from_secs(3700)) },
-            ],
-            notes: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn queued_comment() {
-        let mut v = view(Phase::Queued { position: Some(3) });
-        v.steps.clear();
-        insta::assert_snapshot!(status_comment(&v));
-    }
-
-    #[test]
-    fn running_comment() {
-        let mut v = view(Phase::Running { step: Some("verify".into()), elapsed: Duration::from_secs(125) });
-        v.steps[2].state = StepState::Running;
-        v.steps[2].duration = None;
-        insta::assert_snapshot!(status_comment(&v));
-    }
-
-    #[test]
-    fn succeeded_comment_and_check() {
-        let mut v = view(Phase::Succeeded { pull_request: Some("https://github.com/acme/widgets/pull/9".into()) });
-        v.steps[2].state = StepState::Passed;
-        insta::assert_snapshot!(status_comment(&v));
-        insta::assert_snapshot!(check_summary(&v));
-        assert_eq!(check_title(&v), "Pull request opened");
-        assert_eq!(v.phase.conclusion(), Some(CheckConclusion::Success));
-    }
-
-    #[test]
-    fn failed_comment_shows_the_tail_and_how_to_retry() {
-        let lines: Vec<String> = (1..=40).map(|i| format!("error[E0308]: line {i}")).collect();
-        let v = view(Phase::Failed {
-            reason: "the tests still fail after 2 fix rounds".into(),
-            step: Some("verify".into()),
-            last_lines: lines,
-        });
-        let c = status_comment(&v);
-        assert!(!c.contains("line 10\n") && c.contains("line 11\n") && c.contains("line 40\n"), "last 30 lines only");
-        insta::assert_snapshot!(c);
-        assert_eq!(v.phase.conclusion(), Some(CheckConclusion::Failure));
-    }
-
-    #[test]
-    fn output_with_backticks_cannot_break_out_of_the_block() {
-        let v =
-            view(Phase::Failed { reason: "r".into(), step: None, last_lines: vec!["```".into(), "<!-- x -->".into()] });
-        let text = check_text(&v).unwrap();
-        assert!(text.starts_with("````text\n") && text.ends_with("\n````\n"), "{text}");
-    }
-
-    #[test]
-    fn nothing_to_change_is_neutral_and_marker_is_stable() {
-        let v = view(Phase::Succeeded { pull_request: None });
-        assert_eq!(v.phase.conclusion(), Some(CheckConclusion::Neutral));
-        assert_eq!(marker(JobId(17)), "<!-- maxion:job:17 -->");
-        assert!(status_comment(&v).starts_with("<!-- maxion:job:17 -->\n"));
-    }
-
-    #[test]
-    fn notes_are_shown_under_the_headline_in_comment_and_check() {
-        let mut v = view(Phase::Running { step: Some("agent".into()), elapsed: Duration::from_secs(5) });
-        v.steps.clear();
-        v.notes.push("`.github/maxion.yml` asks for `fix_rounds: 5`, which is past this Maxion's limit.".into());
-        let comment = status_comment(&v);
-        assert!(comment.contains("so far.\n\n> ⚠️ `.github/maxion.yml` asks for `fix_rounds: 5`"), "{comment}");
-        insta::assert_snapshot!(comment);
-        assert!(check_summary(&v).contains("\n\n> ⚠️ `.github/maxion.yml`"));
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration(Duration::from_secs(42)), "42 s");
-        assert_eq!(duration(Duration::from_secs(185)), "3 min 05 s");
-        assert_eq!(duration(Duration::from_secs(3720)), "1 h 02 min");
-    }
-}
+mod tests;

@@ -120,20 +120,6 @@ impl ExecOutcome {
     pub fn succeeded(&self) -> bool {
         matches!(self, ExecOutcome::Exited { code: 0 })
     }
-
-    /// A one-line reason for the job's report.
-    pub fn describe(&self) -> String {
-        match self {
-            ExecOutcome::Exited { code } => format!("exited with code {code}"),
-            ExecOutcome::TimedOut { after } => {
-                format!("timed out after {} s; its processes were killed", after.as_secs())
-            }
-            ExecOutcome::OutOfMemory => "killed: out of memory (the sandbox memory limit was reached)".to_owned(),
-            ExecOutcome::DiskFull { mount } => {
-                format!("failed: disk full ({mount} has no space left)")
-            }
-        }
-    }
 }
 
 /// The result of an exec the sandbox survived.

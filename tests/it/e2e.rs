@@ -164,6 +164,8 @@ async fn a_job_past_its_deadline_times_out() {
     assert_eq!(job.state, JobState::TimedOut, "error: {:?}", job.error);
     let runs = e.gh.check_runs(e.repo);
     assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("timed_out")), "{runs:?}");
+    let comment = status_comment(&e, issue);
+    assert!(comment.contains("| `agent` | ⌛ timed out |") && !comment.contains("❌"), "{comment}");
     assert!(e.gh.pulls(e.repo).is_empty());
     e.gh.assert_ok();
     e.stop().await;
@@ -254,6 +256,14 @@ async fn maxion_cancel_on_a_running_job_removes_its_container_quickly() {
     assert_eq!(job.error.as_deref(), Some("requested by @alice"));
     let own: Vec<_> = e.gh.comments(e.repo, issue).into_iter().filter(|c| c.user == e.gh.bot_login()).collect();
     assert!(own.iter().any(|c| c.body.contains("cancelled this job**: requested by @alice")), "{own:#?}");
+    // The step it was in reads cancelled, on GitHub and in the job's log, not failed.
+    let status = own.iter().find(|c| c.body.contains("cancelled this job")).expect("status comment");
+    assert!(status.body.contains("| `agent` | 🚫 cancelled |"), "{}", status.body);
+    assert!(!status.body.contains("❌"), "{}", status.body);
+    assert!(runs.iter().all(|r| !r.summary.as_deref().unwrap_or_default().contains("❌")), "{runs:?}");
+    let events = e.store().job_events(id, 0, 10_000).await.expect("events");
+    let stopped = |s: &maxion::jobs::StoredEvent| matches!(&s.event, maxion::jobs::JobEvent::StepFinished { step, stopped: Some(maxion::jobs::StepStop::Cancelled), .. } if step == "agent");
+    assert!(events.iter().any(stopped), "{events:#?}");
     assert!(own.iter().any(|c| c.body.contains("Stopping [job")), "the command got its reply: {own:#?}");
     e.gh.assert_ok();
     e.stop().await;
@@ -466,6 +476,29 @@ async fn a_review_comment_on_maxions_pull_request_adds_a_commit_with_its_place_i
     assert!(brief.contains(hunk), "{brief}");
     let own = e.gh.comments(e.repo, pr.number).into_iter().filter(|c| c.user == e.gh.bot_login()).count();
     assert_eq!(own, 1, "the status comment is on the pull request");
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+/// A sandbox that cannot start (its image is missing) fails the job where the
+/// user sees it, and the job's working copy does not stay on the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sandbox_that_cannot_start_fails_the_job_and_leaves_no_working_copy() {
+    let Some(e) = E2e::start(|r| r.maxion_sandbox_image = Some("maxion-sandbox-absent:none".into())).await else {
+        return;
+    };
+    let issue = e.label_issue("No image", "write ok.txt fine").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed, "error: {:?}", job.error);
+    let comment = status_comment(&e, issue);
+    assert!(comment.contains("maxion-sandbox-absent:none"), "{comment}");
+    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
+    assert!(steps_started(&events).contains(&"checkout".to_owned()), "the working copy was made first");
+    let work = e.dir.path().join("data").join("work");
+    let left: Vec<_> =
+        std::fs::read_dir(&work).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", work.display());
+    assert!(e.gh.pulls(e.repo).is_empty());
     e.gh.assert_ok();
     e.stop().await;
 }

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use crate::support::fake_github::{FakeGitHub, ReactionTarget, RepoId};
 use maxion::github::*;
-use maxion::jobs::{Job, JobEvent, JobId, JobState, NewJob, RepoRef, TriggerKind};
-use maxion::report::text::Phase;
+use maxion::jobs::{Failure, Job, JobEnd, JobEvent, JobId, JobState, NewJob, RepoRef, StepStop, TriggerKind};
 use maxion::report::{self, JobReporter, ReportConfig};
 use secrecy::SecretString;
 
@@ -88,6 +87,7 @@ fn step(reporter: &mut JobReporter, name: &str, ok: bool) {
         ok,
         exit_code: Some(if ok { 0 } else { 1 }),
         duration_ms: 1500,
+        stopped: None,
     });
 }
 
@@ -110,7 +110,7 @@ async fn a_job_from_queued_to_succeeded_keeps_one_comment_and_two_check_runs() {
     let head = w.gh.put_file(w.repo_id, "maxion/issue-1", "src/fix.rs", "fn fix() {}\n");
     r.pushed(&head).await.unwrap();
     step(&mut r, "ship", true);
-    r.finish(Phase::Succeeded { pull_request: Some("https://github.example/acme/widgets/pull/2".into()) }, Vec::new())
+    r.finish(JobEnd::Succeeded { pull_request: Some("https://github.example/acme/widgets/pull/2".into()) }, Vec::new())
         .await;
 
     let comments = w.gh.expect_comment_count(w.repo_id, n, 2);
@@ -167,9 +167,9 @@ async fn a_restart_finds_and_edits_the_same_comment() {
     let first = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, Some(1)).await.unwrap();
     drop(first); // the process dies
     let again = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, None).await.unwrap();
-    again.finish(Phase::Cancelled { reason: Some("cancelled by alice".into()) }, Vec::new()).await;
+    again.finish(JobEnd::Cancelled { by: Some("alice".into()) }, Vec::new()).await;
     let comments = w.gh.expect_comment_count(w.repo_id, n, 1);
-    assert!(comments[0].body.contains("cancelled by alice"));
+    assert!(comments[0].body.contains("cancelled this job**: requested by @alice"), "{}", comments[0].body);
     assert!(comments[0].body.contains("/maxion retry"));
     w.gh.assert_ok();
 }
@@ -184,7 +184,7 @@ async fn the_status_comment_posted_at_admission_is_taken_over_by_its_id() {
     let listed = || w.gh.requests_to("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments").len();
     let before = listed();
     let r = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, None).await.unwrap();
-    r.finish(Phase::Cancelled { reason: Some("requested by @alice".into()) }, Vec::new()).await;
+    r.finish(JobEnd::Cancelled { by: Some("alice".into()) }, Vec::new()).await;
     assert_eq!(listed(), before, "the job start edits the comment by id, without listing the issue's comments");
     let comments = w.gh.expect_comment_count(w.repo_id, n, 1);
     assert_eq!(comments[0].id, id.0);
@@ -193,7 +193,7 @@ async fn the_status_comment_posted_at_admission_is_taken_over_by_its_id() {
     // A maintainer deleted it: the next start finds no comment by that id and posts one again.
     w.gh.delete_comment(w.repo_id, id.0);
     let r = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, None).await.unwrap();
-    r.finish(Phase::Cancelled { reason: Some("requested by @bob".into()) }, Vec::new()).await;
+    r.finish(JobEnd::Cancelled { by: Some("bob".into()) }, Vec::new()).await;
     let comments = w.gh.expect_comment_count(w.repo_id, n, 1);
     assert_ne!(comments[0].id, id.0);
     assert!(comments[0].body.contains("requested by @bob"), "{}", comments[0].body);
@@ -220,8 +220,8 @@ async fn a_failure_reports_the_tail_annotations_and_is_cut_to_the_limit() {
             title: None,
         })
         .collect();
-    r.finish(Phase::Failed { reason: "tests failed".into(), step: Some("verify".into()), last_lines }, annotations)
-        .await;
+    let failure = Failure { reason: "tests failed".into(), step: Some("verify".into()), last_lines };
+    r.finish(JobEnd::Failed(failure), annotations).await;
 
     let run = w.gh.expect_check_run(w.repo_id, "maxion", Some("failure"));
     let text = run.text.unwrap();
@@ -264,7 +264,7 @@ async fn queue_position_and_requeue_are_shown_in_the_same_comment() {
         reason: Some("lease lost".into()),
     });
     eventually("queued again", || w.gh.comments(w.repo_id, n)[0].body.contains("queued this job")).await;
-    r.finish(Phase::TimedOut { after: Duration::from_secs(3600) }, Vec::new()).await;
+    r.finish(JobEnd::TimedOut { after: Duration::from_secs(3600) }, Vec::new()).await;
     let c = &w.gh.expect_comment_count(w.repo_id, n, 1)[0];
     assert!(c.body.contains("ran out of time") && c.body.contains("/maxion retry"), "{}", c.body);
     w.gh.expect_check_run(w.repo_id, "maxion", Some("timed_out"));
@@ -294,8 +294,8 @@ async fn a_restarted_job_keeps_one_check_run_per_commit() {
     let head = w.gh.put_file(w.repo_id, "maxion/issue-1", "src/fix.rs", "fn fix() {}\n");
     again.pushed(&head).await.unwrap();
     again.pushed(&head).await.unwrap();
-    again.finish(Phase::Succeeded { pull_request: Some("https://github.example/pull/3".into()) }, Vec::new()).await;
-    other.finish(Phase::Cancelled { reason: None }, Vec::new()).await;
+    again.finish(JobEnd::Succeeded { pull_request: Some("https://github.example/pull/3".into()) }, Vec::new()).await;
+    other.finish(JobEnd::Cancelled { by: None }, Vec::new()).await;
 
     let runs = w.gh.check_runs(w.repo_id);
     let of = |job: &str, sha: &str| {
@@ -311,5 +311,36 @@ async fn a_restarted_job_keeps_one_check_run_per_commit() {
     let r42 = runs.iter().find(|r| r.external_id.as_deref() == Some("42")).unwrap();
     assert_eq!(r42.conclusion.as_deref(), Some("cancelled"));
     w.gh.expect_comment_count(w.repo_id, n, 1);
+    w.gh.assert_ok();
+}
+
+/// A job cancelled mid-step: the step it was in shows as cancelled, in the
+/// comment and the check run, whether it was still running at the end or its
+/// end was recorded as stopped; no step reads "failed".
+#[tokio::test]
+async fn a_cancelled_job_shows_its_steps_as_cancelled_not_failed() {
+    let w = world().await;
+    let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &[]);
+    let job = job(9, n, None);
+    let mut r = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job, None).await.unwrap();
+    r.started(&w.gh.head_sha(w.repo_id, "main")).await.unwrap();
+    step(&mut r, "setup", true);
+    r.record(&JobEvent::StepStarted { step: "agent".into() });
+    r.record(&JobEvent::StepFinished {
+        step: "agent".into(),
+        ok: false,
+        exit_code: None,
+        duration_ms: 800,
+        stopped: Some(StepStop::Cancelled),
+    });
+    r.record(&JobEvent::StepStarted { step: "ship".into() });
+    r.finish(JobEnd::Cancelled { by: Some("alice".into()) }, Vec::new()).await;
+
+    let c = &w.gh.expect_comment_count(w.repo_id, n, 1)[0];
+    assert!(c.body.contains("| `agent` | 🚫 cancelled |"), "{}", c.body);
+    assert!(c.body.contains("| `ship` | 🚫 cancelled |"), "{}", c.body);
+    assert!(c.body.contains("| `setup` | ✅ passed |") && !c.body.contains("failed"), "{}", c.body);
+    let run = w.gh.expect_check_run(w.repo_id, "maxion", Some("cancelled"));
+    assert!(run.summary.as_deref().unwrap_or_default().contains("| `agent` | 🚫 cancelled |"), "{run:#?}");
     w.gh.assert_ok();
 }

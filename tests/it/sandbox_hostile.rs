@@ -192,7 +192,7 @@ async fn allocating_past_the_memory_limit_is_reported_as_out_of_memory() {
         let (r, out) = sh(&sb, hog).await;
         let outcome = r.unwrap().outcome;
         assert_eq!(outcome, ExecOutcome::OutOfMemory, "{out}");
-        assert!(outcome.describe().contains("out of memory"));
+        assert!(maxion::report::text::exec_outcome(&outcome).contains("out of memory"));
     }
     // An ordinary failure afterwards is not blamed on memory.
     let (r, _) = sh(&sb, "exit 5").await;

@@ -57,7 +57,7 @@ pub async fn gather(client: &RepoClient, req: &GatherRequest<'_>) -> anyhow::Res
     let limits = req.limits;
     let repo = client.get_repository().await.context("reading the repository")?;
     let Some(head_sha) = client.branch_head(&repo.default_branch).await.context("reading the default branch")? else {
-        bail!("the default branch {:?} does not exist", repo.default_branch);
+        bail!("the default branch `{}` does not exist", repo.default_branch);
     };
     let issue =
         client.get_issue(req.issue_number).await.with_context(|| format!("reading issue #{}", req.issue_number))?;

@@ -19,7 +19,7 @@ use super::GitError;
 use super::names::{split_full_name, validate_branch};
 use super::retry::{GitRetry, retrying};
 use super::runner::{Git, GitCmd};
-use super::workcopy::{Materialize, WorkingCopy};
+use super::workcopy::{CopySpec, Materialize, WorkingCopy};
 
 /// Branches and tags: the mirror deliberately skips `refs/pull/*` and other
 /// hosting refs, which on a busy GitHub repository outweigh the code.
@@ -285,23 +285,33 @@ impl SyncedMirror {
         // A branch left upstream by an earlier attempt at the same job is
         // the bot's own: the push may replace it, but only as last seen.
         let lease = self.branch_head(branch).await?;
-        WorkingCopy::create(&self.git, &self.path, dest, base_branch, Some(branch), base, lease, m).await
+        let spec = CopySpec { dest, checkout: base_branch, new_branch: Some(branch), base, lease, materialize: m };
+        WorkingCopy::create(&self.git, &self.path, spec).await
     }
 
     /// A working copy of an existing branch (a follow-up on a pull request
     /// Maxion opened), at `dest`; commits go on top of its head.
     pub async fn checkout_existing(&self, dest: &Path, branch: &str) -> Result<WorkingCopy, GitError> {
-        let head = self.branch_head(branch).await?.ok_or_else(|| GitError::NoSuchBranch(branch.into()))?;
-        let m = Materialize::Checkout;
-        WorkingCopy::create(&self.git, &self.path, dest, branch, None, head.clone(), Some(head), m).await
+        self.existing_branch(dest, branch, Materialize::Checkout).await
     }
 
     /// Like [`Self::checkout_existing`], but only the `.git` is written (the
     /// files go to the sandbox from [`WorkingCopy::archive`], as for a new branch).
     pub async fn prepare_existing(&self, dest: &Path, branch: &str) -> Result<WorkingCopy, GitError> {
+        self.existing_branch(dest, branch, Materialize::GitDirOnly).await
+    }
+
+    async fn existing_branch(&self, dest: &Path, branch: &str, m: Materialize) -> Result<WorkingCopy, GitError> {
         let head = self.branch_head(branch).await?.ok_or_else(|| GitError::NoSuchBranch(branch.into()))?;
-        let m = Materialize::GitDirOnly;
-        WorkingCopy::create(&self.git, &self.path, dest, branch, None, head.clone(), Some(head), m).await
+        let spec = CopySpec {
+            dest,
+            checkout: branch,
+            new_branch: None,
+            base: head.clone(),
+            lease: Some(head),
+            materialize: m,
+        };
+        WorkingCopy::create(&self.git, &self.path, spec).await
     }
 }
 

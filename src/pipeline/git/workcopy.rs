@@ -73,18 +73,24 @@ pub(crate) enum Materialize {
 /// commit exactly as a checkout would show it.
 const ARCHIVE_AS_CHECKOUT: &str = "* -export-ignore -export-subst\n";
 
+/// What [`WorkingCopy::create`] makes: where, from which branch, on which.
+pub(crate) struct CopySpec<'a> {
+    /// An empty or absent directory.
+    pub dest: &'a Path,
+    /// The mirror's branch to clone.
+    pub checkout: &'a str,
+    /// A branch to create at `base` and work on; `None`: work on `checkout`.
+    pub new_branch: Option<&'a str>,
+    /// The commit the work starts from.
+    pub base: String,
+    /// What the branch is believed to point at upstream (`None`: absent).
+    pub lease: Option<String>,
+    pub materialize: Materialize,
+}
+
 impl WorkingCopy {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn create(
-        git: &Git,
-        mirror: &Path,
-        dest: &Path,
-        checkout: &str,
-        new_branch: Option<&str>,
-        base: String,
-        lease: Option<String>,
-        materialize: Materialize,
-    ) -> Result<Self, GitError> {
+    pub(crate) async fn create(git: &Git, mirror: &Path, spec: CopySpec<'_>) -> Result<Self, GitError> {
+        let CopySpec { dest, checkout, new_branch, base, lease, materialize } = spec;
         validate_branch(checkout)?;
         let io = |context: String| move |source| GitError::Io { context, source };
         if let Ok(mut entries) = tokio::fs::read_dir(dest).await

@@ -8,7 +8,7 @@ use super::duration;
 use crate::repoconfig::{CONFIG_PATH, Clamp, ClampValue, ConfigError, Effective, FailurePolicy};
 
 /// Inline code that its content cannot end early.
-fn code(s: &str) -> String {
+pub(super) fn code(s: &str) -> String {
     let one_line = s.replace(['\n', '\r'], " ");
     let mut ticks = String::from("`");
     while one_line.contains(ticks.as_str()) {

@@ -26,7 +26,7 @@ fn running() -> JobSummary {
 fn failed() -> JobSummary {
     JobSummary {
         elapsed: Some(Duration::from_secs(754)),
-        error: Some("the agent (pi) failed (exit code Some(1))".into()),
+        error: Some("the agent (pi) exited with code 1".into()),
         ..summary(JobState::Failed)
     }
 }

@@ -1,5 +1,5 @@
 //! Bringing the agent's work back from the sandbox onto the host working
-//! copy, before SHIP commits it. Part of the pipeline.
+//! copy, before the ship phase commits it.
 //!
 //! Fast path: the sandbox's own git lists the paths that differ from the
 //! base commit, and only those files come out (a one-file change in a
@@ -13,8 +13,11 @@
 
 use anyhow::Context;
 
-use super::git::{SCRATCH_DIR, WorkingCopy};
-use super::run::{Stop, ship_err};
+use super::checkout::WorkDir;
+use crate::jobs::JobEnd;
+use crate::pipeline::git::{SCRATCH_DIR, WorkingCopy};
+use crate::pipeline::job_run::{failed, failed_in};
+use crate::report::text;
 use crate::sandbox::{ExecRequest, Sandbox, SandboxError, WORKSPACE};
 
 /// The most paths the fast path takes; beyond it the whole tree comes back.
@@ -33,22 +36,21 @@ pub(crate) enum Collected {
 
 impl std::fmt::Display for Collected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Collected::Changed(n) => write!(f, "collected {n} changed path(s) from the sandbox"),
-            Collected::Workspace => {
-                f.write_str("collected the whole workspace (the sandbox's git could not list changes)")
-            }
-        }
+        let changed = match self {
+            Collected::Changed(n) => Some(*n),
+            Collected::Workspace => None,
+        };
+        f.write_str(&text::collected(changed))
     }
 }
 
 /// Fills the (cleared) working copy with what the agent left in
 /// `/workspace`: only the changed files when the sandbox can say which.
-pub(crate) async fn collect(sandbox: &Sandbox, wc: &WorkingCopy) -> Result<Collected, Stop> {
-    let scratch = wc.dir().with_extension("download");
+pub(crate) async fn collect(sandbox: &Sandbox, wc: &WorkingCopy, dir: &WorkDir) -> Result<Collected, JobEnd> {
+    let scratch = dir.scratch();
     let _ = tokio::fs::remove_dir_all(&scratch).await;
-    tokio::fs::create_dir_all(&scratch).await.map_err(|e| Stop::failed(e, Some("ship")))?;
-    let archive = scratch.with_extension("tar");
+    tokio::fs::create_dir_all(&scratch).await.map_err(|e| failed(e, "ship"))?;
+    let archive = dir.archive();
     let mut changed = changed_in_sandbox(sandbox, &wc.head()).await;
     if let Some(paths) = &changed {
         // The agent's commit message and PR body, listed or not (an entry
@@ -59,7 +61,7 @@ pub(crate) async fn collect(sandbox: &Sandbox, wc: &WorkingCopy) -> Result<Colle
                 wanted.push(extra);
             }
         }
-        let mut file = tokio::fs::File::create(&archive).await.map_err(|e| Stop::failed(e, Some("ship")))?;
+        let mut file = tokio::fs::File::create(&archive).await.map_err(|e| failed(e, "ship"))?;
         match sandbox.download_listed(&wanted, &mut file).await {
             Ok(()) => {}
             Err(e @ SandboxError::Transfer(_)) => {
@@ -76,10 +78,10 @@ pub(crate) async fn collect(sandbox: &Sandbox, wc: &WorkingCopy) -> Result<Colle
         let rm = ExecRequest::new(["rm", "-rf", "--", "/workspace/.git"]);
         let removed = sandbox.exec(rm, &tx).await?;
         if !removed.outcome.succeeded() {
-            let why = format!("removing the sandbox's .git {}", removed.outcome.describe());
-            return Err(Stop::failed(why, Some("ship")));
+            let why = format!("removing the sandbox's .git {}", text::exec_outcome(&removed.outcome));
+            return Err(failed(why, "ship"));
         }
-        let mut file = tokio::fs::File::create(&archive).await.map_err(|e| Stop::failed(e, Some("ship")))?;
+        let mut file = tokio::fs::File::create(&archive).await.map_err(|e| failed(e, "ship"))?;
         sandbox.download_tar(WORKSPACE, &mut file).await?;
     }
     // Through a file rather than unpacking while downloading: an unpacker
@@ -95,13 +97,13 @@ pub(crate) async fn collect(sandbox: &Sandbox, wc: &WorkingCopy) -> Result<Colle
         a.unpack(&into)
     })
     .await
-    .map_err(|e| Stop::failed(e, Some("ship")))?
+    .map_err(|e| failed(e, "ship"))?
     .map_err(|e| {
         let cause = std::error::Error::source(&e).map(|c| format!(": {c}")).unwrap_or_default();
-        Stop::failed(format!("unpacking the workspace: {e}{cause}"), Some("ship"))
+        failed(format!("unpacking the workspace: {e}{cause}"), "ship")
     })?;
     let _ = tokio::fs::remove_file(&archive).await;
-    wc.clear_for_results().await.map_err(|e| Stop::failed(e, Some("ship")))?;
+    wc.clear_for_results().await.map_err(|e| failed(e, "ship"))?;
     let (from, collected) = match changed {
         Some(paths) => {
             let n = paths.len();
@@ -110,7 +112,7 @@ pub(crate) async fn collect(sandbox: &Sandbox, wc: &WorkingCopy) -> Result<Colle
         }
         None => (scratch.join(WORKSPACE.trim_start_matches('/')), Collected::Workspace),
     };
-    move_except_git(&from, wc.dir()).await.map_err(ship_err("ship"))?;
+    move_except_git(&from, wc.dir()).await.map_err(failed_in("ship"))?;
     let _ = tokio::fs::remove_dir_all(&scratch).await;
     Ok(collected)
 }
