@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use maxion::github::{GitHubApp, GitHubConfig, Permissions};
 use maxion::jobs::{JobEvent, JobState};
 use secrecy::{ExposeSecret, SecretString};
-use support::e2e::E2e;
+use support::service::TestService;
 
 const FILE_BYTES: usize = 10_000;
 
@@ -71,20 +71,8 @@ const PHASES: [&str; 7] = [
     "total: webhook accepted → PR created",
 ];
 
-/// Mutating API calls the fake GitHub received so far (token mints and git
-/// aside): each is an edit or a notification someone sees.
-fn mutating_calls(e: &E2e) -> usize {
-    e.gh.requests()
-        .iter()
-        .filter(|r| r.method != "GET")
-        .filter(|r| r.operation.as_deref().is_some_and(|op| !op.starts_with("git ") && !op.ends_with("/access_tokens")))
-        .count()
-}
-
-/// Runs one job and returns the phase durations (same order as `PHASES`)
-/// and the mutating calls it made.
-async fn one_job(e: &E2e, title: &str, edit: &str) -> anyhow::Result<([Duration; 7], usize)> {
-    let calls_before = mutating_calls(e);
+/// Runs one job and returns the phase durations (same order as `PHASES`).
+async fn one_job(e: &TestService, title: &str, edit: &str) -> anyhow::Result<[Duration; 7]> {
     let accepted: DateTime<Utc> = Utc::now();
     let clock = Instant::now();
     let issue = e.label_issue(title, &format!("write {edit} one edit")).await;
@@ -95,8 +83,7 @@ async fn one_job(e: &E2e, title: &str, edit: &str) -> anyhow::Result<([Duration;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let total = clock.elapsed();
-    let job = e.job_for(issue).await;
-    let job = e.wait_terminal(job.id, Duration::from_secs(120)).await;
+    let job = e.job_ends(issue).await;
     ensure!(job.state == JobState::Succeeded, "job {} {}: {:?}", job.id, job.state, job.error);
 
     let events = e.store().job_events(job.id, 0, 100_000).await?;
@@ -133,7 +120,7 @@ async fn one_job(e: &E2e, title: &str, edit: &str) -> anyhow::Result<([Duration;
         phases[i] = span(marks[i], marks[i + 1]);
     }
     phases[6] = total;
-    Ok((phases, mutating_calls(e) - calls_before))
+    Ok(phases)
 }
 
 fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
@@ -142,7 +129,7 @@ fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
 
 /// A full `git clone` (with checkout) of the repository over the same
 /// server, authenticated like Maxion's host git.
-async fn fresh_clone(e: &E2e, into: &std::path::Path) -> anyhow::Result<Duration> {
+async fn fresh_clone(e: &TestService, into: &std::path::Path) -> anyhow::Result<Duration> {
     let config = GitHubConfig::new(e.gh.url(), e.gh.app_id(), SecretString::from(e.gh.private_key_pem().to_owned()));
     let app = GitHubApp::new(config)?;
     let token =
@@ -181,11 +168,10 @@ async fn main() -> anyhow::Result<()> {
     let mut first = vec![Vec::new(); intervals.len()];
     let mut second = vec![Vec::new(); intervals.len()];
     let mut clones = Vec::new();
-    let mut calls = Vec::new();
     for run in 0..runs {
         for (m, interval) in intervals.iter().enumerate() {
             // No verify commands configured, none detectable in a tree of .txt files.
-            let e = E2e::start(|r| {
+            let e = TestService::with_docker(|r| {
                 r.maxion_verify_commands = None;
                 r.maxion_github_mutation_interval_ms = Some((*interval).into());
             })
@@ -195,11 +181,8 @@ async fn main() -> anyhow::Result<()> {
             let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
             e.gh.put_files(e.repo, "main", &refs);
             eprintln!("run {run}, spacing {interval} ms: repository generated in {:?}", t.elapsed());
-            let (phases, n1) = one_job(&e, "First job", "bench-1.txt").await?;
-            first[m].push(phases);
-            let (phases, n2) = one_job(&e, "Second job", "bench-2.txt").await?;
-            second[m].push(phases);
-            calls.push((n1, n2));
+            first[m].push(one_job(&e, "First job", "bench-1.txt").await?);
+            second[m].push(one_job(&e, "Second job", "bench-2.txt").await?);
             if m == 0 {
                 let scratch = tempfile::tempdir()?;
                 clones.push(fresh_clone(&e, &scratch.path().join("clone")).await?);
@@ -210,7 +193,6 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let clone = median(clones);
-    println!("\nMutating GitHub calls per job (first, second), every run: {calls:?}");
     for (m, interval) in intervals.iter().enumerate() {
         println!("\nMutating GitHub requests at least {interval} ms apart (medians of {runs}):\n");
         println!("| phase | first job (cold mirror) | second job (warm mirror) |");

@@ -1,29 +1,28 @@
-//! End to end (issue #5): a labelled issue becomes a verified pull request,
-//! through the real service, real Docker sandboxes, host git against the
-//! fake GitHub's git server, and the scripted test agent.
+//! End to end: a labelled issue becomes a verified pull request, through the
+//! real service, real Docker sandboxes, host git against the fake GitHub's
+//! git server, and the scripted test agent.
 
 use std::time::Duration;
 
-use crate::support::e2e::E2e;
-use maxion::jobs::{IssueNumber, JobState};
+use maxion::config::RawSettings;
+use maxion::jobs::{IssueNumber, JobEvent, JobState};
 
-const JOB_LIMIT: Duration = Duration::from_secs(120);
+use crate::support::docker::job_containers;
+use crate::support::fake_github::Pull;
+use crate::support::service::TestService;
+use crate::support::service_jobs::JOB_LIMIT;
+use crate::support::wait::until;
 
-fn branch_of(e: &E2e, issue: u64) -> String {
-    let pulls = e.gh.pulls(e.repo);
-    let pr = pulls.iter().find(|p| p.head.contains(&format!("issue-{issue}-"))).expect("a PR for the issue");
-    pr.head.clone()
+/// The operator's verify command is `command`.
+fn verifying(command: &'static str) -> impl FnOnce(&mut RawSettings) {
+    move |r| r.maxion_verify_commands = Some(command.into())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn labelled_issue_becomes_a_verified_pull_request() {
-    let Some(e) = E2e::start(|_| {}).await else { return };
-    let issue = e
-        .label_issue("Add the ok file", "write ok.txt all good\ncommit feat: add the ok file (#1)\nbody Adds ok.txt.")
-        .await;
-    let job = e.job_for(issue).await;
-    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
-    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+    let Some(e) = TestService::with_docker(|_| {}).await else { return };
+    let script = "write ok.txt all good\ncommit feat: add the ok file (#1)\nbody Adds ok.txt.";
+    let (issue, job) = e.run_to_success("Add the ok file", script).await;
 
     let pulls = e.gh.pulls(e.repo);
     assert_eq!(pulls.len(), 1, "exactly one pull request");
@@ -40,11 +39,9 @@ async fn labelled_issue_becomes_a_verified_pull_request() {
     assert_eq!(e.gh.file(e.repo, &pr.head, "ok.txt").as_deref(), Some(&b"all good\n"[..]));
     assert!(e.gh.file(e.repo, &pr.head, ".maxion/commit-message.txt").is_none(), "scratch files are never committed");
 
-    let comments = e.gh.comments(e.repo, issue);
-    let own: Vec<_> = comments.iter().filter(|c| c.user == e.gh.bot_login()).collect();
-    assert_eq!(own.len(), 1, "one status comment, edited in place");
-    assert!(own[0].history.len() > 1, "the status comment was edited");
-    assert!(own[0].body.contains(&format!("/pull/{}", pr.number)) || own[0].body.contains(&pr.number.to_string()));
+    let status = e.only_comment(issue);
+    assert!(status.history.len() > 1, "the status comment was edited");
+    assert!(status.body.contains(&format!("/pull/{}", pr.number)) || status.body.contains(&pr.number.to_string()));
 
     let runs = e.gh.check_runs(e.repo);
     assert_eq!(runs.len(), 2, "base and head check runs: {runs:?}");
@@ -61,13 +58,12 @@ async fn labelled_issue_becomes_a_verified_pull_request() {
     let (status, list) = e.api("/api/jobs?per_page=10").await;
     assert_eq!(status, 200);
     assert!(list["jobs"][0].get("brief").is_none(), "the list leaves briefs out: {list}");
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_jobs_on_two_workers_all_succeed_two_at_a_time() {
-    let Some(e) = E2e::start(|r| r.maxion_workers = Some("2".into())).await else { return };
+    let Some(e) = TestService::with_docker(|r| r.maxion_workers = Some("2".into())).await else { return };
     let mut issues = Vec::new();
     for title in ["First of three", "Second of three", "Third of three"] {
         issues.push(e.label_issue(title, "write ok.txt all good").await);
@@ -83,8 +79,7 @@ async fn three_jobs_on_two_workers_all_succeed_two_at_a_time() {
     let pulls = e.gh.pulls(e.repo);
     assert_eq!(pulls.len(), 3, "one pull request per issue");
     for issue in &issues {
-        let own = e.gh.comments(e.repo, *issue).into_iter().filter(|c| c.user == e.gh.bot_login()).count();
-        assert_eq!(own, 1, "one status comment on issue #{issue}");
+        assert_eq!(e.own_comments(*issue).len(), 1, "one status comment on issue #{issue}");
     }
     // The pool ran two at once and never three: the most jobs running at any
     // job's start, from the stored start and finish times.
@@ -92,40 +87,24 @@ async fn three_jobs_on_two_workers_all_succeed_two_at_a_time() {
         jobs.iter().map(|j| (j.started_at.expect("started"), j.finished_at.expect("finished"))).collect();
     let most = spans.iter().map(|(at, _)| spans.iter().filter(|(s, f)| s <= at && at < f).count()).max();
     assert_eq!(most, Some(2), "{spans:?}");
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failing_verification_gets_a_fix_round_then_a_ready_pr() {
-    let Some(e) = E2e::start(|r| r.maxion_verify_commands = Some("grep -q good ok.txt".into())).await else {
-        return;
-    };
-    let issue = e.label_issue("Fix later", "write-bad-then-fix ok.txt good bad").await;
-    let job = e.job_for(issue).await;
-    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
-    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
-    let branch = branch_of(&e, issue);
-    assert_eq!(e.gh.file(e.repo, &branch, "ok.txt").as_deref(), Some(&b"good\n"[..]));
-    let pr = &e.gh.pulls(e.repo)[0];
+    let Some(e) = TestService::with_docker(verifying("grep -q good ok.txt")).await else { return };
+    let (issue, job) = e.run_to_success("Fix later", "write-bad-then-fix ok.txt good bad").await;
+    let pr = e.pull_for(issue);
+    assert_eq!(e.gh.file(e.repo, &pr.head, "ok.txt").as_deref(), Some(&b"good\n"[..]));
     assert!(!pr.draft);
-    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
-    assert!(
-        events.iter().any(|s| matches!(&s.event, maxion::jobs::JobEvent::StepStarted { step } if step == "fix 1")),
-        "a fix round ran"
-    );
-    e.gh.assert_ok();
-    e.stop().await;
+    assert!(e.steps_started(job.id).await.iter().any(|s| s == "fix 1"), "a fix round ran");
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn verification_that_never_passes_gives_a_draft_and_failure() {
-    let Some(e) = E2e::start(|r| r.maxion_verify_commands = Some("grep -q good ok.txt".into())).await else {
-        return;
-    };
-    let issue = e.label_issue("Never good", "bad-always ok.txt bad").await;
-    let job = e.job_for(issue).await;
-    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+    let Some(e) = TestService::with_docker(verifying("grep -q good ok.txt")).await else { return };
+    let (_, job) = e.run_to_end("Never good", "bad-always ok.txt bad").await;
     assert_eq!(job.state, JobState::Failed);
     let pulls = e.gh.pulls(e.repo);
     assert_eq!(pulls.len(), 1, "job error: {:?}", job.error);
@@ -135,40 +114,33 @@ async fn verification_that_never_passes_gives_a_draft_and_failure() {
     assert!(body.contains("failed (exit code 1)"), "{body}");
     let runs = e.gh.check_runs(e.repo);
     assert!(!runs.is_empty() && runs.iter().all(|r| r.conclusion.as_deref() == Some("failure")), "{runs:?}");
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nothing_to_change_is_neutral_without_a_pr() {
-    let Some(e) = E2e::start(|r| r.maxion_verify_commands = Some("true".into())).await else { return };
-    let issue = e.label_issue("Nothing to do", "nothing").await;
-    let job = e.job_for(issue).await;
-    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
-    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+    let Some(e) = TestService::with_docker(verifying("true")).await else { return };
+    e.run_to_success("Nothing to do", "nothing").await;
     assert!(e.gh.pulls(e.repo).is_empty(), "no PR");
     assert!(e.gh.file(e.repo, "maxion/issue-1-nothing-to-do", "README.md").is_none(), "no branch");
     let runs = e.gh.check_runs(e.repo);
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].conclusion.as_deref(), Some("neutral"));
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_job_past_its_deadline_times_out() {
-    let Some(e) = E2e::start(|r| r.maxion_job_timeout = Some("3".into())).await else { return };
+    let Some(e) = TestService::with_docker(|r| r.maxion_job_timeout = Some("3".into())).await else { return };
     let issue = e.label_issue("Slow", "sleep 60").await;
-    let job = e.job_for(issue).await;
-    let job = e.wait_terminal(job.id, Duration::from_secs(60)).await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, Duration::from_secs(60)).await;
     assert_eq!(job.state, JobState::TimedOut, "error: {:?}", job.error);
     let runs = e.gh.check_runs(e.repo);
     assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("timed_out")), "{runs:?}");
-    let comment = status_comment(&e, issue);
+    let comment = e.only_comment(issue).body;
     assert!(comment.contains("| `agent` | ⌛ timed out |") && !comment.contains("❌"), "{comment}");
     assert!(e.gh.pulls(e.repo).is_empty());
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -176,14 +148,11 @@ async fn tokens_and_agent_secrets_never_leave_unmasked() {
     const SECRET: &str = "agent-secret-value-5f1d9c2e7a";
     // SAFETY: nextest runs each test in its own process; nothing else reads the environment concurrently here.
     unsafe { std::env::set_var("E2E_AGENT_SECRET", SECRET) };
-    let Some(e) = E2e::start(|r| r.maxion_agent_secrets = Some("E2E_AGENT_SECRET".into())).await else { return };
-    let issue = e.label_issue("Leak check", "print-env E2E_AGENT_SECRET\nwrite ok.txt fine").await;
-    let job = e.job_for(issue).await;
-    let job = e.wait_terminal(job.id, JOB_LIMIT).await;
-    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+    let secrets = |r: &mut RawSettings| r.maxion_agent_secrets = Some("E2E_AGENT_SECRET".into());
+    let Some(e) = TestService::with_docker(secrets).await else { return };
+    let (issue, job) = e.run_to_success("Leak check", "print-env E2E_AGENT_SECRET\nwrite ok.txt fine").await;
 
-    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
-    let stored = serde_json::to_string(&events).expect("json");
+    let stored = serde_json::to_string(&e.events(job.id).await).expect("json");
     assert!(stored.contains("E2E_AGENT_SECRET="), "the agent printed the variable: {stored}");
     let mut everything = stored;
     for c in e.gh.comments(e.repo, issue) {
@@ -201,77 +170,61 @@ async fn tokens_and_agent_secrets_never_leave_unmasked() {
     for t in tokens {
         assert!(!everything.contains(&t), "an installation token leaked");
     }
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn maxion_cancel_on_a_running_job_removes_its_container_quickly() {
-    let Some(e) = E2e::start(|_| {}).await else { return };
+    let Some(e) = TestService::with_docker(|_| {}).await else { return };
     let issue = e.label_issue("Cancel me", "sleep 120").await;
-    let job = e.job_for(issue).await;
-    let id = job.id;
+    let id = e.job_for(issue).await.id;
     // Wait until the agent step runs (its container exists).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let events = e.store().job_events(id, 0, 10_000).await.expect("events");
-        if events.iter().any(|s| matches!(&s.event, maxion::jobs::JobEvent::StepStarted { step } if step == "agent")) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the agent never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until(Duration::from_secs(60), async || {
+        let agent = e.steps_started(id).await.iter().any(|s| s == "agent");
+        if agent { Ok(()) } else { Err("the agent never started".to_owned()) }
+    })
+    .await;
     let docker = maxion::sandbox::connect().await.expect("docker");
     let instance = maxion::worker::instance_id(&e.dir.path().join("data")).expect("instance id");
-    let list = || {
-        let docker = docker.clone();
-        let instance = instance.clone();
-        async move {
-            let filters = std::collections::HashMap::from([(
-                "label",
-                vec![format!("maxion.job={id}"), format!("maxion.instance={instance}")],
-            )]);
-            let opts =
-                bollard::query_parameters::ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-            docker.list_containers(Some(opts)).await.expect("list containers").len()
-        }
-    };
-    assert_eq!(list().await, 1, "the job's sandbox runs");
+    assert_eq!(job_containers(&docker, &instance, id).await, 1, "the job's sandbox runs");
     // `/maxion cancel` through a webhook: the control loop asks, the worker stops.
-    e.comment(issue, "/maxion cancel").await;
-    while e.store().cancel_requested_by(id).await.expect("read").is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "the cancel request was never taken");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let cancelled_at = tokio::time::Instant::now();
-    while list().await > 0 {
-        assert!(cancelled_at.elapsed() < Duration::from_secs(2), "container still there 2 s after cancel");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    e.comment(issue, "alice", "/maxion cancel").await;
+    until(Duration::from_secs(60), async || {
+        let asked = e.store().cancel_requested_by(id).await.expect("read");
+        asked.map(|_| ()).ok_or("the cancel request was never taken".to_owned())
+    })
+    .await;
+    until(Duration::from_secs(2), async || {
+        let left = job_containers(&docker, &instance, id).await;
+        if left == 0 { Ok(()) } else { Err("container still there 2 s after cancel".to_owned()) }
+    })
+    .await;
     let job = e.wait_terminal(id, Duration::from_secs(30)).await;
     assert_eq!(job.state, JobState::Cancelled);
     let runs = e.gh.check_runs(e.repo);
     assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("cancelled")), "{runs:?}");
     assert!(runs.iter().all(|r| r.summary.as_deref().unwrap_or_default().contains("requested by @alice")), "{runs:?}");
     assert_eq!(job.error.as_deref(), Some("requested by @alice"));
-    let own: Vec<_> = e.gh.comments(e.repo, issue).into_iter().filter(|c| c.user == e.gh.bot_login()).collect();
+    let own = e.own_comments(issue);
     assert!(own.iter().any(|c| c.body.contains("cancelled this job**: requested by @alice")), "{own:#?}");
     // The step it was in reads cancelled, on GitHub and in the job's log, not failed.
     let status = own.iter().find(|c| c.body.contains("cancelled this job")).expect("status comment");
     assert!(status.body.contains("| `agent` | 🚫 cancelled |"), "{}", status.body);
     assert!(!status.body.contains("❌"), "{}", status.body);
     assert!(runs.iter().all(|r| !r.summary.as_deref().unwrap_or_default().contains("❌")), "{runs:?}");
-    let events = e.store().job_events(id, 0, 10_000).await.expect("events");
-    let stopped = |s: &maxion::jobs::StoredEvent| matches!(&s.event, maxion::jobs::JobEvent::StepFinished { step, stopped: Some(maxion::jobs::StepStop::Cancelled), .. } if step == "agent");
+    let events = e.events(id).await;
+    let stopped = |s: &maxion::jobs::StoredEvent| matches!(&s.event, JobEvent::StepFinished { step, stopped: Some(maxion::jobs::StepStop::Cancelled), .. } if step == "agent");
     assert!(events.iter().any(stopped), "{events:#?}");
-    assert!(own.iter().any(|c| c.body.contains("Stopping [job")), "the command got its reply: {own:#?}");
-    e.gh.assert_ok();
-    e.stop().await;
+    // The command got its reply.
+    let replies = e.replies(issue);
+    assert_eq!(replies.len(), 1, "{replies:#?}");
+    insta::assert_snapshot!(replies[0], @"🚫 Stopping [job 1](https://maxion.example/jobs/1) as @alice asked: its sandbox is being shut down. The status comment says when it has stopped.");
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn edits_and_deletions_come_back_with_or_without_the_sandboxes_git() {
-    let Some(e) = E2e::start(|r| r.maxion_workers = Some("2".into())).await else { return };
+    let Some(e) = TestService::with_docker(|r| r.maxion_workers = Some("2".into())).await else { return };
     e.gh.put_file(e.repo, "main", "old.txt", "old\n");
     e.gh.put_file(e.repo, "main", "keep.txt", "keep\n");
     // Only the changed files come back (the sandbox's git lists them) ...
@@ -281,133 +234,109 @@ async fn edits_and_deletions_come_back_with_or_without_the_sandboxes_git() {
     let how =
         [(listed, "listed\n", "collected 2 changed path(s)"), (whole, "whole\n", "collected the whole workspace")];
     for (issue, content, collected) in how {
-        let job = e.job_for(issue).await;
-        let job = e.wait_terminal(job.id, JOB_LIMIT).await;
+        let job = e.job_ends(issue).await;
         assert_eq!(job.state, JobState::Succeeded, "#{issue} error: {:?}", job.error);
-        let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
-        let said = |s: &maxion::jobs::StoredEvent| matches!(&s.event, maxion::jobs::JobEvent::Info { message } if message.starts_with(collected));
+        let events = e.events(job.id).await;
+        let said = |s: &maxion::jobs::StoredEvent| matches!(&s.event, JobEvent::Info { message } if message.starts_with(collected));
         let infos: Vec<_> = events.iter().filter(|s| s.event.kind() == "info").collect();
         assert!(events.iter().any(said), "#{issue}: {collected}: {infos:?}");
-        let branch = branch_of(&e, issue);
+        let branch = e.pull_for(issue).head;
         assert_eq!(e.gh.file(e.repo, &branch, "ok.txt").as_deref(), Some(content.as_bytes()), "#{issue}");
         assert_eq!(e.gh.file(e.repo, &branch, "old.txt"), None, "#{issue}: the deletion was committed");
         assert_eq!(e.gh.file(e.repo, &branch, "keep.txt").as_deref(), Some(&b"keep\n"[..]), "#{issue}");
     }
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }
 
-// `.github/maxion.yml` (issue #6 §4): read at the default branch head.
-
-fn status_comment(e: &E2e, issue: u64) -> String {
-    let own: Vec<_> = e.gh.comments(e.repo, issue).into_iter().filter(|c| c.user == e.gh.bot_login()).collect();
-    assert_eq!(own.len(), 1, "one status comment");
-    own[0].body.clone()
-}
-
-fn steps_started(events: &[maxion::jobs::StoredEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|s| match &s.event {
-            maxion::jobs::JobEvent::StepStarted { step } => Some(step.clone()),
-            _ => None,
-        })
-        .collect()
-}
+// `.github/maxion.yml`: read at the default branch head.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn repo_config_commands_replace_the_others_and_a_clamp_is_reported() {
     // The operator's MAXION_VERIFY_COMMANDS (`test -f ok.txt`) would fail: the file's command must win.
-    let Some(e) = E2e::start(|_| {}).await else { return };
+    let Some(e) = TestService::with_docker(|_| {}).await else { return };
     let config = "setup:\n  - touch /tmp/setup-ran\nverify:\n  - run: test -f /tmp/setup-ran && test -f configured.txt\n    \
                   kind: test\nfix_rounds: 7\nnetwork: open\nbranch_prefix: bot\n";
     e.gh.put_file(e.repo, "main", ".github/maxion.yml", config);
-    let issue = e.label_issue("Configured", "write configured.txt yes").await;
-    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
-    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+    let (issue, _) = e.run_to_success("Configured", "write configured.txt yes").await;
     let pulls = e.gh.pulls(e.repo);
     let body = pulls[0].body.clone().unwrap_or_default();
     assert_eq!(pulls[0].head, "bot/issue-1-configured", "branch_prefix");
     assert!(body.contains("| `test -f /tmp/setup-ran && test -f configured.txt` | passed |"), "{body}");
     assert!(!body.contains("ok.txt"), "the operator's command did not run: {body}");
-    let comment = status_comment(&e, issue);
+    let comment = e.only_comment(issue).body;
     assert!(comment.contains("`fix_rounds: 7`") && comment.contains("MAXION_MAX_FIX_ROUNDS"), "{comment}");
     assert!(comment.contains("`network: open`") && comment.contains("MAXION_ALLOWED_NETWORK_MODES"), "{comment}");
     let runs = e.gh.check_runs(e.repo);
     assert!(runs.iter().all(|r| r.summary.as_deref().is_some_and(|s| s.contains("`fix_rounds: 7`"))), "{runs:?}");
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_invalid_repo_config_fails_the_job_before_any_sandbox_work() {
-    let Some(e) = E2e::start(|_| {}).await else { return };
+    let Some(e) = TestService::with_docker(|_| {}).await else { return };
     e.gh.put_file(e.repo, "main", ".github/maxion.yml", "fix_rounds: 1\nverfiy:\n  - make\n");
-    let issue = e.label_issue("Typo", "write ok.txt fine").await;
-    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    let (issue, job) = e.run_to_end("Typo", "write ok.txt fine").await;
     assert_eq!(job.state, JobState::Failed);
     let error = job.error.clone().unwrap_or_default();
     assert!(error.contains("line 2, column 1") && error.contains("unknown field `verfiy`"), "{error}");
-    let comment = status_comment(&e, issue);
+    let comment = e.only_comment(issue).body;
     assert!(comment.contains("invalid at line 2, column 1: unknown field `verfiy`"), "{comment}");
-    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
-    assert_eq!(steps_started(&events), ["config"], "nothing ran after the config step");
+    assert_eq!(e.steps_started(job.id).await, ["config"], "nothing ran after the config step");
     assert!(e.gh.pulls(e.repo).is_empty());
     let runs = e.gh.check_runs(e.repo);
     assert!(runs.iter().all(|r| r.conclusion.as_deref() == Some("failure")), "{runs:?}");
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_change_to_a_protected_path_fails_the_job_and_pushes_nothing() {
-    let Some(e) = E2e::start(|_| {}).await else { return };
-    let issue = e.label_issue("Sneaky", "write ok.txt fine\nwrite .github/workflows/x.yml on: push").await;
-    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    let Some(e) = TestService::with_docker(|_| {}).await else { return };
+    let (issue, job) = e.run_to_end("Sneaky", "write ok.txt fine\nwrite .github/workflows/x.yml on: push").await;
     assert_eq!(job.state, JobState::Failed);
-    let comment = status_comment(&e, issue);
+    let comment = e.only_comment(issue).body;
     assert!(comment.contains("protected paths (`.github/workflows/x.yml`)"), "{comment}");
     assert!(comment.contains("nothing was pushed"), "{comment}");
     assert!(e.gh.pulls(e.repo).is_empty(), "no PR");
     assert!(e.gh.file(e.repo, "maxion/issue-1-sneaky", "ok.txt").is_none(), "no branch pushed");
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_pr_policy_pushes_nothing_when_verification_fails() {
-    let Some(e) = E2e::start(|_| {}).await else { return };
+    let Some(e) = TestService::with_docker(|_| {}).await else { return };
     let config = "verify: ['grep -q good ok.txt']\nfix_rounds: 0\non_verify_failure: no_pr\n";
     e.gh.put_file(e.repo, "main", ".github/maxion.yml", config);
-    let issue = e.label_issue("No PR please", "bad-always ok.txt bad").await;
-    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    let (_, job) = e.run_to_end("No PR please", "bad-always ok.txt bad").await;
     assert_eq!(job.state, JobState::Failed);
     let error = job.error.clone().unwrap_or_default();
     assert!(error.contains("no pull request was opened"), "{error}");
     assert!(e.gh.pulls(e.repo).is_empty(), "no PR");
     assert!(e.gh.file(e.repo, "maxion/issue-1-no-pr-please", "ok.txt").is_none(), "no branch pushed");
-    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
-    assert!(!steps_started(&events).iter().any(|s| s == "fix 1" || s == "ship"), "no fix round, no ship");
-    e.gh.assert_ok();
-    e.stop().await;
+    let steps = e.steps_started(job.id).await;
+    assert!(!steps.iter().any(|s| s == "fix 1" || s == "ship"), "no fix round, no ship");
+    e.finish().await;
 }
 
-// Iterating on Maxion's pull request (issue 6 §3).
+// Iterating on Maxion's pull request.
+
+/// A first job's pull request and its branch head.
+async fn maxions_pull_request(e: &TestService) -> (Pull, String) {
+    e.run_to_success("Add the ok file", "write ok.txt all good").await;
+    let pr = e.gh.pulls(e.repo).into_iter().next().expect("the first job's pull request");
+    let head = e.gh.head_sha(e.repo, &pr.head);
+    (pr, head)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn feedback_on_maxions_pull_request_adds_a_commit_to_the_same_pull_request() {
-    let Some(e) = E2e::start(|_| {}).await else { return };
-    let issue = e.label_issue("Add the ok file", "write ok.txt all good").await;
-    let first = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
-    assert_eq!(first.state, JobState::Succeeded, "job error: {:?}", first.error);
-    let pr = e.gh.pulls(e.repo).into_iter().next().expect("the first job's pull request");
-    let before = e.gh.head_sha(e.repo, &pr.head);
+    let Some(e) = TestService::with_docker(|_| {}).await else { return };
+    let (pr, before) = maxions_pull_request(&e).await;
 
     // The script is in the feedback, past the command's paragraph: the agent
     // acts on it only if the whole comment reached the brief.
-    e.pr_comment(pr.number, "/maxion also add a second file, please\n\n```maxion-test\nwrite more.txt more\n```\n")
-        .await;
-    let follow_up = e.wait_terminal(e.job_for(pr.number).await.id, JOB_LIMIT).await;
+    let feedback = "/maxion also add a second file, please\n\n```maxion-test\nwrite more.txt more\n```\n";
+    e.pr_comment(pr.number, "alice", feedback).await;
+    let follow_up = e.job_ends(pr.number).await;
     assert_eq!(follow_up.state, JobState::Succeeded, "job error: {:?}", follow_up.error);
     assert!(follow_up.spec.follow_up.is_some());
     assert_eq!(follow_up.branch.as_deref(), Some(pr.head.as_str()));
@@ -436,34 +365,22 @@ async fn feedback_on_maxions_pull_request_adds_a_commit_to_the_same_pull_request
     assert!(brief.contains("also add a second file"), "{brief}");
 
     // The follow-up's status comment is on the pull request, and finished.
-    let own: Vec<_> = e.gh.comments(e.repo, pr.number).into_iter().filter(|c| c.user == e.gh.bot_login()).collect();
-    assert_eq!(own.len(), 1, "one status comment on the pull request: {own:#?}");
-    assert!(own[0].body.contains(&format!("<!-- maxion:job:{} -->", follow_up.id)), "{}", own[0].body);
+    let status = e.only_comment(pr.number);
+    assert!(status.body.contains(&format!("<!-- maxion:job:{} -->", follow_up.id)), "{}", status.body);
     let runs = e.gh.check_runs(e.repo);
     assert!(runs.iter().any(|r| r.head_sha == after && r.conclusion.as_deref() == Some("success")), "{runs:?}");
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_review_comment_on_maxions_pull_request_adds_a_commit_with_its_place_in_the_brief() {
-    let Some(e) = E2e::start(|_| {}).await else { return };
-    let issue = e.label_issue("Add the ok file", "write ok.txt all good").await;
-    let first = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
-    assert_eq!(first.state, JobState::Succeeded, "job error: {:?}", first.error);
-    let pr = e.gh.pulls(e.repo).into_iter().next().expect("the first job's pull request");
-    let before = e.gh.head_sha(e.repo, &pr.head);
+    let Some(e) = TestService::with_docker(|_| {}).await else { return };
+    let (pr, before) = maxions_pull_request(&e).await;
 
     let hunk = "@@ -0,0 +1 @@\n+all good";
-    e.review_comment(
-        pr.number,
-        "ok.txt",
-        1,
-        hunk,
-        "/maxion say it louder\n\n```maxion-test\nwrite ok.txt ALL GOOD\n```",
-    )
-    .await;
-    let follow_up = e.wait_terminal(e.job_for(pr.number).await.id, JOB_LIMIT).await;
+    let feedback = "/maxion say it louder\n\n```maxion-test\nwrite ok.txt ALL GOOD\n```";
+    e.review_comment(pr.number, "ok.txt", 1, hunk, feedback).await;
+    let follow_up = e.job_ends(pr.number).await;
     assert_eq!(follow_up.state, JobState::Succeeded, "job error: {:?}", follow_up.error);
 
     let pulls = e.gh.pulls(e.repo);
@@ -474,31 +391,25 @@ async fn a_review_comment_on_maxions_pull_request_adds_a_commit_with_its_place_i
     assert!(brief.contains("a review comment on a line of the diff"), "{brief}");
     assert!(brief.contains("`ok.txt`, line 1"), "{brief}");
     assert!(brief.contains(hunk), "{brief}");
-    let own = e.gh.comments(e.repo, pr.number).into_iter().filter(|c| c.user == e.gh.bot_login()).count();
-    assert_eq!(own, 1, "the status comment is on the pull request");
-    e.gh.assert_ok();
-    e.stop().await;
+    assert_eq!(e.own_comments(pr.number).len(), 1, "the status comment is on the pull request");
+    e.finish().await;
 }
 
 /// A sandbox that cannot start (its image is missing) fails the job where the
 /// user sees it, and the job's working copy does not stay on the host.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sandbox_that_cannot_start_fails_the_job_and_leaves_no_working_copy() {
-    let Some(e) = E2e::start(|r| r.maxion_sandbox_image = Some("maxion-sandbox-absent:none".into())).await else {
-        return;
-    };
-    let issue = e.label_issue("No image", "write ok.txt fine").await;
-    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    let absent = |r: &mut RawSettings| r.maxion_sandbox_image = Some("maxion-sandbox-absent:none".into());
+    let Some(e) = TestService::with_docker(absent).await else { return };
+    let (issue, job) = e.run_to_end("No image", "write ok.txt fine").await;
     assert_eq!(job.state, JobState::Failed, "error: {:?}", job.error);
-    let comment = status_comment(&e, issue);
+    let comment = e.only_comment(issue).body;
     assert!(comment.contains("maxion-sandbox-absent:none"), "{comment}");
-    let events = e.store().job_events(job.id, 0, 10_000).await.expect("events");
-    assert!(steps_started(&events).contains(&"checkout".to_owned()), "the working copy was made first");
+    assert!(e.steps_started(job.id).await.contains(&"checkout".to_owned()), "the working copy was made first");
     let work = e.dir.path().join("data").join("work");
     let left: Vec<_> =
         std::fs::read_dir(&work).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "left in {}: {left:?}", work.display());
     assert!(e.gh.pulls(e.repo).is_empty());
-    e.gh.assert_ok();
-    e.stop().await;
+    e.finish().await;
 }

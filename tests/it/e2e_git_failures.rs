@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use maxion::jobs::JobState;
 
-use crate::support::e2e::E2e;
 use crate::support::fake_github::Failure;
+use crate::support::service::TestService as E2e;
 
 const JOB_LIMIT: Duration = Duration::from_secs(120);
 const SCRIPT: &str = "write ok.txt all good\ncommit feat: add the ok file";
 
 async fn job_with_git_failures(upload_pack: u32, receive_pack: u32) {
-    let Some(e) = E2e::start(|_| {}).await else { return };
+    let Some(e) = E2e::with_docker(|_| {}).await else { return };
     e.gh.fail_git("git-upload-pack", Failure::Status(500), upload_pack);
     e.gh.fail_git("git-receive-pack", Failure::Status(500), receive_pack);
     let issue = e.label_issue("Add the ok file", SCRIPT).await;
@@ -43,7 +43,7 @@ async fn two_500s_on_fetch_and_one_on_push_still_give_one_pull_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_push_that_landed_behind_a_lost_answer_is_not_pushed_again() {
-    let Some(e) = E2e::start(|_| {}).await else { return };
+    let Some(e) = E2e::with_docker(|_| {}).await else { return };
     e.gh.fail_git("git-receive-pack", Failure::FailAfterApply, 1);
     let issue = e.label_issue("Add the ok file", SCRIPT).await;
     let job = e.job_for(issue).await;
@@ -57,7 +57,7 @@ async fn a_push_that_landed_behind_a_lost_answer_is_not_pushed_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_git_host_that_keeps_failing_fails_the_job_saying_so() {
-    let Some(e) = E2e::start(|r| r.maxion_git_retries = Some("1".into())).await else { return };
+    let Some(e) = E2e::with_docker(|r| r.maxion_git_retries = Some("1".into())).await else { return };
     e.gh.fail_git("git-upload-pack", Failure::Status(500), u32::MAX);
     let issue = e.label_issue("Add the ok file", SCRIPT).await;
     let job = e.job_for(issue).await;

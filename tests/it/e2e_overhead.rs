@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use maxion::jobs::JobState;
 
-use crate::support::e2e::E2e;
+use crate::support::service::TestService as E2e;
 
 const MINT: &str = "/app/installations/{installation_id}/access_tokens";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_successful_job_makes_at_most_eight_mutating_calls_and_reuses_its_tokens() {
-    let Some(e) = E2e::start(|_| {}).await else { return };
+    let Some(e) = E2e::with_docker(|_| {}).await else { return };
     let issue = e.label_issue("Add the ok file", "write ok.txt all good\ncommit feat: add the ok file").await;
     let job = e.job_for(issue).await;
     let job = e.wait_terminal(job.id, Duration::from_secs(120)).await;

@@ -6,47 +6,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::fake_github::{AuthKind, Failure, FakeGitHub, ReactionTarget, RepoId};
+use crate::support::fake_github::{AuthKind, Failure, FakeGitHub, ReactionTarget};
+use crate::support::github::{Installed, fast_config};
 use maxion::github::*;
 use secrecy::{ExposeSecret, SecretString};
 
-fn fast_config(gh: &FakeGitHub) -> GitHubConfig {
-    let mut c = GitHubConfig::new(gh.url(), gh.app_id(), SecretString::from(gh.private_key_pem().to_owned()));
-    c.retry = RetryPolicy {
-        min_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(200),
-        max_retries: 3,
-        max_total_delay: Duration::from_secs(10),
-    };
-    c.quota = MutationQuota { min_interval: Duration::from_millis(1), windows: Vec::new() };
-    c
-}
-
-struct World {
-    gh: FakeGitHub,
-    repo_id: RepoId,
-    app: GitHubApp,
-    repo: RepoClient,
-}
-
-async fn world_with(config: impl FnOnce(&mut GitHubConfig)) -> World {
-    let gh = FakeGitHub::start().await;
-    let inst = gh.add_installation("acme");
-    let repo_id = gh.add_repo(inst, "acme/widgets");
-    let mut c = fast_config(&gh);
-    config(&mut c);
-    let app = GitHubApp::new(c).unwrap();
-    let repo = app.repo(InstallationId(inst.0), "acme/widgets").unwrap();
-    World { gh, repo_id, app, repo }
-}
-
-async fn world() -> World {
-    world_with(|_| {}).await
-}
-
 #[tokio::test]
 async fn app_info_and_bot_identity_with_pkcs1_and_pkcs8_keys() {
-    let w = world().await;
+    let w = Installed::start().await;
     let info = w.app.app_info().await.unwrap();
     assert_eq!(info.id, w.gh.app_id());
     assert_eq!(info.slug, w.gh.app_slug());
@@ -63,7 +30,7 @@ async fn app_info_and_bot_identity_with_pkcs1_and_pkcs8_keys() {
 
 #[tokio::test]
 async fn installation_tokens_are_scoped_narrowed_and_cached() {
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "Broken", "It breaks", &["maxion"]);
     w.repo.get_issue(IssueNumber(n)).await.unwrap();
     w.repo.get_issue(IssueNumber(n)).await.unwrap();
@@ -81,7 +48,7 @@ async fn installation_tokens_are_scoped_narrowed_and_cached() {
 
 #[tokio::test]
 async fn a_token_inside_the_five_minute_margin_is_not_reused() {
-    let w = world().await;
+    let w = Installed::start().await;
     // GitHub's tokens live an hour; one that lives 4 minutes is always inside the margin.
     w.gh.set_token_lifetime(Duration::from_secs(240));
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
@@ -93,7 +60,7 @@ async fn a_token_inside_the_five_minute_margin_is_not_reused() {
 
 #[tokio::test]
 async fn a_401_evicts_the_token_and_retries_once_with_a_fresh_one() {
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     w.repo.get_issue(IssueNumber(n)).await.unwrap();
     w.gh.expire_tokens();
@@ -120,7 +87,7 @@ async fn a_401_evicts_the_token_and_retries_once_with_a_fresh_one() {
 
 #[tokio::test]
 async fn issue_comments_paged_reactions_and_edits() {
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "Paging", "body", &["maxion", "bug"]);
     for i in 0..130 {
         w.gh.add_comment(w.repo_id, n, "alice", &format!("comment {i}"));
@@ -149,7 +116,7 @@ async fn issue_comments_paged_reactions_and_edits() {
 
 #[tokio::test]
 async fn the_marked_comment_is_found_only_when_maxion_wrote_it() {
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     let marker = "<!-- maxion:job:5 -->";
     // Someone quoting the marker must not be mistaken for Maxion.
@@ -167,7 +134,7 @@ async fn the_marked_comment_is_found_only_when_maxion_wrote_it() {
 
 #[tokio::test]
 async fn a_5xx_on_create_comment_never_produces_two_comments() {
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     let marker = "<!-- maxion:job:9 -->";
 
@@ -195,7 +162,7 @@ async fn a_5xx_on_create_comment_never_produces_two_comments() {
 
 #[tokio::test]
 async fn reads_and_idempotent_writes_are_retried_after_5xx() {
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     w.gh.fail("GET", "/repos/{owner}/{repo}/issues/{issue_number}", Failure::Status(502), 2);
     assert_eq!(w.repo.get_issue(IssueNumber(n)).await.unwrap().number, IssueNumber(n));
@@ -215,7 +182,7 @@ async fn reads_and_idempotent_writes_are_retried_after_5xx() {
 
 #[tokio::test]
 async fn a_403_with_retry_after_waits_and_succeeds() {
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     w.gh.fail(
         "POST",
@@ -240,7 +207,7 @@ async fn a_403_with_retry_after_waits_and_succeeds() {
 
 #[tokio::test]
 async fn a_rate_limit_longer_than_the_budget_is_a_typed_error_without_waiting() {
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     w.gh.fail(
         "POST",
@@ -272,7 +239,7 @@ fn annotation(i: u32) -> Annotation {
 
 #[tokio::test]
 async fn check_runs_batch_annotations_truncate_output_and_carry_actions() {
-    let w = world().await;
+    let w = Installed::start().await;
     let sha = w.gh.head_sha(w.repo_id, "main");
     let spec = CheckRunSpec {
         name: "maxion".into(),
@@ -350,7 +317,7 @@ fn in_progress(sha: &str, external_id: Option<&str>, annotations: u32) -> CheckR
 
 #[tokio::test]
 async fn list_check_runs_sees_every_run_of_a_name_across_pages() {
-    let w = world().await;
+    let w = Installed::start().await;
     let sha = w.gh.head_sha(w.repo_id, "main");
     let oldest = w.gh.add_check_run(w.repo_id, "maxion", &sha, Some("7"));
     for i in 0..120 {
@@ -382,7 +349,7 @@ async fn list_check_runs_sees_every_run_of_a_name_across_pages() {
 
 #[tokio::test]
 async fn a_5xx_on_create_check_run_never_produces_two_check_runs() {
-    let w = world().await;
+    let w = Installed::start().await;
     let sha = w.gh.head_sha(w.repo_id, "main");
     // Another job's run of the same name on the commit must not be taken for ours.
     w.gh.add_check_run(w.repo_id, "maxion", &sha, Some("other"));
@@ -422,7 +389,7 @@ async fn a_5xx_on_create_check_run_never_produces_two_check_runs() {
 
 #[tokio::test]
 async fn the_app_finds_which_installation_holds_a_repository() {
-    let w = world().await;
+    let w = Installed::start().await;
     assert_eq!(w.app.repo_installation_id("acme/widgets").await.unwrap(), w.repo.installation_id());
     let globex = w.gh.add_installation("globex");
     w.gh.add_repo(globex, "globex/rockets");
@@ -439,7 +406,7 @@ async fn the_app_finds_which_installation_holds_a_repository() {
 
 #[tokio::test]
 async fn repository_contents_tree_branch_and_permissions() {
-    let w = world().await;
+    let w = Installed::start().await;
     w.gh.put_file(w.repo_id, "main", ".github/maxion.yml", "verify: cargo test\n");
     let r = w.repo.get_repository().await.unwrap();
     assert_eq!(r.full_name, "acme/widgets");
@@ -467,7 +434,7 @@ async fn repository_contents_tree_branch_and_permissions() {
 
 #[tokio::test]
 async fn pull_requests_end_to_end() {
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "Add a thing", "please", &[]);
     w.gh.put_file(w.repo_id, "maxion/issue-1", "src/thing.rs", "pub fn thing() {}\n");
     let new = NewPullRequest {
@@ -514,7 +481,7 @@ async fn pull_requests_end_to_end() {
 
 #[tokio::test]
 async fn a_5xx_on_create_pull_returns_the_pr_that_landed() {
-    let w = world().await;
+    let w = Installed::start().await;
     w.gh.put_file(w.repo_id, "maxion/issue-2", "x.txt", "x");
     w.gh.fail("POST", "/repos/{owner}/{repo}/pulls", Failure::FailAfterApply, 1);
     let new = NewPullRequest {
@@ -533,7 +500,7 @@ async fn a_5xx_on_create_pull_returns_the_pr_that_landed() {
 
 #[tokio::test]
 async fn the_limiter_keeps_mutations_within_the_configured_rate() {
-    let w = world_with(|c| {
+    let w = Installed::start_with(|c| {
         c.quota =
             MutationQuota { min_interval: Duration::from_millis(50), windows: vec![(4, Duration::from_millis(1000))] };
     })
@@ -565,7 +532,7 @@ async fn the_limiter_keeps_mutations_within_the_configured_rate() {
 
 #[tokio::test]
 async fn a_burst_of_200_updates_is_coalesced_into_a_few_edits() {
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     let c = w.repo.create_comment(IssueNumber(n), "start").await.unwrap();
     let sent: Arc<Mutex<Vec<Instant>>> = Arc::default();
@@ -599,7 +566,7 @@ async fn a_burst_of_200_updates_is_coalesced_into_a_few_edits() {
 
 #[tokio::test]
 async fn errors_are_typed() {
-    let w = world().await;
+    let w = Installed::start().await;
     assert!(matches!(w.repo.get_issue(IssueNumber(999)).await.unwrap_err(), GitHubError::NotFound { .. }));
     let inst = w.repo.installation_id();
     w.gh.set_installation_permissions(crate::support::fake_github::InstallationId(inst.0), &[("issues", "read")]);
@@ -633,7 +600,7 @@ async fn no_token_appears_in_any_log_line() {
         tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     w.repo.get_issue(IssueNumber(n)).await.unwrap();
     w.gh.expire_tokens();
@@ -661,7 +628,7 @@ async fn no_token_appears_in_any_log_line() {
 
 #[tokio::test]
 async fn a_read_that_times_out_is_retried() {
-    let w = world_with(|c| c.read_timeout = Duration::from_millis(300)).await;
+    let w = Installed::start_with(|c| c.read_timeout = Duration::from_millis(300)).await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     w.gh.fail("GET", "/repos/{owner}/{repo}/issues/{issue_number}", Failure::Delay(Duration::from_secs(2)), 1);
     assert_eq!(w.repo.get_issue(IssueNumber(n)).await.unwrap().number, IssueNumber(n));
@@ -684,7 +651,7 @@ async fn a_refused_connection_is_a_transport_error_marked_not_sent() {
 
 #[tokio::test]
 async fn concurrent_calls_share_one_freshly_minted_token() {
-    let w = world().await;
+    let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -700,7 +667,7 @@ async fn concurrent_calls_share_one_freshly_minted_token() {
 
 #[tokio::test]
 async fn expired_installation_tokens_leave_the_masker() {
-    let w = world().await;
+    let w = Installed::start().await;
     // Tokens that expire as they are issued: each use mints a new one, and
     // each mint drops the expired ones (and their git form) from the masker.
     w.gh.set_token_lifetime(Duration::ZERO);

@@ -9,6 +9,7 @@ mod support;
 
 mod cli;
 mod control;
+mod control_permissions;
 mod e2e;
 mod e2e_crash;
 mod e2e_git_failures;

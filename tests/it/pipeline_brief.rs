@@ -3,13 +3,10 @@
 //! fake GitHub (trusted comments only, named files only from visible text,
 //! related items, detected commands).
 
-use crate::support::fake_github::FakeGitHub;
-use maxion::github::{
-    CommentId, GitHubApp, GitHubConfig, InstallationId, IssueNumber, MutationQuota, NewPullRequest, RetryPolicy,
-};
+use crate::support::github::Installed;
+use maxion::github::{CommentId, IssueNumber, NewPullRequest};
 use maxion::pipeline::brief::*;
 use maxion::pipeline::detect::{CommandKind, CommandPlan, PlannedCommand};
-use secrecy::SecretString;
 
 const SHA: &str = "4f2a9c0d1e5b6a7980c1d2e3f4a5b6c7d8e9f0a1";
 
@@ -216,23 +213,9 @@ proptest::proptest! {
 
 // ----- gathering against the fake GitHub ------------------------------------------------
 
-fn config(gh: &FakeGitHub) -> GitHubConfig {
-    let mut c = GitHubConfig::new(gh.url(), gh.app_id(), SecretString::from(gh.private_key_pem().to_owned()));
-    c.retry = RetryPolicy {
-        min_delay: std::time::Duration::from_millis(10),
-        max_delay: std::time::Duration::from_millis(50),
-        max_retries: 2,
-        max_total_delay: std::time::Duration::from_secs(5),
-    };
-    c.quota = MutationQuota { min_interval: std::time::Duration::from_millis(1), windows: Vec::new() };
-    c
-}
-
 #[tokio::test]
 async fn gathers_trusted_context_from_github() {
-    let gh = FakeGitHub::start().await;
-    let inst = gh.add_installation("acme");
-    let repo_id = gh.add_repo(inst, "acme/widgets");
+    let Installed { gh, repo_id, repo: client, .. } = Installed::start().await;
     for (path, text) in [
         ("AGENTS.md", "Run `npm test` before finishing.\n"),
         ("package.json", r#"{"scripts": {"test": "node --test"}}"#),
@@ -262,8 +245,6 @@ async fn gathers_trusted_context_from_github() {
     gh.add_comment(repo_id, issue, "maint", "And keep it small.");
     let trigger = gh.add_comment(repo_id, issue, "maint", "/maxion use a loop, not slice");
 
-    let app = GitHubApp::new(config(&gh)).unwrap();
-    let client = app.repo(InstallationId(inst.0), "acme/widgets").unwrap();
     gh.put_file(repo_id, "try-fix", "src/parser.js", "export function parse(s) { return s.split(' '); }\n");
     let pr = client
         .create_pull(&NewPullRequest {
@@ -357,11 +338,7 @@ async fn gathers_trusted_context_from_github() {
 
 #[tokio::test]
 async fn a_missing_issue_is_an_error_naming_it() {
-    let gh = FakeGitHub::start().await;
-    let inst = gh.add_installation("acme");
-    gh.add_repo(inst, "acme/widgets");
-    let app = GitHubApp::new(config(&gh)).unwrap();
-    let client = app.repo(InstallationId(inst.0), "acme/widgets").unwrap();
+    let Installed { gh, repo: client, .. } = Installed::start().await;
     let limits = Limits::default();
     let err = gather(
         &client,

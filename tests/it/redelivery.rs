@@ -10,8 +10,8 @@ use maxion::jobs::{JobState, RedeliveryOutcome, Store};
 use maxion::redelivery::{Check, CheckReport, Redelivery};
 use secrecy::SecretString;
 
-use crate::support::e2e::E2e;
 use crate::support::fake_github::{FakeGitHub, RepoId};
+use crate::support::service::TestService as E2e;
 use crate::support::service::{TestService, WEBHOOK_SECRET};
 
 const ATTEMPTS: &str = "/app/hook/deliveries/{delivery_id}/attempts";
@@ -50,7 +50,7 @@ fn labeled(gh: &FakeGitHub, repo: RepoId, inst: u64, number: u64, title: &str, b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn label_events_missed_while_maxion_was_down_run_once_each_after_it_starts() {
-    let Some(mut e) = E2e::start(|_| {}).await else { return };
+    let Some(mut e) = E2e::with_docker(|_| {}).await else { return };
     let addr = e.running.as_ref().expect("running").addr;
     e.running.take().expect("running").stop().await.expect("clean stop");
     e.gh.set_webhook(&format!("http://{addr}/webhook"), WEBHOOK_SECRET);
@@ -91,9 +91,9 @@ async fn label_events_missed_while_maxion_was_down_run_once_each_after_it_starts
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_maxion_stored_is_never_asked_for_and_two_instances_ask_once() {
-    let gh = FakeGitHub::start().await;
-    let service = TestService::start_with(|r| r.github_api_url = Some(gh.url().to_owned())).await;
-    let app = app_for(&gh);
+    let service = TestService::start(|_| {}).await;
+    let gh = &service.gh;
+    let app = app_for(gh);
     let store = service.store().clone();
 
     // Stored by Maxion although GitHub's log says the attempt failed (its
@@ -125,9 +125,9 @@ async fn an_event_maxion_stored_is_never_asked_for_and_two_instances_ask_once() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_is_paged_with_its_cursor_back_to_the_last_check() {
-    let gh = FakeGitHub::start().await;
-    let service = TestService::start_with(|r| r.github_api_url = Some(gh.url().to_owned())).await;
-    let app = app_for(&gh);
+    let service = TestService::start(|_| {}).await;
+    let gh = &service.gh;
+    let app = app_for(gh);
     let store = service.store().clone();
     // Older than the first check's 24 hours: left alone.
     gh.record_hook_attempt("issues", "ancient", 500, chrono::Duration::hours(25));

@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use crate::support::fake_github::{FakeGitHub, ReactionTarget, RepoId};
+use crate::support::github::Installed;
 use maxion::github::*;
 use maxion::jobs::{Failure, Job, JobEnd, JobEvent, JobId, JobState, NewJob, RepoRef, StepStop, TriggerKind};
 use maxion::report::{self, JobReporter, ReportConfig};
-use secrecy::SecretString;
 
 struct World {
     gh: FakeGitHub,
@@ -19,18 +19,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let gh = FakeGitHub::start().await;
-    let inst = gh.add_installation("acme");
-    let repo_id = gh.add_repo(inst, "acme/widgets");
-    let mut c = GitHubConfig::new(gh.url(), gh.app_id(), SecretString::from(gh.private_key_pem().to_owned()));
-    c.retry = RetryPolicy {
-        min_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(200),
-        max_retries: 3,
-        max_total_delay: Duration::from_secs(10),
-    };
-    c.quota = MutationQuota { min_interval: Duration::from_millis(1), windows: Vec::new() };
-    let repo = GitHubApp::new(c).unwrap().repo(InstallationId(inst.0), "acme/widgets").unwrap();
+    let Installed { gh, repo_id, repo, .. } = Installed::start().await;
     let cfg = ReportConfig {
         public_url: "https://maxion.example/".into(),
         update_interval: Duration::from_millis(100),

@@ -11,18 +11,9 @@ use maxion::sandbox::{ExecOutcome, ExecRequest, OutputStream, Sandbox, SandboxEr
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-macro_rules! docker_test {
-    ($name:expr) => {
-        match DockerTest::new($name).await {
-            Some(t) => t,
-            None => return,
-        }
-    };
-}
-
 #[tokio::test]
 async fn exec_runs_as_sandbox_user_with_env_workdir_and_exit_code() {
-    let t = docker_test!("basics");
+    let Some(t) = DockerTest::new("basics").await else { return };
     let sb = Sandbox::start(&t.docker, &t.settings(), "job-basics", CancellationToken::new()).await.unwrap();
     let secret = SecretString::from("tok-0123456789abcdef");
     let req = ExecRequest::new(["bash", "-c", "id -u; id -g; pwd; echo \"$GREETING\"; echo to-stderr >&2; exit 3"])
@@ -54,7 +45,7 @@ async fn exec_runs_as_sandbox_user_with_env_workdir_and_exit_code() {
 
 #[tokio::test]
 async fn missing_image_is_a_clear_error_and_nothing_is_pulled() {
-    let t = docker_test!("noimage");
+    let Some(t) = DockerTest::new("noimage").await else { return };
     let settings =
         maxion::sandbox::SandboxSettings { image: "maxion-sandbox-does-not-exist:never".into(), ..t.settings() };
     let err = Sandbox::start(&t.docker, &settings, "job-x", CancellationToken::new()).await.unwrap_err();
@@ -66,7 +57,7 @@ async fn missing_image_is_a_clear_error_and_nothing_is_pulled() {
 
 #[tokio::test]
 async fn files_go_in_and_out_as_tar_streams() {
-    let t = docker_test!("transfer");
+    let Some(t) = DockerTest::new("transfer").await else { return };
     let sb = Sandbox::start(&t.docker, &t.settings(), "job-tar", CancellationToken::new()).await.unwrap();
     let src = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(src.path().join("sub dir")).unwrap();
@@ -110,7 +101,7 @@ async fn files_go_in_and_out_as_tar_streams() {
 
 #[tokio::test]
 async fn exec_timeout_kills_the_whole_process_tree() {
-    let t = docker_test!("exectimeout");
+    let Some(t) = DockerTest::new("exectimeout").await else { return };
     let sb = Sandbox::start(&t.docker, &t.settings(), "job-timeout", CancellationToken::new()).await.unwrap();
     let req =
         ExecRequest::new(["bash", "-c", "sleep 600 & sleep 601 & echo started; wait"]).timeout(Duration::from_secs(2));
@@ -127,7 +118,7 @@ async fn exec_timeout_kills_the_whole_process_tree() {
 
 #[tokio::test]
 async fn background_processes_die_with_their_step() {
-    let t = docker_test!("leftovers");
+    let Some(t) = DockerTest::new("leftovers").await else { return };
     let sb = Sandbox::start(&t.docker, &t.settings(), "job-leftovers", CancellationToken::new()).await.unwrap();
     let (r, _) = sh(&sb, "sleep 602 >/dev/null 2>&1 & echo started").await;
     assert!(r.unwrap().outcome.succeeded());
@@ -139,7 +130,7 @@ async fn background_processes_die_with_their_step() {
 
 #[tokio::test]
 async fn job_deadline_kills_the_sandbox_and_refuses_later_steps() {
-    let t = docker_test!("deadline");
+    let Some(t) = DockerTest::new("deadline").await else { return };
     let settings = maxion::sandbox::SandboxSettings { job_deadline: Duration::from_secs(3), ..t.settings() };
     let sb = Sandbox::start(&t.docker, &settings, "job-deadline", CancellationToken::new()).await.unwrap();
     let (r, _) = sh(&sb, "sleep 600").await;
@@ -154,7 +145,7 @@ async fn job_deadline_kills_the_sandbox_and_refuses_later_steps() {
 
 #[tokio::test]
 async fn cancellation_stops_the_exec_and_kills_the_container_quickly() {
-    let t = docker_test!("cancel");
+    let Some(t) = DockerTest::new("cancel").await else { return };
     let cancel = CancellationToken::new();
     let sb = Sandbox::start(&t.docker, &t.settings(), "job-cancel", cancel.clone()).await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
@@ -182,7 +173,7 @@ async fn cancellation_stops_the_exec_and_kills_the_container_quickly() {
 
 #[tokio::test]
 async fn cancellation_between_steps_kills_the_idle_container() {
-    let t = docker_test!("cancelidle");
+    let Some(t) = DockerTest::new("cancelidle").await else { return };
     let cancel = CancellationToken::new();
     let sb = Sandbox::start(&t.docker, &t.settings(), "job-cancel-idle", cancel.clone()).await.unwrap();
     let (r, _) = sh(&sb, "true").await;
@@ -207,7 +198,7 @@ async fn cancellation_between_steps_kills_the_idle_container() {
 
 #[tokio::test]
 async fn dropping_a_sandbox_removes_its_container() {
-    let t = docker_test!("guard");
+    let Some(t) = DockerTest::new("guard").await else { return };
     let sb = Sandbox::start(&t.docker, &t.settings(), "job-guard", CancellationToken::new()).await.unwrap();
     let id = sb.container_id().to_owned();
     let sb = Arc::new(sb);
@@ -255,7 +246,7 @@ fn a_gigabyte_of_output_is_capped_with_bounded_memory() {
 #[tokio::test]
 #[ignore = "run only as the child of a_gigabyte_of_output_is_capped_with_bounded_memory"]
 async fn gigabyte_child() {
-    let t = docker_test!("bigout");
+    let Some(t) = DockerTest::new("bigout").await else { return };
     let sb = Sandbox::start(&t.docker, &t.settings(), "job-bigout", CancellationToken::new()).await.unwrap();
     let before = peak_rss_kib();
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
@@ -307,7 +298,7 @@ fn peak_rss_kib() -> i64 {
 
 #[tokio::test]
 async fn a_planted_secret_never_reaches_the_sink_in_any_form() {
-    let t = docker_test!("secret");
+    let Some(t) = DockerTest::new("secret").await else { return };
     let sb = Sandbox::start(&t.docker, &t.settings(), "job-secret", CancellationToken::new()).await.unwrap();
     let value = "ghp_S3cr3t/V@lue+With=Odd&Chars";
     let secret = SecretString::from(value);
@@ -372,7 +363,7 @@ async fn orphan_child() {
 #[tokio::test]
 async fn sigkilled_process_leaves_an_orphan_that_the_sweep_removes() {
     use std::io::BufRead;
-    let t = docker_test!("orphan");
+    let Some(t) = DockerTest::new("orphan").await else { return };
     /// Kills the child however this test ends, so a failure leaves no process behind.
     struct KillOnDrop(std::process::Child);
     impl Drop for KillOnDrop {

@@ -10,15 +10,6 @@ use crate::support::docker::{DockerTest, sh, sh_with};
 use maxion::sandbox::{ExecOutcome, ExecRequest, NetworkMode, Sandbox, SandboxSettings};
 use tokio_util::sync::CancellationToken;
 
-macro_rules! docker_test {
-    ($name:expr) => {
-        match DockerTest::new($name).await {
-            Some(t) => t,
-            None => return,
-        }
-    };
-}
-
 async fn start(t: &DockerTest, settings: &SandboxSettings, job: &str) -> Sandbox {
     Sandbox::start(&t.docker, settings, job, CancellationToken::new()).await.unwrap()
 }
@@ -34,7 +25,7 @@ fn failed(f: &HashMap<String, String>, key: &str) -> bool {
 
 #[tokio::test]
 async fn only_workspace_home_and_tmp_are_writable_and_tmp_is_noexec() {
-    let t = docker_test!("writes");
+    let Some(t) = DockerTest::new("writes").await else { return };
     let sb = start(&t, &t.settings(), "job-writes").await;
     let script = r#"
         for p in /x /usr/x /usr/bin/x /etc/x /var/x /root/x /dev/shm/x; do
@@ -58,7 +49,7 @@ async fn only_workspace_home_and_tmp_are_writable_and_tmp_is_noexec() {
 
 #[tokio::test]
 async fn root_cannot_be_gained_through_sudo_su_or_setuid() {
-    let t = docker_test!("root");
+    let Some(t) = DockerTest::new("root").await else { return };
     let sb = start(&t, &t.settings(), "job-root").await;
     let script = r#"
         sudo -n id -u </dev/null >/dev/null 2>&1; echo "sudo=$?"
@@ -85,7 +76,7 @@ async fn root_cannot_be_gained_through_sudo_su_or_setuid() {
 
 #[tokio::test]
 async fn mount_and_new_namespaces_are_refused() {
-    let t = docker_test!("mount");
+    let Some(t) = DockerTest::new("mount").await else { return };
     let sb = start(&t, &t.settings(), "job-mount").await;
     let script = r#"
         mkdir -p /workspace/m
@@ -103,7 +94,7 @@ async fn mount_and_new_namespaces_are_refused() {
 
 #[tokio::test]
 async fn raw_sockets_cannot_be_opened() {
-    let t = docker_test!("rawsock");
+    let Some(t) = DockerTest::new("rawsock").await else { return };
     let sb = start(&t, &t.settings(), "job-raw").await;
     let script = r#"
         for fam in AF_INET AF_PACKET; do
@@ -121,7 +112,7 @@ async fn raw_sockets_cannot_be_opened() {
 
 #[tokio::test]
 async fn no_docker_socket_is_reachable() {
-    let t = docker_test!("dockersock");
+    let Some(t) = DockerTest::new("dockersock").await else { return };
     let sb = start(&t, &t.settings(), "job-sock").await;
     let script = r#"
         find / \( -path /proc -o -path /sys \) -prune -o \( -type s -o -name '*.sock' \) -print 2>/dev/null
@@ -142,7 +133,7 @@ except OSError as e:
 
 #[tokio::test]
 async fn a_fork_bomb_hits_the_pids_limit_and_leaves_others_unharmed() {
-    let t = docker_test!("forkbomb");
+    let Some(t) = DockerTest::new("forkbomb").await else { return };
     let settings = SandboxSettings { pids_limit: 64, ..t.settings() };
     let bomb_sb = start(&t, &settings, "job-bomb").await;
     let other = start(&t, &t.settings(), "job-bystander").await;
@@ -184,7 +175,7 @@ async fn a_fork_bomb_hits_the_pids_limit_and_leaves_others_unharmed() {
 
 #[tokio::test]
 async fn allocating_past_the_memory_limit_is_reported_as_out_of_memory() {
-    let t = docker_test!("oom");
+    let Some(t) = DockerTest::new("oom").await else { return };
     let settings = SandboxSettings { memory_bytes: 64 << 20, workspace_bytes: 16 << 20, ..t.settings() };
     let sb = start(&t, &settings, "job-oom").await;
     let hog = "python3 -c 'b = bytearray(1024 * 1024 * 1024); print(len(b))'";
@@ -202,7 +193,7 @@ async fn allocating_past_the_memory_limit_is_reported_as_out_of_memory() {
 
 #[tokio::test]
 async fn filling_the_workspace_is_reported_as_disk_full() {
-    let t = docker_test!("diskfull");
+    let Some(t) = DockerTest::new("diskfull").await else { return };
     let settings = SandboxSettings { workspace_bytes: 16 << 20, ..t.settings() };
     let sb = start(&t, &settings, "job-disk").await;
     let (r, out) = sh(&sb, "head -c 64M /dev/zero > /workspace/big").await;
@@ -235,7 +226,7 @@ while True:
 
 #[tokio::test]
 async fn network_none_cannot_reach_a_listener_that_open_can() {
-    let t = docker_test!("network");
+    let Some(t) = DockerTest::new("network").await else { return };
     let net = t.create_network("net").await;
     let listener = t.run_container("listener", &net, &["python3", "-m", "http.server", "8080"]).await;
     let (code, out) = t.exec_in(&listener, &["python3", "-c", CONNECT, "127.0.0.1"]).await;

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use maxion::jobs::{
-    ControlAction, ControlRequest, DeliveryRecord, Effect, JobEvent, JobId, JobRate, JobState, Ledger, NewJob, RepoRef,
-    Store, TriggerKind,
+    ControlAction, ControlRequest, DeliveryRecord, Effect, JobEvent, JobId, JobRate, JobState, Ledger, NewJob, Store,
+    TriggerKind,
 };
 use maxion::jobs::{
     ControlOutcome, DeliveryOutcome, InstallationAction, InstallationChange, InstallationId, IssueNumber, RepoBrief,
@@ -16,15 +16,16 @@ use maxion::jobs::{
 };
 use secrecy::SecretString;
 
+use crate::support::jobs::{new_job, sqlite_store};
+
 struct Db {
     store: Store,
     _dir: Option<tempfile::TempDir>,
 }
 
 async fn sqlite() -> Db {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = SecretString::from(format!("sqlite://{}", dir.path().join("t.db").display()));
-    Db { store: Store::open(&url).await.expect("sqlite store"), _dir: Some(dir) }
+    let (store, dir) = sqlite_store().await;
+    Db { store, _dir: Some(dir) }
 }
 
 async fn postgres() -> Option<Db> {
@@ -47,27 +48,6 @@ async fn postgres() -> Option<Db> {
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     let url = SecretString::from(format!("{base}/{name}"));
     Some(Db { store: Store::open(&url).await.expect("postgres store"), _dir: None })
-}
-
-fn new_job(issue: u64, delivery: &str) -> NewJob {
-    NewJob {
-        installation_id: InstallationId(1),
-        repo: RepoRef {
-            id: RepoId(10),
-            full_name: "octo/demo".into(),
-            clone_url: "https://example.test/octo/demo.git".into(),
-            default_branch: "main".into(),
-        },
-        issue_number: IssueNumber(issue),
-        issue_title: format!("issue {issue}"),
-        trigger: TriggerKind::Label,
-        trigger_comment_id: None,
-        sender_login: "alice".into(),
-        sender_id: 1,
-        instructions: None,
-        delivery_id: delivery.into(),
-        follow_up: None,
-    }
 }
 
 fn run(issue: u64, delivery: &str) -> DeliveryRecord {

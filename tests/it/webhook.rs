@@ -4,16 +4,27 @@
 
 use maxion::jobs::DeliveryOutcome;
 
-use crate::support::service::{TestService, comment_payload, labeled_payload, sign};
+use crate::support::events::Source;
+use crate::support::service::{TestService, sign};
 
 fn body(v: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(v).expect("json")
 }
 
+/// `issues` `labeled` on issue `issue` of `octo/demo`.
+fn labeled_payload(issue: u64) -> serde_json::Value {
+    Source::unknown().label("labeled", issue, &format!("Issue {issue}"), "Please fix", "alice")
+}
+
+/// `issue_comment` `created` on issue `issue` of `octo/demo`.
+fn comment_payload(text: &str, issue: u64, comment_id: u64) -> serde_json::Value {
+    Source::unknown().comment("created", issue, comment_id, "alice", text, None)
+}
+
 #[tokio::test]
 async fn label_creates_one_job_and_redelivery_is_idempotent() {
-    let svc = TestService::start().await;
-    let payload = body(&labeled_payload("maxion", 7));
+    let svc = TestService::intake(|_| {}).await;
+    let payload = body(&labeled_payload(7));
 
     let (status, answer) = svc.deliver("issues", "d-label-1", &payload).await;
     assert_eq!(status, 200, "{answer}");
@@ -51,8 +62,8 @@ async fn label_creates_one_job_and_redelivery_is_idempotent() {
 
 #[tokio::test]
 async fn a_second_trigger_joins_the_active_job() {
-    let svc = TestService::start().await;
-    let (_, first) = svc.deliver("issues", "d-1", &body(&labeled_payload("maxion", 3))).await;
+    let svc = TestService::intake(|_| {}).await;
+    let (_, first) = svc.deliver("issues", "d-1", &body(&labeled_payload(3))).await;
     let (status, second) =
         svc.deliver("issue_comment", "d-2", &body(&comment_payload("/maxion add docs", 3, 91))).await;
     assert_eq!(status, 200);
@@ -74,8 +85,8 @@ async fn a_second_trigger_joins_the_active_job() {
 
 #[tokio::test]
 async fn bad_signatures_get_401_and_nothing_is_stored() {
-    let svc = TestService::start().await;
-    let payload = body(&labeled_payload("maxion", 1));
+    let svc = TestService::intake(|_| {}).await;
+    let payload = body(&labeled_payload(1));
     let wrong = sign("not-the-secret", &payload);
     let sha1_only = "sha1=0123456789abcdef0123456789abcdef01234567";
     let cases: [(&str, Option<&str>); 5] = [
@@ -99,7 +110,7 @@ async fn bad_signatures_get_401_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn malformed_json_is_400_and_recorded() {
-    let svc = TestService::start().await;
+    let svc = TestService::intake(|_| {}).await;
     let (status, answer) = svc.deliver("issues", "d-bad-json", b"{not json").await;
     assert_eq!(status, 400, "{answer}");
     let stored = svc.store().delivery("d-bad-json").await.expect("read").expect("recorded");
@@ -113,8 +124,8 @@ async fn malformed_json_is_400_and_recorded() {
 
 #[tokio::test]
 async fn bots_and_unknown_events_are_recorded_as_ignored() {
-    let svc = TestService::start().await;
-    let mut bot = labeled_payload("maxion", 9);
+    let svc = TestService::intake(|_| {}).await;
+    let mut bot = labeled_payload(9);
     bot["sender"] = serde_json::json!({"login": "maxion[bot]", "id": 5, "type": "Bot"});
     let (status, answer) = svc.deliver("issues", "d-bot", &body(&bot)).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("ignored")));
@@ -134,7 +145,7 @@ async fn bots_and_unknown_events_are_recorded_as_ignored() {
 
 #[tokio::test]
 async fn installations_are_kept() {
-    let svc = TestService::start().await;
+    let svc = TestService::intake(|_| {}).await;
     let created = serde_json::json!({
         "action": "created",
         "installation": {"id": 501, "account": {"login": "octo-org", "id": 9}},
@@ -153,15 +164,14 @@ async fn installations_are_kept() {
 
 #[tokio::test]
 async fn job_creation_is_rate_limited_per_installation_but_still_answered_2xx() {
-    let svc = TestService::start_with(|s| {
+    let svc = TestService::intake(|s| {
         s.maxion_jobs_per_minute = Some("1".into());
         s.maxion_jobs_burst = Some("2".into());
     })
     .await;
     let mut outcomes = Vec::new();
     for issue in 1..=3 {
-        let (status, answer) =
-            svc.deliver("issues", &format!("d-rl-{issue}"), &body(&labeled_payload("maxion", issue))).await;
+        let (status, answer) = svc.deliver("issues", &format!("d-rl-{issue}"), &body(&labeled_payload(issue))).await;
         assert_eq!(status, 200);
         outcomes.push(answer["outcome"].as_str().unwrap_or_default().to_owned());
     }
@@ -173,7 +183,7 @@ async fn job_creation_is_rate_limited_per_installation_but_still_answered_2xx() 
 
 #[tokio::test]
 async fn oversized_bodies_get_413() {
-    let svc = TestService::start().await;
+    let svc = TestService::intake(|_| {}).await;
     let big = vec![b' '; 25 * 1024 * 1024 + 1];
     let (status, _) = svc.deliver("issues", "d-big", &big).await;
     assert_eq!(status, 413);
@@ -182,13 +192,13 @@ async fn oversized_bodies_get_413() {
 
 #[tokio::test]
 async fn unconfigured_service_answers_503_but_stays_healthy() {
-    let svc = TestService::start_with(|s| {
+    let svc = TestService::intake(|s| {
         s.github_app_id = None;
         s.github_app_private_key = None;
         s.github_webhook_secret = None;
     })
     .await;
-    let (status, answer) = svc.deliver("issues", "d-1", &body(&labeled_payload("maxion", 1))).await;
+    let (status, answer) = svc.deliver("issues", "d-1", &body(&labeled_payload(1))).await;
     assert_eq!(status, 503);
     assert!(answer["error"].as_str().unwrap_or_default().contains("GITHUB_APP_ID"), "{answer}");
     let (status, health) = svc.api_as("/healthz", None).await;
@@ -199,7 +209,7 @@ async fn unconfigured_service_answers_503_but_stays_healthy() {
 
 #[tokio::test]
 async fn the_api_requires_the_bearer_token() {
-    let svc = TestService::start().await;
+    let svc = TestService::intake(|_| {}).await;
     for path in ["/api/jobs", "/api/jobs/1", "/api/jobs/1/events"] {
         assert_eq!(svc.api_as(path, None).await.0, 401, "{path}");
         assert_eq!(svc.api_as(path, Some("wrong")).await.0, 401, "{path}");
@@ -209,7 +219,7 @@ async fn the_api_requires_the_bearer_token() {
     assert_eq!(svc.api("/api/jobs?per_page=1000").await.0, 400);
     svc.stop().await;
 
-    let open = TestService::start_with(|s| s.maxion_api_token = None).await;
+    let open = TestService::intake(|s| s.maxion_api_token = None).await;
     assert_eq!(open.api_as("/api/jobs", Some("")).await.0, 401);
     assert_eq!(open.api_as("/api/jobs", Some("anything")).await.0, 401);
     open.stop().await;
@@ -217,9 +227,9 @@ async fn the_api_requires_the_bearer_token() {
 
 #[tokio::test]
 async fn job_pages_are_newest_first() {
-    let svc = TestService::start().await;
+    let svc = TestService::intake(|_| {}).await;
     for issue in 1..=5 {
-        svc.deliver("issues", &format!("d-{issue}"), &body(&labeled_payload("maxion", issue))).await;
+        svc.deliver("issues", &format!("d-{issue}"), &body(&labeled_payload(issue))).await;
     }
     let (_, page1) = svc.api("/api/jobs?per_page=2").await;
     let (_, page3) = svc.api("/api/jobs?per_page=2&page=3").await;
@@ -234,8 +244,8 @@ async fn job_pages_are_newest_first() {
 
 #[tokio::test]
 async fn job_events_are_served_in_order() {
-    let svc = TestService::start().await;
-    let (_, created) = svc.deliver("issues", "d-ev", &body(&labeled_payload("maxion", 1))).await;
+    let svc = TestService::intake(|_| {}).await;
+    let (_, created) = svc.deliver("issues", "d-ev", &body(&labeled_payload(1))).await;
     let job = maxion::jobs::JobId(created["job_id"].as_i64().expect("id"));
     let store = svc.store();
     for i in 0..3 {

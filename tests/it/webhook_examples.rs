@@ -8,7 +8,7 @@ use crate::support::service::{TestService, sign};
 async fn every_example_payload_is_answered_without_a_server_error() {
     let examples: serde_json::Value =
         serde_json::from_str(include_str!("../fixtures/webhook-examples.json")).expect("fixture is JSON");
-    let svc = TestService::start().await;
+    let svc = TestService::intake(|_| {}).await;
     let mut seen = 0;
     let mut events = std::collections::BTreeSet::new();
     for event in examples.as_array().expect("list") {
@@ -43,7 +43,7 @@ async fn github_signature_vectors_verify_and_any_flipped_byte_fails() {
         // Our own signer agrees with GitHub's reference implementation.
         assert_eq!(sign(&secret, &payload), signature, "vector {i}");
 
-        let svc = TestService::start_with(|s| s.github_webhook_secret = Some(secret.clone())).await;
+        let svc = TestService::intake(|s| s.github_webhook_secret = Some(secret.clone())).await;
         let event = v["event"].as_str().unwrap_or("ping");
         let (status, answer) = svc.deliver_with(event, &format!("vec-{i}"), Some(signature), &payload).await;
         assert_ne!(status, 401, "vector {i} did not verify: {answer}");

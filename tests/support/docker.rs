@@ -22,9 +22,20 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
-fn skip(why: &str) {
-    assert!(!in_ci(), "CI=true and the Docker sandbox tests cannot run: {why}");
-    eprintln!("SKIPPED (no Docker sandbox available): {why}");
+/// The engine and the test image, or `None` after printing why `purpose`
+/// is skipped (a failure under `CI=true`).
+pub async fn engine_and_image(purpose: &str) -> Option<(Docker, String)> {
+    let why = match (sandbox::connect().await, test_image()) {
+        (Err(e), _) => e.to_string(),
+        (Ok(_), None) => "no test image: run docker/build-test-image.sh (or set MAXION_TEST_IMAGE)".to_owned(),
+        (Ok(docker), Some(image)) => match docker.inspect_image(&image).await {
+            Ok(_) => return Some((docker, image)),
+            Err(_) => format!("test image {image} is not on the engine: run docker/build-test-image.sh"),
+        },
+    };
+    assert!(!in_ci(), "CI=true and {purpose} cannot run: {why}");
+    eprintln!("SKIPPED ({purpose} need Docker and the test image): {why}");
+    None
 }
 
 /// The test image tag: $MAXION_TEST_IMAGE, or the tag file the build script writes.
@@ -56,21 +67,7 @@ pub struct DockerTest {
 impl DockerTest {
     /// `None` (after printing why) when no engine or no test image is there.
     pub async fn new(name: &str) -> Option<DockerTest> {
-        let docker = match sandbox::connect().await {
-            Ok(d) => d,
-            Err(e) => {
-                skip(&e.to_string());
-                return None;
-            }
-        };
-        let Some(image) = test_image() else {
-            skip("no test image: run docker/build-test-image.sh (or set MAXION_TEST_IMAGE)");
-            return None;
-        };
-        if docker.inspect_image(&image).await.is_err() {
-            skip(&format!("test image {image} is not on the engine: run docker/build-test-image.sh"));
-            return None;
-        }
+        let (docker, image) = engine_and_image("the Docker sandbox tests").await?;
         let instance = format!("test-{name}-{}", std::process::id());
         Some(DockerTest { docker, image, instance })
     }
@@ -261,4 +258,11 @@ impl DockerTest {
             _ => 0,
         }
     }
+}
+
+/// How many containers (any state) one job of a service instance has.
+pub async fn job_containers(docker: &Docker, instance: &str, job: maxion::jobs::JobId) -> usize {
+    let filters = HashMap::from([("label", vec![format!("maxion.job={job}"), format!("maxion.instance={instance}")])]);
+    let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+    docker.list_containers(Some(opts)).await.expect("list containers").len()
 }

@@ -1,9 +1,14 @@
-//! Shared test support: the harness of the integration tests in `tests/it/`.
+//! Shared test support: the harness of the integration tests in `tests/it/`
+//! (`service`: the fake GitHub and the real service, with or without Docker
+//! and workers) and the pieces below it.
 #![allow(dead_code, unused_imports)]
 
-pub mod control;
 pub mod docker;
-pub mod e2e;
+pub mod events;
 pub mod fake_github;
 pub mod git_http;
+pub mod github;
+pub mod jobs;
 pub mod service;
+pub mod service_jobs;
+pub mod wait;

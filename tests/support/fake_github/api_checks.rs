@@ -81,23 +81,7 @@ pub fn create(ctx: &mut Ctx) -> Reply {
     }
     let now = ctx.state.now();
     let id = ctx.state.next_id();
-    let mut run = CheckRun {
-        id,
-        name: String::new(),
-        head_sha,
-        status: "queued".into(),
-        conclusion: None,
-        details_url: None,
-        external_id: None,
-        title: None,
-        summary: None,
-        text: None,
-        annotations: Vec::new(),
-        actions: Vec::new(),
-        started_at: now,
-        completed_at: None,
-        updates: 0,
-    };
+    let mut run = CheckRun::new(id, "", &head_sha, "queued", now);
     let body = ctx.body.clone();
     if let Err(message) = apply_fields(&mut run, &body, now) {
         ctx.state.violation(format!("POST {}: {message}", ctx.path));

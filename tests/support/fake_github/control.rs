@@ -78,23 +78,9 @@ impl FakeGitHub {
         assert!(s.repo(repo).commits.contains(head_sha), "unknown commit {head_sha}");
         let id = s.next_id();
         let now = s.now();
-        s.repo_mut(repo).check_runs.push(model::CheckRun {
-            id,
-            name: name.into(),
-            head_sha: head_sha.into(),
-            status: "in_progress".into(),
-            conclusion: None,
-            details_url: None,
-            external_id: external_id.map(str::to_string),
-            title: None,
-            summary: None,
-            text: None,
-            annotations: Vec::new(),
-            actions: Vec::new(),
-            started_at: now,
-            completed_at: None,
-            updates: 0,
-        });
+        let mut run = model::CheckRun::new(id, name, head_sha, "in_progress", now);
+        run.external_id = external_id.map(str::to_string);
+        s.repo_mut(repo).check_runs.push(run);
         id
     }
 }

@@ -141,6 +141,29 @@ pub struct CheckRun {
     pub updates: usize,
 }
 
+impl CheckRun {
+    /// A run as GitHub creates one, before the request's fields are applied.
+    pub fn new(id: u64, name: &str, head_sha: &str, status: &str, now: DateTime<Utc>) -> CheckRun {
+        CheckRun {
+            id,
+            name: name.into(),
+            head_sha: head_sha.into(),
+            status: status.into(),
+            conclusion: None,
+            details_url: None,
+            external_id: None,
+            title: None,
+            summary: None,
+            text: None,
+            annotations: Vec::new(),
+            actions: Vec::new(),
+            started_at: now,
+            completed_at: None,
+            updates: 0,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Pull {
     pub number: u64,
