@@ -18,6 +18,60 @@ tag_file="${CARGO_TARGET_DIR:-$repo/target}/maxion-sandbox-test.tag"
 # python3 runs the scripted test agent, the listener and the raw-socket probe.
 packages=(git bash coreutils ca-certificates python3 util-linux mount sudo procps)
 
+# --- Real coding agents -------------------------------------------------------
+# The real agent programs the agent e2e tests start, pinned (a new version is a
+# new tag). Claude Code is the binary bundled in PyPI's claude-agent-sdk wheel,
+# Codex CLI the binary in OpenAI's openai-codex-cli-bin wheel; mini-swe-agent
+# runs from a venv with the dependencies pinned in agents/mini-swe-agent.lock.
+claude_agent_sdk_version=0.2.189 # bundles Claude Code 2.1.332
+codex_cli_bin_version=0.163.0    # codex-cli 0.163.0
+agent_packages=(python3-venv)
+
+install_agents() {
+    local root="$1"
+    # pip inside the chroot reaches PyPI with this machine's resolver, CA
+    # bundle and proxy settings; none of them stays in the image.
+    cp /etc/resolv.conf "$root/etc/resolv.conf"
+    cp "$root/etc/ssl/certs/ca-certificates.crt" "$root/tmp/image-ca.pem"
+    cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+    cp "$here/agents/mini-swe-agent.lock" "$root/tmp/mini-swe-agent.lock"
+    local pip_env=(env -u PIP_FIND_LINKS -u PIP_CERT PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+        "http_proxy=${http_proxy:-}" "https_proxy=${https_proxy:-}")
+    log "installing mini-swe-agent into /opt/mini-swe-agent"
+    chroot "$root" python3 -m venv /opt/mini-swe-agent
+    chroot "$root" "${pip_env[@]}" /opt/mini-swe-agent/bin/pip install -q --no-deps --only-binary=:all: \
+        -r /tmp/mini-swe-agent.lock >&2
+    chroot "$root" "${pip_env[@]}" /opt/mini-swe-agent/bin/pip uninstall -q -y pip >&2
+    ln -s /opt/mini-swe-agent/bin/mini "$root/usr/local/bin/mini"
+    log "downloading claude-agent-sdk $claude_agent_sdk_version and openai-codex-cli-bin $codex_cli_bin_version"
+    mkdir -p "$root/tmp/wheels"
+    chroot "$root" "${pip_env[@]}" python3 -m venv /tmp/dl
+    chroot "$root" "${pip_env[@]}" /tmp/dl/bin/pip download -q --no-deps --only-binary=:all: -d /tmp/wheels \
+        "claude-agent-sdk==$claude_agent_sdk_version" "openai-codex-cli-bin==$codex_cli_bin_version" >&2
+    # Only the binaries leave the wheels: the SDK's Python half and the
+    # wheel's bubblewrap (no use inside a container) stay out.
+    chroot "$root" python3 - <<'PY'
+import glob, os, zipfile
+for pattern, member, dest in [
+    ("/tmp/wheels/claude_agent_sdk-*.whl", "claude_agent_sdk/_bundled/claude", "/usr/local/bin/claude"),
+    ("/tmp/wheels/openai_codex_cli_bin-*.whl", "codex_cli_bin/bin/codex", "/usr/local/bin/codex"),
+    ("/tmp/wheels/openai_codex_cli_bin-*.whl", "codex_cli_bin/codex-path/rg", "/usr/local/bin/rg"),
+]:
+    (wheel,) = glob.glob(pattern)
+    with zipfile.ZipFile(wheel) as z, open(dest, "wb") as out:
+        out.write(z.read(member))
+    os.chmod(dest, 0o755)
+PY
+    chroot "$root" claude --version >&2
+    chroot "$root" codex --version >&2
+    chroot "$root" /opt/mini-swe-agent/bin/python -c 'import minisweagent.run.mini' >&2
+    mv "$root/tmp/image-ca.pem" "$root/etc/ssl/certs/ca-certificates.crt"
+    rm -rf "$root/tmp/wheels" "$root/tmp/dl" "$root/tmp/mini-swe-agent.lock" \
+        "$root/root/.config" "$root/root/.claude" "$root/root/.claude.json" "$root/root/.codex"
+    : >"$root/etc/resolv.conf"
+}
+# --- end of real coding agents -------------------------------------------------
+
 log() { echo "build-test-image: $*" >&2; }
 
 # The content hash covers this script (package list, build steps) and every
@@ -28,6 +82,7 @@ hash_inputs() {
         if [ -d "$here/test-agent" ]; then
             (cd "$here" && find test-agent -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
         fi
+        (cd "$here" && find agents -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
     } | sha256sum | cut -c1-16
 }
 
@@ -89,7 +144,7 @@ trap 'rm -rf "$work"' EXIT
 root="$work/rootfs"
 
 log "debootstrap $suite from $mirror (packages: ${packages[*]})"
-include="$(IFS=,; echo "${packages[*]}")"
+include="$(IFS=,; all=("${packages[@]}" "${agent_packages[@]}"); echo "${all[*]}")"
 debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" >&2
 
 # The sandbox user; its home and the workspace are tmpfs mounts at run time,
@@ -98,6 +153,8 @@ chroot "$root" groupadd --gid 1000 sandbox
 chroot "$root" useradd --uid 1000 --gid 1000 --home-dir /home/sandbox --shell /bin/bash sandbox
 mkdir -p "$root/workspace" "$root/home/sandbox"
 chown 1000:1000 "$root/workspace" "$root/home/sandbox"
+
+install_agents "$root"
 
 if [ -d "$here/test-agent" ]; then
     mkdir -p "$root/opt/maxion"

@@ -20,6 +20,9 @@ use crate::github::RepoPermission;
 use crate::jobs::JobId;
 use crate::sandbox::NetworkMode;
 
+mod egress;
+pub use egress::{DEFAULT_EGRESS_ALLOW, EgressSettings, RawEgressSettings, valid_host_pattern};
+
 /// Every setting, as flags and environment variables. All are optional at
 /// this level so that the TOML file can fill what the environment leaves out.
 #[derive(Debug, Default, Clone, Args)]
@@ -75,12 +78,23 @@ pub struct RawSettings {
     /// Docker image every job's sandbox runs (never pulled). [default: maxion-sandbox:latest]
     #[arg(long, global = true, env = "MAXION_SANDBOX_IMAGE")]
     pub maxion_sandbox_image: Option<String>,
-    /// Sandbox network: `none` or `open` (a bridge network of the job's own). [default: none]
+    /// Sandbox network: `none`, `open` (a bridge network of the job's own) or `filtered` (an internal
+    /// network whose only peer is Maxion's egress proxy and LLM gateway). [default: filtered when
+    /// MAXION_AGENT is a built-in agent (pi, claude-code, codex), none for custom]
     #[arg(long, global = true, env = "MAXION_SANDBOX_NETWORK")]
     pub maxion_sandbox_network: Option<String>,
-    /// The coding agent profile: pi | claude-code | codex | custom. [default: pi]
+    /// The coding agent profile [default: pi]:
+    /// `claude-code` (Claude Code, `claude -p --output-format stream-json`; Anthropic provider; image stage
+    /// claude-code), `codex` (Codex CLI, `codex exec --json`, its config.toml written from OPENAI_BASE_URL;
+    /// OpenAI provider, Responses API; stage codex), `mini-swe-agent` (`mini -y`, OpenAI Chat Completions;
+    /// needs MAXION_AGENT_MODEL; stage mini-swe-agent), `pi` (`pi --print`; stage pi), `custom`
+    /// (MAXION_AGENT_COMMAND).
     #[arg(long, global = true, env = "MAXION_AGENT")]
     pub maxion_agent: Option<String>,
+    /// The model the agent uses (passed as --model or written to its config; in $MAXION_AGENT_MODEL for
+    /// custom). Letters, digits and . - _ : / @ only. [default: the agent's own default]
+    #[arg(long, global = true, env = "MAXION_AGENT_MODEL")]
+    pub maxion_agent_model: Option<String>,
     /// The agent command for the `custom` profile, run with `sh -c`; the prompt file is in $MAXION_PROMPT_FILE.
     #[arg(long, global = true, env = "MAXION_AGENT_COMMAND")]
     pub maxion_agent_command: Option<String>,
@@ -109,7 +123,7 @@ pub struct RawSettings {
     /// Longest job deadline, in seconds, a repository's .github/maxion.yml may ask for (longer is clamped). [default: 3600, at least MAXION_JOB_TIMEOUT]
     #[arg(long, global = true, env = "MAXION_MAX_JOB_TIMEOUT")]
     pub maxion_max_job_timeout: Option<String>,
-    /// Sandbox network modes a repository's .github/maxion.yml may choose, comma-separated (others fall back to MAXION_SANDBOX_NETWORK). [default: MAXION_SANDBOX_NETWORK's value]
+    /// Sandbox network modes (none, open, filtered) a repository's .github/maxion.yml may choose, comma-separated (others fall back to MAXION_SANDBOX_NETWORK). [default: MAXION_SANDBOX_NETWORK's value]
     #[arg(long, global = true, env = "MAXION_ALLOWED_NETWORK_MODES")]
     pub maxion_allowed_network_modes: Option<String>,
     /// Retries of a git fetch, clone or push over HTTP after a transient failure (5xx, 429, reset, timeout), 0-10. [default: 4]
@@ -118,6 +132,8 @@ pub struct RawSettings {
     /// Seconds between looks for webhook deliveries GitHub failed to hand over (also once at start-up); 0 turns it off. [default: 300]
     #[arg(long, global = true, env = "MAXION_REDELIVERY_INTERVAL")]
     pub maxion_redelivery_interval: Option<String>,
+    #[command(flatten)]
+    pub egress: RawEgressSettings,
 }
 
 /// The GitHub App's identity. Present only when all three parts are set.
@@ -159,6 +175,8 @@ pub struct Settings {
     pub github_mutation_interval: Duration,
     pub pipeline: PipelineSettings,
     pub resilience: ResilienceSettings,
+    /// The egress proxy and LLM gateway (network mode `filtered`).
+    pub egress: EgressSettings,
 }
 
 /// How Maxion rides out a misbehaving GitHub.
@@ -188,6 +206,8 @@ pub struct PipelineSettings {
     pub sandbox_network: NetworkMode,
     /// The coding agent every job runs (the profile; `pipeline::agent` knows how to start it).
     pub agent: AgentKind,
+    /// `MAXION_AGENT_MODEL`; `None`: the agent's default.
+    pub agent_model: Option<String>,
     /// Names of host environment variables passed to the agent exec only.
     pub agent_secrets: Vec<String>,
     pub job_timeout: Duration,
@@ -210,10 +230,20 @@ pub enum AgentKind {
     Pi,
     ClaudeCode,
     Codex,
+    MiniSweAgent,
     /// The operator's own agent: `MAXION_AGENT_COMMAND`, run with `sh -c`.
     Custom {
         command: String,
     },
+}
+
+/// Whether `model` may be used as a model name. Names end up in the agents'
+/// own configuration files (TOML, YAML) and on their command lines: only the
+/// characters model names use.
+pub fn valid_model_name(model: &str) -> bool {
+    !model.is_empty()
+        && model.len() <= 128
+        && model.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/' | '@'))
 }
 
 impl AgentKind {
@@ -223,6 +253,7 @@ impl AgentKind {
             AgentKind::Pi => "pi",
             AgentKind::ClaudeCode => "claude-code",
             AgentKind::Codex => "codex",
+            AgentKind::MiniSweAgent => "mini-swe-agent",
             AgentKind::Custom { .. } => "custom",
         }
     }
@@ -233,6 +264,7 @@ impl AgentKind {
             "pi" => AgentKind::Pi,
             "claude-code" => AgentKind::ClaudeCode,
             "codex" => AgentKind::Codex,
+            "mini-swe-agent" => AgentKind::MiniSweAgent,
             "custom" => AgentKind::Custom { command: custom_command.filter(|c| !c.trim().is_empty())?.to_owned() },
             _ => return None,
         })
@@ -259,6 +291,7 @@ impl Settings {
         Ok(Settings {
             resilience: ResilienceSettings::from_raw(&raw, &src)?,
             pipeline: pipeline_settings(&raw, &src)?,
+            egress: EgressSettings::from_raw(raw.egress.clone(), &src)?,
             app,
             missing,
             github_api_url: server.github_api_url,
@@ -326,6 +359,7 @@ impl RawSettings {
             "MAXION_SANDBOX_NETWORK",
             "MAXION_AGENT",
             "MAXION_AGENT_COMMAND",
+            "MAXION_AGENT_MODEL",
             "MAXION_AGENT_SECRETS",
             "MAXION_JOB_TIMEOUT",
             "MAXION_SHUTDOWN_GRACE",
@@ -337,6 +371,20 @@ impl RawSettings {
             "MAXION_ALLOWED_NETWORK_MODES",
             "MAXION_GIT_RETRIES",
             "MAXION_REDELIVERY_INTERVAL",
+            "MAXION_EGRESS_ALLOW",
+            "MAXION_EGRESS_ALLOW_MAX",
+            "MAXION_EGRESS_PIN",
+            "MAXION_EGRESS_PORT",
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_API_KEY_FILE",
+            "OPENAI_API_KEY",
+            "OPENAI_API_KEY_FILE",
+            "MAXION_ANTHROPIC_URL",
+            "MAXION_OPENAI_URL",
+            "MAXION_LLM_PRICES",
+            "MAXION_JOB_TOKEN_BUDGET",
+            "MAXION_JOB_COST_BUDGET",
+            "MAXION_DAILY_COST_BUDGET",
         ]
     }
 }
@@ -496,19 +544,26 @@ fn capacity_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<Capacity
 fn pipeline_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<PipelineSettings> {
     let sandbox_image =
         src.pick(&raw.maxion_sandbox_image, "MAXION_SANDBOX_IMAGE")?.unwrap_or_else(|| "maxion-sandbox:latest".into());
-    let network = src.pick(&raw.maxion_sandbox_network, "MAXION_SANDBOX_NETWORK")?;
-    let sandbox_network = match network.as_deref() {
-        None => NetworkMode::None,
-        Some(v) => NetworkMode::parse(v)
-            .with_context(|| format!("MAXION_SANDBOX_NETWORK: expected {}, got {v:?}", NetworkMode::CHOICES))?,
-    };
     let agent_name = src.pick(&raw.maxion_agent, "MAXION_AGENT")?.unwrap_or_else(|| "pi".into());
     let agent_command = src.pick(&raw.maxion_agent_command, "MAXION_AGENT_COMMAND")?;
     let agent = AgentKind::parse(&agent_name, agent_command.as_deref()).with_context(|| {
         format!(
-            "MAXION_AGENT: expected pi, claude-code, codex or custom (with MAXION_AGENT_COMMAND), got {agent_name:?}"
+            "MAXION_AGENT: expected pi, claude-code, codex, mini-swe-agent or custom (with MAXION_AGENT_COMMAND), got {agent_name:?}"
         )
     })?;
+    let agent_model = src.pick(&raw.maxion_agent_model, "MAXION_AGENT_MODEL")?.filter(|m| !m.trim().is_empty());
+    if let Some(m) = agent_model.as_deref().filter(|m| !valid_model_name(m)) {
+        bail!("MAXION_AGENT_MODEL: {m:?} is not a model name (letters, digits and . - _ : / @ only)");
+    }
+    let network = src.pick(&raw.maxion_sandbox_network, "MAXION_SANDBOX_NETWORK")?;
+    let sandbox_network = match network.as_deref() {
+        // A built-in agent needs its model and nothing else: filtered. A
+        // custom command may need anything, so it keeps `none`.
+        None if matches!(agent, AgentKind::Custom { .. }) => NetworkMode::None,
+        None => NetworkMode::Filtered,
+        Some(v) => NetworkMode::parse(v)
+            .with_context(|| format!("MAXION_SANDBOX_NETWORK: expected {}, got {v:?}", NetworkMode::CHOICES))?,
+    };
     let agent_secrets = src
         .pick(&raw.maxion_agent_secrets, "MAXION_AGENT_SECRETS")?
         .map(|v| v.split([',', ' ']).map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
@@ -572,6 +627,7 @@ fn pipeline_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<Pipeline
         sandbox_image,
         sandbox_network,
         agent,
+        agent_model,
         agent_secrets,
         job_timeout,
         shutdown_grace,
@@ -651,8 +707,15 @@ mod tests {
         assert_eq!(s.workers, 3);
         assert_eq!(s.command, "/maxion");
         assert_eq!(s.required_permission, RepoPermission::Write);
-        assert_eq!(s.pipeline.sandbox_network, NetworkMode::None);
+        // A built-in agent gets the filtered network by default; custom keeps none.
+        assert_eq!(s.pipeline.sandbox_network, NetworkMode::Filtered);
         assert_eq!(s.pipeline.agent, AgentKind::Pi);
+        let custom = RawSettings {
+            maxion_agent: Some("custom".into()),
+            maxion_agent_command: Some("run".into()),
+            ..Default::default()
+        };
+        assert_eq!(Settings::from_raw(custom, None).unwrap().pipeline.sandbox_network, NetworkMode::None);
     }
 
     #[test]

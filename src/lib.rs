@@ -20,6 +20,8 @@
 pub mod branch;
 pub mod config;
 pub mod control;
+pub mod egress;
+pub mod gateway;
 pub mod github;
 pub mod intake;
 pub mod jobs;

@@ -133,10 +133,26 @@ async fn start_pool(
         let _ = crate::masker::global().add(&value);
         agent_secrets.push((name.clone(), value));
     }
-    let agent = AgentProfile::for_kind(&p.agent);
+    let agent = AgentProfile::for_kind(&p.agent).with_model(p.agent_model.clone());
+    let filtered_in_use = p.sandbox_network == crate::sandbox::NetworkMode::Filtered
+        || p.allowed_network_modes.contains(&crate::sandbox::NetworkMode::Filtered);
+    if filtered_in_use {
+        check_dns_isolation(&docker, &p.sandbox_image, &instance_id).await?;
+    }
+    let egress = crate::egress::EgressService::new(
+        &settings.egress,
+        crate::gateway::Gateway::new(
+            settings.egress.anthropic.clone(),
+            settings.egress.openai.clone(),
+            settings.egress.prices.clone(),
+        ),
+        crate::sandbox::docker_subnets(&docker).await.unwrap_or_default(),
+        settings.egress.budget,
+    );
     let sandbox = SandboxSettings {
         image: p.sandbox_image.clone(),
         network: p.sandbox_network,
+        egress_port: settings.egress.port,
         job_deadline: p.job_timeout,
         exec_timeout: p.job_timeout,
         instance_id: instance_id.clone(),
@@ -153,14 +169,30 @@ async fn start_pool(
         sandbox,
         agent,
         agent_secrets,
-        bounds: crate::repoconfig::Bounds::from_settings(p),
+        bounds: crate::repoconfig::Bounds::from_settings(p).with_egress(&settings.egress),
         verify_commands: p.verify_commands.clone(),
         data_dir: settings.data_dir.clone(),
+        egress: Some(egress),
     });
     let mut workers = WorkerSettings::new(settings.workers, instance_id);
     workers.grace = p.shutdown_grace;
     let pool = Pool::start(store, workers, wake, move |job, cancel| run_job(Arc::clone(&ctx), job, cancel)).await?;
     Ok(pool)
+}
+
+/// Refuses mode `filtered` on an engine whose embedded DNS resolves outside
+/// names on internal networks (CVE-2024-29018): judged by trying, never by
+/// the version string.
+async fn check_dns_isolation(docker: &bollard::Docker, image: &str, instance_id: &str) -> anyhow::Result<()> {
+    match crate::sandbox::check_internal_dns(docker, image, instance_id).await {
+        Ok(crate::sandbox::DnsCheck::Isolated) => Ok(()),
+        Ok(crate::sandbox::DnsCheck::Leaks { engine_version }) => anyhow::bail!(
+            "MAXION_SANDBOX_NETWORK: network mode `filtered` is refused: this Docker Engine ({engine_version}) \
+             resolves outside names on internal networks (CVE-2024-29018; fixed in 26.0.0, 25.0.4 and 23.0.11), \
+             so a sandbox could leak data through DNS. Upgrade the engine or use `none`/`open`."
+        ),
+        Err(e) => anyhow::bail!("MAXION_SANDBOX_NETWORK: the DNS isolation check for `filtered` could not run: {e}"),
+    }
 }
 
 impl Running {

@@ -258,6 +258,37 @@ pub enum JobEvent {
     Error {
         message: String,
     },
+    /// One decision of the egress proxy (mode `filtered`).
+    Egress {
+        /// `CONNECT` or the forwarded request's method.
+        method: String,
+        host: String,
+        port: u16,
+        /// The address dialled (allowed) or the one that caused a refusal.
+        address: Option<String>,
+        allowed: bool,
+        reason: Option<String>,
+        bytes_up: u64,
+        bytes_down: u64,
+        duration_ms: u64,
+    },
+    /// One model call through the LLM gateway.
+    LlmCall {
+        provider: String,
+        model: String,
+        /// The upstream's HTTP status (or the gateway's own refusal).
+        status: u16,
+        input_tokens: u64,
+        cached_tokens: u64,
+        output_tokens: u64,
+        reasoning_tokens: u64,
+        latency_ms: u64,
+        /// `false`: the answer carried no usage (e.g. a stream cut off), the
+        /// tokens are the gateway's estimate of the input.
+        usage_reported: bool,
+        /// `None`: the model is not in the price table.
+        cost_usd: Option<f64>,
+    },
 }
 
 impl JobEvent {
@@ -270,6 +301,8 @@ impl JobEvent {
             JobEvent::Output { .. } => "output",
             JobEvent::Info { .. } => "info",
             JobEvent::Error { .. } => "error",
+            JobEvent::Egress { .. } => "egress",
+            JobEvent::LlmCall { .. } => "llm_call",
         }
     }
 }

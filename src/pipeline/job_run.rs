@@ -27,6 +27,10 @@ pub(crate) struct JobRun<'a> {
     /// The working copy's directories on the host (removed when dropped).
     pub dir: WorkDir,
     pub sandbox: Sandbox,
+    /// The job's egress listener and model gateway, when it has one.
+    pub egress: Option<std::sync::Arc<crate::egress::JobEgress>>,
+    /// The agent's last final message, for the pull request's "Agent summary".
+    pub agent_summary: Option<String>,
 }
 
 impl JobRun<'_> {
@@ -44,6 +48,8 @@ pub(crate) struct Log<'a> {
     pub store: &'a Store,
     pub job: &'a Job,
     pub reporter: &'a mut JobReporter,
+    /// Lines for the pull request's description (model usage, blocked hosts).
+    pub pr_notes: Vec<String>,
 }
 
 impl Log<'_> {

@@ -10,3 +10,4 @@ mod plan;
 pub mod run;
 pub mod sanitize;
 mod steps;
+mod usage;

@@ -126,6 +126,7 @@ mod tests {
             default_step_timeout: Duration::from_secs(900),
             max_fix_rounds: 2,
             draft_on_failure: true,
+            egress: None,
         }
     }
 

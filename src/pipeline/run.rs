@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::agent::AgentProfile;
 use super::git::MirrorCache;
-use super::job_run::{JobRun, Log};
+use super::job_run::{JobRun, Log, failed};
 use super::steps::{brief, checkout, sandbox, ship, verify::all_passed};
 use crate::github::{GitHubApp, RepoClient};
 use crate::jobs::{Job, JobEnd, Store};
@@ -41,6 +41,8 @@ pub struct PipelineContext {
     /// Configured verification commands; empty: detected from the repository.
     pub verify_commands: Vec<String>,
     pub data_dir: std::path::PathBuf,
+    /// The egress proxy and LLM gateway (networks `filtered` and `open`).
+    pub egress: Option<crate::egress::EgressService>,
 }
 
 /// Runs one job to its end. Never panics on GitHub, git or Docker failures:
@@ -85,7 +87,7 @@ async fn run_steps(
     cancel: &CancellationToken,
 ) -> Result<JobEnd, JobEnd> {
     let gathered = brief::gather(ctx, repo, job, reporter).await?;
-    let mut log = Log { store: &ctx.store, job, reporter };
+    let mut log = Log { store: &ctx.store, job, reporter, pr_notes: Vec::new() };
     let (briefed, eff) = brief::assemble(ctx, repo, &mut log, gathered).await?;
     if cancel.is_cancelled() {
         return Err(JobEnd::Cancelled { by: None });
@@ -94,8 +96,16 @@ async fn run_steps(
     // From here on the working copy is removed however the job ends: by
     // `clean_up`, or by `dir`'s drop on an early return.
     let sandbox = sandbox::start(ctx, job, &eff, cancel).await?;
-    let mut run = JobRun { ctx, repo, job, log, eff, wc, dir, sandbox };
-    let result = work_and_ship(&mut run, &briefed).await;
+    let limits = super::usage::limits(&eff, job.spec.installation_id.db());
+    let egress = crate::egress::for_job(ctx.egress.as_ref(), &ctx.store, job.id, &sandbox, &eff.network, &limits).await;
+    let mut run = JobRun { ctx, repo, job, log, eff, wc, dir, sandbox, egress: None, agent_summary: None };
+    let result = match egress {
+        Ok(egress) => {
+            run.egress = egress;
+            work_and_ship(&mut run, &briefed).await
+        }
+        Err(e) => Err(failed(format!("{e:#}"), "sandbox")),
+    };
     run.clean_up().await;
     result
 }
@@ -103,7 +113,8 @@ async fn run_steps(
 /// Inside the sandbox, then (unless the repository asked for no PR after a
 /// failed verification) ship.
 async fn work_and_ship(run: &mut JobRun<'_>, briefed: &brief::Briefed) -> Result<JobEnd, JobEnd> {
-    let verify = sandbox::work(run, &briefed.text, &briefed.summary, &briefed.plan).await?;
+    let verify = sandbox::work(run, &briefed.text, &briefed.summary, &briefed.plan).await;
+    let verify = super::usage::after_sandbox(run, verify).await?;
     let verified = all_passed(&verify);
     if run.eff.on_verify_failure == FailurePolicy::NoPr && !verified {
         return Err(JobEnd::Failed(crate::jobs::Failure {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::egress::{EgressBounds, EgressEffective};
 use super::{ConfiguredCommand, FailurePolicy, PathGuard, RepoConfig};
 use crate::config::PipelineSettings;
 use crate::sandbox::NetworkMode;
@@ -25,6 +26,9 @@ pub struct Bounds {
     pub max_fix_rounds: u32,
     /// `MAXION_DRAFT_ON_FAILURE`.
     pub draft_on_failure: bool,
+    /// Egress allow-list and budget bounds; `None`: a repository's `egress:`
+    /// and `budget:` are not applied (no gateway on this instance).
+    pub egress: Option<EgressBounds>,
 }
 
 /// Commands run without a timeout of their own get at most this long.
@@ -46,7 +50,19 @@ impl Bounds {
             default_step_timeout: p.job_timeout.min(DEFAULT_STEP_TIMEOUT),
             max_fix_rounds: p.max_fix_rounds,
             draft_on_failure: p.draft_on_failure,
+            egress: None,
         }
+    }
+
+    /// With the operator's egress and budget bounds.
+    pub fn with_egress(mut self, e: &crate::config::EgressSettings) -> Self {
+        self.egress = Some(EgressBounds {
+            allow: e.allow.clone(),
+            allow_max: e.allow_max.clone(),
+            tokens: e.budget.tokens,
+            usd_micros: e.budget.usd.map(|u| (u * super::egress::MICROS_PER_USD).round() as u64),
+        });
+        self
     }
 }
 
@@ -87,6 +103,8 @@ pub struct Effective {
     pub branch_prefix: String,
     pub instructions: Option<String>,
     pub protected: PathGuard,
+    /// The job's allow-list and budget (mode `filtered`, the gateway).
+    pub egress: EgressEffective,
     pub clamps: Vec<Clamp>,
 }
 
@@ -181,6 +199,10 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
         Some(p) => PathGuard::new(p),
         None => PathGuard::defaults(),
     };
+    let egress = match &bounds.egress {
+        Some(b) => super::egress::resolve(c.egress.as_deref(), c.budget, b, &mut clamps),
+        None => EgressEffective::default(),
+    };
     Effective {
         from_file,
         setup,
@@ -193,6 +215,7 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
         branch_prefix: c.branch_prefix.clone().unwrap_or_else(|| "maxion".into()),
         instructions: c.instructions.clone(),
         protected,
+        egress,
         clamps,
     }
 }

@@ -35,6 +35,8 @@ struct RawFile {
     branch_prefix: Option<BranchPrefix>,
     instructions: Option<Instructions>,
     protected_paths: Option<Vec<Glob>>,
+    egress: Option<Spanned<Vec<Spanned<String>>>>,
+    budget: Option<Spanned<super::egress::RawBudget>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +131,7 @@ fn command_text<E: de::Error>(v: &str) -> Result<String, E> {
 enum NetworkField {
     None,
     Open,
+    Filtered,
 }
 
 impl<'de> Deserialize<'de> for NetworkField {
@@ -136,12 +139,10 @@ impl<'de> Deserialize<'de> for NetworkField {
         match String::deserialize(d)?.as_str() {
             "none" => Ok(NetworkField::None),
             "open" => Ok(NetworkField::Open),
-            // The seam for an egress allow-list (with `network_hosts`): parsed,
-            // named, and refused until the sandbox can enforce it.
-            "filtered" => Err(de::Error::custom(
-                "network `filtered` (outbound access only to `network_hosts`) is not supported yet; use `none` or `open`",
-            )),
-            other => Err(de::Error::custom(format!("unknown network mode `{other}`, expected `none` or `open`"))),
+            "filtered" => Ok(NetworkField::Filtered),
+            other => {
+                Err(de::Error::custom(format!("unknown network mode `{other}`, expected `none`, `open` or `filtered`")))
+            }
         }
     }
 }
@@ -261,7 +262,7 @@ pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
     if let Some(hosts) = &raw.network_hosts {
         return Err(ConfigError::at(
             &hosts.referenced,
-            "`network_hosts` needs `network: filtered`, which is not supported yet",
+            "`network_hosts` is not a field; the hosts a `filtered` sandbox reaches are the operator's MAXION_EGRESS_ALLOW",
         ));
     }
     let timeouts = raw.timeouts.unwrap_or_default();
@@ -271,6 +272,7 @@ pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
         network: raw.network.map(|n| match n {
             NetworkField::None => NetworkMode::None,
             NetworkField::Open => NetworkMode::Open,
+            NetworkField::Filtered => NetworkMode::Filtered,
         }),
         fix_rounds: raw.fix_rounds,
         step_timeout: timeouts.step.map(|s| s.0),
@@ -279,7 +281,28 @@ pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
         branch_prefix: raw.branch_prefix.map(|b| b.0),
         instructions: raw.instructions.map(|i| i.0).filter(|i| !i.trim().is_empty()),
         protected_paths: raw.protected_paths.map(|g| g.into_iter().map(|g| g.0).collect()),
+        egress: raw.egress.map(egress_hosts).transpose()?,
+        budget: raw.budget.map(|b| b.value.check().map_err(|m| ConfigError::at(&b.referenced, m))).transpose()?,
     })
+}
+
+/// `egress: [pypi.org, "*.example.com"]`: names or `*.suffix` patterns.
+fn egress_hosts(list: Spanned<Vec<Spanned<String>>>) -> Result<Vec<String>, ConfigError> {
+    if list.value.len() > 100 {
+        return Err(ConfigError::at(&list.referenced, "at most 100 `egress` hosts are allowed"));
+    }
+    let mut out = Vec::new();
+    for h in list.value {
+        let host = h.value.trim().to_ascii_lowercase();
+        if !crate::config::valid_host_pattern(&host) {
+            return Err(ConfigError::at(
+                &h.referenced,
+                format!("`{host}` is not a host name or a `*.suffix` pattern (no addresses, ports or URLs)"),
+            ));
+        }
+        out.push(host);
+    }
+    Ok(out)
 }
 
 fn commands(list: Spanned<Vec<RawCommand>>, verify: bool) -> Result<Vec<ConfiguredCommand>, ConfigError> {

@@ -14,6 +14,7 @@
 //! agent wrote. Touches: GitHub (one contents read).
 
 mod effective;
+pub mod egress;
 mod file;
 mod protect;
 #[cfg(test)]
@@ -52,6 +53,10 @@ pub struct RepoConfig {
     pub instructions: Option<String>,
     /// Globs; replaces [`DEFAULT_PROTECTED`].
     pub protected_paths: Option<Vec<String>>,
+    /// Hosts a `filtered` sandbox may reach; replaces MAXION_EGRESS_ALLOW within its bound.
+    pub egress: Option<Vec<String>>,
+    /// Lowers the operator's job budgets.
+    pub budget: Option<egress::RepoBudget>,
 }
 
 /// One configured shell command.

@@ -12,6 +12,7 @@ fn bounds() -> Bounds {
         default_step_timeout: Duration::from_secs(900),
         max_fix_rounds: 2,
         draft_on_failure: true,
+        egress: None,
     }
 }
 
@@ -68,8 +69,9 @@ fn every_error_names_line_and_column() {
         ("fix_rounds: many\n", (1, 13), "invalid u32"),
         ("fix_rounds: -1\n", (1, 13), ""),
         ("network: wide\n", (1, 10), "unknown network mode `wide`"),
-        ("network: filtered\n", (1, 10), "not supported yet"),
         ("network_hosts: [example.com]\n", (1, 16), "network_hosts"),
+        ("egress: [pypi.org, 10.0.0.1]\n", (1, 20), "not a host name"),
+        ("budget: { usd: -1 }\n", (1, 9), "positive"),
         ("timeouts:\n  job: 0\n", (2, 8), "positive"),
         ("timeouts:\n  job: 5 days\n", (2, 8), "unknown unit"),
         ("timeouts:\n  jobs: 5m\n", (2, 3), "unknown field `jobs`"),

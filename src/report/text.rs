@@ -8,10 +8,16 @@ use std::time::Duration;
 use crate::github::{CheckAction, CheckConclusion, truncate_with_note};
 use crate::jobs::{Failure, JobEnd, JobId};
 
+mod agent;
+mod egress;
 mod git;
 mod pipeline;
 mod replies;
 mod repoconfig;
+pub use agent::*;
+pub use egress::{
+    UsageView, blocked_hosts, budget_stopped_daily, budget_stopped_tokens, budget_stopped_usd, usage_line,
+};
 pub use git::git_host_kept_failing;
 pub use pipeline::*;
 pub use replies::*;

@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) docker: Docker,
     pub(crate) container: String,
     network: Option<String>,
+    /// The host's address on the job network (its gateway).
+    host_address: Option<std::net::IpAddr>,
     pub(crate) state: watch::Sender<SandboxState>,
     removed: AtomicBool,
     pub(crate) job_deadline: Duration,
@@ -171,7 +173,15 @@ impl Sandbox {
             (LABEL_INSTANCE.to_owned(), settings.instance_id.clone()),
         ]);
         let name = format!("maxion-{}-{}-{}", name_part(&settings.instance_id), name_part(job_id), unique_suffix());
+        let mut host_address = None;
+        let mut extra_env = Vec::new();
         let network = match settings.network {
+            NetworkMode::Filtered => {
+                let gateway = super::filtered::create_internal_network(docker, &name, labels.clone()).await?;
+                host_address = Some(gateway);
+                extra_env = super::filtered::proxy_env(gateway, settings.egress_port);
+                Some(name.clone())
+            }
             NetworkMode::Open => {
                 let req = NetworkCreateRequest {
                     name: name.clone(),
@@ -191,11 +201,12 @@ impl Sandbox {
                 })
                 .await
                 .map_err(SandboxError::docker("create network"))?;
+                host_address = super::filtered::network_gateway(docker, &name).await.ok();
                 Some(name.clone())
             }
             NetworkMode::None => None,
         };
-        let spec = container_spec(settings, job_id, network.as_deref().unwrap_or("none"));
+        let spec = container_spec(settings, job_id, network.as_deref().unwrap_or("none"), &extra_env);
         let opts = CreateContainerOptionsBuilder::new().name(&name).build();
         let created = retrying("create container", |attempt| {
             let (opts, spec, name) = (opts.clone(), spec.clone(), &name);
@@ -224,6 +235,7 @@ impl Sandbox {
             docker: docker.clone(),
             container: created,
             network,
+            host_address,
             state,
             removed: AtomicBool::new(false),
             job_deadline: settings.job_deadline,
@@ -246,9 +258,15 @@ impl Sandbox {
         &self.shared.container
     }
 
-    /// The job's own bridge network (mode `open` only).
+    /// The job's own network (modes `open` and `filtered`).
     pub fn network_name(&self) -> Option<&str> {
         self.shared.network.as_deref()
+    }
+
+    /// The host's address on the job's network (its gateway), where Maxion's
+    /// egress listener belongs: modes `filtered` and `open`.
+    pub fn host_address(&self) -> Option<std::net::IpAddr> {
+        self.shared.host_address
     }
 
     /// The current state; anything but `Alive` refuses new execs.

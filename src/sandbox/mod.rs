@@ -9,6 +9,8 @@
 //! - [`spec`]: the container spec (pure; why each setting is there).
 //! - [`container`]: start, watchdog (cancel, job deadline), removal guard.
 //! - [`sweep`]: removing what a crashed run left behind.
+//! - [`filtered`]: the internal job network of mode `filtered`, its proxy
+//!   variables, and the embedded-DNS check.
 //! - [`exec`]: running a step: timeout, output streaming, outcomes.
 //! - `internal`: Maxion's own execs (tar, the OOM / disk-full probe).
 //! - [`transfer`]: files in and out as tar streams over exec stdin/stdout.
@@ -16,6 +18,7 @@
 
 pub mod container;
 pub mod exec;
+pub mod filtered;
 mod internal;
 pub mod output;
 mod retry;
@@ -28,6 +31,7 @@ use std::time::Duration;
 
 pub use container::{Sandbox, SandboxState, connect};
 pub use exec::{ExecOutcome, ExecRequest, ExecResult};
+pub use filtered::{DnsCheck, check_internal_dns, docker_subnets, proxy_env};
 pub use output::{OutputEvent, OutputStats, OutputStream};
 pub use settings::{NetworkMode, SandboxSettings};
 pub use sweep::sweep_orphans;

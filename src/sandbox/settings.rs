@@ -17,16 +17,22 @@ pub enum NetworkMode {
     /// A bridge network of its own, created for the job and removed with it,
     /// with outbound access through the host's NAT. Jobs never share it.
     Open,
+    /// An internal network of the job's own (no route out, IPv6 off): the
+    /// only peer is Maxion's egress listener at the network's gateway address
+    /// (`SandboxSettings::egress_port`), which the container's proxy
+    /// variables point at. Outside names do not resolve inside.
+    Filtered,
 }
 
 impl NetworkMode {
     /// The accepted spellings, for error messages.
-    pub const CHOICES: &'static str = "none or open";
+    pub const CHOICES: &'static str = "none, open or filtered";
 
     pub fn as_str(self) -> &'static str {
         match self {
             NetworkMode::None => "none",
             NetworkMode::Open => "open",
+            NetworkMode::Filtered => "filtered",
         }
     }
 
@@ -34,6 +40,7 @@ impl NetworkMode {
         match v {
             "none" => Some(NetworkMode::None),
             "open" => Some(NetworkMode::Open),
+            "filtered" => Some(NetworkMode::Filtered),
             _ => None,
         }
     }
@@ -69,6 +76,8 @@ pub struct SandboxSettings {
     pub home_dir: String,
     /// Network access.
     pub network: NetworkMode,
+    /// Port of the egress listener on a `filtered` job network's gateway.
+    pub egress_port: u16,
     /// Hard deadline for the whole job, counted from sandbox start.
     pub job_deadline: Duration,
     /// Default per-exec timeout (an exec may ask for a shorter or longer one).
@@ -93,6 +102,7 @@ impl Default for SandboxSettings {
             home_bytes: 1024 * MIB,
             home_dir: "/home/sandbox".to_owned(),
             network: NetworkMode::None,
+            egress_port: super::filtered::DEFAULT_EGRESS_PORT,
             job_deadline: Duration::from_secs(30 * 60),
             exec_timeout: Duration::from_secs(15 * 60),
             output_cap_bytes: 10 * MIB as usize,

@@ -9,8 +9,15 @@ use super::settings::SandboxSettings;
 use super::{LABEL_INSTANCE, LABEL_JOB, SANDBOX_USER, WORKSPACE};
 
 /// The create body for a job's container. `network` is the Docker network
-/// mode: `none`, or the name of the job's own bridge network.
-pub fn container_spec(settings: &SandboxSettings, job_id: &str, network: &str) -> ContainerCreateBody {
+/// mode: `none`, or the name of the job's own network. `extra_env` must hold
+/// nothing secret (`docker inspect` shows it): the proxy variables of mode
+/// `filtered`.
+pub fn container_spec(
+    settings: &SandboxSettings,
+    job_id: &str,
+    network: &str,
+    extra_env: &[(String, String)],
+) -> ContainerCreateBody {
     let labels = HashMap::from([
         (LABEL_JOB.to_owned(), job_id.to_owned()),
         (LABEL_INSTANCE.to_owned(), settings.instance_id.clone()),
@@ -57,6 +64,10 @@ pub fn container_spec(settings: &SandboxSettings, job_id: &str, network: &str) -
         // No /dev/shm: it would be a fourth writable place.
         ipc_mode: Some("none".to_owned()),
         network_mode: Some(network.to_owned()),
+        // No IPv6 at all on a filtered network: the egress rules are
+        // IPv4-checked and nothing else may be reachable.
+        sysctls: (settings.network == super::NetworkMode::Filtered)
+            .then(|| HashMap::from([("net.ipv6.conf.all.disable_ipv6".to_owned(), "1".to_owned())])),
         // Explicitly nothing from the host: no binds, no volumes, no socket.
         binds: Some(Vec::new()),
         mounts: Some(Vec::new()),
@@ -70,7 +81,12 @@ pub fn container_spec(settings: &SandboxSettings, job_id: &str, network: &str) -
         working_dir: Some(WORKSPACE.to_owned()),
         // Only non-secret values: `docker inspect` shows the container's env.
         // Secrets go to the one exec that needs them.
-        env: Some(vec![format!("HOME={}", settings.home_dir), "LANG=C.UTF-8".to_owned()]),
+        env: Some(
+            [format!("HOME={}", settings.home_dir), "LANG=C.UTF-8".to_owned()]
+                .into_iter()
+                .chain(extra_env.iter().map(|(n, v)| format!("{n}={v}")))
+                .collect(),
+        ),
         // The container only idles; work happens in execs.
         entrypoint: Some(vec!["sleep".to_owned()]),
         cmd: Some(vec!["infinity".to_owned()]),
@@ -88,7 +104,7 @@ mod tests {
     #[test]
     fn spec_is_locked_down_and_labelled() {
         let s = SandboxSettings { instance_id: "inst".into(), ..Default::default() };
-        let spec = container_spec(&s, "job-1", "none");
+        let spec = container_spec(&s, "job-1", "none", &[]);
         let h = spec.host_config.as_ref().unwrap();
         assert_eq!(spec.user.as_deref(), Some("1000:1000"));
         assert_eq!(h.readonly_rootfs, Some(true));

@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod agents;
 mod cli;
 mod control;
 mod control_permissions;
@@ -14,7 +15,10 @@ mod e2e;
 mod e2e_crash;
 mod e2e_git_failures;
 mod e2e_overhead;
+mod egress;
 mod fake_github_selftest;
+mod fake_model_selftest;
+mod gateway;
 mod github_client;
 mod masker_props;
 mod pipeline_brief;

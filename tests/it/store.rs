@@ -301,6 +301,35 @@ mod cases {
         assert_eq!(store.create_received_job(&retry).await.expect("create"), None);
     }
 
+    pub async fn model_calls_are_summed_per_job_and_per_installation_day(store: &Store) {
+        let ledger = ledger(store);
+        let a = queued(store, &ledger, 21, "llm-a").await;
+        let b = queued(store, &ledger, 22, "llm-b").await;
+        let call = |input, output, cost| maxion::jobs::JobEvent::LlmCall {
+            provider: "anthropic".into(),
+            model: "claude-sonnet-4-5".into(),
+            status: 200,
+            input_tokens: input,
+            cached_tokens: 5,
+            output_tokens: output,
+            reasoning_tokens: 0,
+            latency_ms: 40,
+            usage_reported: true,
+            cost_usd: cost,
+        };
+        store.record_llm_call(a, 1, &call(100, 10, Some(0.25))).await.expect("record");
+        store.record_llm_call(a, 1, &call(200, 20, None)).await.expect("record");
+        store.record_llm_call(b, 1, &call(1, 1, Some(0.5))).await.expect("record");
+        store.record_llm_call(b, 2, &call(1, 1, Some(9.0))).await.expect("record");
+        let sums = store.llm_sums(a).await.expect("sums");
+        assert_eq!((sums.calls, sums.input_tokens, sums.cached_tokens, sums.output_tokens), (2, 300, 10, 30));
+        assert!((sums.cost_usd - 0.25).abs() < 1e-9, "{sums:?}");
+        let today = store.llm_cost_since(1, 0).await.expect("spend");
+        assert!((today - 0.75).abs() < 1e-9, "{today}");
+        let future = chrono::Utc::now().timestamp_millis() + 60_000;
+        assert_eq!(store.llm_cost_since(1, future).await.expect("spend"), 0.0);
+    }
+
     pub async fn installations_are_upserted(store: &Store) {
         let ledger = ledger(store);
         let change = |action| InstallationChange {
@@ -351,6 +380,7 @@ on_both_backends!(
     installations_are_upserted,
     control_requests_are_claimed_in_order_per_issue,
     cancel_requests_and_queue_positions,
+    model_calls_are_summed_per_job_and_per_installation_day,
 );
 
 #[tokio::test]

@@ -4,8 +4,10 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod docker;
+pub mod egress;
 pub mod events;
 pub mod fake_github;
+pub mod fake_model;
 pub mod git_http;
 pub mod github;
 pub mod jobs;

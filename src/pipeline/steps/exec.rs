@@ -6,9 +6,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::jobs::{JobEnd, JobEvent};
+use crate::pipeline::agent::Transcript;
 use crate::pipeline::job_run::Log;
 use crate::report::text;
-use crate::sandbox::{ExecOutcome, ExecRequest, OutputEvent, Sandbox};
+use crate::sandbox::{ExecOutcome, ExecRequest, OutputEvent, OutputStream, Sandbox};
 
 /// How many bytes of a step's output [`StepResult::tail`] keeps (at least half of it).
 const TAIL_BYTES: usize = 16_000;
@@ -36,11 +37,6 @@ impl StepResult {
             _ => None,
         }
     }
-
-    /// The last lines of the output, for a failure report.
-    pub(crate) fn last_lines(&self) -> Vec<String> {
-        last_lines(&self.tail)
-    }
 }
 
 pub(crate) fn last_lines(tail: &str) -> Vec<String> {
@@ -60,8 +56,21 @@ pub(crate) async fn run_step(
     log: &mut Log<'_>,
     sandbox: &Sandbox,
     step: &str,
+    req: ExecRequest,
+    timeout: Option<Duration>,
+) -> Result<StepResult, JobEnd> {
+    run_step_read(log, sandbox, step, req, timeout, None).await
+}
+
+/// [`run_step`] for an agent: its output goes through `transcript`, which
+/// turns the agent's structured output into readable lines for the log.
+pub(crate) async fn run_step_read(
+    log: &mut Log<'_>,
+    sandbox: &Sandbox,
+    step: &str,
     mut req: ExecRequest,
     timeout: Option<Duration>,
+    mut transcript: Option<&mut Transcript>,
 ) -> Result<StepResult, JobEnd> {
     if let Some(t) = timeout {
         req = req.timeout(t);
@@ -75,13 +84,19 @@ pub(crate) async fn run_step(
         loop {
             tokio::select! {
                 r = &mut exec => break r,
-                Some(ev) = rx.recv() => forward(log, step, ev, &mut tail).await,
+                Some(ev) = rx.recv() => forward(log, step, ev, &mut tail, transcript.as_deref_mut()).await,
             }
         }
     };
     drop(tx);
     while let Ok(ev) = rx.try_recv() {
-        forward(log, step, ev, &mut tail).await;
+        forward(log, step, ev, &mut tail, transcript.as_deref_mut()).await;
+    }
+    if let Some(t) = transcript {
+        for e in t.finish() {
+            let text = e.render() + "\n";
+            log.event(JobEvent::Output { step: step.to_owned(), stream: OutputStream::Stdout, text }).await;
+        }
     }
     match result {
         Ok(r) => {
@@ -100,7 +115,20 @@ pub(crate) async fn run_step(
     }
 }
 
-async fn forward(log: &mut Log<'_>, step: &str, ev: OutputEvent, tail: &mut String) {
+async fn forward(
+    log: &mut Log<'_>,
+    step: &str,
+    ev: OutputEvent,
+    tail: &mut String,
+    transcript: Option<&mut Transcript>,
+) {
+    if let Some(t) = transcript {
+        let stream = ev.stream;
+        for e in t.feed(&ev.text, stream == OutputStream::Stderr) {
+            log.event(JobEvent::Output { step: step.to_owned(), stream, text: e.render() + "\n" }).await;
+        }
+        return;
+    }
     tail.push_str(&ev.text);
     if tail.len() > TAIL_BYTES {
         let cut = crate::pipeline::sanitize::tail_at(tail, TAIL_BYTES / 2).to_owned();

@@ -50,7 +50,7 @@ pub(crate) async fn work(
             }));
         }
     }
-    run_agent(run, brief_text, "agent").await?;
+    run.agent_summary = run_agent(run, brief_text, "agent").await?;
     let mut results = verify(run, plan).await?;
     for round in 1..=run.eff.fix_rounds {
         if all_passed(&results) {
@@ -62,7 +62,9 @@ pub(crate) async fn work(
             .map(|r| VerifyFailure { command: r.command.clone(), exit_code: r.exit_code, output_tail: r.tail.clone() })
             .collect();
         let prompt = brief::fix_prompt(summary, &failures);
-        run_agent(run, &prompt, &format!("fix {round}")).await?;
+        if let Some(summary) = run_agent(run, &prompt, &format!("fix {round}")).await? {
+            run.agent_summary = Some(summary);
+        }
         results = verify(run, plan).await?;
     }
     Ok(results)

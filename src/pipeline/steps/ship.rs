@@ -31,7 +31,7 @@ async fn ship_inner(
     gathered: &Gathered,
     verify: &[VerifyResult],
 ) -> Result<Option<String>, JobEnd> {
-    let JobRun { ctx, repo, job, log, eff, wc, dir, sandbox } = run;
+    let JobRun { ctx, repo, job, log, eff, wc, dir, sandbox, agent_summary, .. } = run;
     let (ctx, repo, job) = (*ctx, *repo, *job);
     let collected = super::collect::collect(sandbox, wc, dir).await?;
     log.info(collected.to_string()).await;
@@ -71,15 +71,18 @@ async fn ship_inner(
 
     let draft = !all_passed(verify) && eff.on_verify_failure != FailurePolicy::Ready;
     let agent_body = agent_body.map(|b| sanitize(&b));
+    let summary = agent_summary.as_deref().map(sanitize);
     let results: Vec<_> = verify.iter().map(VerifyResult::for_report).collect();
     let job_url = ctx.report.job_url(job.id);
     let body = crate::masker::global().mask(&text::pull_request_body(&PullRequestBody {
         agent_body: agent_body.as_deref(),
+        agent_summary: summary.as_deref(),
         issue_number: job.spec.issue_number,
         verify: &results,
         job_url: &job_url,
         agent: &ctx.agent.name,
         requested_by: &job.spec.sender_login,
+        notes: &log.pr_notes,
     }));
     let pr_title = message.lines().next().unwrap_or(&title).to_owned();
     let existing = repo.list_pulls_by_head(wc.branch()).await.map_err(|e| failed(e, "pull request"))?;

@@ -104,11 +104,15 @@ pub struct CommandResult<'a> {
 pub struct PullRequestBody<'a> {
     /// The agent's own description, already sanitized.
     pub agent_body: Option<&'a str>,
+    /// The agent's final message, already sanitized.
+    pub agent_summary: Option<&'a str>,
     pub issue_number: IssueNumber,
     pub verify: &'a [CommandResult<'a>],
     pub job_url: &'a str,
     pub agent: &'a str,
     pub requested_by: &'a str,
+    /// Lines about the job's model use and refused hosts, when it had a gateway.
+    pub notes: &'a [String],
 }
 
 /// The pull request's description: the agent's words, the issue it closes,
@@ -117,6 +121,9 @@ pub fn pull_request_body(b: &PullRequestBody<'_>) -> String {
     let mut out = String::new();
     if let Some(text) = b.agent_body {
         let _ = writeln!(out, "{}\n", text.trim_end());
+    }
+    if let Some(summary) = b.agent_summary {
+        let _ = writeln!(out, "{}", super::agent_summary_section(b.agent, summary));
     }
     let _ = writeln!(out, "Closes #{}\n", b.issue_number);
     if b.verify.is_empty() {
@@ -140,6 +147,9 @@ pub fn pull_request_body(b: &PullRequestBody<'_>) -> String {
             );
         }
         out.push('\n');
+    }
+    for note in b.notes {
+        let _ = writeln!(out, "{note}\n");
     }
     let _ = writeln!(out, "Job: {} · agent: `{}` · requested by @{}", b.job_url, b.agent, b.requested_by);
     out
@@ -222,11 +232,13 @@ mod tests {
         ];
         let body = PullRequestBody {
             agent_body: Some("Adds the flag.\n"),
+            agent_summary: None,
             issue_number: IssueNumber(7),
             verify: &verify,
             job_url: "https://maxion.example/jobs/4",
             agent: "custom",
             requested_by: "alice",
+            notes: &[],
         };
         insta::assert_snapshot!(pull_request_body(&body), @r"
         Adds the flag.

@@ -1,0 +1,165 @@
+//! The real coding agents end to end: Claude Code, Codex CLI and
+//! mini-swe-agent (the programs pinned in the test image) run in a real
+//! `filtered` sandbox, reach the scripted fake model only through Maxion's
+//! LLM gateway with the job's capability token, run real commands on the
+//! repository (read, edit `src/lib.rs`, run its tests) and end in a pull
+//! request on the fake GitHub with the agent's summary.
+
+use std::time::Duration;
+
+use maxion::jobs::JobState;
+
+use crate::support::fake_model::{ANTHROPIC_KEY, FakeModel, OPENAI_KEY, Provider, Reply, Script, Session};
+use crate::support::service::TestService;
+
+const JOB_LIMIT: Duration = Duration::from_secs(180);
+
+/// The repository: a function with a bug and a test script that checks it.
+const LIB: &str = "// Adds two numbers.\npub fn add(a: i32, b: i32) -> i32 {\n    a - b\n}\n";
+const TEST_SH: &str = "#!/bin/sh\n# The repository's tests.\ngrep -q 'a + b' src/lib.rs || { echo 'FAIL: add subtracts'; exit 1; }\necho 'all 1 tests passed'\n";
+const FIX: &str = "sed -i '3s/.*/    a + b/' src/lib.rs";
+const SUMMARY: &str = "Fixed `add`: it subtracted its arguments; it now adds them, and `sh test.sh` passes.";
+
+async fn start(profile: &str, model: &FakeModel) -> Option<TestService> {
+    let (profile, anthropic, openai) = (profile.to_owned(), model.anthropic_url(), model.openai_url());
+    let e = TestService::with_docker(move |r| {
+        r.maxion_agent = Some(profile.clone());
+        r.maxion_agent_command = None;
+        r.maxion_agent_model = Some(
+            match profile.as_str() {
+                "claude-code" => "claude-sonnet-4-5",
+                "codex" => "gpt-5-codex",
+                _ => "gpt-4.1",
+            }
+            .into(),
+        );
+        r.maxion_sandbox_network = Some("filtered".into());
+        r.maxion_verify_commands = Some("sh test.sh".into());
+        r.maxion_max_fix_rounds = Some("1".into());
+        r.egress.anthropic_api_key = Some(ANTHROPIC_KEY.into());
+        r.egress.maxion_anthropic_url = Some(anthropic);
+        r.egress.openai_api_key = Some(OPENAI_KEY.into());
+        r.egress.maxion_openai_url = Some(openai);
+    })
+    .await?;
+    e.gh.put_files(e.repo, "main", &[("src/lib.rs", LIB.as_bytes()), ("test.sh", TEST_SH.as_bytes())]);
+    Some(e)
+}
+
+fn fixing_script() -> Script {
+    Script::new(Session::new().run("cat src/lib.rs").run(FIX).run("sh test.sh").finish(SUMMARY))
+}
+
+/// Labelled issue → the real agent reads, edits and tests in the sandbox →
+/// verification passes → a ready PR with the fix and the agent's summary.
+async fn issue_becomes_a_pull_request(profile: &str, provider: Provider) {
+    let model = FakeModel::start().await;
+    model.set_script(fixing_script());
+    let Some(e) = start(profile, &model).await else { return };
+    let issue = e.label_issue("add subtracts", "add(2, 2) returns 0").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    let log = e.store().job_events(job.id, 0, 10_000).await.unwrap_or_default();
+    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}\n{log:#?}", job.error);
+
+    let pulls = e.gh.pulls(e.repo);
+    assert_eq!(pulls.len(), 1);
+    let pr = &pulls[0];
+    assert!(!pr.draft, "verification passed");
+    let lib = e.gh.file(e.repo, &pr.head, "src/lib.rs").unwrap_or_default();
+    assert!(String::from_utf8_lossy(&lib).contains("    a + b\n"), "the agent's edit is on the branch");
+    let body = pr.body.clone().unwrap_or_default();
+    assert!(body.contains("### Agent summary"), "{body}");
+    assert!(body.contains(SUMMARY), "{body}");
+    assert!(body.contains("| `sh test.sh` | passed |"), "{body}");
+
+    // The model was called through the gateway only, with the real key it
+    // injected, for the agent's own API shape; the brief was the prompt.
+    let calls = model.requests();
+    assert!(calls.len() >= 4, "one call per step: {}", calls.len());
+    assert!(calls.iter().all(|c| c.key_ok && c.provider == provider), "{calls:#?}");
+    assert!(calls[0].body.to_string().contains("add subtracts"), "the brief is the prompt");
+
+    // The job log reads as commands with exit codes, never raw JSON lines.
+    let text: String = log
+        .iter()
+        .filter_map(|s| match &s.event {
+            maxion::jobs::JobEvent::Output { step, text, .. } if step == "agent" => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(text.contains("$ sh test.sh  → exit 0"), "{text}");
+    assert!(text.contains(&format!("$ {FIX}  → exit 0")), "{text}");
+    assert!(!text.lines().any(|l| l.trim_start().starts_with('{')), "raw JSON in the log: {text}");
+    e.gh.assert_ok();
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claude_code_turns_an_issue_into_a_pull_request() {
+    issue_becomes_a_pull_request("claude-code", Provider::Anthropic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn codex_turns_an_issue_into_a_pull_request() {
+    issue_becomes_a_pull_request("codex", Provider::OpenAi).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mini_swe_agent_turns_an_issue_into_a_pull_request() {
+    issue_becomes_a_pull_request("mini-swe-agent", Provider::OpenAi).await;
+}
+
+/// The first session leaves the bug; the fix prompt with the failure output
+/// drives a second run of the real agent that fixes it: a ready PR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claude_code_fix_round_after_failed_verification() {
+    let model = FakeModel::start().await;
+    model.set_script(
+        Script::new(Session::new().run("cat src/lib.rs").finish("Looked at it; nothing to change."))
+            .when("# Fix the verification failures", Session::new().run(FIX).finish(SUMMARY)),
+    );
+    let Some(e) = start("claude-code", &model).await else { return };
+    let issue = e.label_issue("add subtracts", "add(2, 2) returns 0").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Succeeded, "job error: {:?}", job.error);
+    let pr = &e.gh.pulls(e.repo)[0];
+    assert!(!pr.draft, "the fix round made verification pass");
+    assert!(pr.body.clone().unwrap_or_default().contains(SUMMARY));
+    let fix_call =
+        model.requests().into_iter().find(|c| c.body.to_string().contains("# Fix the verification failures"));
+    let fix_call = fix_call.expect("a fix round called the model");
+    assert!(fix_call.body.to_string().contains("FAIL: add subtracts"), "the failure output is in the fix prompt");
+    e.stop().await;
+}
+
+/// The upstream answers 500 to every call: the job fails saying so (codex
+/// itself words a 500 without its status).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn codex_job_fails_naming_an_upstream_500() {
+    let model = FakeModel::start().await;
+    model.set_default(Reply::error(500, "server_error", "the fake upstream is down"));
+    let Some(e) = start("codex", &model).await else { return };
+    let issue = e.label_issue("add subtracts", "add(2, 2) returns 0").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed);
+    let error = job.error.clone().unwrap_or_default();
+    assert!(error.contains("the model API kept answering with a server error"), "{error}");
+    let comment = e.gh.comments(e.repo, issue).into_iter().find(|c| c.user == e.gh.bot_login()).expect("status");
+    assert!(comment.body.contains("kept answering with a server error"), "{}", comment.body);
+    assert!(e.gh.pulls(e.repo).is_empty());
+    e.stop().await;
+}
+
+/// The model name is refused (404): the job says which setting to check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mini_swe_agent_job_fails_naming_a_refused_model() {
+    let model = FakeModel::start().await;
+    model.set_default(Reply::error(404, "not_found_error", "model not found"));
+    let Some(e) = start("mini-swe-agent", &model).await else { return };
+    let issue = e.label_issue("add subtracts", "add(2, 2) returns 0").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed);
+    let error = job.error.clone().unwrap_or_default();
+    assert!(error.contains("HTTP 404") && error.contains("MAXION_AGENT_MODEL"), "{error}");
+    e.stop().await;
+}
