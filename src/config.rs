@@ -138,6 +138,12 @@ pub struct RawSettings {
     /// GitHub's web address, where users sign in (GitHub Enterprise Server: https://HOST). [default: from GITHUB_API_URL]
     #[arg(long, global = true, env = "MAXION_GITHUB_URL")]
     pub maxion_github_url: Option<String>,
+    /// Retries of a git fetch, clone or push over HTTP after a transient failure (5xx, 429, reset, timeout), 0-10. [default: 4]
+    #[arg(long, global = true, env = "MAXION_GIT_RETRIES")]
+    pub maxion_git_retries: Option<String>,
+    /// Seconds between looks for webhook deliveries GitHub failed to hand over (also once at start-up); 0 turns it off. [default: 300]
+    #[arg(long, global = true, env = "MAXION_REDELIVERY_INTERVAL")]
+    pub maxion_redelivery_interval: Option<String>,
     #[command(flatten)]
     pub egress: RawEgressSettings,
 }
@@ -180,6 +186,7 @@ pub struct Settings {
     /// Least spacing between mutating GitHub requests per installation.
     pub github_mutation_interval: Duration,
     pub pipeline: PipelineSettings,
+    pub resilience: ResilienceSettings,
     /// The egress proxy and LLM gateway (network mode `filtered`).
     pub egress: EgressSettings,
     pub web: WebSettings,
@@ -206,6 +213,26 @@ pub struct OAuthCredentials {
 impl std::fmt::Debug for OAuthCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OAuthCredentials").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+/// How Maxion rides out a misbehaving GitHub.
+#[derive(Debug, Clone)]
+pub struct ResilienceSettings {
+    /// Retries of a git network operation after a transient failure.
+    pub git_retries: usize,
+    /// Between looks for missed webhook deliveries; `None`: never.
+    pub redelivery_interval: Option<Duration>,
+}
+
+impl ResilienceSettings {
+    fn from_raw(raw: &RawSettings, src: &Source) -> anyhow::Result<Self> {
+        let git_retries = src.pick(&raw.maxion_git_retries, "MAXION_GIT_RETRIES")?;
+        let git_retries = parse_number(git_retries, "MAXION_GIT_RETRIES", 4, 0..=10)?;
+        let interval = src.pick(&raw.maxion_redelivery_interval, "MAXION_REDELIVERY_INTERVAL")?;
+        let secs = parse_number(interval, "MAXION_REDELIVERY_INTERVAL", 300u64, 0..=86_400)?;
+        let redelivery_interval = (secs > 0).then(|| Duration::from_secs(secs));
+        Ok(Self { git_retries, redelivery_interval })
     }
 }
 
@@ -301,6 +328,7 @@ impl Settings {
         let web = web_settings(&raw, &src, &server.github_api_url)?;
         Ok(Settings {
             web,
+            resilience: ResilienceSettings::from_raw(&raw, &src)?,
             pipeline: pipeline_settings(&raw, &src)?,
             egress: EgressSettings::from_raw(raw.egress.clone(), &src)?,
             app,
@@ -384,6 +412,8 @@ impl RawSettings {
             "GITHUB_APP_CLIENT_ID",
             "GITHUB_APP_CLIENT_SECRET",
             "MAXION_GITHUB_URL",
+            "MAXION_GIT_RETRIES",
+            "MAXION_REDELIVERY_INTERVAL",
             "MAXION_EGRESS_ALLOW",
             "MAXION_EGRESS_ALLOW_MAX",
             "MAXION_EGRESS_PIN",

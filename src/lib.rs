@@ -30,6 +30,7 @@ pub mod jobs;
 pub mod masker;
 pub mod metrics;
 pub mod pipeline;
+pub mod redelivery;
 pub mod repoconfig;
 pub mod report;
 pub mod sandbox;

@@ -16,7 +16,7 @@ use crate::control::{Control, ControlSettings};
 use crate::github::{GitHubApp, GitHubConfig};
 use crate::jobs::{JobRate, Ledger, Store};
 use crate::pipeline::agent::AgentProfile;
-use crate::pipeline::git::MirrorCache;
+use crate::pipeline::git::{GitRetry, MirrorCache};
 use crate::pipeline::run::{PipelineContext, run_job};
 use crate::report::ReportConfig;
 use crate::sandbox::SandboxSettings;
@@ -32,6 +32,8 @@ pub struct Running {
     pub pool: Option<Pool>,
     /// The control loop; `None` when the App is not configured.
     control: Option<(CancellationToken, JoinHandle<()>)>,
+    /// Missed-delivery recovery; `None` when off or the App is not configured.
+    redelivery: Option<(CancellationToken, JoinHandle<()>)>,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -60,7 +62,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         }
         None => None,
     };
-    let report = ReportConfig { public_url: settings.public_url.clone(), update_interval: Duration::from_secs(2) };
+    let report = ReportConfig {
+        public_url: settings.public_url.clone(),
+        update_interval: crate::report::UPDATE_INTERVAL,
+        progress_after: crate::report::PROGRESS_AFTER,
+    };
     let pool = match &app {
         Some(app) if settings.workers > 0 => {
             Some(start_pool(&settings, store.clone(), app.clone(), report.clone(), Arc::clone(&wake)).await?)
@@ -68,6 +74,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         _ => None,
     };
     let github = app.clone();
+    let redelivery_app = app.clone();
     let control = match app {
         Some(app) => {
             let instance_id = crate::worker::instance_id(&settings.data_dir)?;
@@ -78,6 +85,14 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         }
         None => None,
     };
+    let redelivery = match (redelivery_app, settings.resilience.redelivery_interval) {
+        (Some(app), Some(interval)) => {
+            let holder = format!("{}:{}", crate::worker::instance_id(&settings.data_dir)?, std::process::id());
+            Some((app, interval, holder))
+        }
+        _ => None,
+    };
+    let redelivery_store = store.clone();
     let state = AppState::new(settings, store.clone(), ledger).with_github(github);
     let app = router(state.clone()).merge(crate::web::routes(state));
     let shutdown = CancellationToken::new();
@@ -86,7 +101,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await
     });
     tracing::info!(%addr, "maxion listening");
-    Ok(Running { addr, store, pool, control, shutdown, server })
+    // After the listener is serving: what GitHub redelivers comes straight back here.
+    let redelivery = redelivery.map(|(app, interval, holder)| {
+        let stop = CancellationToken::new();
+        let task = crate::redelivery::Redelivery::new(app, redelivery_store, holder).spawn(interval, stop.clone());
+        (stop, task)
+    });
+    Ok(Running { addr, store, pool, control, redelivery, shutdown, server })
 }
 
 /// Sweeps what a crashed predecessor left in Docker, then starts the pool.
@@ -143,7 +164,9 @@ async fn start_pool(
         app,
         store: store.clone(),
         docker,
-        mirrors: MirrorCache::new(&settings.data_dir).context("MAXION_DATA_DIR: cannot set up the mirror cache")?,
+        mirrors: MirrorCache::new(&settings.data_dir)
+            .context("MAXION_DATA_DIR: cannot set up the mirror cache")?
+            .with_retry(GitRetry::with_retries(settings.resilience.git_retries)),
         report,
         sandbox,
         agent,
@@ -179,6 +202,11 @@ impl Running {
     pub async fn stop(self) -> anyhow::Result<()> {
         // Control first (no admission while stopping), jobs next (they get
         // the grace period), then the server.
+        if let Some((stop, task)) = self.redelivery {
+            // A check cut short asked for nothing twice: its claims are stored.
+            stop.cancel();
+            let _ = task.await;
+        }
         if let Some((stop, mut task)) = self.control {
             stop.cancel();
             // A request cut short is leased, not lost: it is handled again later.

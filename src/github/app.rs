@@ -177,6 +177,9 @@ impl GitHubApp {
         if let Some(t) = self.inner.tokens.get(key, Utc::now()) {
             return Ok(t);
         }
+        // Every mint first drops the tokens that have expired, so the
+        // masker's registry stays bounded however long the process runs.
+        super::tokens::unregister(self.inner.tokens.take_expired(Utc::now()));
         let body = serde_json::json!({
             "repositories": [key.repo],
             "permissions": key.permissions,

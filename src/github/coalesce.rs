@@ -29,11 +29,23 @@ pub struct Coalescer<T> {
 impl<T: Send + 'static> Coalescer<T> {
     /// Starts the delivery task. The sink handles (and logs) its own errors:
     /// a failed update is superseded by the next one anyway.
-    pub fn spawn<F, Fut>(interval: Duration, mut sink: F) -> Self
+    pub fn spawn<F, Fut>(interval: Duration, sink: F) -> Self
     where
         F: FnMut(T) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send,
     {
+        Self::spawn_quiet(interval, Duration::ZERO, sink)
+    }
+
+    /// Like [`Coalescer::spawn`], but no update but the final one goes out
+    /// during the first `quiet` after the start: a short run gets no
+    /// intermediate updates at all, only its final state.
+    pub fn spawn_quiet<F, Fut>(interval: Duration, quiet: Duration, mut sink: F) -> Self
+    where
+        F: FnMut(T) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let quiet_until = Instant::now() + quiet;
         let shared = Arc::new(Shared {
             pending: Mutex::new(None),
             closed: std::sync::atomic::AtomicBool::new(false),
@@ -50,6 +62,13 @@ impl<T: Send + 'static> Coalescer<T> {
                 // arriving meanwhile replace the pending one.
                 if let Some(last) = last_sent {
                     tokio::time::sleep_until(last + interval).await;
+                }
+                // The final update ends the quiet period early.
+                if !s.is_closed() {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(quiet_until) => {}
+                        _ = async { while !s.is_closed() { s.wake.notified().await; } } => {}
+                    }
                 }
                 let next = s.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
                 match next {
@@ -167,6 +186,40 @@ mod tests {
         }
         c.finish(3).await;
         assert_eq!(log.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_start_sends_nothing_but_the_final_state_of_a_short_run() {
+        let log: Log = Arc::default();
+        let l = Arc::clone(&log);
+        let c = Coalescer::spawn_quiet(Duration::from_secs(2), Duration::from_secs(10), move |v| {
+            let l = Arc::clone(&l);
+            async move { l.lock().unwrap().push((Instant::now(), v)) }
+        });
+        let t0 = Instant::now();
+        for i in 0..5 {
+            c.update(i);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        c.finish(99).await;
+        let log = log.lock().unwrap().clone();
+        assert_eq!(log.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec![99], "{log:?}");
+        assert!(log[0].0 - t0 < Duration::from_secs(6), "the final state does not wait for the quiet period");
+
+        // A longer run gets its updates once the quiet period is over.
+        let log: Log = Arc::default();
+        let l = Arc::clone(&log);
+        let c = Coalescer::spawn_quiet(Duration::from_secs(2), Duration::from_secs(10), move |v| {
+            let l = Arc::clone(&l);
+            async move { l.lock().unwrap().push((Instant::now(), v)) }
+        });
+        let t0 = Instant::now();
+        c.update(1);
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        c.finish(2).await;
+        let log = log.lock().unwrap().clone();
+        assert_eq!(log.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec![1, 2], "{log:?}");
+        assert!(log[0].0 - t0 >= Duration::from_secs(10), "{log:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,6 +47,13 @@ struct InstallationLimiter {
     limiters: Vec<DefaultDirectRateLimiter>,
     /// Serialises waiters so cells are taken in arrival order.
     gate: tokio::sync::Mutex<()>,
+    /// Where ordinary waiters queue (in arrival order) before the gate, so
+    /// that requests to go first can pass them.
+    lane: tokio::sync::Mutex<()>,
+    /// Requests to go first that have not taken their cells yet.
+    first: AtomicUsize,
+    /// Woken whenever `first` drops.
+    calm: tokio::sync::Notify,
 }
 
 /// Per-installation limiters, created on first use.
@@ -77,17 +85,52 @@ impl MutationLimiter {
                     limiters.push(RateLimiter::direct(q));
                 }
             }
-            Arc::new(InstallationLimiter { limiters, gate: tokio::sync::Mutex::new(()) })
+            Arc::new(InstallationLimiter {
+                limiters,
+                gate: tokio::sync::Mutex::new(()),
+                lane: tokio::sync::Mutex::new(()),
+                first: AtomicUsize::new(0),
+                calm: tokio::sync::Notify::new(),
+            })
         }))
     }
 
-    /// Waits until one more mutating request is allowed for the installation.
+    /// Waits until one more mutating request is allowed for the installation,
+    /// after every request waiting in [`MutationLimiter::acquire_first`].
     pub async fn acquire(&self, installation_id: InstallationId) {
         let lim = self.for_installation(installation_id);
+        let _lane = lim.lane.lock().await;
+        loop {
+            let calm = lim.calm.notified();
+            if lim.first.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            calm.await;
+        }
         let _turn = lim.gate.lock().await;
+        lim.take_cells().await;
+    }
+
+    /// Like [`MutationLimiter::acquire`], but ahead of the ordinary waiters:
+    /// what a user waits for (the acknowledgement, the pull request) is not
+    /// queued behind coalesced edits of the same installation.
+    pub async fn acquire_first(&self, installation_id: InstallationId) {
+        let lim = self.for_installation(installation_id);
+        lim.first.fetch_add(1, Ordering::SeqCst);
+        {
+            let _turn = lim.gate.lock().await;
+            lim.take_cells().await;
+        }
+        lim.first.fetch_sub(1, Ordering::SeqCst);
+        lim.calm.notify_waiters();
+    }
+}
+
+impl InstallationLimiter {
+    async fn take_cells(&self) {
         // Each limiter takes its cell only once the previous ones have, so a
         // later limiter's wait can only make the earlier ones more conservative.
-        for l in &lim.limiters {
+        for l in &self.limiters {
             l.until_ready().await;
         }
     }
@@ -134,5 +177,35 @@ mod tests {
         let t = Instant::now();
         limiter.acquire(InstallationId(2)).await;
         assert!(t.elapsed() < Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn a_request_to_go_first_passes_the_queued_ones() {
+        let limiter = Arc::new(MutationLimiter::new(MutationQuota {
+            min_interval: Duration::from_millis(50),
+            windows: Vec::new(),
+        }));
+        limiter.acquire(InstallationId(1)).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut queued = Vec::new();
+        for i in 0..3 {
+            let (limiter, order) = (Arc::clone(&limiter), Arc::clone(&order));
+            queued.push(tokio::spawn(async move {
+                limiter.acquire(InstallationId(1)).await;
+                order.lock().unwrap().push(format!("edit {i}"));
+            }));
+            // Queued in this order before the urgent one arrives.
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        limiter.acquire_first(InstallationId(1)).await;
+        order.lock().unwrap().push("pull request".to_owned());
+        for q in queued {
+            q.await.unwrap();
+        }
+        let order = order.lock().unwrap().clone();
+        let pr = order.iter().position(|o| o == "pull request").unwrap();
+        assert!(pr <= 1, "at most the edit already at the gate went first: {order:?}");
+        assert_eq!(order.len(), 4);
     }
 }

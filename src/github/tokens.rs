@@ -22,6 +22,26 @@ pub enum Access {
     Write,
 }
 
+/// What git sends for an installation token (`Authorization: Basic …`'s
+/// value): registered with the masker beside the token, dropped with it.
+pub fn git_basic_credential(token: &SecretString) -> SecretString {
+    use base64::Engine as _;
+    use secrecy::ExposeSecret as _;
+    SecretString::from(
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{}", token.expose_secret())),
+    )
+}
+
+/// Drops expired installation tokens (and their git form) from the
+/// process-wide masker.
+pub(crate) fn unregister(tokens: Vec<SecretString>) {
+    let masker = crate::masker::global();
+    for token in tokens {
+        let _ = masker.remove(&git_basic_credential(&token));
+        let _ = masker.remove(&token);
+    }
+}
+
 /// The permissions an installation token is narrowed to (the `permissions`
 /// body of `POST /app/installations/{id}/access_tokens`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -79,9 +99,14 @@ struct Cached {
 }
 
 /// Minted installation tokens, reused until [`EXPIRY_MARGIN`] before expiry.
+/// Tokens no longer served (too close to expiry, or refused) wait in
+/// `retired` until they have expired, when [`TokenCache::take_expired`] hands
+/// them out to be dropped from the masker: a dead token needs no masking, and
+/// the masker slows down with every secret it holds.
 #[derive(Default)]
 pub struct TokenCache {
     entries: Mutex<HashMap<TokenKey, Cached>>,
+    retired: Mutex<Vec<Cached>>,
     minting: Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -98,7 +123,9 @@ impl TokenCache {
         match entries.get(key) {
             Some(c) if c.expires_at - EXPIRY_MARGIN > now => Some(c.token.clone()),
             Some(_) => {
-                entries.remove(key);
+                if let Some(old) = entries.remove(key) {
+                    self.retire(old);
+                }
                 None
             }
             None => None,
@@ -106,7 +133,38 @@ impl TokenCache {
     }
 
     pub fn insert(&self, key: TokenKey, token: SecretString, expires_at: DateTime<Utc>) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(key, Cached { token, expires_at });
+        let old = self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(key, Cached { token, expires_at });
+        if let Some(old) = old {
+            self.retire(old);
+        }
+    }
+
+    fn retire(&self, c: Cached) {
+        self.retired.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+    }
+
+    /// Removes and returns every token (served or retired) that has expired
+    /// at `now`.
+    pub fn take_expired(&self, now: DateTime<Utc>) -> Vec<SecretString> {
+        let mut expired = Vec::new();
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, c| {
+            let alive = c.expires_at > now;
+            if !alive {
+                expired.push(c.token.clone());
+            }
+            alive
+        });
+        drop(entries);
+        let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+        retired.retain(|c| {
+            let alive = c.expires_at > now;
+            if !alive {
+                expired.push(c.token.clone());
+            }
+            alive
+        });
+        expired
     }
 
     /// The lock held while a token for `key` is minted (one mint at a time per key).
@@ -117,7 +175,10 @@ impl TokenCache {
 
     /// Drops the token for `key` (GitHub answered 401 with it).
     pub fn evict(&self, key: &TokenKey) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        let old = self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        if let Some(old) = old {
+            self.retire(old);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -163,6 +224,26 @@ mod tests {
         assert!(cache.get(&key("b", Permissions::issues_write()), t0).is_none());
         assert!(cache.get(&key("a", Permissions::checks_write()), t0).is_none());
         assert!(cache.get(&key("a", Permissions::issues_write()), t0).is_some());
+    }
+
+    #[test]
+    fn expired_tokens_are_handed_out_once_served_or_retired() {
+        let cache = TokenCache::default();
+        let t0 = Utc::now();
+        let k = key("a", Permissions::contents_read());
+        cache.insert(k.clone(), SecretString::from("ghs_first_00000".to_owned()), t0 + Duration::minutes(60));
+        // Within the margin: no longer served, but still valid on GitHub.
+        assert!(cache.get(&k, t0 + Duration::minutes(56)).is_none());
+        cache.insert(k.clone(), SecretString::from("ghs_second_0000".to_owned()), t0 + Duration::minutes(116));
+        assert!(cache.take_expired(t0 + Duration::minutes(59)).is_empty(), "the first is still valid");
+        let gone: Vec<String> =
+            cache.take_expired(t0 + Duration::minutes(61)).iter().map(|t| t.expose_secret().to_owned()).collect();
+        assert_eq!(gone, vec!["ghs_first_00000"]);
+        assert!(cache.take_expired(t0 + Duration::minutes(61)).is_empty(), "handed out once");
+        assert!(cache.get(&k, t0 + Duration::minutes(62)).is_some(), "the second is served");
+        let gone = cache.take_expired(t0 + Duration::minutes(117));
+        assert_eq!(gone.len(), 1);
+        assert!(cache.is_empty());
     }
 
     #[test]

@@ -63,7 +63,6 @@ impl Call {
 /// A successful (2xx) response.
 #[derive(Debug)]
 pub(crate) struct Resp {
-    #[allow(dead_code)]
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -151,7 +150,14 @@ impl GitHubApp {
         if let Auth::Installation(key) = auth
             && call.mutating()
         {
-            self.inner.limiter.acquire(key.installation_id).await;
+            // Creations (the 👀 reaction, the status comment, check runs, the
+            // pull request) are what users wait for; edits are coalesced
+            // progress and final states, which can wait a second longer.
+            if call.method == Method::POST {
+                self.inner.limiter.acquire_first(key.installation_id).await;
+            } else {
+                self.inner.limiter.acquire(key.installation_id).await;
+            }
         }
         let octo = &self.inner.octo;
         let builder = http::Request::builder()

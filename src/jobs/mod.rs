@@ -12,6 +12,7 @@ pub mod ledger;
 mod llm_store;
 mod metrics_store;
 pub mod model;
+pub mod redelivery_store;
 pub mod request;
 pub mod store;
 
@@ -22,5 +23,6 @@ pub use ledger::{DeliveryRecord, JobRate, Ledger, Recorded};
 pub use llm_store::LlmSums;
 pub use metrics_store::MetricsSnapshot;
 pub use model::*;
+pub use redelivery_store::{RedeliveryOutcome, RedeliveryRecord};
 pub use request::{CheckRunButton, CheckRunRequest, ClaimedRequest, ControlAction, ControlOutcome, ControlRequest};
 pub use store::{Backend, Store};

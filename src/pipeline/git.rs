@@ -19,11 +19,13 @@
 
 mod mirror;
 mod names;
+mod retry;
 mod runner;
 mod workcopy;
 
 pub use mirror::{MirrorCache, SyncKind, SyncedMirror};
 pub use names::{CoAuthor, branch_name, commit_message, is_conventional_commit, validate_branch};
+pub use retry::GitRetry;
 pub use runner::{Git, GitStream};
 pub use workcopy::{Identity, SCRATCH_DIR, WorkingCopy};
 
@@ -40,6 +42,10 @@ pub enum GitError {
     Rejected { op: String, stderr: String },
     #[error("git {op}: network error: {stderr}")]
     Network { op: String, stderr: String },
+    /// A transient failure (5xx, 429, reset, timeout) that outlasted the
+    /// retries; `last` is the last attempt's error.
+    #[error("git {op}: the git host kept failing ({attempts} attempts): {last}")]
+    HostKeptFailing { op: String, attempts: usize, last: String },
     #[error("git {op}: timed out after {secs} s")]
     Timeout { op: String, secs: u64 },
     #[error("git {op} failed (exit code {code:?}): {stderr}")]

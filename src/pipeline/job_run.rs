@@ -97,6 +97,18 @@ pub(crate) fn failed(e: impl std::fmt::Display, step: &str) -> JobEnd {
     JobEnd::failed(crate::masker::global().mask(&e.to_string()), Some(step))
 }
 
+/// A git failure in `step`; one that outlasted the retries says the git
+/// host kept failing (the job itself was fine).
+pub(crate) fn git_failed(e: super::git::GitError, step: &str) -> JobEnd {
+    match e {
+        super::git::GitError::HostKeptFailing { op, attempts, last } => {
+            let last = crate::masker::global().mask(&last);
+            JobEnd::failed(crate::report::text::git_host_kept_failing(&op, attempts, &last), Some(step))
+        }
+        other => failed(other, step),
+    }
+}
+
 /// For `map_err`: an `anyhow` error (with its causes) as a failure in `step`.
 pub(crate) fn failed_in(step: &str) -> impl Fn(anyhow::Error) -> JobEnd + '_ {
     move |e| failed(format!("{e:#}"), step)

@@ -30,9 +30,19 @@ pub const CHECK_NAME: &str = "maxion";
 pub struct ReportConfig {
     /// `MAXION_PUBLIC_URL`, without a trailing slash.
     pub public_url: String,
-    /// At most one comment/check-run update per job per interval.
+    /// At most one progress edit of the status comment per job per interval.
     pub update_interval: Duration,
+    /// No progress edit before a job has been reported this long: a quick
+    /// job's comment goes from queued to its result in one edit.
+    pub progress_after: Duration,
 }
+
+/// The production value of [`ReportConfig::progress_after`]: a job that is
+/// done within half a minute makes no progress edit at all (👀 and the queued
+/// comment already say it was seen; the job page shows its live steps).
+pub const PROGRESS_AFTER: Duration = Duration::from_secs(30);
+/// The production value of [`ReportConfig::update_interval`].
+pub const UPDATE_INTERVAL: Duration = Duration::from_secs(10);
 
 impl ReportConfig {
     pub fn job_url(&self, id: JobId) -> String {
@@ -108,8 +118,14 @@ async fn edit_status_comment(repo: &RepoClient, job: &Job, view: &StatusView) ->
 #[derive(Default)]
 struct Targets {
     comment_id: Option<CommentId>,
-    /// Check runs to keep in sync (base commit first, then head commit).
+    /// Where the comment is posted again if someone deleted it: the issue
+    /// and the comment's marker.
+    repost: Option<(IssueNumber, String)>,
+    /// Check runs to complete at the end (the base commit's).
     check_runs: Vec<u64>,
+    /// The head commit's check run, created with the final state: a job
+    /// pushes only after verifying, so it would be in progress for seconds.
+    head_run: Option<CheckRunSpec>,
     /// Annotations for the final update of the last check run.
     annotations: Vec<Annotation>,
 }
@@ -141,9 +157,19 @@ impl JobReporter {
     ) -> Result<Self, GitHubError> {
         let view = queued_view(&cfg, job, position);
         let issue = job.spec.issue_number;
-        let comment_id = edit_status_comment(&repo, job, &view).await?;
-        let targets = Arc::new(Mutex::new(Targets { comment_id: Some(comment_id), ..Default::default() }));
-        let updates = Coalescer::spawn(cfg.update_interval, sink(repo.clone(), Arc::clone(&targets)));
+        // A first run finds the comment as admission posted it: nothing to
+        // clear, so no edit (each is one more mutating call, a second apart).
+        let comment_id = match job.status_comment_id {
+            Some(id) if job.attempts <= 1 => id,
+            _ => edit_status_comment(&repo, job, &view).await?,
+        };
+        let targets = Arc::new(Mutex::new(Targets {
+            comment_id: Some(comment_id),
+            repost: Some((issue, text::marker(job.id))),
+            ..Default::default()
+        }));
+        let updates =
+            Coalescer::spawn_quiet(cfg.update_interval, cfg.progress_after, sink(repo.clone(), Arc::clone(&targets)));
         Ok(Self {
             repo,
             cfg,
@@ -172,10 +198,36 @@ impl JobReporter {
     }
 
     /// A branch was pushed: the head commit gets its own check run, which will
-    /// carry the verification results and the final conclusion.
+    /// carry the verification results and the final conclusion. It is
+    /// created with the final state (one call instead of a create and an
+    /// update seconds apart), unless this job already has one in progress
+    /// there (made before a restart), which is kept in sync instead.
     pub async fn pushed(&mut self, head_sha: &str) -> Result<(), GitHubError> {
         self.refresh_elapsed();
-        self.check_run_on(head_sha).await
+        if self.runs_by_sha.contains_key(head_sha) {
+            return Ok(());
+        }
+        if let Some(id) = self.own_open_run(head_sha).await? {
+            self.runs_by_sha.insert(head_sha.to_owned(), id);
+            self.targets.lock().unwrap_or_else(|e| e.into_inner()).check_runs.push(id);
+            return Ok(());
+        }
+        let spec = self.check_spec(head_sha);
+        self.targets.lock().unwrap_or_else(|e| e.into_inner()).head_run = Some(spec);
+        Ok(())
+    }
+
+    /// This job's check run on `sha` that is still open, if any.
+    async fn own_open_run(&self, sha: &str) -> Result<Option<u64>, GitHubError> {
+        let external_id = self.job_id.to_string();
+        Ok(self
+            .repo
+            .list_check_runs(sha, CHECK_NAME)
+            .await?
+            .into_iter()
+            .filter(|r| r.external_id.as_deref() == Some(external_id.as_str()) && r.status != CheckStatus::Completed)
+            .max_by_key(|r| r.id)
+            .map(|r| r.id))
     }
 
     /// Makes sure this job has its one `maxion` check run on `sha` and that it is kept
@@ -186,16 +238,8 @@ impl JobReporter {
         if self.runs_by_sha.contains_key(sha) {
             return Ok(());
         }
-        let external_id = self.job_id.to_string();
-        let existing = self
-            .repo
-            .list_check_runs(sha, CHECK_NAME)
-            .await?
-            .into_iter()
-            .filter(|r| r.external_id.as_deref() == Some(external_id.as_str()) && r.status != CheckStatus::Completed)
-            .max_by_key(|r| r.id);
-        let id = match existing {
-            Some(run) => run.id,
+        let id = match self.own_open_run(sha).await? {
+            Some(id) => id,
             None => self.repo.create_check_run(&self.check_spec(sha)).await?.id,
         };
         self.runs_by_sha.insert(sha.to_owned(), id);
@@ -320,43 +364,72 @@ fn stop_state(stop: StepStop) -> StepState {
     }
 }
 
-/// The coalescer's sink: edits the comment and the check runs. Failures are
-/// logged, not raised: the next update (or the final one) supersedes them.
+/// The coalescer's sink: edits the comment, and with the final state
+/// completes the check runs (and creates the head commit's). Progress goes to
+/// the comment only: every edit of a check run is one more mutating call
+/// spaced a second apart, and the job page shows the live steps. Failures
+/// are logged, not raised: the next update (or the final one) supersedes them.
 fn sink(
     repo: RepoClient,
     targets: Arc<Mutex<Targets>>,
 ) -> impl FnMut(StatusView) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static {
     move |view: StatusView| {
         let repo = repo.clone();
-        let (comment_id, runs, annotations) = {
-            let t = targets.lock().unwrap_or_else(|e| e.into_inner());
-            (t.comment_id, t.check_runs.clone(), if view.phase.is_final() { t.annotations.clone() } else { Vec::new() })
+        let is_final = view.phase.is_final();
+        let (comment_id, repost, runs, head_run, annotations) = {
+            let mut t = targets.lock().unwrap_or_else(|e| e.into_inner());
+            if is_final {
+                (t.comment_id, t.repost.clone(), t.check_runs.clone(), t.head_run.take(), t.annotations.clone())
+            } else {
+                (t.comment_id, t.repost.clone(), Vec::new(), None, Vec::new())
+            }
         };
+        let targets = Arc::clone(&targets);
         Box::pin(async move {
-            if let Some(id) = comment_id
-                && let Err(e) = repo.update_comment(id, &text::status_comment(&view)).await
-            {
-                tracing::warn!(error = %e, job = %view.job_id, "updating the status comment failed");
+            if let Some(id) = comment_id {
+                let body = text::status_comment(&view);
+                let edited = match (repo.update_comment(id, &body).await, repost) {
+                    // Deleted (it was taken over by id, unseen): post it again.
+                    (Err(GitHubError::NotFound { .. }), Some((issue, marker))) => {
+                        repo.upsert_marked_comment(issue, &marker, &body).await.map(|c| {
+                            targets.lock().unwrap_or_else(|e| e.into_inner()).comment_id = Some(c.id);
+                        })
+                    }
+                    (result, _) => result.map(drop),
+                };
+                if let Err(e) = edited {
+                    tracing::warn!(error = %e, job = %view.job_id, "updating the status comment failed");
+                }
+            }
+            if !is_final {
+                return;
             }
             let conclusion = view.phase.conclusion();
-            let last = runs.len().saturating_sub(1);
+            let output = |annotations: Vec<Annotation>| CheckOutput {
+                title: text::check_title(&view),
+                summary: text::check_summary(&view),
+                text: text::check_text(&view),
+                annotations,
+            };
+            let completed = |spec: CheckRunSpec, annotations| CheckRunSpec {
+                status: Some(if conclusion.is_some() { CheckStatus::Completed } else { CheckStatus::InProgress }),
+                conclusion,
+                completed_at: conclusion.map(|_| Utc::now()),
+                output: Some(output(annotations)),
+                actions: text::check_actions(&view.phase),
+                ..spec
+            };
+            let last = if head_run.is_some() { usize::MAX } else { runs.len().saturating_sub(1) };
             for (i, run) in runs.iter().enumerate() {
-                let spec = CheckRunSpec {
-                    status: Some(if conclusion.is_some() { CheckStatus::Completed } else { CheckStatus::InProgress }),
-                    conclusion,
-                    completed_at: conclusion.map(|_| Utc::now()),
-                    output: Some(CheckOutput {
-                        title: text::check_title(&view),
-                        summary: text::check_summary(&view),
-                        text: text::check_text(&view),
-                        annotations: if i == last { annotations.clone() } else { Vec::new() },
-                    }),
-                    actions: text::check_actions(&view.phase),
-                    ..Default::default()
-                };
-                if let Err(e) = repo.update_check_run(*run, &spec).await {
+                let notes = if i == last { annotations.clone() } else { Vec::new() };
+                if let Err(e) = repo.update_check_run(*run, &completed(CheckRunSpec::default(), notes)).await {
                     tracing::warn!(error = %e, job = %view.job_id, "updating check run failed");
                 }
+            }
+            if let Some(spec) = head_run
+                && let Err(e) = repo.create_check_run(&completed(spec, annotations)).await
+            {
+                tracing::warn!(error = %e, job = %view.job_id, "creating the head commit's check run failed");
             }
         })
     }

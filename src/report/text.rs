@@ -12,6 +12,7 @@ mod agent;
 pub mod api;
 pub mod doctor;
 mod egress;
+mod git;
 mod pipeline;
 mod replies;
 mod repoconfig;
@@ -20,6 +21,7 @@ pub use agent::*;
 pub use egress::{
     UsageView, blocked_hosts, budget_stopped_daily, budget_stopped_tokens, budget_stopped_usd, usage_line,
 };
+pub use git::git_host_kept_failing;
 pub use pipeline::*;
 pub use replies::*;
 pub use repoconfig::{clamp_note, config_invalid, effective_config, no_pr_on_failure, protected_paths_changed};

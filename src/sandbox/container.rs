@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::retry::{is_conflict, retrying};
 use super::settings::{NetworkMode, SandboxSettings};
 use super::spec::container_spec;
 use super::{LABEL_INSTANCE, LABEL_JOB, SandboxError, status_of};
@@ -160,7 +161,7 @@ impl Sandbox {
         if cancel.is_cancelled() {
             return Err(SandboxError::Cancelled);
         }
-        match docker.inspect_image(&settings.image).await {
+        match retrying("inspect image", |_| docker.inspect_image(&settings.image)).await {
             Ok(_) => {}
             Err(e) if status_of(&e) == Some(404) => {
                 return Err(SandboxError::ImageMissing { image: settings.image.clone() });
@@ -189,7 +190,17 @@ impl Sandbox {
                     labels: Some(labels.clone()),
                     ..Default::default()
                 };
-                docker.create_network(req).await.map_err(SandboxError::docker("create network"))?;
+                retrying("create network", |attempt| {
+                    let req = req.clone();
+                    async move {
+                        match docker.create_network(req).await {
+                            Err(e) if attempt > 0 && is_conflict(&e) => Ok(()),
+                            other => other.map(drop),
+                        }
+                    }
+                })
+                .await
+                .map_err(SandboxError::docker("create network"))?;
                 host_address = super::filtered::network_gateway(docker, &name).await.ok();
                 Some(name.clone())
             }
@@ -197,8 +208,21 @@ impl Sandbox {
         };
         let spec = container_spec(settings, job_id, network.as_deref().unwrap_or("none"), &extra_env);
         let opts = CreateContainerOptionsBuilder::new().name(&name).build();
-        let created = match docker.create_container(Some(opts), spec).await {
-            Ok(c) => c,
+        let created = retrying("create container", |attempt| {
+            let (opts, spec, name) = (opts.clone(), spec.clone(), &name);
+            async move {
+                match docker.create_container(Some(opts), spec).await {
+                    Err(e) if attempt > 0 && is_conflict(&e) => {
+                        let found = docker.inspect_container(name, None).await?;
+                        Ok(found.id.unwrap_or_else(|| name.clone()))
+                    }
+                    other => other.map(|c| c.id),
+                }
+            }
+        })
+        .await;
+        let created = match created {
+            Ok(id) => id,
             Err(e) => {
                 if let Some(net) = &network {
                     let _ = docker.remove_network(net).await;
@@ -209,7 +233,7 @@ impl Sandbox {
         let (state, _) = watch::channel(SandboxState::Alive);
         let shared = Arc::new(Shared {
             docker: docker.clone(),
-            container: created.id,
+            container: created,
             network,
             host_address,
             state,
@@ -220,10 +244,11 @@ impl Sandbox {
         // From here on the guard in `Sandbox` removes the container on any exit.
         let sandbox =
             Sandbox { shared: Arc::clone(&shared), settings: Arc::new(settings.clone()), job_id: job_id.to_owned() };
-        docker
-            .start_container(&shared.container, None::<bollard::query_parameters::StartContainerOptions>)
-            .await
-            .map_err(SandboxError::docker("start container"))?;
+        retrying("start container", |_| {
+            docker.start_container(&shared.container, None::<bollard::query_parameters::StartContainerOptions>)
+        })
+        .await
+        .map_err(SandboxError::docker("start container"))?;
         tokio::spawn(watchdog(shared, cancel, Instant::now() + settings.job_deadline));
         Ok(sandbox)
     }

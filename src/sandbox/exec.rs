@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use super::container::{Sandbox, SandboxState};
 use super::internal::check_path;
 use super::output::{OutputEvent, OutputPipeline, OutputStats, OutputStream};
+use super::retry::retrying;
 use super::{SANDBOX_USER, SandboxError, WORKSPACE};
 use crate::masker::Masker;
 
@@ -176,9 +177,12 @@ impl Sandbox {
             working_dir: Some(req.workdir),
             ..Default::default()
         };
-        let exec = docker.create_exec(&self.shared.container, config).await;
+        // An exec created by a lost attempt is never started: harmless.
+        let exec = retrying("create exec", |_| docker.create_exec(&self.shared.container, config.clone())).await;
         let exec = self.docker_or_dead(exec, "create exec")?;
-        let started_exec = docker.start_exec(&exec.id, None::<StartExecOptions>).await;
+        // Docker starts an exec at most once (a second start is a 409), so a
+        // retry never runs the command twice.
+        let started_exec = retrying("start exec", |_| docker.start_exec(&exec.id, None::<StartExecOptions>)).await;
         let StartExecResults::Attached { mut output, .. } = self.docker_or_dead(started_exec, "start exec")? else {
             return Err(SandboxError::Transfer("exec started detached".to_owned()));
         };

@@ -21,6 +21,7 @@ pub mod exec;
 pub mod filtered;
 mod internal;
 pub mod output;
+mod retry;
 pub mod settings;
 pub mod spec;
 pub mod sweep;

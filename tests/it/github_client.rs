@@ -664,3 +664,24 @@ async fn concurrent_calls_share_one_freshly_minted_token() {
     w.gh.expect_requests("POST", "/app/installations/{installation_id}/access_tokens", 1);
     w.gh.assert_ok();
 }
+
+#[tokio::test]
+async fn expired_installation_tokens_leave_the_masker() {
+    let w = Installed::start().await;
+    // Tokens that expire as they are issued: each use mints a new one, and
+    // each mint drops the expired ones (and their git form) from the masker.
+    w.gh.set_token_lifetime(Duration::ZERO);
+    let mut minted = Vec::new();
+    for _ in 0..3 {
+        let t = w.app.token_for(w.repo.installation_id(), "widgets", Permissions::contents_read()).await.unwrap();
+        minted.push(t.expose_secret().to_owned());
+    }
+    let masker = maxion::masker::global();
+    for old in &minted[..2] {
+        assert_eq!(masker.mask(old), *old, "an expired token is no longer a secret to mask");
+        let git_form = maxion::github::git_basic_credential(&SecretString::from(old.clone()));
+        assert!(!masker.mask(git_form.expose_secret()).contains("***"));
+    }
+    assert_eq!(masker.mask(&minted[2]), "***", "the newest token is still masked");
+    assert_eq!(w.gh.issued_tokens().len(), 3);
+}

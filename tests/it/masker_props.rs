@@ -188,3 +188,37 @@ proptest! {
         prop_assert_eq!(run_stream(&masker, &data, &sizes), data);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Enough secrets that the masker scans with its skip scanner (past 96
+    /// patterns): the same answers as the automaton alone would give.
+    #[test]
+    fn many_secrets_stream_like_one_shot_and_the_naive_reference(
+        value in secret_value(),
+        others in prop::collection::vec(secret_value(), 20..30),
+        before in text(60),
+        after in text(60),
+        neighbour in "[a-zA-Z0-9 ]{0,3}",
+        sizes in chunk_sizes(),
+        which in any::<prop::sample::Index>(),
+        also in any::<prop::sample::Index>(),
+    ) {
+        let mut all = others.clone();
+        all.push(value.clone());
+        let masker = masker_for(&all);
+        prop_assert!(masker.pattern_count() > 96, "{} patterns", masker.pattern_count());
+        let planted = encodings(&value, &neighbour, &neighbour);
+        let (form, encoded, forbidden) = &planted[which.index(planted.len())];
+        let other = &others[also.index(others.len())];
+        let data = [before.as_bytes(), encoded, other.as_bytes(), after.as_bytes()].concat();
+
+        let out = run_stream(&masker, &data, &sizes);
+
+        prop_assert!(!contains(&out, forbidden), "{form} form survived in {:?}", String::from_utf8_lossy(&out));
+        prop_assert!(!contains(&out, other.as_bytes()), "a second secret survived");
+        prop_assert_eq!(&out, &masker.mask_bytes(&data), "stream and one-shot masking differ");
+        prop_assert_eq!(&out, &naive_mask(&data, &all), "differs from the naive reference");
+    }
+}

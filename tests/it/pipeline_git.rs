@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::git_http::GitHttp;
-use maxion::pipeline::git::{CoAuthor, GitError, Identity, MirrorCache, SyncKind, branch_name};
+use std::time::Duration;
+
+use maxion::pipeline::git::{CoAuthor, GitError, GitRetry, Identity, MirrorCache, SyncKind, branch_name};
 use secrecy::SecretString;
 
 const REPO: &str = "octo/widgets";
@@ -258,8 +260,15 @@ async fn wrong_token_is_a_typed_auth_error_that_never_shows_the_token() {
     let statuses: Vec<u16> = s.server.requests().iter().map(|r| r.status).collect();
     assert!(statuses.contains(&401), "the server refused the wrong token: {statuses:?}");
 
-    let unreachable = s.cache.sync(REPO, "http://127.0.0.1:1/octo/widgets.git", &token(TOKEN)).await;
-    assert!(matches!(unreachable, Err(GitError::Network { .. })), "{unreachable:?}");
+    // A refused connection is transient: retried, then it says the host kept failing.
+    let quick = GitRetry {
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(20),
+        ..GitRetry::with_retries(1)
+    };
+    let cache = s.cache.with_retry(quick);
+    let unreachable = cache.sync(REPO, "http://127.0.0.1:1/octo/widgets.git", &token(TOKEN)).await;
+    assert!(matches!(unreachable, Err(GitError::HostKeptFailing { attempts: 2, .. })), "{unreachable:?}");
 }
 
 #[tokio::test]

@@ -20,8 +20,11 @@ struct World {
 
 async fn world() -> World {
     let Installed { gh, repo_id, repo, .. } = Installed::start().await;
-    let cfg =
-        ReportConfig { public_url: "https://maxion.example/".into(), update_interval: Duration::from_millis(100) };
+    let cfg = ReportConfig {
+        public_url: "https://maxion.example/".into(),
+        update_interval: Duration::from_millis(100),
+        progress_after: Duration::ZERO,
+    };
     World { gh, repo_id, repo, cfg }
 }
 
@@ -124,10 +127,13 @@ async fn a_job_from_queued_to_succeeded_keeps_one_comment_and_two_check_runs() {
     assert_eq!(runs.len(), 2, "{runs:#?}");
     assert_eq!(runs[0].head_sha, base);
     assert_eq!(runs[1].head_sha, head);
-    // Both runs were created with a `Cancel` button; success removes it.
-    for create in w.gh.requests_to("POST", "/repos/{owner}/{repo}/check-runs") {
-        assert_eq!(create.body["actions"][0]["identifier"], "cancel", "{}", create.body);
-    }
+    // The base commit's run was created in progress with a `Cancel` button; the
+    // head commit's (pushed after verification) is created with the final state.
+    let creates = w.gh.requests_to("POST", "/repos/{owner}/{repo}/check-runs");
+    assert_eq!(creates[0].body["actions"][0]["identifier"], "cancel", "{}", creates[0].body);
+    assert_eq!(creates[1].body["status"], "completed", "{}", creates[1].body);
+    assert_eq!(creates[1].body["conclusion"], "success", "{}", creates[1].body);
+    w.gh.expect_requests("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}", 1);
     for run in &runs {
         assert!(run.actions.is_empty(), "{:?}", run.actions);
         assert_eq!(run.name, "maxion");

@@ -130,6 +130,8 @@ impl TestService {
             maxion_api_token: Some(API_TOKEN.into()),
             maxion_data_dir: Some(dir.join("data").display().to_string()),
             maxion_workers: Some("0".into()),
+            // Looking for missed deliveries is tested on its own (`redelivery`).
+            maxion_redelivery_interval: Some("0".into()),
             ..Default::default()
         };
         if let Some(image) = &self.image {

@@ -36,10 +36,6 @@ impl ProfileKind {
     pub const ALL: [ProfileKind; 5] =
         [ProfileKind::Pi, ProfileKind::ClaudeCode, ProfileKind::Codex, ProfileKind::MiniSweAgent, ProfileKind::Custom];
 
-    pub fn parse(name: &str) -> Option<ProfileKind> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             ProfileKind::Pi => "pi",
@@ -88,34 +84,22 @@ pub struct AgentProfile {
 pub const MODEL_RETRIES: u32 = 3;
 
 impl AgentProfile {
-    /// The profile for `name`; `custom` needs `custom_command`. `None` for an
-    /// unknown name or a custom profile without a command.
-    pub fn resolve(name: &str, custom_command: Option<&str>) -> Option<AgentProfile> {
-        let kind = ProfileKind::parse(name)?;
-        let command = match kind {
-            ProfileKind::Pi => guarded(
-                "pi",
-                "exec pi --print ${MAXION_AGENT_MODEL:+--model \"$MAXION_AGENT_MODEL\"} < \"$MAXION_PROMPT_FILE\"",
-            ),
-            ProfileKind::ClaudeCode => claude::command(),
-            ProfileKind::Codex => codex::command(),
-            ProfileKind::MiniSweAgent => mini::command(),
-            ProfileKind::Custom => custom_command.filter(|c| !c.trim().is_empty())?.to_owned(),
-        };
-        Some(AgentProfile { name: name.to_owned(), kind, command, model: None })
-    }
-
-    /// How the configured `kind` is started.
+    /// How the configured `kind` is started (the setting was parsed once, in `config`).
     pub fn for_kind(kind: &AgentKind) -> AgentProfile {
-        let custom = match kind {
-            AgentKind::Custom { command } => Some(command.as_str()),
-            _ => None,
+        let (profile, command) = match kind {
+            AgentKind::Pi => (
+                ProfileKind::Pi,
+                guarded(
+                    "pi",
+                    "exec pi --print ${MAXION_AGENT_MODEL:+--model \"$MAXION_AGENT_MODEL\"} < \"$MAXION_PROMPT_FILE\"",
+                ),
+            ),
+            AgentKind::ClaudeCode => (ProfileKind::ClaudeCode, claude::command()),
+            AgentKind::Codex => (ProfileKind::Codex, codex::command()),
+            AgentKind::MiniSweAgent => (ProfileKind::MiniSweAgent, mini::command()),
+            AgentKind::Custom { command } => (ProfileKind::Custom, command.clone()),
         };
-        match Self::resolve(kind.name(), custom) {
-            Some(p) => p,
-            // Every kind has a profile and a custom kind has its command.
-            None => unreachable!("no profile for {kind:?}"),
-        }
+        AgentProfile { name: kind.name().to_owned(), kind: profile, command, model: None }
     }
 
     pub fn with_model(mut self, model: Option<String>) -> Self {
@@ -175,25 +159,21 @@ mod tests {
 
     #[test]
     fn profiles_resolve_and_keep_the_prompt_off_argv() {
-        for kind in ProfileKind::ALL {
-            if kind == ProfileKind::Custom {
-                continue;
-            }
-            let p = AgentProfile::resolve(kind.name(), None).unwrap();
+        for kind in [AgentKind::Pi, AgentKind::ClaudeCode, AgentKind::Codex, AgentKind::MiniSweAgent] {
+            let p = AgentProfile::for_kind(&kind);
             assert!(p.command.contains("MAXION_PROMPT_FILE"), "{kind:?}");
             assert!(p.command.contains(MISSING_MARKER), "{kind:?}");
-            assert_eq!(p.kind, kind);
+            assert_eq!(p.kind.name(), kind.name());
         }
-        assert_eq!(AgentProfile::resolve("custom", Some("run-agent")).unwrap().argv(), ["sh", "-c", "run-agent"]);
-        assert!(AgentProfile::resolve("custom", None).is_none());
-        assert!(AgentProfile::resolve("gpt", None).is_none());
+        let custom = AgentKind::Custom { command: "run-agent".into() };
+        assert_eq!(AgentProfile::for_kind(&custom).argv(), ["sh", "-c", "run-agent"]);
     }
 
     #[test]
     fn the_model_reaches_the_exec_environment() {
-        let p = AgentProfile::resolve("codex", None).unwrap().with_model(Some("gpt-5.1-codex".into()));
+        let p = AgentProfile::for_kind(&AgentKind::Codex).with_model(Some("gpt-5.1-codex".into()));
         assert!(p.env().contains(&("MAXION_AGENT_MODEL".to_owned(), "gpt-5.1-codex".to_owned())));
-        let p = AgentProfile::resolve("claude-code", None).unwrap();
+        let p = AgentProfile::for_kind(&AgentKind::ClaudeCode);
         assert!(!p.env().iter().any(|(k, _)| k == "MAXION_AGENT_MODEL"));
     }
 

@@ -17,6 +17,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::GitError;
 use super::names::{split_full_name, validate_branch};
+use super::retry::{GitRetry, retrying};
 use super::runner::{Git, GitCmd};
 use super::workcopy::{CopySpec, Materialize, WorkingCopy};
 
@@ -65,6 +66,11 @@ impl MirrorCache {
         MirrorCache { data_dir: data_dir.into(), git, locks: Mutex::new(HashMap::new()) }
     }
 
+    /// The same cache with another retry policy for fetch, clone and push.
+    pub fn with_retry(self, retry: GitRetry) -> Self {
+        MirrorCache { git: self.git.with_retry(retry), ..self }
+    }
+
     /// The runner every git process of this cache goes through.
     pub fn git(&self) -> &Git {
         &self.git
@@ -111,15 +117,23 @@ impl MirrorCache {
         Ok(SyncedMirror { path, kind, git: self.git.clone(), _lock: lock })
     }
 
+    /// Fetches with retries: a fetch that failed half-way leaves the
+    /// mirror's refs as they were (git updates them only at the end), so
+    /// trying again is always safe.
     async fn fetch(&self, path: &Path, full_name: &str, url: &str, token: &SecretString) -> Result<(), GitError> {
-        let cmd = GitCmd::new(format!("fetch {full_name}"))
-            .arg("--git-dir")
-            .arg(path)
-            .args(["fetch", "--quiet", "--prune", "--no-tags", "--update-head-ok", "--no-write-fetch-head", "--"])
-            .arg(url)
-            .args(REFSPECS)
-            .token(token);
-        self.git.run(cmd).await.map(drop)
+        let op = format!("fetch {full_name}");
+        retrying(self.git.retry_policy(), &op, |_| {
+            let cmd = GitCmd::new(op.as_str())
+                .arg("--git-dir")
+                .arg(path)
+                .args(["fetch", "--quiet", "--prune", "--no-tags", "--update-head-ok", "--no-write-fetch-head", "--"])
+                .arg(url)
+                .args(REFSPECS)
+                .token(token);
+            self.git.run(cmd)
+        })
+        .await
+        .map(drop)
     }
 
     /// Clones into a temporary sibling and renames it into place, so a

@@ -16,12 +16,12 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdout, Command};
 
 use super::GitError;
+use super::retry::GitRetry;
 
 /// How many argv vectors [`Git::argv_log`] keeps.
 const ARGV_LOG_LEN: usize = 512;
@@ -139,6 +139,7 @@ struct Inner {
     program: PathBuf,
     home: PathBuf,
     timeout: Duration,
+    retry: GitRetry,
     argv_log: Mutex<VecDeque<Vec<String>>>,
 }
 
@@ -163,9 +164,29 @@ impl Git {
                 program: program.into(),
                 home: home.into(),
                 timeout,
+                retry: GitRetry::default(),
                 argv_log: Mutex::new(VecDeque::new()),
             }),
         }
+    }
+
+    /// The same runner with another retry policy for network operations.
+    pub fn with_retry(self, retry: GitRetry) -> Self {
+        let inner = &self.inner;
+        Git {
+            inner: Arc::new(Inner {
+                program: inner.program.clone(),
+                home: inner.home.clone(),
+                timeout: inner.timeout,
+                retry,
+                argv_log: Mutex::new(inner.argv_log.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+            }),
+        }
+    }
+
+    /// How network operations are retried.
+    pub fn retry_policy(&self) -> &GitRetry {
+        &self.inner.retry
     }
 
     /// The argv of the most recent git processes (oldest first), exactly as
@@ -309,9 +330,7 @@ impl GitStream {
 fn auth_header(token: &SecretString) -> Result<SecretString, GitError> {
     let masker = crate::masker::global();
     masker.add(token).map_err(|e| GitError::Invalid(format!("installation token: {e}")))?;
-    let encoded = SecretString::from(
-        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{}", token.expose_secret())),
-    );
+    let encoded = crate::github::git_basic_credential(token);
     masker.add(&encoded).map_err(|e| GitError::Invalid(format!("installation token: {e}")))?;
     Ok(SecretString::from(format!("Authorization: Basic {}", encoded.expose_secret())))
 }

@@ -20,6 +20,7 @@ use secrecy::SecretString;
 use super::GitError;
 use super::mirror::check_clone_url;
 use super::names::{CoAuthor, validate_branch, with_trailer};
+use super::retry::retrying;
 use super::runner::{Git, GitCmd, GitStream};
 use tokio::process::ChildStdout;
 
@@ -277,19 +278,48 @@ impl WorkingCopy {
             return Err(GitError::Invalid(format!("{commit:?} is not a commit id")));
         }
         let target = format!("refs/heads/{}", self.branch);
-        let lease = self.state.lock().unwrap_or_else(|e| e.into_inner()).lease.clone();
-        let cmd = GitCmd::new(format!("push {}", self.branch))
-            .arg("--git-dir")
-            .arg(&self.mirror)
-            .args(["push", "--quiet", "--no-verify", "--porcelain"])
-            .arg(format!("--force-with-lease={target}:{}", lease.unwrap_or_default()))
-            .arg("--")
-            .arg(clone_url)
-            .arg(format!("{commit}:{target}"))
-            .token(token);
-        self.git.run(cmd).await?;
+        let lease = self.state.lock().unwrap_or_else(|e| e.into_inner()).lease.clone().unwrap_or_default();
+        let op = format!("push {}", self.branch);
+        retrying(self.git.retry_policy(), &op, |attempt| {
+            let (op, target, lease) = (&op, &target, &lease);
+            async move {
+                // A failed answer does not mean a failed push: if the branch
+                // already points at the commit, it landed.
+                if attempt > 0 && self.remote_head(clone_url, token).await.ok().flatten().as_deref() == Some(commit) {
+                    return Ok(());
+                }
+                let cmd = GitCmd::new(op.as_str())
+                    .arg("--git-dir")
+                    .arg(&self.mirror)
+                    .args(["push", "--quiet", "--no-verify", "--porcelain"])
+                    .arg(format!("--force-with-lease={target}:{lease}"))
+                    .arg("--")
+                    .arg(clone_url)
+                    .arg(format!("{commit}:{target}"))
+                    .token(token);
+                self.git.run(cmd).await.map(drop)
+            }
+        })
+        .await?;
         self.state.lock().unwrap_or_else(|e| e.into_inner()).lease = Some(commit.to_owned());
         Ok(())
+    }
+
+    /// Where the job's branch points upstream, `None` when it does not exist.
+    async fn remote_head(&self, clone_url: &str, token: &SecretString) -> Result<Option<String>, GitError> {
+        let target = format!("refs/heads/{}", self.branch);
+        let cmd = GitCmd::new(format!("look up {} upstream", self.branch))
+            .arg("--git-dir")
+            .arg(&self.mirror)
+            .args(["ls-remote", "--refs", "--"])
+            .arg(clone_url)
+            .arg(&target)
+            .token(token);
+        let out = self.git.run(cmd).await?.text();
+        Ok(out.lines().find_map(|l| {
+            let (sha, name) = l.split_once('\t')?;
+            (name == target).then(|| sha.to_owned())
+        }))
     }
 
     /// A command on the returned tree with the host's git dir and index.

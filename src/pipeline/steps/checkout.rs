@@ -9,7 +9,7 @@ use super::brief::Briefed;
 use crate::github::{Permissions, RepoClient};
 use crate::jobs::{Job, JobEnd};
 use crate::pipeline::git::{WorkingCopy, branch_name};
-use crate::pipeline::job_run::{Log, failed};
+use crate::pipeline::job_run::{Log, failed, git_failed};
 use crate::pipeline::run::PipelineContext;
 
 /// The job's directories under `MAXION_DATA_DIR/work`: the working copy, and
@@ -113,7 +113,8 @@ async fn make_working_copy(
         .token_for(repo.installation_id(), &repo.name, Permissions::contents_read())
         .await
         .map_err(|e| failed(e, "checkout"))?;
-    let mirror = ctx.mirrors.sync(&repo.full_name(), &g.clone_url, &token).await.map_err(|e| failed(e, "checkout"))?;
+    let mirror =
+        ctx.mirrors.sync(&repo.full_name(), &g.clone_url, &token).await.map_err(|e| git_failed(e, "checkout"))?;
     drop(token);
     let dir = WorkDir::create(ctx, job).await;
     let wc = match briefed.follow_up_branch {

@@ -8,7 +8,7 @@ use crate::github::{NewPullRequest, Permissions, PullRequestUpdate};
 use crate::jobs::{Failure, JobEnd};
 use crate::pipeline::brief::Gathered;
 use crate::pipeline::git::{CoAuthor, Identity, SCRATCH_DIR, WorkingCopy, commit_message};
-use crate::pipeline::job_run::{JobRun, failed};
+use crate::pipeline::job_run::{JobRun, failed, git_failed};
 use crate::pipeline::sanitize::sanitize;
 use crate::repoconfig::FailurePolicy;
 use crate::report::text::{self, PullRequestBody};
@@ -65,7 +65,7 @@ async fn ship_inner(
         .token_for(repo.installation_id(), &repo.name, Permissions::contents_write())
         .await
         .map_err(|e| failed(e, "push"))?;
-    wc.push(&sha, &gathered.clone_url, &token).await.map_err(|e| failed(e, "push"))?;
+    wc.push(&sha, &gathered.clone_url, &token).await.map_err(|e| git_failed(e, "push"))?;
     drop(token);
     log.info(text::pushed(&sha, wc.branch())).await;
 

@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::auth::{self, has_permission};
+use super::git_failure::{self, GitFailure};
 use super::model::{AuthKind, Branch, RecordedRequest, RepoId, State};
 use super::server::Shared;
 
@@ -201,7 +202,7 @@ pub async fn serve(shared: Shared, method: Method, uri: Uri, headers: HeaderMap,
     let (owner, name, service) = parse(&path).expect("checked by is_git_path");
     let query = uri.query().unwrap_or_default().to_string();
     let pushing = service == "git-receive-pack" || query.contains("service=git-receive-pack");
-    let (dir, repo, root) = {
+    let (dir, repo, root, injected) = {
         let mut guard = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = &mut *guard;
         let index = state.requests.len();
@@ -247,13 +248,30 @@ pub async fn serve(shared: Shared, method: Method, uri: Uri, headers: HeaderMap,
         let inst = token.map(|t| t.installation).expect("checked");
         state.requests[index].auth = AuthKind::GitBasic(inst);
         state.requests[index].status = 200;
+        let injected = match git_failure::take(state, method.as_str(), &service, &path) {
+            Some(GitFailure::Refuse(response)) => {
+                state.requests[index].status = response.status().as_u16();
+                return response;
+            }
+            Some(GitFailure::AfterApply) => {
+                state.requests[index].status = 502;
+                Some(GitFailure::AfterApply)
+            }
+            other => other,
+        };
         let dir = materialize(state, repo);
-        (dir, repo, state.git_root.clone().expect("git root"))
+        (dir, repo, state.git_root.clone().expect("git root"), injected)
     };
+    if let Some(GitFailure::Delay(d)) = &injected {
+        tokio::time::sleep(*d).await;
+    }
     let response = cgi(&root, &method, &path, &query, &headers, body).await;
     if service == "git-receive-pack" {
         let mut state = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         sync_from_git(&mut state, repo, &dir);
+    }
+    if let Some(GitFailure::AfterApply) = &injected {
+        return (StatusCode::BAD_GATEWAY, "Bad Gateway\n").into_response();
     }
     response
 }

@@ -39,6 +39,8 @@ mod control;
 mod ctx;
 mod failure;
 mod git;
+mod git_failure;
+mod hooks;
 mod inspect;
 mod model;
 mod oauth;

@@ -267,6 +267,8 @@ pub struct State {
     pub git_root: Option<std::path::PathBuf>,
     /// Sign-in with GitHub (see `oauth.rs`).
     pub oauth: super::oauth::OAuthState,
+    /// The App's webhook and its delivery log (see `hooks.rs`).
+    pub hooks: super::hooks::Hooks,
 }
 
 impl State {
@@ -288,6 +290,7 @@ impl State {
             git_root: None,
             mutations: HashMap::new(),
             oauth: Default::default(),
+            hooks: Default::default(),
         };
         let bot = bot_login();
         state.users.insert(bot.clone(), User { id: BOT_USER_ID, login: bot, kind: UserType::Bot });

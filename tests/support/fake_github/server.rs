@@ -16,7 +16,7 @@ use super::auth::{self, Caller, Refusal};
 use super::failure::{self, Failure};
 use super::model::{AuthKind, RecordedRequest, RepoId, State};
 use super::spec::{Route, query_decode, spec};
-use super::{api_app, api_checks, api_issues, api_pulls, api_repos, api_web, git};
+use super::{api_app, api_checks, api_issues, api_pulls, api_repos, api_web, git, hooks};
 
 pub type Shared = Arc<Mutex<State>>;
 
@@ -367,6 +367,9 @@ fn apply(shared: &Shared, p: Pending) -> Reply {
         ("GET", "/repos/{owner}/{repo}/installation") => api_app::repo_installation(&mut ctx),
         ("GET", "/users/{username}") => api_app::get_user(&mut ctx),
         ("GET", "/search/issues") => api_app::search_issues(&mut ctx),
+        ("GET", "/app/hook/deliveries") => hooks::list(&mut ctx),
+        ("GET", "/app/hook/deliveries/{delivery_id}") => hooks::get(&mut ctx),
+        ("POST", "/app/hook/deliveries/{delivery_id}/attempts") => hooks::redeliver(&mut ctx),
         ("GET", "/repos/{owner}/{repo}") => api_repos::get_repo(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/contents/{path}") => api_repos::contents(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}") => api_repos::tree(&mut ctx),
@@ -400,6 +403,9 @@ fn apply(shared: &Shared, p: Pending) -> Reply {
             Reply::error(501, "Not implemented by the fake", &ctx.doc_url)
         }
     };
+    drop(ctx);
+    drop(guard);
+    hooks::flush(shared);
     if p.fail_after && reply.status < 400 {
         return Reply::error(502, "Server Error", "https://docs.github.com/rest");
     }
