@@ -81,6 +81,28 @@ fn receive(
     (index, Ok(parsed))
 }
 
+/// [`receive`], then the request's required fields: `Err` is the 401 or the
+/// 400 to send (its status recorded), `Ok` the request's index and body.
+fn accept(
+    state: &Shared,
+    provider: Provider,
+    (method, uri, headers): (&Method, &Uri, &HeaderMap),
+    body: &[u8],
+    required: &[&str],
+) -> Result<(usize, Value), Box<Response>> {
+    let (index, parsed) = receive(state, provider, method, uri, headers, body);
+    let parsed = parsed.inspect_err(|_| set_status(state, index, 401)).map_err(Box::new)?;
+    if let Some(m) = missing(&parsed, required) {
+        set_status(state, index, 400);
+        let message = match provider {
+            Provider::Anthropic => m,
+            Provider::OpenAi => format!("Missing required parameter: '{m}'"),
+        };
+        return Err(Box::new(error(provider, 400, "invalid_request_error", &message)));
+    }
+    Ok((index, parsed))
+}
+
 fn set_status(state: &Shared, index: usize, status: u16) {
     if let Some(r) = lock(state).requests.get_mut(index) {
         r.status = status;
@@ -213,18 +235,16 @@ async fn anthropic_messages(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (index, parsed) = receive(&state, Provider::Anthropic, &method, &uri, &headers, &body);
-    let body = match parsed {
-        Ok(b) => b,
-        Err(r) => {
-            set_status(&state, index, 401);
-            return r;
-        }
+    let (index, body) = match accept(
+        &state,
+        Provider::Anthropic,
+        (&method, &uri, &headers),
+        &body,
+        &["model", "max_tokens", "messages"],
+    ) {
+        Ok(accepted) => accepted,
+        Err(r) => return *r,
     };
-    if let Some(m) = missing(&body, &["model", "max_tokens", "messages"]) {
-        set_status(&state, index, 400);
-        return error(Provider::Anthropic, 400, "invalid_request_error", &m);
-    }
     let model = model_of(&body);
     let m2 = model.clone();
     answer(
@@ -244,18 +264,11 @@ async fn anthropic_count(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (index, parsed) = receive(&state, Provider::Anthropic, &method, &uri, &headers, &body);
-    let parsed = match parsed {
-        Ok(b) => b,
-        Err(r) => {
-            set_status(&state, index, 401);
-            return r;
-        }
+    let (index, _) = match accept(&state, Provider::Anthropic, (&method, &uri, &headers), &body, &["model", "messages"])
+    {
+        Ok(accepted) => accepted,
+        Err(r) => return *r,
     };
-    if let Some(m) = missing(&parsed, &["model", "messages"]) {
-        set_status(&state, index, 400);
-        return error(Provider::Anthropic, 400, "invalid_request_error", &m);
-    }
     set_status(&state, index, 200);
     // Deterministic: a token per four bytes of the request.
     json_response(200, &json!({"input_tokens": body.len().div_ceil(4)}))
@@ -283,18 +296,10 @@ async fn openai_responses(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (index, parsed) = receive(&state, Provider::OpenAi, &method, &uri, &headers, &body);
-    let body = match parsed {
-        Ok(b) => b,
-        Err(r) => {
-            set_status(&state, index, 401);
-            return r;
-        }
+    let (index, body) = match accept(&state, Provider::OpenAi, (&method, &uri, &headers), &body, &["model", "input"]) {
+        Ok(accepted) => accepted,
+        Err(r) => return *r,
     };
-    if let Some(m) = missing(&body, &["model", "input"]) {
-        set_status(&state, index, 400);
-        return error(Provider::OpenAi, 400, "invalid_request_error", &format!("Missing required parameter: '{m}'"));
-    }
     let model = model_of(&body);
     let m2 = model.clone();
     answer(
@@ -314,18 +319,11 @@ async fn openai_chat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (index, parsed) = receive(&state, Provider::OpenAi, &method, &uri, &headers, &body);
-    let body = match parsed {
-        Ok(b) => b,
-        Err(r) => {
-            set_status(&state, index, 401);
-            return r;
-        }
+    let (index, body) = match accept(&state, Provider::OpenAi, (&method, &uri, &headers), &body, &["model", "messages"])
+    {
+        Ok(accepted) => accepted,
+        Err(r) => return *r,
     };
-    if let Some(m) = missing(&body, &["model", "messages"]) {
-        set_status(&state, index, 400);
-        return error(Provider::OpenAi, 400, "invalid_request_error", &format!("Missing required parameter: '{m}'"));
-    }
     let include_usage = body.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
     let model = model_of(&body);
     let m2 = model.clone();
