@@ -193,11 +193,12 @@ pub async fn handle(job: Arc<JobGateway>, req: Request<Incoming>) -> Response<Re
     key_value.set_sensitive(true);
     headers.insert(key_header, key_value);
     let sent = job.shared.client.request(parts.method.clone(), &url).headers(headers).body(body).send().await;
+    let call =
+        Call { job: Arc::clone(&job), provider: r.provider, shape: r.shape, model, request_len, reservation, started };
     let resp = match sent {
         Ok(resp) => resp,
         Err(e) => {
-            let mut meter =
-                Meter::new(Arc::clone(&job), r.provider, r.shape, model, request_len, 502, reservation, started);
+            let mut meter = Meter::new(call, 502);
             meter.unreachable = true;
             drop(meter);
             tracing::warn!(provider = r.provider.as_str(), error = %e, "model upstream unreachable");
@@ -218,8 +219,7 @@ pub async fn handle(job: Arc<JobGateway>, req: Request<Incoming>) -> Response<Re
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    let mut meter =
-        Meter::new(Arc::clone(&job), r.provider, r.shape, model, request_len, status.as_u16(), reservation, started);
+    let mut meter = Meter::new(call, status.as_u16());
     if is_sse && let Some(shape) = r.shape {
         meter.sse = Some(SseUsage::new(shape));
     }
@@ -289,18 +289,21 @@ struct Meter {
     unreachable: bool,
 }
 
+/// What the meter knows of a call before its answer: the request's side.
+struct Call {
+    job: Arc<JobGateway>,
+    provider: Provider,
+    shape: Option<Shape>,
+    model: String,
+    request_len: usize,
+    reservation: Reservation,
+    started: Instant,
+}
+
 impl Meter {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        job: Arc<JobGateway>,
-        provider: Provider,
-        shape: Option<Shape>,
-        model: String,
-        request_len: usize,
-        status: u16,
-        reservation: Reservation,
-        started: Instant,
-    ) -> Meter {
+    /// The meter of `call`, whose answer came with `status`.
+    fn new(call: Call, status: u16) -> Meter {
+        let Call { job, provider, shape, model, request_len, reservation, started } = call;
         Meter {
             job,
             provider,
