@@ -32,6 +32,7 @@ mod report;
 mod sandbox_exec;
 mod sandbox_hostile;
 mod signin;
+mod soak;
 mod store;
 mod web;
 mod webhook;

@@ -13,5 +13,6 @@ pub mod github;
 pub mod jobs;
 pub mod service;
 pub mod service_jobs;
+pub mod soak;
 pub mod wait;
 pub mod web;
