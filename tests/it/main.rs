@@ -31,6 +31,7 @@ mod redelivery;
 mod report;
 mod sandbox_exec;
 mod sandbox_hostile;
+mod setup;
 mod signin;
 mod store;
 mod web;
