@@ -118,13 +118,10 @@ impl Waiting {
             }
             match AppParts::start(&settings, &store, &ledger, app).await {
                 Ok(parts) => {
-                    tracing::info!("GitHub App configured by the setup; control loop and workers started");
+                    tracing::info!("{}", crate::report::text::setup::PARTS_STARTED);
                     *slot = Some(parts);
                 }
-                Err(e) => tracing::error!(
-                    error = format!("{e:#}"),
-                    "the App is configured, but jobs cannot run until the service is restarted"
-                ),
+                Err(e) => tracing::error!("{}", crate::report::text::setup::parts_failed(&format!("{e:#}"))),
             }
         });
         Waiting { stop, task, parts }
