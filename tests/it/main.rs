@@ -8,6 +8,7 @@
 mod support;
 
 mod agents;
+mod agents_config;
 mod api;
 mod browser;
 mod cli;
@@ -31,6 +32,7 @@ mod redelivery;
 mod report;
 mod sandbox_exec;
 mod sandbox_hostile;
+mod setup;
 mod signin;
 mod soak;
 mod store;
