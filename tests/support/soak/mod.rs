@@ -204,12 +204,19 @@ pub async fn run(c: Config) -> anyhow::Result<Option<Report>> {
     let labelled = labelling.await?;
 
     // The quiet period: no more kills; every job must end and show it on GitHub.
+    // Once every job has ended, GitHub gets a minute to show it; what is
+    // still wrong then stays wrong (a duplicate does not go away).
     let deadline = Instant::now() + c.quiet_limit;
+    let mut settled: Option<Instant> = None;
     let mut findings = loop {
         let jobs = check::jobs_by_issue(&store, &repos).await?;
         let findings: Vec<String> =
             labelled.iter().flat_map(|l| check::issue_findings(&gh, &repos, l, jobs.get(&(l.repo, l.issue)))).collect();
-        if findings.is_empty() || Instant::now() > deadline {
+        let running = findings.iter().any(|f| f.contains(" still ") || f.contains("no job"));
+        if !running && settled.is_none() {
+            settled = Some(Instant::now() + Duration::from_secs(60));
+        }
+        if findings.is_empty() || Instant::now() > deadline || settled.is_some_and(|s| Instant::now() > s) {
             break findings;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -261,7 +268,9 @@ pub async fn run(c: Config) -> anyhow::Result<Option<Report>> {
     store.pool_close().await;
     db.drop_it().await?;
     if !report.findings.is_empty() {
-        report.dir = Some(root.keep());
+        let dir = root.keep();
+        std::fs::write(dir.join("report.txt"), report.to_string())?;
+        report.dir = Some(dir);
     }
     Ok(Some(report))
 }
