@@ -11,6 +11,7 @@ mod agents;
 mod api;
 mod browser;
 mod cli;
+mod collect_changes;
 mod control;
 mod control_permissions;
 mod doctor;
