@@ -22,6 +22,7 @@ mod egress;
 mod fake_github_selftest;
 mod fake_model_selftest;
 mod gateway;
+mod gateway_daily;
 mod github_client;
 mod masker_props;
 mod metrics;
