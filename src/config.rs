@@ -1,8 +1,10 @@
 //! Typed settings. Sources, strongest first: command-line flags, environment
 //! variables (a `.env` file in the working directory is loaded into the
-//! environment first, never overriding what is already set), a TOML file given
-//! with `--config` (keys are the variable names in lower case, e.g.
-//! `database_url = "postgres://…"`), then the defaults below.
+//! environment first, never overriding what is already set), the `.env` file
+//! in the data directory (where the first-run setup stores the App it
+//! created, `env_file.rs`), a TOML file given with `--config` (keys are the
+//! variable names in lower case, e.g. `database_url = "postgres://…"`), then
+//! the defaults below.
 //!
 //! Secrets become `SecretString`s here and are registered with the global
 //! masker, so nothing after this point can log them by accident.
@@ -21,6 +23,7 @@ use crate::jobs::JobId;
 use crate::sandbox::NetworkMode;
 
 mod egress;
+pub mod env_file;
 pub use egress::{DEFAULT_EGRESS_ALLOW, EgressSettings, RawEgressSettings, valid_host_pattern};
 
 /// Every setting, as flags and environment variables. All are optional at
@@ -320,7 +323,15 @@ impl Settings {
 
     /// Validates raw settings, filling gaps from the TOML table. Errors name the setting.
     pub fn from_raw(raw: RawSettings, toml: Option<&BTreeMap<String, toml::Value>>) -> anyhow::Result<Self> {
-        let src = Source { toml };
+        Self::from_sources(raw, toml, None)
+    }
+
+    fn from_sources(
+        raw: RawSettings,
+        toml: Option<&BTreeMap<String, toml::Value>>,
+        stored: Option<&BTreeMap<String, String>>,
+    ) -> anyhow::Result<Self> {
+        let src = Source { toml, stored };
         let (app, missing) = app_credentials(&raw, &src)?;
         let server = server_settings(&raw, &src)?;
         let conversation = conversation_settings(&raw, &src)?;
@@ -349,7 +360,8 @@ impl Settings {
         })
     }
 
-    /// Loads `.env` (if present), then parses the given raw flags/env with the optional TOML file.
+    /// Parses the given raw flags/env with the data directory's `.env` (if
+    /// present) and the optional TOML file.
     pub fn load(raw: RawSettings, config_file: Option<&Path>) -> anyhow::Result<Self> {
         let table = match config_file {
             None => None,
@@ -365,7 +377,16 @@ impl Settings {
                 Some(table)
             }
         };
-        Self::from_raw(raw, table.as_ref())
+        let data_dir = Source { toml: table.as_ref(), stored: None }
+            .pick(&raw.maxion_data_dir, "MAXION_DATA_DIR")?
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        let stored = env_file::read(Path::new(&data_dir))?;
+        let known = RawSettings::names();
+        let file = env_file::path(Path::new(&data_dir));
+        if let Some(unknown) = stored.keys().find(|k| !known.contains(&k.as_str()) || *k == "MAXION_DATA_DIR") {
+            bail!("MAXION_DATA_DIR: {unknown:?} in {} is not a setting it may hold", file.display());
+        }
+        Self::from_sources(raw, table.as_ref(), Some(&stored))
     }
 
     /// The URL of a job's page, for links in comments and check runs.
@@ -435,12 +456,18 @@ impl RawSettings {
 /// Where a value comes from when the flag and the environment leave it out.
 struct Source<'a> {
     toml: Option<&'a BTreeMap<String, toml::Value>>,
+    /// The data directory's `.env`.
+    stored: Option<&'a BTreeMap<String, String>>,
 }
 
 impl Source<'_> {
-    /// The flag's or environment's value, else the TOML file's (by the variable's name in lower case).
+    /// The flag's or environment's value, else the data directory's `.env`'s,
+    /// else the TOML file's (by the variable's name in lower case).
     fn pick(&self, value: &Option<String>, name: &str) -> anyhow::Result<Option<String>> {
         if let Some(v) = value {
+            return Ok(Some(v.clone()));
+        }
+        if let Some(v) = self.stored.and_then(|s| s.get(name)) {
             return Ok(Some(v.clone()));
         }
         match self.toml.and_then(|t| t.get(&name.to_ascii_lowercase())) {
@@ -603,7 +630,7 @@ fn capacity_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<Capacity
     let jobs_burst =
         parse_number(src.pick(&raw.maxion_jobs_burst, "MAXION_JOBS_BURST")?, "MAXION_JOBS_BURST", 10, 1..=100_000)?;
     let data_dir =
-        PathBuf::from(src.pick(&raw.maxion_data_dir, "MAXION_DATA_DIR")?.unwrap_or_else(|| "./maxion-data".into()));
+        PathBuf::from(src.pick(&raw.maxion_data_dir, "MAXION_DATA_DIR")?.unwrap_or_else(|| DEFAULT_DATA_DIR.into()));
     Ok(CapacityGroup { workers, github_mutation_interval, jobs_per_minute, jobs_burst, data_dir })
 }
 
@@ -719,8 +746,46 @@ fn secret(name: &str, value: String) -> anyhow::Result<SecretString> {
     Ok(value)
 }
 
+const DEFAULT_DATA_DIR: &str = "./maxion-data";
+
+/// Whether GitHub could never reach `public_url`: `localhost` (and names
+/// under `.localhost` or mDNS's `.local`), or an address that is loopback,
+/// private (RFC 1918, IPv6 unique-local), link-local, shared (CGNAT) or
+/// unspecified. Names are not resolved: one that resolves privately passes.
+pub fn is_unreachable_from_github(public_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(public_url) else { return true };
+    match url.host() {
+        None => true,
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost") || name.ends_with(".local")
+        }
+        Some(url::Host::Ipv4(ip)) => {
+            let [a, b, ..] = ip.octets();
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            let first = ip.segments()[0];
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || ip.to_ipv4_mapped().is_some_and(|v4| is_unreachable_from_github(&format!("http://{v4}/")))
+        }
+    }
+}
+
+/// Checks an RSA private key in PEM form (as `GITHUB_APP_PRIVATE_KEY` takes it).
+pub fn valid_private_key(pem: &str) -> bool {
+    jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).is_ok()
+}
+
 fn parse_private_key(pem: &str, name: &str) -> anyhow::Result<SecretString> {
-    if jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).is_err() {
+    if !valid_private_key(pem) {
         bail!("{name}: not an RSA private key in PEM form (BEGIN RSA PRIVATE KEY or BEGIN PRIVATE KEY)");
     }
     let key = SecretString::from(pem.to_owned());
@@ -843,6 +908,49 @@ mod tests {
         assert_eq!(github_web_url("https://ghe.example/api/v3"), "https://ghe.example");
         let half = RawSettings { github_app_client_id: Some("Iv1".into()), ..Default::default() };
         assert!(Settings::from_raw(half, None).expect_err("half").to_string().starts_with("GITHUB_APP_CLIENT_ID"));
+    }
+
+    #[test]
+    fn addresses_github_cannot_reach() {
+        for url in [
+            "http://localhost:3000",
+            "http://app.localhost",
+            "http://nas.local",
+            "http://127.0.0.1:3000",
+            "http://10.1.2.3",
+            "http://192.168.1.5",
+            "http://172.16.0.1",
+            "http://169.254.169.254",
+            "http://100.64.0.1",
+            "http://0.0.0.0",
+            "http://[::1]:3000",
+            "http://[fd00::1]",
+            "http://[fe80::1]",
+            "http://[::ffff:127.0.0.1]",
+        ] {
+            assert!(is_unreachable_from_github(url), "{url}");
+        }
+        for url in ["https://maxion.example", "https://203.0.113.7", "https://[2001:db8::1]", "http://172.32.0.1"] {
+            assert!(!is_unreachable_from_github(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_data_dirs_env_is_below_the_environment_and_above_the_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join(".env"), "MAXION_WORKERS=5\nMAXION_TRIGGER_LABEL='stored'\n").expect("env");
+        let config = dir.path().join("maxion.toml");
+        std::fs::write(&config, "maxion_workers = 7\nmaxion_command = \"/bot\"").expect("toml");
+        let raw = RawSettings {
+            maxion_data_dir: Some(dir.path().display().to_string()),
+            maxion_trigger_label: Some("env".into()),
+            ..Default::default()
+        };
+        let s = Settings::load(raw.clone(), Some(&config)).expect("valid");
+        assert_eq!((s.workers, s.trigger_label.as_str(), s.command.as_str()), (5, "env", "/bot"));
+        std::fs::write(dir.path().join(".env"), "MAXION_DATA_DIR=/elsewhere\n").expect("env");
+        let err = Settings::load(raw, None).expect_err("refused").to_string();
+        assert!(err.starts_with("MAXION_DATA_DIR"), "{err}");
     }
 
     #[test]

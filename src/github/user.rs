@@ -209,15 +209,15 @@ impl OAuthClient {
     }
 }
 
-fn transport(e: reqwest::Error) -> GitHubError {
+pub(super) fn transport(e: reqwest::Error) -> GitHubError {
     GitHubError::Transport { message: crate::masker::global().mask(&e.to_string()), not_sent: e.is_connect() }
 }
 
-fn decode(what: &str, e: reqwest::Error) -> GitHubError {
+pub(super) fn decode(what: &str, e: reqwest::Error) -> GitHubError {
     GitHubError::Decode { what: what.to_owned(), message: e.to_string() }
 }
 
-fn form_encode(s: &str) -> String {
+pub(super) fn form_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

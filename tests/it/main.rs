@@ -32,6 +32,7 @@ mod redelivery;
 mod report;
 mod sandbox_exec;
 mod sandbox_hostile;
+mod setup;
 mod signin;
 mod store;
 mod web;

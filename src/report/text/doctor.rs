@@ -66,7 +66,7 @@ pub fn app_missing(missing: &str) -> String {
     format!("GitHub App not configured (missing: {missing})")
 }
 pub const APP_MISSING_FIX: &str =
-    "create the App (README: Creating and installing the GitHub App) and set its settings";
+    "run `maxion serve` and open /setup to create or import the App (README: First run), or set its settings";
 pub fn app_ok(slug: &str, id: u64) -> String {
     format!("GitHub App {slug} (id {id}) authenticates (GET /app)")
 }

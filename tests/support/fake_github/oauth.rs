@@ -55,6 +55,13 @@ impl FakeGitHub {
     }
 }
 
+impl OAuthState {
+    /// The callback URL registered with the App (by a manifest).
+    pub fn set_callback(&mut self, url: &str) {
+        self.callback = Some(url.to_owned());
+    }
+}
+
 pub fn is_oauth_path(path: &str) -> bool {
     path.starts_with("/login/oauth/") || path == "/user" || path.starts_with("/user/")
 }
