@@ -17,7 +17,7 @@ use secrecy::SecretString;
 
 use super::WebState;
 use super::render::message_page;
-use super::setup_access::{COOKIE, Peer};
+use super::setup_access::{COOKIE, Peer, Purpose};
 use super::setup_page::{self, CreateForm, SetupView};
 use crate::config::{AppCredentials, OAuthCredentials, env_file};
 use crate::github::manifest;
@@ -74,7 +74,11 @@ fn render(state: &WebState, status: StatusCode, org: Option<String>, error: Opti
     } else {
         match manifest::manifest(&settings.public_url) {
             Ok(m) => Ok(CreateForm {
-                action: manifest::new_app_url(&settings.web.github_url, org.as_deref(), &state.setup.issue()),
+                action: manifest::new_app_url(
+                    &settings.web.github_url,
+                    org.as_deref(),
+                    &state.setup.issue(Purpose::Create),
+                ),
                 manifest: m.to_string(),
                 org,
             }),
@@ -82,7 +86,7 @@ fn render(state: &WebState, status: StatusCode, org: Option<String>, error: Opti
         }
     };
     let env_file = env_file::path(&settings.data_dir).display().to_string();
-    let import_token = state.setup.issue();
+    let import_token = state.setup.issue(Purpose::Import);
     let view =
         SetupView { public_url: &settings.public_url, env_file: &env_file, create, import_token: &import_token, error };
     (status, setup_page::setup(&view)).into_response()
@@ -98,7 +102,7 @@ async fn callback(State(state): State<WebState>, Query(q): Query<HashMap<String,
     let (Some(code), Some(returned)) = (q.get("code"), q.get("state")) else {
         return page(StatusCode::BAD_REQUEST, text::STALE);
     };
-    if !state.setup.take(returned) {
+    if !state.setup.take(Purpose::Create, returned) {
         return page(StatusCode::BAD_REQUEST, text::STALE);
     }
     // The code works once: make sure the credentials can be kept before spending it.
@@ -157,7 +161,7 @@ async fn import(State(state): State<WebState>, peer: Peer, headers: HeaderMap, F
     if !state.setup.allowed(&peer, &headers) {
         return page(StatusCode::FORBIDDEN, text::FORBIDDEN);
     }
-    if !state.setup.take(&form.state) {
+    if !state.setup.take(Purpose::Import, &form.state) {
         return page(StatusCode::FORBIDDEN, crate::report::text::web::BAD_FORM);
     }
     let refuse = |why: &str| render(&state, StatusCode::UNPROCESSABLE_ENTITY, None, Some(why));

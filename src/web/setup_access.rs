@@ -27,12 +27,21 @@ const STATE_TTL: Duration = Duration::from_secs(3600);
 /// Each page view makes two; more than this in flight drops the oldest.
 const MAX_STATES: usize = 200;
 
+/// What a `state` was issued for: one never stands in for the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The manifest flow's `state`, checked by the callback.
+    Create,
+    /// The import form's CSRF token.
+    Import,
+}
+
 pub struct Setup {
     /// The code printed in the log; `None` once presented (or with an App).
     code: Mutex<Option<String>>,
     /// Browsers that presented the code.
     sessions: Mutex<HashSet<String>>,
-    states: Mutex<HashMap<String, Instant>>,
+    states: Mutex<HashMap<String, (Purpose, Instant)>>,
     /// One setup finishes at a time: the second finds the App in place.
     pub(super) finishing: tokio::sync::Mutex<()>,
 }
@@ -74,23 +83,29 @@ impl Setup {
         lock(&self.sessions).iter().any(|s| equal(s, &sid))
     }
 
-    /// A new one-time `state`.
-    pub fn issue(&self) -> String {
+    /// A new one-time `state` for `purpose`.
+    pub fn issue(&self, purpose: Purpose) -> String {
         let mut states = lock(&self.states);
         let now = Instant::now();
-        states.retain(|_, at| now.duration_since(*at) < STATE_TTL);
+        states.retain(|_, (_, at)| now.duration_since(*at) < STATE_TTL);
         while states.len() >= MAX_STATES {
-            let Some(oldest) = states.iter().min_by_key(|(_, at)| **at).map(|(s, _)| s.clone()) else { break };
+            let Some(oldest) = states.iter().min_by_key(|(_, (_, at))| *at).map(|(s, _)| s.clone()) else { break };
             states.remove(&oldest);
         }
         let state = random_hex();
-        states.insert(state.clone(), now);
+        states.insert(state.clone(), (purpose, now));
         state
     }
 
-    /// Uses up `state`: true once for each issued, unexpired value.
-    pub fn take(&self, state: &str) -> bool {
-        lock(&self.states).remove(state).is_some_and(|at| at.elapsed() < STATE_TTL)
+    /// Uses up `state`: true once for each unexpired value issued for `purpose`.
+    pub fn take(&self, purpose: Purpose, state: &str) -> bool {
+        let mut states = lock(&self.states);
+        match states.get(state) {
+            Some((issued_for, _)) if *issued_for == purpose => {
+                states.remove(state).is_some_and(|(_, at)| at.elapsed() < STATE_TTL)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -136,10 +151,11 @@ mod tests {
     #[test]
     fn states_work_once_and_the_code_once() {
         let setup = Setup::new(false);
-        let state = setup.issue();
-        assert!(setup.take(&state));
-        assert!(!setup.take(&state), "reused");
-        assert!(!setup.take("made-up"));
+        let state = setup.issue(Purpose::Create);
+        assert!(!setup.take(Purpose::Import, &state), "issued for the other form");
+        assert!(setup.take(Purpose::Create, &state));
+        assert!(!setup.take(Purpose::Create, &state), "reused");
+        assert!(!setup.take(Purpose::Create, "made-up"));
         let code = setup.code().expect("a code");
         assert!(setup.redeem("wrong").is_none());
         assert!(setup.redeem(&code).is_some());

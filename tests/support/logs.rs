@@ -2,7 +2,7 @@
 //! reaches the log (and what never may). Installed for the current thread:
 //! use it in a `#[tokio::test]` (one thread), where the service's tasks run.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A writer that keeps every formatted log line.
 #[derive(Clone, Default)]
@@ -11,6 +11,13 @@ pub struct Capture(Arc<Mutex<Vec<u8>>>);
 impl Capture {
     /// Starts capturing every level on this thread until the guard drops.
     pub fn install() -> (Capture, tracing::subscriber::DefaultGuard) {
+        // With a single live dispatcher, tracing decides whether a callsite is
+        // ever enabled by the dispatcher of the thread that reaches it first:
+        // another test's thread, without a capture, would switch a log line
+        // off for this one too. A second dispatcher kept alive for the whole
+        // process makes tracing ask each thread's own dispatcher instead.
+        static KEEP_PER_THREAD: OnceLock<tracing::Dispatch> = OnceLock::new();
+        KEEP_PER_THREAD.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
         let capture = Capture::default();
         let writer = capture.clone();
         let subscriber = tracing_subscriber::fmt()

@@ -23,6 +23,11 @@ pub fn configured_log(app_id: u64, slug: &str, file: &str) -> String {
     format!("GitHub App {slug} (id {app_id}) configured by the first-run setup; its credentials are in {file}")
 }
 
+pub const PARTS_STARTED: &str = "the App from the first-run setup is in place: control loop and workers started";
+pub fn parts_failed(error: &str) -> String {
+    format!("the App is configured, but jobs cannot run until Maxion is restarted: {error}")
+}
+
 pub const TITLE: &str = "Set up Maxion";
 pub const INTRO: &str = "No GitHub App is configured yet, so Maxion cannot receive webhooks or run jobs. \
      Create one on GitHub from Maxion's manifest (app-manifest.yml: its permissions and events, with this \
