@@ -22,8 +22,10 @@ use crate::github::RepoPermission;
 use crate::jobs::JobId;
 use crate::sandbox::NetworkMode;
 
+mod agent;
 mod egress;
 pub mod env_file;
+pub use agent::{AgentKind, valid_model_name};
 pub use egress::{DEFAULT_EGRESS_ALLOW, EgressSettings, RawEgressSettings, valid_host_pattern};
 
 /// Every setting, as flags and environment variables. All are optional at
@@ -83,21 +85,39 @@ pub struct RawSettings {
     pub maxion_sandbox_image: Option<String>,
     /// Sandbox network: `none`, `open` (a bridge network of the job's own) or `filtered` (an internal
     /// network whose only peer is Maxion's egress proxy and LLM gateway). [default: filtered when
-    /// MAXION_AGENT is a built-in agent (pi, claude-code, codex), none for custom]
+    /// MAXION_AGENT is a built-in agent (pi, claude-code, codex, mini-swe-agent), none for custom]
     #[arg(long, global = true, env = "MAXION_SANDBOX_NETWORK")]
     pub maxion_sandbox_network: Option<String>,
-    /// The coding agent profile [default: pi]:
-    /// `claude-code` (Claude Code, `claude -p --output-format stream-json`; Anthropic provider; image stage
-    /// claude-code), `codex` (Codex CLI, `codex exec --json`, its config.toml written from OPENAI_BASE_URL;
-    /// OpenAI provider, Responses API; stage codex), `mini-swe-agent` (`mini -y`, OpenAI Chat Completions;
-    /// needs MAXION_AGENT_MODEL; stage mini-swe-agent), `pi` (`pi --print`; stage pi), `custom`
-    /// (MAXION_AGENT_COMMAND).
+    /// The coding agent profile every job runs (a repository may pick another of MAXION_ALLOWED_AGENTS).
+    /// Each reaches its model only through Maxion's LLM gateway; the sandbox image (MAXION_SANDBOX_IMAGE)
+    /// must hold its program: build the named stage of docker/sandbox.Dockerfile (stage `all` has every
+    /// agent). [default: pi]
+    ///
+    /// - `claude-code`: Claude Code, `claude -p --output-format stream-json`; Anthropic Messages
+    ///   (ANTHROPIC_API_KEY); model: `--model MAXION_AGENT_MODEL`; image stage `claude-code`.
+    ///
+    /// - `codex`: Codex CLI, `codex exec --json`, its config.toml written at run time; OpenAI Responses
+    ///   (OPENAI_API_KEY); model: `model =` in that config; image stage `codex`.
+    ///
+    /// - `mini-swe-agent`: `mini -y`; OpenAI Chat Completions (OPENAI_API_KEY); model: `openai/` +
+    ///   MAXION_AGENT_MODEL, required; image stage `mini-swe-agent`.
+    ///
+    /// - `pi`: `pi --print`; model: `--model MAXION_AGENT_MODEL`; image stage `pi` (Node.js >= 22.19).
+    ///
+    /// - `custom`: MAXION_AGENT_COMMAND with `sh -c`; model: $MAXION_AGENT_MODEL; image stage `base`.
     #[arg(long, global = true, env = "MAXION_AGENT")]
     pub maxion_agent: Option<String>,
     /// The model the agent uses (passed as --model or written to its config; in $MAXION_AGENT_MODEL for
-    /// custom). Letters, digits and . - _ : / @ only. [default: the agent's own default]
+    /// custom; per profile: MAXION_AGENT). Letters, digits and . - _ : / @ only. Applies to MAXION_AGENT's
+    /// profile only; a repository's `agent.model` replaces it. [default: the agent's own default]
     #[arg(long, global = true, env = "MAXION_AGENT_MODEL")]
     pub maxion_agent_model: Option<String>,
+    /// Agent profiles a repository's .github/maxion.yml `agent.profile` may pick instead of MAXION_AGENT,
+    /// comma-separated (others fall back to MAXION_AGENT, noted on the status comment); the sandbox image
+    /// must hold each one's program (stage `all`). `custom` runs MAXION_AGENT_COMMAND.
+    /// [default: MAXION_AGENT's value]
+    #[arg(long, global = true, env = "MAXION_ALLOWED_AGENTS")]
+    pub maxion_allowed_agents: Option<String>,
     /// The agent command for the `custom` profile, run with `sh -c`; the prompt file is in $MAXION_PROMPT_FILE.
     #[arg(long, global = true, env = "MAXION_AGENT_COMMAND")]
     pub maxion_agent_command: Option<String>,
@@ -248,6 +268,8 @@ pub struct PipelineSettings {
     pub agent: AgentKind,
     /// `MAXION_AGENT_MODEL`; `None`: the agent's default.
     pub agent_model: Option<String>,
+    /// Profiles a repository may pick (`agent.profile`); holds `agent`.
+    pub allowed_agents: Vec<AgentKind>,
     /// Names of host environment variables passed to the agent exec only.
     pub agent_secrets: Vec<String>,
     pub job_timeout: Duration,
@@ -260,55 +282,6 @@ pub struct PipelineSettings {
     pub max_job_timeout: Duration,
     /// Network modes a repository may choose; holds `sandbox_network`.
     pub allowed_network_modes: Vec<NetworkMode>,
-}
-
-/// `MAXION_AGENT`: which coding agent profile runs the jobs. The setting's
-/// type lives here so settings are parsed once; `pipeline::agent` turns it
-/// into the command that starts the agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentKind {
-    Pi,
-    ClaudeCode,
-    Codex,
-    MiniSweAgent,
-    /// The operator's own agent: `MAXION_AGENT_COMMAND`, run with `sh -c`.
-    Custom {
-        command: String,
-    },
-}
-
-/// Whether `model` may be used as a model name. Names end up in the agents'
-/// own configuration files (TOML, YAML) and on their command lines: only the
-/// characters model names use.
-pub fn valid_model_name(model: &str) -> bool {
-    !model.is_empty()
-        && model.len() <= 128
-        && model.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/' | '@'))
-}
-
-impl AgentKind {
-    /// The profile's name, as `MAXION_AGENT` spells it (shown in the PR body).
-    pub fn name(&self) -> &'static str {
-        match self {
-            AgentKind::Pi => "pi",
-            AgentKind::ClaudeCode => "claude-code",
-            AgentKind::Codex => "codex",
-            AgentKind::MiniSweAgent => "mini-swe-agent",
-            AgentKind::Custom { .. } => "custom",
-        }
-    }
-
-    /// `name` with the custom command; `None` for an unknown name or `custom` without a command.
-    pub fn parse(name: &str, custom_command: Option<&str>) -> Option<Self> {
-        Some(match name {
-            "pi" => AgentKind::Pi,
-            "claude-code" => AgentKind::ClaudeCode,
-            "codex" => AgentKind::Codex,
-            "mini-swe-agent" => AgentKind::MiniSweAgent,
-            "custom" => AgentKind::Custom { command: custom_command.filter(|c| !c.trim().is_empty())?.to_owned() },
-            _ => return None,
-        })
-    }
 }
 
 impl Settings {
@@ -420,6 +393,7 @@ impl RawSettings {
             "MAXION_AGENT",
             "MAXION_AGENT_COMMAND",
             "MAXION_AGENT_MODEL",
+            "MAXION_ALLOWED_AGENTS",
             "MAXION_AGENT_SECRETS",
             "MAXION_JOB_TIMEOUT",
             "MAXION_SHUTDOWN_GRACE",
@@ -639,17 +613,8 @@ fn capacity_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<Capacity
 fn pipeline_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<PipelineSettings> {
     let sandbox_image =
         src.pick(&raw.maxion_sandbox_image, "MAXION_SANDBOX_IMAGE")?.unwrap_or_else(|| "maxion-sandbox:latest".into());
-    let agent_name = src.pick(&raw.maxion_agent, "MAXION_AGENT")?.unwrap_or_else(|| "pi".into());
-    let agent_command = src.pick(&raw.maxion_agent_command, "MAXION_AGENT_COMMAND")?;
-    let agent = AgentKind::parse(&agent_name, agent_command.as_deref()).with_context(|| {
-        format!(
-            "MAXION_AGENT: expected pi, claude-code, codex, mini-swe-agent or custom (with MAXION_AGENT_COMMAND), got {agent_name:?}"
-        )
-    })?;
-    let agent_model = src.pick(&raw.maxion_agent_model, "MAXION_AGENT_MODEL")?.filter(|m| !m.trim().is_empty());
-    if let Some(m) = agent_model.as_deref().filter(|m| !valid_model_name(m)) {
-        bail!("MAXION_AGENT_MODEL: {m:?} is not a model name (letters, digits and . - _ : / @ only)");
-    }
+    let agents = agent::agent_settings(raw, src)?;
+    let agent = agents.agent;
     let network = src.pick(&raw.maxion_sandbox_network, "MAXION_SANDBOX_NETWORK")?;
     let sandbox_network = match network.as_deref() {
         // A built-in agent needs its model and nothing else: filtered. A
@@ -722,7 +687,8 @@ fn pipeline_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<Pipeline
         sandbox_image,
         sandbox_network,
         agent,
-        agent_model,
+        agent_model: agents.model,
+        allowed_agents: agents.allowed,
         agent_secrets,
         job_timeout,
         shutdown_grace,

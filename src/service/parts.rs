@@ -15,7 +15,6 @@ use crate::config::Settings;
 use crate::control::{Control, ControlSettings};
 use crate::github::GitHubApp;
 use crate::jobs::{Ledger, Store};
-use crate::pipeline::agent::AgentProfile;
 use crate::pipeline::git::{GitRetry, MirrorCache};
 use crate::pipeline::run::{PipelineContext, run_job};
 use crate::report::ReportConfig;
@@ -164,7 +163,6 @@ async fn start_pool(
         let _ = crate::masker::global().add(&value);
         agent_secrets.push((name.clone(), value));
     }
-    let agent = AgentProfile::for_kind(&p.agent).with_model(p.agent_model.clone());
     let filtered_in_use = p.sandbox_network == crate::sandbox::NetworkMode::Filtered
         || p.allowed_network_modes.contains(&crate::sandbox::NetworkMode::Filtered);
     if filtered_in_use {
@@ -198,7 +196,6 @@ async fn start_pool(
             .with_retry(GitRetry::with_retries(settings.resilience.git_retries)),
         report,
         sandbox,
-        agent,
         agent_secrets,
         bounds: crate::repoconfig::Bounds::from_settings(p).with_egress(&settings.egress),
         verify_commands: p.verify_commands.clone(),

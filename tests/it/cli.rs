@@ -25,6 +25,25 @@ fn help_documents_every_setting() {
     }
 }
 
+/// An operator choosing an agent learns from `serve --help` how each profile
+/// takes its model and which image stage holds its program.
+#[test]
+fn serve_help_documents_each_profile_its_model_and_image_stage() {
+    let out = Command::new(BIN).args(["serve", "--help"]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (profile, stage) in [
+        ("claude-code", "claude-code"),
+        ("codex", "codex"),
+        ("mini-swe-agent", "mini-swe-agent"),
+        ("pi", "pi"),
+        ("custom", "base"),
+    ] {
+        let line = text.lines().find(|l| l.trim_start().starts_with(&format!("- `{profile}`:")));
+        let line = line.unwrap_or_else(|| panic!("no line for {profile} in serve --help:\n{text}"));
+        assert!(line.contains("model:") && line.contains(&format!("image stage `{stage}`")), "{line}");
+    }
+}
+
 #[test]
 fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
     let dir = tempfile::tempdir().expect("dir");

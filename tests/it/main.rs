@@ -8,6 +8,7 @@
 mod support;
 
 mod agents;
+mod agents_config;
 mod api;
 mod browser;
 mod cli;
