@@ -6,6 +6,9 @@
 #   docker build -f docker/sandbox.Dockerfile --target claude-code -t maxion-sandbox:claude-code docker/
 #   (targets: base, claude-code, codex, mini-swe-agent, pi, all)
 #
+# Builds with BuildKit and with the classic builder (DOCKER_BUILDKIT=0, as
+# .ci/run does where the CLI has no buildx plugin).
+#
 # BASE_IMAGE is the Debian image to start from: the public one where a
 # registry is reachable, or one made without a registry by
 # docker/make-debian-base.sh (debootstrap), e.g.
@@ -43,44 +46,73 @@ ENV HOME=/home/sandbox \
 WORKDIR /workspace
 CMD ["sleep", "infinity"]
 
-# The wheels the agent binaries come out of (PyPI; pinned).
-FROM base AS wheels
-ARG CLAUDE_AGENT_SDK_VERSION=0.2.189
+# The stages that download (PyPI, npm) trust the certificates in
+# docker/build-ca/*.pem besides the image's own bundle: for builds behind a
+# TLS-intercepting proxy (.ci/run puts the machine's bundle there). Only these
+# stages see them; the agent stages copy the programs out, never the
+# certificates. Sourcing /tmp/trust.sh points pip and npm at them.
+FROM base AS fetch
+USER root
+COPY build-ca/ /tmp/build-ca/
+RUN printf '%s\n' \
+        'set -- /tmp/build-ca/*.pem' \
+        'if [ -e "$1" ]; then cat /etc/ssl/certs/ca-certificates.crt "$@" >/tmp/build-ca.bundle' \
+        '  export PIP_CERT=/tmp/build-ca.bundle NPM_CONFIG_CAFILE=/tmp/build-ca.bundle; fi' >/tmp/trust.sh \
+    && python3 -m venv /tmp/dl
+
+# Codex CLI 0.163.0 (OpenAI's openai-codex-cli-bin wheel) and its ripgrep,
+# taken out of the wheel. Each agent's download is a stage of its own, ahead
+# of the stages that need it, so that a build of one target (also by the
+# classic builder, which builds every stage before the target) fetches only
+# that agent.
+FROM fetch AS codex-bin
 ARG CODEX_CLI_BIN_VERSION=0.163.0
-RUN python3 -m venv /tmp/dl \
+RUN . /tmp/trust.sh \
     && /tmp/dl/bin/pip download --no-cache-dir --no-deps --only-binary=:all: -d /wheels \
-        "claude-agent-sdk==${CLAUDE_AGENT_SDK_VERSION}" "openai-codex-cli-bin==${CODEX_CLI_BIN_VERSION}" \
-    && cd /wheels \
-    && python3 -c 'import glob, zipfile; [zipfile.ZipFile(w).extractall("/x") for w in glob.glob("*.whl")]' \
-    && install -m 0755 /x/claude_agent_sdk/_bundled/claude /usr/local/bin/claude \
+        "openai-codex-cli-bin==${CODEX_CLI_BIN_VERSION}" \
+    && python3 -c 'import glob, zipfile; [zipfile.ZipFile(w).extractall("/x") for w in glob.glob("/wheels/*.whl")]' \
     && install -m 0755 /x/codex_cli_bin/bin/codex /usr/local/bin/codex \
     && install -m 0755 /x/codex_cli_bin/codex-path/rg /usr/local/bin/rg
 
-# Claude Code 2.1.332 (the binary bundled in claude-agent-sdk).
-FROM base AS claude-code
-COPY --from=wheels /usr/local/bin/claude /usr/local/bin/claude
-USER 1000:1000
-
-# Codex CLI 0.163.0 (OpenAI's openai-codex-cli-bin wheel) and its ripgrep.
 FROM base AS codex
-COPY --from=wheels /usr/local/bin/codex /usr/local/bin/rg /usr/local/bin/
+COPY --from=codex-bin /usr/local/bin/codex /usr/local/bin/rg /usr/local/bin/
 USER 1000:1000
 
-# mini-swe-agent 2.4.6 in a venv, its dependencies pinned.
-FROM base AS mini-swe-agent
+# Claude Code 2.1.332: the binary bundled in PyPI's claude-agent-sdk wheel.
+FROM fetch AS claude-bin
+ARG CLAUDE_AGENT_SDK_VERSION=0.2.189
+RUN . /tmp/trust.sh \
+    && /tmp/dl/bin/pip download --no-cache-dir --no-deps --only-binary=:all: -d /wheels \
+        "claude-agent-sdk==${CLAUDE_AGENT_SDK_VERSION}" \
+    && python3 -c 'import glob, zipfile; [zipfile.ZipFile(w).extractall("/x") for w in glob.glob("/wheels/*.whl")]' \
+    && install -m 0755 /x/claude_agent_sdk/_bundled/claude /usr/local/bin/claude
+
+FROM base AS claude-code
+COPY --from=claude-bin /usr/local/bin/claude /usr/local/bin/claude
+USER 1000:1000
+
+# mini-swe-agent 2.4.6 in a venv, its dependencies pinned; the venv is built
+# where the certificates are and copied to the same path.
+FROM fetch AS mini-build
 COPY agents/mini-swe-agent.lock /tmp/mini-swe-agent.lock
-RUN python3 -m venv /opt/mini-swe-agent \
+RUN . /tmp/trust.sh \
+    && python3 -m venv /opt/mini-swe-agent \
     && /opt/mini-swe-agent/bin/pip install --no-cache-dir --no-deps --only-binary=:all: -r /tmp/mini-swe-agent.lock \
-    && /opt/mini-swe-agent/bin/pip uninstall -y pip \
-    && ln -s /opt/mini-swe-agent/bin/mini /usr/local/bin/mini \
-    && rm /tmp/mini-swe-agent.lock
+    && /opt/mini-swe-agent/bin/pip uninstall -y pip
+
+FROM base AS mini-swe-agent
+COPY --from=mini-build /opt/mini-swe-agent /opt/mini-swe-agent
+RUN ln -s /opt/mini-swe-agent/bin/mini /usr/local/bin/mini
 USER 1000:1000
 
 # pi (npm: @earendil-works/pi-coding-agent), built where npm's registry is
 # reachable, with the node binary it needs.
 FROM ${NODE_IMAGE} AS pi-build
 ARG PI_VERSION=0.75.5
-RUN npm install -g --ignore-scripts "@earendil-works/pi-coding-agent@${PI_VERSION}" && npm cache clean --force
+COPY --from=fetch /tmp/build-ca/ /tmp/build-ca/
+COPY --from=fetch /tmp/trust.sh /tmp/trust.sh
+RUN . /tmp/trust.sh \
+    && npm install -g --ignore-scripts "@earendil-works/pi-coding-agent@${PI_VERSION}" && npm cache clean --force
 
 FROM base AS pi
 COPY --from=pi-build /usr/local/bin/node /usr/local/bin/node
@@ -91,7 +123,8 @@ USER 1000:1000
 # Every agent in one image.
 FROM mini-swe-agent AS all
 USER root
-COPY --from=wheels /usr/local/bin/claude /usr/local/bin/codex /usr/local/bin/rg /usr/local/bin/
+COPY --from=claude-bin /usr/local/bin/claude /usr/local/bin/claude
+COPY --from=codex-bin /usr/local/bin/codex /usr/local/bin/rg /usr/local/bin/
 COPY --from=pi-build /usr/local/bin/node /usr/local/bin/node
 COPY --from=pi-build /usr/local/lib/node_modules/@earendil-works /usr/local/lib/node_modules/@earendil-works
 RUN ln -s ../lib/node_modules/@earendil-works/pi-coding-agent/dist/cli.js /usr/local/bin/pi

@@ -1,8 +1,10 @@
 //! Typed settings. Sources, strongest first: command-line flags, environment
 //! variables (a `.env` file in the working directory is loaded into the
-//! environment first, never overriding what is already set), a TOML file given
-//! with `--config` (keys are the variable names in lower case, e.g.
-//! `database_url = "postgres://…"`), then the defaults below.
+//! environment first, never overriding what is already set), the `.env` file
+//! in the data directory (where the first-run setup stores the App it
+//! created, `env_file.rs`), a TOML file given with `--config` (keys are the
+//! variable names in lower case, e.g. `database_url = "postgres://…"`), then
+//! the defaults below.
 //!
 //! Secrets become `SecretString`s here and are registered with the global
 //! masker, so nothing after this point can log them by accident.
@@ -20,7 +22,10 @@ use crate::github::RepoPermission;
 use crate::jobs::JobId;
 use crate::sandbox::NetworkMode;
 
+mod agent;
 mod egress;
+pub mod env_file;
+pub use agent::{AgentKind, valid_model_name};
 pub use egress::{DEFAULT_EGRESS_ALLOW, EgressSettings, RawEgressSettings, valid_host_pattern};
 
 /// Every setting, as flags and environment variables. All are optional at
@@ -80,21 +85,39 @@ pub struct RawSettings {
     pub maxion_sandbox_image: Option<String>,
     /// Sandbox network: `none`, `open` (a bridge network of the job's own) or `filtered` (an internal
     /// network whose only peer is Maxion's egress proxy and LLM gateway). [default: filtered when
-    /// MAXION_AGENT is a built-in agent (pi, claude-code, codex), none for custom]
+    /// MAXION_AGENT is a built-in agent (pi, claude-code, codex, mini-swe-agent), none for custom]
     #[arg(long, global = true, env = "MAXION_SANDBOX_NETWORK")]
     pub maxion_sandbox_network: Option<String>,
-    /// The coding agent profile [default: pi]:
-    /// `claude-code` (Claude Code, `claude -p --output-format stream-json`; Anthropic provider; image stage
-    /// claude-code), `codex` (Codex CLI, `codex exec --json`, its config.toml written from OPENAI_BASE_URL;
-    /// OpenAI provider, Responses API; stage codex), `mini-swe-agent` (`mini -y`, OpenAI Chat Completions;
-    /// needs MAXION_AGENT_MODEL; stage mini-swe-agent), `pi` (`pi --print`; stage pi), `custom`
-    /// (MAXION_AGENT_COMMAND).
+    /// The coding agent profile every job runs (a repository may pick another of MAXION_ALLOWED_AGENTS).
+    /// Each reaches its model only through Maxion's LLM gateway; the sandbox image (MAXION_SANDBOX_IMAGE)
+    /// must hold its program: build the named stage of docker/sandbox.Dockerfile (stage `all` has every
+    /// agent). [default: pi]
+    ///
+    /// - `claude-code`: Claude Code, `claude -p --output-format stream-json`; Anthropic Messages
+    ///   (ANTHROPIC_API_KEY); model: `--model MAXION_AGENT_MODEL`; image stage `claude-code`.
+    ///
+    /// - `codex`: Codex CLI, `codex exec --json`, its config.toml written at run time; OpenAI Responses
+    ///   (OPENAI_API_KEY); model: `model =` in that config; image stage `codex`.
+    ///
+    /// - `mini-swe-agent`: `mini -y`; OpenAI Chat Completions (OPENAI_API_KEY); model: `openai/` +
+    ///   MAXION_AGENT_MODEL, required; image stage `mini-swe-agent`.
+    ///
+    /// - `pi`: `pi --print`; model: `--model MAXION_AGENT_MODEL`; image stage `pi` (Node.js >= 22.19).
+    ///
+    /// - `custom`: MAXION_AGENT_COMMAND with `sh -c`; model: $MAXION_AGENT_MODEL; image stage `base`.
     #[arg(long, global = true, env = "MAXION_AGENT")]
     pub maxion_agent: Option<String>,
     /// The model the agent uses (passed as --model or written to its config; in $MAXION_AGENT_MODEL for
-    /// custom). Letters, digits and . - _ : / @ only. [default: the agent's own default]
+    /// custom; per profile: MAXION_AGENT). Letters, digits and . - _ : / @ only. Applies to MAXION_AGENT's
+    /// profile only; a repository's `agent.model` replaces it. [default: the agent's own default]
     #[arg(long, global = true, env = "MAXION_AGENT_MODEL")]
     pub maxion_agent_model: Option<String>,
+    /// Agent profiles a repository's .github/maxion.yml `agent.profile` may pick instead of MAXION_AGENT,
+    /// comma-separated (others fall back to MAXION_AGENT, noted on the status comment); the sandbox image
+    /// must hold each one's program (stage `all`). `custom` runs MAXION_AGENT_COMMAND.
+    /// [default: MAXION_AGENT's value]
+    #[arg(long, global = true, env = "MAXION_ALLOWED_AGENTS")]
+    pub maxion_allowed_agents: Option<String>,
     /// The agent command for the `custom` profile, run with `sh -c`; the prompt file is in $MAXION_PROMPT_FILE.
     #[arg(long, global = true, env = "MAXION_AGENT_COMMAND")]
     pub maxion_agent_command: Option<String>,
@@ -245,6 +268,8 @@ pub struct PipelineSettings {
     pub agent: AgentKind,
     /// `MAXION_AGENT_MODEL`; `None`: the agent's default.
     pub agent_model: Option<String>,
+    /// Profiles a repository may pick (`agent.profile`); holds `agent`.
+    pub allowed_agents: Vec<AgentKind>,
     /// Names of host environment variables passed to the agent exec only.
     pub agent_secrets: Vec<String>,
     pub job_timeout: Duration,
@@ -259,55 +284,6 @@ pub struct PipelineSettings {
     pub allowed_network_modes: Vec<NetworkMode>,
 }
 
-/// `MAXION_AGENT`: which coding agent profile runs the jobs. The setting's
-/// type lives here so settings are parsed once; `pipeline::agent` turns it
-/// into the command that starts the agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentKind {
-    Pi,
-    ClaudeCode,
-    Codex,
-    MiniSweAgent,
-    /// The operator's own agent: `MAXION_AGENT_COMMAND`, run with `sh -c`.
-    Custom {
-        command: String,
-    },
-}
-
-/// Whether `model` may be used as a model name. Names end up in the agents'
-/// own configuration files (TOML, YAML) and on their command lines: only the
-/// characters model names use.
-pub fn valid_model_name(model: &str) -> bool {
-    !model.is_empty()
-        && model.len() <= 128
-        && model.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/' | '@'))
-}
-
-impl AgentKind {
-    /// The profile's name, as `MAXION_AGENT` spells it (shown in the PR body).
-    pub fn name(&self) -> &'static str {
-        match self {
-            AgentKind::Pi => "pi",
-            AgentKind::ClaudeCode => "claude-code",
-            AgentKind::Codex => "codex",
-            AgentKind::MiniSweAgent => "mini-swe-agent",
-            AgentKind::Custom { .. } => "custom",
-        }
-    }
-
-    /// `name` with the custom command; `None` for an unknown name or `custom` without a command.
-    pub fn parse(name: &str, custom_command: Option<&str>) -> Option<Self> {
-        Some(match name {
-            "pi" => AgentKind::Pi,
-            "claude-code" => AgentKind::ClaudeCode,
-            "codex" => AgentKind::Codex,
-            "mini-swe-agent" => AgentKind::MiniSweAgent,
-            "custom" => AgentKind::Custom { command: custom_command.filter(|c| !c.trim().is_empty())?.to_owned() },
-            _ => return None,
-        })
-    }
-}
-
 impl Settings {
     /// Settings with every default and no App, for tests and tools.
     pub fn defaults() -> Self {
@@ -320,7 +296,15 @@ impl Settings {
 
     /// Validates raw settings, filling gaps from the TOML table. Errors name the setting.
     pub fn from_raw(raw: RawSettings, toml: Option<&BTreeMap<String, toml::Value>>) -> anyhow::Result<Self> {
-        let src = Source { toml };
+        Self::from_sources(raw, toml, None)
+    }
+
+    fn from_sources(
+        raw: RawSettings,
+        toml: Option<&BTreeMap<String, toml::Value>>,
+        stored: Option<&BTreeMap<String, String>>,
+    ) -> anyhow::Result<Self> {
+        let src = Source { toml, stored };
         let (app, missing) = app_credentials(&raw, &src)?;
         let server = server_settings(&raw, &src)?;
         let conversation = conversation_settings(&raw, &src)?;
@@ -349,7 +333,8 @@ impl Settings {
         })
     }
 
-    /// Loads `.env` (if present), then parses the given raw flags/env with the optional TOML file.
+    /// Parses the given raw flags/env with the data directory's `.env` (if
+    /// present) and the optional TOML file.
     pub fn load(raw: RawSettings, config_file: Option<&Path>) -> anyhow::Result<Self> {
         let table = match config_file {
             None => None,
@@ -365,7 +350,16 @@ impl Settings {
                 Some(table)
             }
         };
-        Self::from_raw(raw, table.as_ref())
+        let data_dir = Source { toml: table.as_ref(), stored: None }
+            .pick(&raw.maxion_data_dir, "MAXION_DATA_DIR")?
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        let stored = env_file::read(Path::new(&data_dir))?;
+        let known = RawSettings::names();
+        let file = env_file::path(Path::new(&data_dir));
+        if let Some(unknown) = stored.keys().find(|k| !known.contains(&k.as_str()) || *k == "MAXION_DATA_DIR") {
+            bail!("MAXION_DATA_DIR: {unknown:?} in {} is not a setting it may hold", file.display());
+        }
+        Self::from_sources(raw, table.as_ref(), Some(&stored))
     }
 
     /// The URL of a job's page, for links in comments and check runs.
@@ -399,6 +393,7 @@ impl RawSettings {
             "MAXION_AGENT",
             "MAXION_AGENT_COMMAND",
             "MAXION_AGENT_MODEL",
+            "MAXION_ALLOWED_AGENTS",
             "MAXION_AGENT_SECRETS",
             "MAXION_JOB_TIMEOUT",
             "MAXION_SHUTDOWN_GRACE",
@@ -435,12 +430,18 @@ impl RawSettings {
 /// Where a value comes from when the flag and the environment leave it out.
 struct Source<'a> {
     toml: Option<&'a BTreeMap<String, toml::Value>>,
+    /// The data directory's `.env`.
+    stored: Option<&'a BTreeMap<String, String>>,
 }
 
 impl Source<'_> {
-    /// The flag's or environment's value, else the TOML file's (by the variable's name in lower case).
+    /// The flag's or environment's value, else the data directory's `.env`'s,
+    /// else the TOML file's (by the variable's name in lower case).
     fn pick(&self, value: &Option<String>, name: &str) -> anyhow::Result<Option<String>> {
         if let Some(v) = value {
+            return Ok(Some(v.clone()));
+        }
+        if let Some(v) = self.stored.and_then(|s| s.get(name)) {
             return Ok(Some(v.clone()));
         }
         match self.toml.and_then(|t| t.get(&name.to_ascii_lowercase())) {
@@ -603,7 +604,7 @@ fn capacity_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<Capacity
     let jobs_burst =
         parse_number(src.pick(&raw.maxion_jobs_burst, "MAXION_JOBS_BURST")?, "MAXION_JOBS_BURST", 10, 1..=100_000)?;
     let data_dir =
-        PathBuf::from(src.pick(&raw.maxion_data_dir, "MAXION_DATA_DIR")?.unwrap_or_else(|| "./maxion-data".into()));
+        PathBuf::from(src.pick(&raw.maxion_data_dir, "MAXION_DATA_DIR")?.unwrap_or_else(|| DEFAULT_DATA_DIR.into()));
     Ok(CapacityGroup { workers, github_mutation_interval, jobs_per_minute, jobs_burst, data_dir })
 }
 
@@ -612,17 +613,8 @@ fn capacity_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<Capacity
 fn pipeline_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<PipelineSettings> {
     let sandbox_image =
         src.pick(&raw.maxion_sandbox_image, "MAXION_SANDBOX_IMAGE")?.unwrap_or_else(|| "maxion-sandbox:latest".into());
-    let agent_name = src.pick(&raw.maxion_agent, "MAXION_AGENT")?.unwrap_or_else(|| "pi".into());
-    let agent_command = src.pick(&raw.maxion_agent_command, "MAXION_AGENT_COMMAND")?;
-    let agent = AgentKind::parse(&agent_name, agent_command.as_deref()).with_context(|| {
-        format!(
-            "MAXION_AGENT: expected pi, claude-code, codex, mini-swe-agent or custom (with MAXION_AGENT_COMMAND), got {agent_name:?}"
-        )
-    })?;
-    let agent_model = src.pick(&raw.maxion_agent_model, "MAXION_AGENT_MODEL")?.filter(|m| !m.trim().is_empty());
-    if let Some(m) = agent_model.as_deref().filter(|m| !valid_model_name(m)) {
-        bail!("MAXION_AGENT_MODEL: {m:?} is not a model name (letters, digits and . - _ : / @ only)");
-    }
+    let agents = agent::agent_settings(raw, src)?;
+    let agent = agents.agent;
     let network = src.pick(&raw.maxion_sandbox_network, "MAXION_SANDBOX_NETWORK")?;
     let sandbox_network = match network.as_deref() {
         // A built-in agent needs its model and nothing else: filtered. A
@@ -695,7 +687,8 @@ fn pipeline_settings(raw: &RawSettings, src: &Source) -> anyhow::Result<Pipeline
         sandbox_image,
         sandbox_network,
         agent,
-        agent_model,
+        agent_model: agents.model,
+        allowed_agents: agents.allowed,
         agent_secrets,
         job_timeout,
         shutdown_grace,
@@ -719,8 +712,46 @@ fn secret(name: &str, value: String) -> anyhow::Result<SecretString> {
     Ok(value)
 }
 
+const DEFAULT_DATA_DIR: &str = "./maxion-data";
+
+/// Whether GitHub could never reach `public_url`: `localhost` (and names
+/// under `.localhost` or mDNS's `.local`), or an address that is loopback,
+/// private (RFC 1918, IPv6 unique-local), link-local, shared (CGNAT) or
+/// unspecified. Names are not resolved: one that resolves privately passes.
+pub fn is_unreachable_from_github(public_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(public_url) else { return true };
+    match url.host() {
+        None => true,
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost") || name.ends_with(".local")
+        }
+        Some(url::Host::Ipv4(ip)) => {
+            let [a, b, ..] = ip.octets();
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            let first = ip.segments()[0];
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || ip.to_ipv4_mapped().is_some_and(|v4| is_unreachable_from_github(&format!("http://{v4}/")))
+        }
+    }
+}
+
+/// Checks an RSA private key in PEM form (as `GITHUB_APP_PRIVATE_KEY` takes it).
+pub fn valid_private_key(pem: &str) -> bool {
+    jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).is_ok()
+}
+
 fn parse_private_key(pem: &str, name: &str) -> anyhow::Result<SecretString> {
-    if jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).is_err() {
+    if !valid_private_key(pem) {
         bail!("{name}: not an RSA private key in PEM form (BEGIN RSA PRIVATE KEY or BEGIN PRIVATE KEY)");
     }
     let key = SecretString::from(pem.to_owned());
@@ -843,6 +874,49 @@ mod tests {
         assert_eq!(github_web_url("https://ghe.example/api/v3"), "https://ghe.example");
         let half = RawSettings { github_app_client_id: Some("Iv1".into()), ..Default::default() };
         assert!(Settings::from_raw(half, None).expect_err("half").to_string().starts_with("GITHUB_APP_CLIENT_ID"));
+    }
+
+    #[test]
+    fn addresses_github_cannot_reach() {
+        for url in [
+            "http://localhost:3000",
+            "http://app.localhost",
+            "http://nas.local",
+            "http://127.0.0.1:3000",
+            "http://10.1.2.3",
+            "http://192.168.1.5",
+            "http://172.16.0.1",
+            "http://169.254.169.254",
+            "http://100.64.0.1",
+            "http://0.0.0.0",
+            "http://[::1]:3000",
+            "http://[fd00::1]",
+            "http://[fe80::1]",
+            "http://[::ffff:127.0.0.1]",
+        ] {
+            assert!(is_unreachable_from_github(url), "{url}");
+        }
+        for url in ["https://maxion.example", "https://203.0.113.7", "https://[2001:db8::1]", "http://172.32.0.1"] {
+            assert!(!is_unreachable_from_github(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_data_dirs_env_is_below_the_environment_and_above_the_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join(".env"), "MAXION_WORKERS=5\nMAXION_TRIGGER_LABEL='stored'\n").expect("env");
+        let config = dir.path().join("maxion.toml");
+        std::fs::write(&config, "maxion_workers = 7\nmaxion_command = \"/bot\"").expect("toml");
+        let raw = RawSettings {
+            maxion_data_dir: Some(dir.path().display().to_string()),
+            maxion_trigger_label: Some("env".into()),
+            ..Default::default()
+        };
+        let s = Settings::load(raw.clone(), Some(&config)).expect("valid");
+        assert_eq!((s.workers, s.trigger_label.as_str(), s.command.as_str()), (5, "env", "/bot"));
+        std::fs::write(dir.path().join(".env"), "MAXION_DATA_DIR=/elsewhere\n").expect("env");
+        let err = Settings::load(raw, None).expect_err("refused").to_string();
+        assert!(err.starts_with("MAXION_DATA_DIR"), "{err}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod ids;
 mod issues;
 pub mod jwt;
 mod limiter;
+pub mod manifest;
 mod pulls;
 mod repo;
 mod tasks;

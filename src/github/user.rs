@@ -162,15 +162,8 @@ impl OAuthClient {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, token: &SecretString, path: &str) -> Result<T, GitHubError> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.api_url))
-            .bearer_auth(token.expose_secret())
-            .header("accept", "application/vnd.github+json")
-            .header("x-github-api-version", "2022-11-28")
-            .send()
-            .await
-            .map_err(transport)?;
+        let request = self.http.get(format!("{}{path}", self.api_url)).bearer_auth(token.expose_secret());
+        let response = rest_api(request).send().await.map_err(transport)?;
         let status = response.status().as_u16();
         crate::metrics::github_request(&format!("GET user {}", path.split('?').next().unwrap_or(path)), status);
         match status {
@@ -209,15 +202,20 @@ impl OAuthClient {
     }
 }
 
-fn transport(e: reqwest::Error) -> GitHubError {
+/// The headers of a call to GitHub's REST API made with reqwest.
+pub(super) fn rest_api(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    request.header("accept", "application/vnd.github+json").header("x-github-api-version", "2022-11-28")
+}
+
+pub(super) fn transport(e: reqwest::Error) -> GitHubError {
     GitHubError::Transport { message: crate::masker::global().mask(&e.to_string()), not_sent: e.is_connect() }
 }
 
-fn decode(what: &str, e: reqwest::Error) -> GitHubError {
+pub(super) fn decode(what: &str, e: reqwest::Error) -> GitHubError {
     GitHubError::Decode { what: what.to_owned(), message: e.to_string() }
 }
 
-fn form_encode(s: &str) -> String {
+pub(super) fn form_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

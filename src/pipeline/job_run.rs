@@ -23,6 +23,9 @@ pub(crate) struct JobRun<'a> {
     pub log: Log<'a>,
     /// `.github/maxion.yml` resolved within the operator's bounds.
     pub eff: Effective,
+    /// The agent the job runs: the operator's, or the one the repository
+    /// picked within `MAXION_ALLOWED_AGENTS`.
+    pub agent: super::agent::AgentProfile,
     pub wc: WorkingCopy,
     /// The working copy's directories on the host (removed when dropped).
     pub dir: WorkDir,

@@ -127,6 +127,7 @@ mod tests {
             max_fix_rounds: 2,
             draft_on_failure: true,
             egress: None,
+            agent: Default::default(),
         }
     }
 

@@ -32,11 +32,10 @@ pub struct PipelineContext {
     pub mirrors: MirrorCache,
     pub report: ReportConfig,
     pub sandbox: SandboxSettings,
-    pub agent: AgentProfile,
     /// Agent secrets (name, value), registered with the masker at start-up.
     pub agent_secrets: Vec<(String, SecretString)>,
     /// The operator's defaults and limits for `.github/maxion.yml` (fix
-    /// rounds, draft policy, network, job and step timeouts).
+    /// rounds, draft policy, network, job and step timeouts, the agent).
     pub bounds: Bounds,
     /// Configured verification commands; empty: detected from the repository.
     pub verify_commands: Vec<String>,
@@ -98,7 +97,8 @@ async fn run_steps(
     let sandbox = sandbox::start(ctx, job, &eff, cancel).await?;
     let limits = super::usage::limits(&eff, job.spec.installation_id.db());
     let egress = crate::egress::for_job(ctx.egress.as_ref(), &ctx.store, job.id, &sandbox, &eff.network, &limits).await;
-    let mut run = JobRun { ctx, repo, job, log, eff, wc, dir, sandbox, egress: None, agent_summary: None };
+    let agent = AgentProfile::for_kind(&eff.agent.kind).with_model(eff.agent.model.clone());
+    let mut run = JobRun { ctx, repo, job, log, eff, agent, wc, dir, sandbox, egress: None, agent_summary: None };
     let result = match egress {
         Ok(egress) => {
             run.egress = egress;

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::agent::{AgentBounds, AgentEffective};
 use super::egress::{EgressBounds, EgressEffective};
 use super::{ConfiguredCommand, FailurePolicy, PathGuard, RepoConfig};
 use crate::config::PipelineSettings;
@@ -29,6 +30,8 @@ pub struct Bounds {
     /// Egress allow-list and budget bounds; `None`: a repository's `egress:`
     /// and `budget:` are not applied (no gateway on this instance).
     pub egress: Option<EgressBounds>,
+    /// `MAXION_AGENT`, `MAXION_AGENT_MODEL`, `MAXION_ALLOWED_AGENTS`.
+    pub agent: AgentBounds,
 }
 
 /// Commands run without a timeout of their own get at most this long.
@@ -51,6 +54,11 @@ impl Bounds {
             max_fix_rounds: p.max_fix_rounds,
             draft_on_failure: p.draft_on_failure,
             egress: None,
+            agent: AgentBounds {
+                default: p.agent.clone(),
+                model: p.agent_model.clone(),
+                allowed: p.allowed_agents.clone(),
+            },
         }
     }
 
@@ -105,6 +113,8 @@ pub struct Effective {
     pub protected: PathGuard,
     /// The job's allow-list and budget (mode `filtered`, the gateway).
     pub egress: EgressEffective,
+    /// The agent profile and model the job runs.
+    pub agent: AgentEffective,
     pub clamps: Vec<Clamp>,
 }
 
@@ -203,6 +213,7 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
         Some(b) => super::egress::resolve(c.egress.as_deref(), c.budget, b, &mut clamps),
         None => EgressEffective::default(),
     };
+    let agent = super::agent::resolve(c.agent.as_ref(), &bounds.agent, &mut clamps);
     Effective {
         from_file,
         setup,
@@ -216,6 +227,7 @@ pub fn resolve(config: Option<&RepoConfig>, bounds: &Bounds) -> Effective {
         instructions: c.instructions.clone(),
         protected,
         egress,
+        agent,
         clamps,
     }
 }

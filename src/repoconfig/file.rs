@@ -37,6 +37,7 @@ struct RawFile {
     protected_paths: Option<Vec<Glob>>,
     egress: Option<Spanned<Vec<Spanned<String>>>>,
     budget: Option<Spanned<super::egress::RawBudget>>,
+    agent: Option<super::agent::RawAgent>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -283,6 +284,7 @@ pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
         protected_paths: raw.protected_paths.map(|g| g.into_iter().map(|g| g.0).collect()),
         egress: raw.egress.map(egress_hosts).transpose()?,
         budget: raw.budget.map(|b| b.value.check().map_err(|m| ConfigError::at(&b.referenced, m))).transpose()?,
+        agent: raw.agent.map(Into::into),
     })
 }
 

@@ -13,6 +13,7 @@
 //! branch head the job works on, never a pull-request branch or anything the
 //! agent wrote. Touches: GitHub (one contents read).
 
+pub mod agent;
 mod effective;
 pub mod egress;
 mod file;
@@ -57,6 +58,8 @@ pub struct RepoConfig {
     pub egress: Option<Vec<String>>,
     /// Lowers the operator's job budgets.
     pub budget: Option<egress::RepoBudget>,
+    /// Picks another agent profile (within MAXION_ALLOWED_AGENTS) or model.
+    pub agent: Option<agent::RepoAgent>,
 }
 
 /// One configured shell command.

@@ -13,6 +13,7 @@ fn bounds() -> Bounds {
         max_fix_rounds: 2,
         draft_on_failure: true,
         egress: None,
+        agent: Default::default(),
     }
 }
 
@@ -38,6 +39,8 @@ fn the_documented_example_is_valid_and_sets_every_field() {
     assert_eq!(c.branch_prefix.as_deref(), Some("maxion"));
     assert!(c.instructions.as_deref().is_some_and(|i| i.contains("CHANGELOG.md")));
     assert_eq!(c.protected_paths.as_ref().map(Vec::len), Some(3));
+    let agent = c.agent.as_ref().expect("agent");
+    assert_eq!((agent.profile.as_deref(), agent.model.as_deref()), (Some("claude-code"), Some("claude-sonnet-4-5")));
 }
 
 #[test]
@@ -84,6 +87,9 @@ fn every_error_names_line_and_column() {
         ("protected_paths:\n  - 'src/[oops'\n", (2, 5), "not a valid glob"),
         ("fix_rounds: 1\nfix_rounds: 2\n", (2, 1), "duplicate"),
         ("verify: [\n", (1, 9), "unclosed bracket"),
+        ("agent: { profile: claude }\n", (1, 19), "unknown agent profile `claude`"),
+        ("agent:\n  model: 'gpt 5'\n", (2, 10), "`gpt 5` is not a model name"),
+        ("agent: { modle: gpt-5 }\n", (1, 10), "unknown field `modle`"),
     ];
     let mut wrong = Vec::new();
     for (yaml, (line, column), needle) in cases {
@@ -143,7 +149,7 @@ fn requests_within_bounds_are_granted() {
 fn requests_past_a_bound_are_clamped_and_reported() {
     let c = parse(
         "network: open\nfix_rounds: 5\ntimeouts: { job: 2h, step: 3h }\n\
-         verify:\n  - run: make test\n    timeout: 5h\n  - make lint\n",
+         verify:\n  - run: make test\n    timeout: 5h\n  - make lint\nagent: { profile: codex, model: gpt-5 }\n",
     )
     .expect("valid");
     let e = resolve(Some(&c), &bounds());
@@ -155,10 +161,26 @@ fn requests_past_a_bound_are_clamped_and_reported() {
     assert_eq!(e.timeout_of(&verify[0]), Duration::from_secs(3600));
     assert_eq!(e.timeout_of(&verify[1]), Duration::from_secs(3600));
     let fields: Vec<&str> = e.clamps.iter().map(|c| c.field.as_str()).collect();
-    assert_eq!(fields, ["timeouts.job", "timeouts.step", "verify[1].timeout", "network", "fix_rounds"]);
+    assert_eq!(
+        fields,
+        ["timeouts.job", "timeouts.step", "verify[1].timeout", "network", "fix_rounds", "agent.profile", "agent.model"]
+    );
+    assert_eq!(e.agent.kind, crate::config::AgentKind::Pi, "the operator's agent runs");
     let notes: Vec<String> = e.clamps.iter().map(text::clamp_note).collect();
     insta::assert_snapshot!("clamp_notes", notes.join("\n"));
     insta::assert_snapshot!("clamped_effective_config", text::effective_config(&e));
+}
+
+#[test]
+fn an_allowed_agent_profile_and_its_model_are_granted() {
+    let mut b = bounds();
+    b.agent.allowed.push(crate::config::AgentKind::Codex);
+    let c = parse("agent:\n  profile: codex\n  model: gpt-5.1-codex\n").expect("valid");
+    let e = resolve(Some(&c), &b);
+    assert!(e.clamps.is_empty(), "{:?}", e.clamps);
+    assert_eq!(e.agent.kind, crate::config::AgentKind::Codex);
+    assert_eq!(e.agent.model.as_deref(), Some("gpt-5.1-codex"));
+    assert!(text::effective_config(&e).contains("| Agent | `codex` with model `gpt-5.1-codex` |"));
 }
 
 #[test]

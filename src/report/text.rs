@@ -16,6 +16,7 @@ mod git;
 mod pipeline;
 mod replies;
 mod repoconfig;
+pub mod setup;
 pub mod web;
 pub use agent::*;
 pub use egress::{

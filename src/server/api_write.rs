@@ -70,10 +70,8 @@ async fn create_job(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let req: CreateJob = parse(&body, false)?;
-    let app = state
-        .github
-        .clone()
-        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, text::app_not_configured()))?;
+    let app =
+        state.github().ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, text::app_not_configured()))?;
     let requested_by = requested_by(req.requested_by.as_deref())?;
     let task = req.task.as_deref().map(str::trim);
     if req.issue.is_some() == task.is_some() {
@@ -227,7 +225,7 @@ async fn find(state: &AppState, raw: &str) -> Result<Job, ApiError> {
 /// Stores a control request on `job`'s issue and wakes the control loop
 /// (also what the pages' Cancel and Retry buttons do).
 pub async fn control(state: &AppState, job: &Job, action: ControlAction, by: &str) -> Result<(), ApiError> {
-    let Some(app) = state.github.clone() else {
+    let Some(app) = state.github() else {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, text::app_not_configured()));
     };
     // The id makes the `Co-authored-by` line of a retry's commit.

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod api_write;
+pub mod live;
 mod metrics;
 pub mod session;
 pub mod stream;
@@ -18,7 +19,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
@@ -26,6 +26,7 @@ use crate::config::Settings;
 use crate::github::GitHubApp;
 use crate::intake::IntakeSettings;
 use crate::jobs::{Ledger, Store};
+use live::{AppSlot, LiveApp};
 
 /// GitHub caps webhook payloads at 25 MB.
 pub const MAX_WEBHOOK_BODY: usize = 25 * 1024 * 1024;
@@ -36,26 +37,20 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub ledger: Ledger,
-    /// The App's client, for the API's writes; `None` when the App is not configured.
-    pub github: Option<GitHubApp>,
+    /// The App, once configured (at start-up or by the first-run setup).
+    pub slot: AppSlot,
     inner: Arc<Derived>,
 }
 
 /// Values derived once from the settings so requests don't redo the work.
 struct Derived {
-    /// HMAC keyed with the webhook secret; cloned per request.
-    webhook_mac: Option<Hmac<Sha256>>,
     intake: IntakeSettings,
     /// SHA-256 of the API token: comparing digests in constant time also hides the token's length.
     api_token_digest: Option<[u8; 32]>,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, store: Store, ledger: Ledger) -> AppState {
-        let webhook_mac = settings
-            .app
-            .as_ref()
-            .and_then(|app| Hmac::<Sha256>::new_from_slice(app.webhook_secret.expose_secret().as_bytes()).ok());
+    pub fn new(settings: Settings, store: Store, ledger: Ledger, slot: AppSlot) -> AppState {
         let api_token_digest = settings.api_token.as_ref().map(|t| Sha256::digest(t.expose_secret().as_bytes()).into());
         let intake =
             IntakeSettings { trigger_label: settings.trigger_label.clone(), command: settings.command.clone() };
@@ -63,15 +58,19 @@ impl AppState {
             settings: Arc::new(settings),
             store,
             ledger,
-            github: None,
-            inner: Arc::new(Derived { webhook_mac, intake, api_token_digest }),
+            slot,
+            inner: Arc::new(Derived { intake, api_token_digest }),
         }
     }
 
-    /// With the App's client (the API's writes call GitHub).
-    pub fn with_github(mut self, app: Option<GitHubApp>) -> AppState {
-        self.github = app;
-        self
+    /// The App, if configured by now.
+    pub fn live(&self) -> Option<Arc<LiveApp>> {
+        self.slot.current()
+    }
+
+    /// The App's client (the API's writes call GitHub); `None` until configured.
+    pub fn github(&self) -> Option<GitHubApp> {
+        self.live().map(|app| app.github.clone())
     }
 }
 
@@ -92,7 +91,7 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
     Json(serde_json::json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "configured": state.settings.app.is_some(),
+        "configured": state.live().is_some(),
     }))
 }
 

@@ -31,7 +31,7 @@ pub(super) async fn receive(
         Err(rejection) => return ApiError::new(rejection.status(), rejection.body_text()).into_response(),
     };
     let delivery = header(&headers, "x-github-delivery").unwrap_or_default();
-    let Some(mac) = state.inner.webhook_mac.clone() else {
+    let Some(mac) = state.live().map(|app| app.webhook_mac.clone()) else {
         let missing = state.settings.missing.join(", ");
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -65,8 +65,8 @@ impl Viewer {
     /// The repositories the viewer can read; `None`: all (the operator).
     pub async fn repos(&self, state: &WebState) -> Result<Option<Arc<HashMap<RepoId, UserRepo>>>, Response> {
         let Viewer::User(user) = self else { return Ok(None) };
-        let Some(oauth) = &state.oauth else { return Ok(Some(Arc::default())) };
-        match user.repos(oauth).await {
+        let Some(oauth) = state.oauth() else { return Ok(Some(Arc::default())) };
+        match user.repos(&oauth).await {
             Ok(repos) => Ok(Some(repos)),
             Err(e) => {
                 tracing::warn!(user = %user.login, error = %e, "reading a user's repositories from GitHub failed");
@@ -119,7 +119,7 @@ pub(super) fn safe_next(next: Option<&String>) -> String {
 
 pub async fn sign_in_page(State(state): State<WebState>, Query(q): Query<HashMap<String, String>>) -> Response {
     let note = state.app.settings.api_token.is_none().then_some(text::SIGN_IN_NO_TOKEN);
-    render::sign_in(&safe_next(q.get("next")), note, state.oauth.is_some()).into_response()
+    render::sign_in(&safe_next(q.get("next")), note, state.oauth().is_some()).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -134,7 +134,7 @@ pub async fn sign_in(State(state): State<WebState>, Form(form): Form<SignIn>) ->
         Some(cookie) if session::is_api_token(&state.app, &form.token) => {
             ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
-        _ => (StatusCode::UNAUTHORIZED, render::sign_in(&next, Some(text::SIGN_IN_WRONG), state.oauth.is_some()))
+        _ => (StatusCode::UNAUTHORIZED, render::sign_in(&next, Some(text::SIGN_IN_WRONG), state.oauth().is_some()))
             .into_response(),
     }
 }

@@ -19,8 +19,9 @@ pub async fn index(
     viewer: Result<Viewer, Response>,
     query: Query<HashMap<String, String>>,
 ) -> Response {
-    if state.app.settings.app.is_none() {
-        return render::setup(&state.app.settings.missing).into_response();
+    if state.app.live().is_none() {
+        let file = crate::config::env_file::path(&state.app.settings.data_dir);
+        return super::setup_page::welcome(&state.app.settings.missing, &file.display().to_string()).into_response();
     }
     match viewer {
         Ok(viewer) => jobs(viewer, State(state), query).await,

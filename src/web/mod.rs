@@ -16,6 +16,9 @@ mod list;
 pub mod log;
 mod oauth;
 mod render;
+mod setup;
+mod setup_access;
+mod setup_page;
 mod users;
 
 use std::sync::Arc;
@@ -31,12 +34,19 @@ use crate::server::AppState;
 pub use auth::Viewer;
 
 /// What the pages' handlers share: the server's state, signed-in users and
-/// the App's OAuth client (when sign-in with GitHub is configured).
+/// the first-run setup's one-time values.
 #[derive(Clone)]
 pub struct WebState {
     pub app: AppState,
     pub users: Arc<users::Users>,
-    pub oauth: Option<crate::github::OAuthClient>,
+    pub setup: Arc<setup_access::Setup>,
+}
+
+impl WebState {
+    /// The App's OAuth client, when the App is configured with one (sign-in with GitHub).
+    pub fn oauth(&self) -> Option<crate::github::OAuthClient> {
+        self.app.live().and_then(|app| app.oauth.clone())
+    }
 }
 
 impl FromRef<WebState> for AppState {
@@ -47,16 +57,13 @@ impl FromRef<WebState> for AppState {
 
 /// The pages' routes (merged into the server's router by `service`).
 pub fn routes(app: AppState) -> Router {
-    let oauth = app.settings.web.oauth.as_ref().map(|o| {
-        crate::github::OAuthClient::new(
-            &app.settings.web.github_url,
-            &app.settings.github_api_url,
-            &o.client_id,
-            o.client_secret.clone(),
-        )
-    });
-    let state = WebState { app, users: Arc::new(users::Users::new()), oauth };
+    let setup = setup_access::Setup::new(app.live().is_some());
+    if let Some(code) = setup.code() {
+        tracing::warn!("{}", crate::report::text::setup::code_log(&app.settings.public_url, &code));
+    }
+    let state = WebState { setup: Arc::new(setup), app, users: Arc::new(users::Users::new()) };
     Router::new()
+        .merge(setup::routes())
         .route("/", get(list::index))
         .route("/jobs", get(list::jobs))
         .route("/jobs/{id}", get(job_page::show))

@@ -26,7 +26,7 @@ fn secure(state: &WebState) -> &'static str {
 }
 
 pub async fn start(State(state): State<WebState>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let Some(oauth) = &state.oauth else {
+    let Some(oauth) = state.oauth() else {
         return (StatusCode::NOT_FOUND, render::message_page(text::SIGN_IN_GITHUB_OFF)).into_response();
     };
     let oauth_state = state.users.begin(safe_next(q.get("next")));
@@ -45,7 +45,7 @@ pub async fn callback(
     headers: axum::http::HeaderMap,
 ) -> Response {
     let refuse = |message: &'static str| (StatusCode::BAD_REQUEST, render::message_page(message)).into_response();
-    let Some(oauth) = &state.oauth else { return refuse(text::SIGN_IN_GITHUB_OFF) };
+    let Some(oauth) = state.oauth() else { return refuse(text::SIGN_IN_GITHUB_OFF) };
     // The user said no on GitHub's page.
     if q.contains_key("error") {
         return refuse(text::SIGN_IN_DENIED);

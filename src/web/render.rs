@@ -28,7 +28,7 @@ impl Chrome {
     }
 }
 
-fn layout(title: &str, chrome: &Chrome, body: Markup) -> Markup {
+pub(super) fn layout(title: &str, chrome: &Chrome, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -77,19 +77,6 @@ pub fn sign_in(next: &str, note: Option<&str>, github: bool) -> Markup {
                 label { (text::SIGN_IN_TOKEN_LABEL) " " input type="password" name="token" autocomplete="current-password" required; }
                 button type="submit" { (text::SIGN_IN_BUTTON) }
             }
-        },
-    )
-}
-
-pub fn setup(missing: &[&str]) -> Markup {
-    layout(
-        text::SETUP_TITLE,
-        &Chrome::default(),
-        html! {
-            h1 { (text::SETUP_TITLE) }
-            p { (text::SETUP_INTRO) }
-            ul { @for m in missing { li { code { (m) } } } }
-            p { (text::SETUP_DOCS) }
         },
     )
 }

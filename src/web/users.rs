@@ -60,7 +60,7 @@ pub struct Users {
     pending: Mutex<HashMap<String, (Instant, String)>>,
 }
 
-fn random_hex() -> String {
+pub(super) fn random_hex() -> String {
     let mut bytes = [0u8; 32];
     // The OS's generator failing is not something a web page can recover from.
     if getrandom::getrandom(&mut bytes).is_err() {

@@ -7,32 +7,45 @@
 
 use std::time::Duration;
 
+use maxion::config::RawSettings;
 use maxion::jobs::JobState;
 
 use crate::support::fake_model::{ANTHROPIC_KEY, FakeModel, OPENAI_KEY, Provider, Reply, Script, Session};
 use crate::support::service::TestService;
 
-const JOB_LIMIT: Duration = Duration::from_secs(180);
+pub(crate) const JOB_LIMIT: Duration = Duration::from_secs(180);
 
 /// The repository: a function with a bug and a test script that checks it.
 const LIB: &str = "// Adds two numbers.\npub fn add(a: i32, b: i32) -> i32 {\n    a - b\n}\n";
 const TEST_SH: &str = "#!/bin/sh\n# The repository's tests.\ngrep -q 'a + b' src/lib.rs || { echo 'FAIL: add subtracts'; exit 1; }\necho 'all 1 tests passed'\n";
-const FIX: &str = "sed -i '3s/.*/    a + b/' src/lib.rs";
-const SUMMARY: &str = "Fixed `add`: it subtracted its arguments; it now adds them, and `sh test.sh` passes.";
+pub(crate) const FIX: &str = "sed -i '3s/.*/    a + b/' src/lib.rs";
+pub(crate) const SUMMARY: &str = "Fixed `add`: it subtracted its arguments; it now adds them, and `sh test.sh` passes.";
+
+/// The model each profile is configured with.
+pub(crate) fn model_for(profile: &str) -> &'static str {
+    match profile {
+        "claude-code" => "claude-sonnet-4-5",
+        "codex" => "gpt-5-codex",
+        _ => "gpt-4.1",
+    }
+}
 
 async fn start(profile: &str, model: &FakeModel) -> Option<TestService> {
+    start_with(profile, model, |_| {}).await
+}
+
+/// The service with `profile` as the operator's agent, both providers on
+/// the fake `model`, the buggy repository; `tweak` adjusts the settings.
+pub(crate) async fn start_with(
+    profile: &str,
+    model: &FakeModel,
+    tweak: impl FnOnce(&mut RawSettings),
+) -> Option<TestService> {
     let (profile, anthropic, openai) = (profile.to_owned(), model.anthropic_url(), model.openai_url());
     let e = TestService::with_docker(move |r| {
         r.maxion_agent = Some(profile.clone());
         r.maxion_agent_command = None;
-        r.maxion_agent_model = Some(
-            match profile.as_str() {
-                "claude-code" => "claude-sonnet-4-5",
-                "codex" => "gpt-5-codex",
-                _ => "gpt-4.1",
-            }
-            .into(),
-        );
+        r.maxion_agent_model = Some(model_for(&profile).into());
         r.maxion_sandbox_network = Some("filtered".into());
         r.maxion_verify_commands = Some("sh test.sh".into());
         r.maxion_max_fix_rounds = Some("1".into());
@@ -40,13 +53,14 @@ async fn start(profile: &str, model: &FakeModel) -> Option<TestService> {
         r.egress.maxion_anthropic_url = Some(anthropic);
         r.egress.openai_api_key = Some(OPENAI_KEY.into());
         r.egress.maxion_openai_url = Some(openai);
+        tweak(r);
     })
     .await?;
     e.gh.put_files(e.repo, "main", &[("src/lib.rs", LIB.as_bytes()), ("test.sh", TEST_SH.as_bytes())]);
     Some(e)
 }
 
-fn fixing_script() -> Script {
+pub(crate) fn fixing_script() -> Script {
     Script::new(Session::new().run("cat src/lib.rs").run(FIX).run("sh test.sh").finish(SUMMARY))
 }
 
@@ -56,6 +70,14 @@ async fn issue_becomes_a_pull_request(profile: &str, provider: Provider) {
     let model = FakeModel::start().await;
     model.set_script(fixing_script());
     let Some(e) = start(profile, &model).await else { return };
+    assert_pull_request_by_the_real_agent(&e, &model, provider).await;
+    e.stop().await;
+}
+
+/// A labelled issue (a signed webhook) ends in a ready PR with the agent's
+/// fix and summary; the model was called only through the gateway, for
+/// `provider`'s API shape; the log reads as commands with exit codes.
+pub(crate) async fn assert_pull_request_by_the_real_agent(e: &TestService, model: &FakeModel, provider: Provider) {
     let issue = e.label_issue("add subtracts", "add(2, 2) returns 0").await;
     let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
     let log = e.store().job_events(job.id, 0, 10_000).await.unwrap_or_default();
@@ -91,7 +113,6 @@ async fn issue_becomes_a_pull_request(profile: &str, provider: Provider) {
     assert!(text.contains(&format!("$ {FIX}  → exit 0")), "{text}");
     assert!(!text.lines().any(|l| l.trim_start().starts_with('{')), "raw JSON in the log: {text}");
     e.gh.assert_ok();
-    e.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

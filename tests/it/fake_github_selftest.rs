@@ -727,3 +727,51 @@ async fn tells_the_app_which_installation_holds_a_repository() {
     }
     w.gh.assert_ok();
 }
+
+#[tokio::test]
+async fn the_manifest_flow_creates_the_app_once_and_refuses_bad_manifests() {
+    let w = world().await;
+    let manifest = json!({"name": "Maxion", "url": "https://maxion.example",
+        "hook_attributes": {"url": "https://maxion.example/webhook", "active": true},
+        "redirect_url": "https://maxion.example/setup/callback",
+        "callback_urls": ["https://maxion.example/auth/github/callback"],
+        "default_permissions": {"issues": "write"}, "default_events": ["issues"]});
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let form = |m: &Value| [("manifest", m.to_string())];
+    let sent = browser
+        .post(format!("{}/organizations/acme/settings/apps/new?state=s1", w.gh.url()))
+        .form(&form(&manifest))
+        .send()
+        .await
+        .expect("form");
+    assert_eq!(sent.status(), 302);
+    let back = sent.headers()["location"].to_str().expect("ascii").to_owned();
+    let code = back.strip_prefix("https://maxion.example/setup/callback?code=").expect("redirect_url");
+    let code = code.strip_suffix("&state=s1").expect("the state comes back").to_owned();
+
+    // Unauthenticated, once: the App with its key, a fresh webhook secret and its OAuth client.
+    let path = format!("/app-manifests/{code}/conversions");
+    let a = call(&w.gh, Method::POST, &path, None, None).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_schema(Method::POST, "/app-manifests/{code}/conversions", 201, &a.body);
+    assert_eq!(a.body["id"], w.gh.app_id());
+    assert_eq!(a.body["webhook_secret"].as_str(), w.gh.app_webhook_secret().as_deref());
+    assert_eq!(a.body["pem"], w.gh.private_key_pem());
+    let again = call(&w.gh, Method::POST, &path, None, None).await;
+    assert_eq!(again.status, 404, "a code works once");
+    assert_eq!(w.gh.created_manifests(), vec![manifest.clone()]);
+    w.gh.assert_ok();
+
+    let mut bad = manifest.clone();
+    bad["hook_attributes"]["url"] = json!("not a url");
+    let refused =
+        browser.post(format!("{}/settings/apps/new", w.gh.url())).form(&form(&bad)).send().await.expect("form");
+    assert_eq!(refused.status(), 422);
+    let violations = w.gh.take_violations();
+    assert!(violations.len() == 1 && violations[0].contains("hook_attributes.url"), "{violations:?}");
+    let jwt = w.gh.app_jwt();
+    let with_credential = call(&w.gh, Method::POST, "/app-manifests/0000/conversions", Some(&jwt), None).await;
+    assert_eq!(with_credential.status, 404);
+    let violations = w.gh.take_violations();
+    assert!(violations.iter().any(|v| v.contains("unauthenticated endpoint")), "{violations:?}");
+}

@@ -578,27 +578,9 @@ async fn errors_are_typed() {
     assert!(matches!(bad.unwrap_err(), GitHubError::Config(_)));
 }
 
-/// A writer that keeps every formatted log line, unmasked, for inspection.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_token_appears_in_any_log_line() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber =
-        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = crate::support::logs::Capture::install();
 
     let w = Installed::start().await;
     let n = w.gh.add_issue(w.repo_id, "t", "b", &[]);
@@ -613,7 +595,7 @@ async fn no_token_appears_in_any_log_line() {
 
     let v = w.gh.take_violations();
     assert!(v.iter().all(|v| v.contains("refused 401")), "only the provoked 401s: {v:?}");
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("retrying"), "the capture saw the client's log lines:\n{logs}");
     let tokens = w.gh.issued_tokens();
     assert!(tokens.len() >= 3);

@@ -8,6 +8,7 @@
 mod support;
 
 mod agents;
+mod agents_config;
 mod api;
 mod browser;
 mod cli;
@@ -23,6 +24,7 @@ mod egress;
 mod fake_github_selftest;
 mod fake_model_selftest;
 mod gateway;
+mod gateway_daily;
 mod github_client;
 mod masker_props;
 mod metrics;
@@ -32,6 +34,7 @@ mod redelivery;
 mod report;
 mod sandbox_exec;
 mod sandbox_hostile;
+mod setup;
 mod signin;
 mod store;
 mod web;

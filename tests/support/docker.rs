@@ -38,6 +38,29 @@ pub async fn engine_and_image(purpose: &str) -> Option<(Docker, String)> {
     None
 }
 
+/// The production sandbox image (`MAXION_TEST_SANDBOX_IMAGE`, built by
+/// .ci/run from one agent stage of docker/sandbox.Dockerfile) and the
+/// profile whose program it holds (`MAXION_TEST_SANDBOX_AGENT`, default
+/// `codex`); `None` after printing why the test is skipped (a failure under
+/// `CI=true`).
+pub async fn production_sandbox_image() -> Option<(String, String)> {
+    let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let profile = var("MAXION_TEST_SANDBOX_AGENT").unwrap_or_else(|| "codex".into());
+    let why = match (sandbox::connect().await, var("MAXION_TEST_SANDBOX_IMAGE")) {
+        (Err(e), _) => e.to_string(),
+        (Ok(_), None) => {
+            "MAXION_TEST_SANDBOX_IMAGE is not set (.ci/run builds it from docker/sandbox.Dockerfile)".into()
+        }
+        (Ok(docker), Some(image)) => match docker.inspect_image(&image).await {
+            Ok(_) => return Some((image, profile)),
+            Err(_) => format!("MAXION_TEST_SANDBOX_IMAGE {image} is not on the engine"),
+        },
+    };
+    assert!(!in_ci(), "CI=true and the production sandbox image test cannot run: {why}");
+    eprintln!("SKIPPED (the production sandbox image test): {why}");
+    None
+}
+
 /// The test image tag: $MAXION_TEST_IMAGE, or the tag file the build script writes.
 pub fn test_image() -> Option<String> {
     if let Ok(tag) = std::env::var("MAXION_TEST_IMAGE")

@@ -11,6 +11,7 @@ pub mod fake_model;
 pub mod git_http;
 pub mod github;
 pub mod jobs;
+pub mod logs;
 pub mod service;
 pub mod service_jobs;
 pub mod wait;

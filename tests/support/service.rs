@@ -48,7 +48,18 @@ pub struct TestService {
     pub image: Option<String>,
     /// The database and the data dir (kept across [`TestService::boot`]).
     pub dir: tempfile::TempDir,
+    /// What deliveries are signed with: [`WEBHOOK_SECRET`], or what the
+    /// first-run setup's App was given.
+    pub webhook_secret: String,
     next_delivery: AtomicU64,
+}
+
+/// Leaves the App out of the settings, as on a first run (`tweak` of a constructor).
+pub fn without_app(raw: &mut RawSettings) {
+    raw.github_app_id = None;
+    raw.github_app_private_key = None;
+    raw.github_app_private_key_path = None;
+    raw.github_webhook_secret = None;
 }
 
 /// What runs besides intake.
@@ -110,6 +121,7 @@ impl TestService {
             client: reqwest::Client::new(),
             image,
             dir: tempfile::tempdir().expect("temp dir"),
+            webhook_secret: WEBHOOK_SECRET.to_owned(),
             next_delivery: AtomicU64::new(1),
         };
         service.boot(tweak).await;
@@ -128,7 +140,7 @@ impl TestService {
             maxion_listen: Some("127.0.0.1:0".into()),
             maxion_public_url: Some(PUBLIC_URL.into()),
             maxion_api_token: Some(API_TOKEN.into()),
-            maxion_data_dir: Some(dir.join("data").display().to_string()),
+            maxion_data_dir: Some(self.data_dir().display().to_string()),
             maxion_workers: Some("0".into()),
             // Looking for missed deliveries is tested on its own (`redelivery`).
             maxion_redelivery_interval: Some("0".into()),
@@ -145,11 +157,17 @@ impl TestService {
         raw
     }
 
-    /// (Re)starts the service on the same database and data dir.
+    /// The data directory (`MAXION_DATA_DIR`).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// (Re)starts the service on the same database and data dir (reading
+    /// the data dir's `.env`, as `maxion serve` does).
     pub async fn boot(&mut self, tweak: impl FnOnce(&mut RawSettings)) {
         let mut raw = self.settings();
         tweak(&mut raw);
-        let settings = Settings::from_raw(raw, None).expect("valid test settings");
+        let settings = Settings::load(raw, None).expect("valid test settings");
         let running = service::start(settings).await.expect("service starts");
         self.url = format!("http://{}", running.addr);
         self.running = Some(running);
@@ -173,9 +191,9 @@ impl TestService {
 
     // ----- webhooks ----------------------------------------------------------------------
 
-    /// Sends a delivery signed with the test secret: (status, answer).
+    /// Sends a delivery signed with the App's secret: (status, answer).
     pub async fn deliver(&self, event: &str, delivery: &str, body: &[u8]) -> (u16, Value) {
-        let signature = sign(WEBHOOK_SECRET, body);
+        let signature = sign(&self.webhook_secret, body);
         self.deliver_with(event, delivery, Some(&signature), body).await
     }
 

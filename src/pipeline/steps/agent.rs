@@ -15,7 +15,7 @@ const PROMPT_PATH: &str = "/home/sandbox/.maxion-prompt.md";
 /// agent's final message (for the pull request's "Agent summary").
 pub(crate) async fn run_agent(run: &mut JobRun<'_>, prompt: &str, step: &str) -> Result<Option<String>, JobEnd> {
     run.sandbox.upload_file(PROMPT_PATH, prompt.as_bytes(), 0o644).await?;
-    let agent = &run.ctx.agent;
+    let agent = &run.agent;
     let mut req = ExecRequest::new(agent.argv()).env("MAXION_PROMPT_FILE", PROMPT_PATH);
     for (name, value) in agent.env() {
         req = req.env(name, value);

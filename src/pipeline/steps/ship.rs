@@ -31,7 +31,7 @@ async fn ship_inner(
     gathered: &Gathered,
     verify: &[VerifyResult],
 ) -> Result<Option<String>, JobEnd> {
-    let JobRun { ctx, repo, job, log, eff, wc, dir, sandbox, agent_summary, .. } = run;
+    let JobRun { ctx, repo, job, log, eff, wc, dir, sandbox, agent_summary, agent: run_agent, .. } = run;
     let (ctx, repo, job) = (*ctx, *repo, *job);
     let collected = super::collect::collect(sandbox, wc, dir).await?;
     log.info(collected.to_string()).await;
@@ -80,7 +80,7 @@ async fn ship_inner(
         issue_number: job.spec.issue_number,
         verify: &results,
         job_url: &job_url,
-        agent: &ctx.agent.name,
+        agent: &run_agent.name,
         requested_by: &job.spec.sender_login,
         notes: &log.pr_notes,
     }));

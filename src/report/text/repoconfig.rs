@@ -87,6 +87,15 @@ fn commands(list: &Option<Vec<crate::repoconfig::ConfiguredCommand>>, e: &Effect
     }
 }
 
+/// The agent profile and its model, e.g. "`codex` with model `gpt-5-codex`".
+fn agent(e: &Effective) -> String {
+    let profile = code(e.agent.kind.name());
+    match &e.agent.model {
+        Some(m) => format!("{profile} with model {}", code(m)),
+        None => format!("{profile} with its default model"),
+    }
+}
+
 /// The effective configuration as a short Markdown table.
 pub fn effective_config(e: &Effective) -> String {
     let mut out = String::new();
@@ -106,6 +115,7 @@ pub fn effective_config(e: &Effective) -> String {
     let rows = [
         ("Setup commands", commands(&e.setup, e, false)),
         ("Verification commands", commands(&e.verify, e, true)),
+        ("Agent", agent(e)),
         ("Sandbox network", code(e.network.as_str())),
         ("Fix rounds", e.fix_rounds.to_string()),
         ("Job timeout", duration(e.job_timeout)),

@@ -125,12 +125,6 @@ pub const SIGN_IN_BUTTON: &str = "Sign in";
 pub const SIGN_IN_WRONG: &str = "That is not this instance's API token.";
 pub const SIGN_IN_NO_TOKEN: &str = "This instance has no MAXION_API_TOKEN set, so nobody can sign in to its pages.";
 
-pub const SETUP_TITLE: &str = "Set up Maxion";
-pub const SETUP_INTRO: &str = "Maxion is running, but no GitHub App is configured yet, so it cannot receive webhooks \
-     or run jobs. Set these settings (environment, .env or --config file) and restart:";
-pub const SETUP_DOCS: &str = "README.md, \"Creating and installing the GitHub App\", walks through creating the App \
-     from app-manifest.yml.";
-
 pub const SIGN_IN_WITH_GITHUB: &str = "Sign in with GitHub";
 pub const SIGN_IN_OPERATOR: &str = "Operator: sign in with the API token";
 pub const SIGN_IN_GITHUB_OFF: &str = "Sign-in with GitHub is not configured on this instance \

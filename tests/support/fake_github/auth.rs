@@ -70,7 +70,16 @@ fn looks_like_jwt(s: &str) -> bool {
 /// Routes outside `/app` that GitHub serves to the App itself (App JWT only).
 const APP_JWT_ROUTES: &[&str] = &["/repos/{owner}/{repo}/installation"];
 
+/// Unauthenticated routes: the code in the path is the credential.
+const ANONYMOUS_ROUTES: &[&str] = &["/app-manifests/{code}/conversions"];
+
 pub fn authenticate(state: &mut State, headers: &HeaderMap, template: &str) -> Result<Caller, Refusal> {
+    if ANONYMOUS_ROUTES.contains(&template) {
+        if credential(headers).is_some() {
+            state.violation(format!("{template}: a credential was sent to an unauthenticated endpoint"));
+        }
+        return Ok(Caller::Anonymous);
+    }
     let app_route = template.starts_with("/app") || APP_JWT_ROUTES.contains(&template);
     let Some(cred) = credential(headers) else {
         if template == "/users/{username}" {

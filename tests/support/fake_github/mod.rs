@@ -42,6 +42,7 @@ mod git;
 mod git_failure;
 mod hooks;
 mod inspect;
+mod manifest;
 mod model;
 mod oauth;
 mod render;

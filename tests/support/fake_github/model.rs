@@ -269,6 +269,8 @@ pub struct State {
     pub oauth: super::oauth::OAuthState,
     /// The App's webhook and its delivery log (see `hooks.rs`).
     pub hooks: super::hooks::Hooks,
+    /// The App manifest flow (see `manifest.rs`).
+    pub manifest: super::manifest::ManifestState,
 }
 
 impl State {
@@ -291,6 +293,7 @@ impl State {
             mutations: HashMap::new(),
             oauth: Default::default(),
             hooks: Default::default(),
+            manifest: Default::default(),
         };
         let bot = bot_login();
         state.users.insert(bot.clone(), User { id: BOT_USER_ID, login: bot, kind: UserType::Bot });

@@ -41,6 +41,9 @@ pub async fn handle(
     if super::oauth::is_oauth_path(&path) {
         return super::oauth::serve(&shared, &method, &uri, &headers, &body);
     }
+    if super::manifest::is_manifest_path(&path) {
+        return super::manifest::serve(&shared, &method, &uri, &headers, &body);
+    }
     let query: Vec<(String, String)> = uri
         .query()
         .unwrap_or_default()
@@ -362,6 +365,7 @@ fn apply(shared: &Shared, p: Pending) -> Reply {
     let t = p.template.as_str();
     let reply = match (p.method.as_str(), t) {
         ("GET", "/app") => api_app::get_app(&mut ctx),
+        ("POST", "/app-manifests/{code}/conversions") => super::manifest::convert(&mut ctx),
         ("GET", "/app/hook/config") => api_web::hook_config(&mut ctx),
         ("POST", "/app/installations/{installation_id}/access_tokens") => api_app::access_token(&mut ctx),
         ("GET", "/repos/{owner}/{repo}/installation") => api_app::repo_installation(&mut ctx),
