@@ -1,10 +1,14 @@
-//! Pipeline overhead benchmark (issue 5 §6): from a signed `labeled` webhook
-//! accepted to the pull request created, through the real service, a real
-//! Docker sandbox, host git over HTTP and the fake GitHub, with the scripted
-//! agent making one edit and no setup or verify commands. The repository is
-//! generated: 10,000 files / 100 MB. Each run starts a fresh service and data
-//! dir, then runs a first job (cold mirror) and a second one (warm mirror),
-//! and times a fresh full `git clone` of the same repository as the baseline.
+//! Pipeline overhead benchmark: from the signed `labeled` delivery sent to
+//! the pull request's creation (when the fake GitHub received the request),
+//! through the real service, a real Docker sandbox, host git over HTTP and
+//! the fake GitHub, with the scripted agent changing one file and no setup or
+//! verify commands. The repository is generated: 10,000 files / 100 MB. Each
+//! run starts a fresh service and data dir, then runs a first job (cold
+//! mirror) and a second one on the same repository (warm mirror), with
+//! GitHub's 1 s spacing of mutating calls and without it; then a first job on
+//! a tiny repository (3 files) with the spacing; and times on its own a
+//! sandbox's container start and the upload of the 100 MB tree into it. A
+//! fresh full `git clone` of the repository is the baseline.
 //!
 //! ```sh
 //! export MAXION_TEST_IMAGE=$(bash docker/build-test-image.sh | tail -n1)
@@ -24,8 +28,11 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use maxion::github::{GitHubApp, GitHubConfig, Permissions};
 use maxion::jobs::{JobEvent, JobState};
+use maxion::sandbox::{Sandbox, SandboxSettings, WORKSPACE};
 use secrecy::{ExposeSecret, SecretString};
+use support::fake_github::RecordedRequest;
 use support::service::TestService;
+use tokio_util::sync::CancellationToken;
 
 const FILE_BYTES: usize = 10_000;
 
@@ -71,8 +78,17 @@ const PHASES: [&str; 7] = [
     "total: webhook accepted → PR created",
 ];
 
-/// Runs one job and returns the phase durations (same order as `PHASES`).
-async fn one_job(e: &TestService, title: &str, edit: &str) -> anyhow::Result<[Duration; 7]> {
+/// One job's phases (same order as `PHASES`) and its mutating GitHub calls
+/// up to the PR, each as (offset from the delivery, method and operation).
+struct JobTiming {
+    phases: [Duration; 7],
+    calls: Vec<(Duration, String)>,
+}
+
+const PULLS: &str = "/repos/{owner}/{repo}/pulls";
+
+/// Runs one job and returns its timing.
+async fn one_job(e: &TestService, title: &str, edit: &str) -> anyhow::Result<JobTiming> {
     let accepted: DateTime<Utc> = Utc::now();
     let clock = Instant::now();
     let issue = e.label_issue(title, &format!("write {edit} one edit")).await;
@@ -82,7 +98,21 @@ async fn one_job(e: &TestService, title: &str, edit: &str) -> anyhow::Result<[Du
         ensure!(clock.elapsed() < Duration::from_secs(600), "no pull request for #{issue}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let total = clock.elapsed();
+    // When the fake received the creation request, not when polling saw it.
+    let created =
+        e.gh.requests_to("POST", PULLS)
+            .iter()
+            .filter(|r| r.at >= accepted && (200..300).contains(&r.status))
+            .map(|r| r.at)
+            .max()
+            .context("no recorded pull request creation")?;
+    let total = span(accepted, created);
+    let calls =
+        e.gh.requests()
+            .iter()
+            .filter(|r| r.at >= accepted && r.at <= created && mutating(r))
+            .map(|r| (span(accepted, r.at), format!("{} {}", r.method, r.operation.as_deref().unwrap_or(&r.path))))
+            .collect();
     let job = e.job_ends(issue).await;
     ensure!(job.state == JobState::Succeeded, "job {} {}: {:?}", job.id, job.state, job.error);
 
@@ -120,7 +150,13 @@ async fn one_job(e: &TestService, title: &str, edit: &str) -> anyhow::Result<[Du
         phases[i] = span(marks[i], marks[i + 1]);
     }
     phases[6] = total;
-    Ok(phases)
+    Ok(JobTiming { phases, calls })
+}
+
+/// A call GitHub spaces: an API call that is not a read, a token mint or git.
+fn mutating(r: &RecordedRequest) -> bool {
+    let Some(op) = r.operation.as_deref() else { return false };
+    r.method != "GET" && !op.starts_with("git ") && op != "/app/installations/{installation_id}/access_tokens"
 }
 
 fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
@@ -158,38 +194,74 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
+/// Container start and the upload of the generated tree on their own, in a
+/// sandbox with the service's default settings on the test image.
+async fn sandbox_parts(files: &[(String, Vec<u8>)]) -> anyhow::Result<(Duration, Duration)> {
+    let docker = maxion::sandbox::connect().await?;
+    let image = std::env::var("MAXION_TEST_IMAGE").context("MAXION_TEST_IMAGE")?;
+    let settings = SandboxSettings { image, instance_id: "pipeline-bench".into(), ..SandboxSettings::default() };
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        tar.append_data(&mut header, path, content.as_slice())?;
+    }
+    let tar = tar.into_inner()?;
+    let clock = Instant::now();
+    let sandbox = Sandbox::start(&docker, &settings, "bench", CancellationToken::new()).await?;
+    let started = clock.elapsed();
+    let clock = Instant::now();
+    let uploaded = sandbox.upload_tar(WORKSPACE, std::io::Cursor::new(tar)).await;
+    let upload = clock.elapsed();
+    sandbox.remove().await?;
+    uploaded?;
+    Ok((started, upload))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let runs: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(3);
     let files = generate();
+    let tiny: Vec<(String, Vec<u8>)> = ["README.txt", "docs/notes.txt", "a.txt"]
+        .iter()
+        .map(|p| ((*p).to_owned(), format!("// {p}\n").into_bytes()))
+        .collect();
     // GitHub's 1 s spacing of mutating requests, and none (the pipeline's
     // own overhead: what a GHES without rate limits would see).
     let intervals = ["1000", "0"];
     let mut first = vec![Vec::new(); intervals.len()];
     let mut second = vec![Vec::new(); intervals.len()];
+    let mut tiny_first = Vec::new();
     let mut clones = Vec::new();
+    let mut parts = Vec::new();
+    let mut timeline = Vec::new();
+    let mut tiny_timeline = Vec::new();
     for run in 0..runs {
         for (m, interval) in intervals.iter().enumerate() {
-            // No verify commands configured, none detectable in a tree of .txt files.
-            let e = TestService::with_docker(|r| {
-                r.maxion_verify_commands = None;
-                r.maxion_github_mutation_interval_ms = Some((*interval).into());
-            })
-            .await
-            .context("needs Docker and the test image")?;
+            let e = service(interval).await?;
             let t = Instant::now();
-            let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
-            e.gh.put_files(e.repo, "main", &refs);
+            put(&e, &files);
             eprintln!("run {run}, spacing {interval} ms: repository generated in {:?}", t.elapsed());
-            first[m].push(one_job(&e, "First job", "bench-1.txt").await?);
-            second[m].push(one_job(&e, "Second job", "bench-2.txt").await?);
+            first[m].push(one_job(&e, "First job", "bench-1.txt").await?.phases);
+            let warm = one_job(&e, "Second job", "bench-2.txt").await?;
+            second[m].push(warm.phases);
             if m == 0 {
+                timeline = warm.calls;
                 let scratch = tempfile::tempdir()?;
                 clones.push(fresh_clone(&e, &scratch.path().join("clone")).await?);
             }
             eprintln!("  first {:?}, second {:?}", first[m][run][6], second[m][run][6]);
             e.stop().await;
         }
+        let e = service("1000").await?;
+        put(&e, &tiny);
+        let job = one_job(&e, "Tiny first job", "bench-1.txt").await?;
+        eprintln!("  tiny repository, first job {:?}", job.phases[6]);
+        tiny_first.push(job.phases);
+        tiny_timeline = job.calls;
+        e.stop().await;
+        parts.push(sandbox_parts(&files).await?);
     }
 
     let clone = median(clones);
@@ -209,5 +281,39 @@ async fn main() -> anyhow::Result<()> {
             clone.as_secs_f64() / warm.as_secs_f64()
         );
     }
+    println!("\nTiny repository (3 files), first job, 1 s spacing (medians of {runs}):\n");
+    println!("| phase | first job |");
+    println!("|---|---|");
+    for (i, phase) in PHASES.iter().enumerate() {
+        println!("| {phase} | {} |", secs(median(tiny_first.iter().map(|p| p[i]).collect())));
+    }
+    let start = median(parts.iter().map(|p| p.0).collect());
+    let upload = median(parts.iter().map(|p| p.1).collect());
+    println!(
+        "\nSandbox on its own (medians of {runs}): container start {}, upload of 10,000 files / 100 MB {}",
+        secs(start),
+        secs(upload)
+    );
+    for (name, calls) in [("second job, 10,000 files", &timeline), ("tiny repository, first job", &tiny_timeline)] {
+        println!("\nMutating calls up to the PR, {name}, 1 s spacing (last run):\n");
+        for (at, call) in calls {
+            println!("- {} {call}", secs(*at));
+        }
+    }
     Ok(())
+}
+
+async fn service(interval: &str) -> anyhow::Result<TestService> {
+    // No verify commands configured, none detectable in a tree of .txt files.
+    TestService::with_docker(|r| {
+        r.maxion_verify_commands = None;
+        r.maxion_github_mutation_interval_ms = Some(interval.into());
+    })
+    .await
+    .context("needs Docker and the test image")
+}
+
+fn put(e: &TestService, files: &[(String, Vec<u8>)]) {
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
+    e.gh.put_files(e.repo, "main", &refs);
 }

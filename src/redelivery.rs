@@ -7,7 +7,9 @@
 //! attempt and no row in the deliveries table, asks GitHub to deliver its
 //! newest attempt again. Each ask is claimed in the store first (one row per
 //! guid), so several instances never ask twice; its outcome is recorded,
-//! counted in [`metrics`] and summed up in one log line per check.
+//! counted in [`metrics`] and summed up in one log line per check. An ask
+//! that did not bring the event (GitHub refused it, or its new attempt
+//! failed too) is repeated at later checks, at most [`MAX_ASKS`] times.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::github::{GitHubApp, HookDelivery};
-use crate::jobs::{RedeliveryOutcome, Store};
+use crate::jobs::{Claim, RedeliveryOutcome, Store};
 
 /// How far back the first check looks.
 const FIRST_LOOKBACK: Duration = Duration::from_secs(24 * 3600);
@@ -29,6 +31,10 @@ const OVERLAP: Duration = Duration::from_secs(300);
 const LEASE: Duration = Duration::from_secs(600);
 /// A bound on one check's pages (100 attempts each).
 const MAX_PAGES: usize = 1000;
+/// The most times Maxion asks GitHub to redeliver one event: enough to ride
+/// out a restart or a short outage, few enough that an event Maxion can
+/// never accept stops being asked for.
+pub const MAX_ASKS: u32 = 3;
 
 /// What one check found and did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -40,8 +46,11 @@ pub struct CheckReport {
     pub missed: usize,
     /// ... of which Maxion has stored the delivery after all.
     pub already_stored: usize,
-    /// ... of which a redelivery was already asked for (by any instance).
+    /// ... of which a redelivery was already asked for (by any instance)
+    /// and is still under way.
     pub already_asked: usize,
+    /// ... of which were asked for [`MAX_ASKS`] times already: given up.
+    pub given_up: usize,
     /// Redeliveries GitHub accepted.
     pub requested: usize,
     /// Redeliveries GitHub refused or that could not be asked for.
@@ -91,9 +100,22 @@ impl Redelivery {
         Self { app, store, holder: holder.into() }
     }
 
+    /// Frees the check's lease and the unanswered claims an earlier process
+    /// of this instance left (a holder `INSTANCE:PID` shares the prefix
+    /// `INSTANCE:`); a holder without `:` names no instance and frees nothing.
+    pub async fn release_predecessors(&self) -> anyhow::Result<u64> {
+        let Some((instance, _)) = self.holder.rsplit_once(':') else { return Ok(0) };
+        self.store.release_redelivery_predecessors(&format!("{instance}:"), &self.holder).await
+    }
+
     /// Checks now, then every `interval`, until `stop`.
     pub fn spawn(self, interval: Duration, stop: CancellationToken) -> JoinHandle<()> {
         tokio::spawn(async move {
+            // Killed while checking, the last process would block every
+            // instance's checks until its lease ran out.
+            if let Err(e) = self.release_predecessors().await {
+                tracing::warn!(error = %e, "freeing what an earlier run left of the missed-delivery check failed");
+            }
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -127,8 +149,20 @@ impl Redelivery {
         let mut report = CheckReport::default();
         let events = self.missed_events(since, &mut report).await?;
         report.missed = events.len();
-        for newest in events {
-            self.recover(&newest, &mut report).await?;
+        for newest in &events {
+            let ask = Ask { guid: &newest.guid, id: newest.id, event: &newest.event, action: newest.action.as_deref() };
+            self.recover(ask, &mut report).await?;
+        }
+        // Asks GitHub refused for events whose attempts are now older than
+        // the window: asked again from what was recorded.
+        for r in self.store.redeliveries_to_retry(MAX_ASKS).await? {
+            if events.iter().any(|e| e.guid == r.guid) {
+                continue;
+            }
+            report.missed += 1;
+            let id = u64::try_from(r.delivery_id).unwrap_or_default();
+            let ask = Ask { guid: &r.guid, id, event: &r.event, action: r.action.as_deref() };
+            self.recover(ask, &mut report).await?;
         }
         self.store.finish_redelivery_check(&self.holder, started).await?;
         CHECKS.fetch_add(1, Ordering::Relaxed);
@@ -138,6 +172,7 @@ impl Redelivery {
             missed = report.missed,
             already_stored = report.already_stored,
             already_asked = report.already_asked,
+            given_up = report.given_up,
             requested = report.requested,
             failed = report.failed,
             "missed-delivery check"
@@ -186,35 +221,47 @@ impl Redelivery {
         Ok(missed)
     }
 
-    async fn recover(&self, newest: &HookDelivery, report: &mut CheckReport) -> anyhow::Result<()> {
-        if self.store.delivery(&newest.guid).await?.is_some() {
+    async fn recover(&self, ask: Ask<'_>, report: &mut CheckReport) -> anyhow::Result<()> {
+        if self.store.delivery(ask.guid).await?.is_some() {
             report.already_stored += 1;
             return Ok(());
         }
-        let id = i64::try_from(newest.id).unwrap_or(i64::MAX);
-        let claimed = self
-            .store
-            .claim_redelivery(&newest.guid, id, &newest.event, newest.action.as_deref(), &self.holder)
-            .await?;
-        if !claimed {
-            report.already_asked += 1;
-            return Ok(());
+        let id = i64::try_from(ask.id).unwrap_or(i64::MAX);
+        match self.store.claim_redelivery(ask.guid, id, ask.event, ask.action, &self.holder, MAX_ASKS).await? {
+            Claim::Claimed => {}
+            Claim::Taken => {
+                report.already_asked += 1;
+                return Ok(());
+            }
+            Claim::Exhausted => {
+                report.given_up += 1;
+                return Ok(());
+            }
         }
-        match self.app.redeliver_hook_delivery(newest.id).await {
+        match self.app.redeliver_hook_delivery(ask.id).await {
             Ok(()) => {
-                self.store.record_redelivery(&newest.guid, RedeliveryOutcome::Requested, None).await?;
+                self.store.record_redelivery(ask.guid, RedeliveryOutcome::Requested, None).await?;
                 report.requested += 1;
                 REQUESTED.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(guid = %newest.guid, event = %newest.event, "asked GitHub to redeliver a missed webhook");
+                tracing::info!(guid = %ask.guid, event = %ask.event, "asked GitHub to redeliver a missed webhook");
             }
             Err(e) => {
                 let detail = e.to_string();
-                self.store.record_redelivery(&newest.guid, RedeliveryOutcome::Failed, Some(&detail)).await?;
+                self.store.record_redelivery(ask.guid, RedeliveryOutcome::Failed, Some(&detail)).await?;
                 report.failed += 1;
                 FAILED.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(guid = %newest.guid, error = %detail, "asking GitHub to redeliver a webhook failed");
+                tracing::warn!(guid = %ask.guid, error = %detail, "asking GitHub to redeliver a webhook failed");
             }
         }
         Ok(())
     }
+}
+
+/// One event to ask GitHub for again: its newest known attempt.
+#[derive(Clone, Copy)]
+struct Ask<'a> {
+    guid: &'a str,
+    id: u64,
+    event: &'a str,
+    action: Option<&'a str>,
 }

@@ -208,7 +208,7 @@ impl EgressSettings {
         let usd = amount(pick(raw.maxion_job_cost_budget, "MAXION_JOB_COST_BUDGET")?, "MAXION_JOB_COST_BUDGET")?;
         let daily_usd =
             amount(pick(raw.maxion_daily_cost_budget, "MAXION_DAILY_COST_BUDGET")?, "MAXION_DAILY_COST_BUDGET")?;
-        let budget = crate::gateway::Budget { tokens, usd, daily: None };
+        let budget = crate::gateway::Budget { tokens, usd };
         Ok(EgressSettings { allow, allow_max, pins, port, anthropic, openai, prices, budget, daily_usd })
     }
 }

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 pub use policy::{Policy, Refusal, Resolver};
 
 use crate::config::EgressSettings;
-use crate::gateway::{Budget, Gateway, JobGateway, Totals};
+use crate::gateway::{Budget, DailyLedger, DailyShare, Gateway, JobGateway, Totals};
 use crate::jobs::JobEvent;
 
 /// What every job's listener shares: the allow-list, pins, the gateway.
@@ -38,6 +38,8 @@ pub struct EgressService {
     pub budget: Budget,
     /// `MAXION_DAILY_COST_BUDGET`: USD per installation per UTC day.
     pub daily_usd: Option<f64>,
+    /// Each installation's spend today, which its jobs reserve against together.
+    pub daily: Arc<DailyLedger>,
 }
 
 impl EgressService {
@@ -51,7 +53,14 @@ impl EgressService {
             settings.pins.iter().map(|(h, ip, port)| (h.clone(), (*ip, *port))).collect();
         let policy =
             Policy { allow: settings.allow.clone(), pins, provider_hosts, docker_subnets, resolver: Resolver::System };
-        EgressService { policy, gateway, port: settings.port, budget, daily_usd: settings.daily_usd }
+        EgressService {
+            policy,
+            gateway,
+            port: settings.port,
+            budget,
+            daily_usd: settings.daily_usd,
+            daily: Arc::default(),
+        }
     }
 }
 
@@ -108,7 +117,12 @@ impl JobEgress {
             .await
             .map_err(|e| anyhow::anyhow!("the egress listener cannot listen on {addr} (MAXION_EGRESS_PORT): {e}"))?;
         let addr = listener.local_addr()?;
-        let gateway = JobGateway::new(service.gateway.clone(), limits.budget, events.clone())?;
+        let daily = service.daily_usd.map(|budget| DailyShare {
+            ledger: Arc::clone(&service.daily),
+            installation: limits.installation_id,
+            budget,
+        });
+        let gateway = JobGateway::new(service.gateway.clone(), limits.budget, daily, events.clone())?;
         let mut policy = service.policy.clone();
         if let Some(allow) = &limits.allow {
             policy.allow = allow.clone();
@@ -190,17 +204,16 @@ pub async fn for_job(
         }
         return Ok(None);
     };
-    let mut limits = limits.clone();
-    if let Some(budget) = service.daily_usd {
-        // What other jobs of the installation spent today, as of this job's
-        // start: jobs running at once each see the others' earlier calls.
-        let now = chrono::Utc::now().timestamp_millis();
-        let spent_before = store.llm_cost_since(limits.installation_id, now - now.rem_euclid(86_400_000)).await?;
-        limits.budget.daily = Some(crate::gateway::budget::Daily { budget, spent_before });
+    if service.daily_usd.is_some() {
+        // Calls this instance did not settle itself (before it started, or on
+        // another instance) count too; its own are in the ledger already.
+        let (_, day_start) = crate::gateway::daily::utc_day(chrono::Utc::now().timestamp_millis());
+        let stored = store.llm_cost_since(limits.installation_id, day_start).await?;
+        service.daily.refresh(limits.installation_id, stored);
     }
     let installation_id = limits.installation_id;
-    let (tx, mut rx) = mpsc::channel::<JobEvent>(1024);
-    let started = match JobEgress::start_with(service, SocketAddr::new(host, service.port), tx, &limits).await {
+    let (tx, rx) = mpsc::channel::<JobEvent>(1024);
+    let started = match JobEgress::start_with(service, SocketAddr::new(host, service.port), tx, limits).await {
         Ok(e) => e,
         Err(e) if *mode != crate::sandbox::NetworkMode::Filtered => {
             tracing::warn!(job = %job, error = format!("{e:#}"), "no LLM gateway for this open-network job");
@@ -208,7 +221,18 @@ pub async fn for_job(
         }
         Err(e) => return Err(e),
     };
-    let store = store.clone();
+    store_events(store.clone(), job, installation_id, rx);
+    Ok(Some(started))
+}
+
+/// Stores a job listener's events as they come (model calls also in
+/// `llm_calls`), off the request path: an answer never waits for a write.
+pub fn store_events(
+    store: crate::jobs::Store,
+    job: crate::jobs::JobId,
+    installation_id: i64,
+    mut rx: mpsc::Receiver<JobEvent>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
             if let JobEvent::LlmCall { .. } = ev
@@ -220,6 +244,5 @@ pub async fn for_job(
                 tracing::warn!(job = %job, error = format!("{e:#}"), "storing an egress event failed");
             }
         }
-    });
-    Ok(Some(started))
+    })
 }

@@ -15,16 +15,6 @@ pub const DEFAULT_WORST_OUTPUT: u64 = 8192;
 pub struct Budget {
     pub tokens: Option<u64>,
     pub usd: Option<f64>,
-    /// The installation's budget for the UTC day, with what it had spent
-    /// when the job started.
-    pub daily: Option<Daily>,
-}
-
-/// `MAXION_DAILY_COST_BUDGET` as one job sees it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Daily {
-    pub budget: f64,
-    pub spent_before: f64,
 }
 
 /// Which limit a job ran into, with what it had used.
@@ -91,22 +81,20 @@ impl Totals {
             self.exceeded = Some(e);
             return Err(e);
         }
-        if let Some(d) = budget.daily
-            && d.spent_before + self.cost_usd + self.reserved_usd + r.usd > d.budget
-        {
-            let e = Exceeded::Daily { used: d.spent_before + self.cost_usd, budget: d.budget };
-            self.exceeded = Some(e);
-            return Err(e);
-        }
         self.reserved_tokens += r.tokens;
         self.reserved_usd += r.usd;
         Ok(r)
     }
 
-    /// Releases a reservation and adds what the call really used.
-    pub fn settle(&mut self, r: Reservation, u: &Usage, cost: Option<f64>, took: Duration) {
+    /// Gives back a reservation that was never used (another limit refused the call).
+    pub fn release(&mut self, r: Reservation) {
         self.reserved_tokens = self.reserved_tokens.saturating_sub(r.tokens);
         self.reserved_usd = (self.reserved_usd - r.usd).max(0.0);
+    }
+
+    /// Releases a reservation and adds what the call really used.
+    pub fn settle(&mut self, r: Reservation, u: &Usage, cost: Option<f64>, took: Duration) {
+        self.release(r);
         self.calls += 1;
         self.input += u.input;
         self.cached += u.cached;
@@ -126,7 +114,7 @@ mod tests {
 
     #[test]
     fn reserves_within_the_budget_and_settles_real_usage() {
-        let budget = Budget { tokens: Some(1000), usd: Some(0.5), daily: None };
+        let budget = Budget { tokens: Some(1000), usd: Some(0.5) };
         let mut t = Totals::default();
         let r = t.reserve(&budget, Reservation { tokens: 600, usd: 0.1 }).unwrap();
         // A second worst case would pass the limit while the first is in flight.
@@ -138,8 +126,5 @@ mod tests {
         let e = t.reserve(&budget, Reservation { tokens: 10, usd: 0.45 }).unwrap_err();
         assert!(matches!(e, Exceeded::Usd { .. }));
         assert_eq!(t.exceeded, Some(e));
-        let daily = Budget { daily: Some(Daily { budget: 1.0, spent_before: 0.95 }), ..Budget::default() };
-        let e = Totals::default().reserve(&daily, Reservation { tokens: 1, usd: 0.1 }).unwrap_err();
-        assert_eq!(e, Exceeded::Daily { used: 0.95, budget: 1.0 });
     }
 }

@@ -109,6 +109,21 @@ fn budget_message(e: &Exceeded) -> String {
     }
 }
 
+/// Reserves `r` in the job's totals, then in its installation's day (jobs
+/// running at once share that); a refusal by either releases the other.
+fn reserve(job: &JobGateway, r: Reservation) -> Result<Reservation, Exceeded> {
+    let mut totals = job.totals.lock().unwrap_or_else(|p| p.into_inner());
+    totals.reserve(&job.budget, r)?;
+    if let Some(daily) = &job.daily
+        && let Err(e) = daily.reserve(r.usd)
+    {
+        totals.release(r);
+        totals.exceeded = Some(e);
+        return Err(e);
+    }
+    Ok(r)
+}
+
 /// Handles one request on the gateway's routes.
 pub async fn handle(job: Arc<JobGateway>, req: Request<Incoming>) -> Response<ResponseBody> {
     let started = Instant::now();
@@ -158,11 +173,7 @@ pub async fn handle(job: Arc<JobGateway>, req: Request<Incoming>) -> Response<Re
             let output = max_output.unwrap_or(DEFAULT_WORST_OUTPUT);
             let worst = Usage { input, cached: 0, output, reasoning: 0 };
             let r2 = Reservation { tokens: input + output, usd: job.shared.prices.cost(&model, &worst).unwrap_or(0.0) };
-            let reserved = match job.totals.lock() {
-                Ok(mut t) => t.reserve(&job.budget, r2),
-                Err(_) => Ok(r2),
-            };
-            match reserved {
+            match reserve(&job, r2) {
                 Ok(res) => res,
                 Err(e) => {
                     // Not a model call: nothing reached the provider.
@@ -357,6 +368,9 @@ impl Drop for Meter {
         let took = self.started.elapsed();
         if let Ok(mut t) = self.job.totals.lock() {
             t.settle(self.reservation, &u, cost, took);
+        }
+        if let Some(daily) = &self.job.daily {
+            daily.settle(self.reservation.usd, cost.unwrap_or(0.0));
         }
         let ev = call_event(self.provider, &self.model, self.status, &u, took.as_millis() as u64, usage_reported, cost);
         let _ = self.job.events.try_send(ev);

@@ -13,8 +13,10 @@
 //! Touches: the upstreams (HTTP), the job's event channel.
 
 pub mod budget;
+pub mod daily;
 mod forward;
 pub mod prices;
+pub mod probe;
 pub mod usage;
 
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc;
 
 pub use budget::{Budget, Totals};
+pub use daily::{DailyLedger, DailyShare};
 pub use forward::{full, handle};
 pub use prices::Prices;
 
@@ -123,12 +126,19 @@ pub struct JobGateway {
     revoked: AtomicBool,
     pub(crate) events: mpsc::Sender<JobEvent>,
     pub(crate) budget: Budget,
+    /// The installation's daily budget, shared with its other jobs.
+    pub(crate) daily: Option<DailyShare>,
     pub(crate) totals: Mutex<Totals>,
 }
 
 impl JobGateway {
     /// A fresh token (registered with the masker, so logs never show it).
-    pub fn new(shared: Gateway, budget: Budget, events: mpsc::Sender<JobEvent>) -> anyhow::Result<Arc<JobGateway>> {
+    pub fn new(
+        shared: Gateway,
+        budget: Budget,
+        daily: Option<DailyShare>,
+        events: mpsc::Sender<JobEvent>,
+    ) -> anyhow::Result<Arc<JobGateway>> {
         let token = new_token()?;
         let _ = crate::masker::global().add(&token);
         Ok(Arc::new(JobGateway {
@@ -137,6 +147,7 @@ impl JobGateway {
             revoked: AtomicBool::new(false),
             events,
             budget,
+            daily,
             totals: Mutex::new(Totals::default()),
         }))
     }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::GitHubError;
-use super::user::{decode, form_encode, transport};
+use super::user::{decode, form_encode, rest_api, transport};
 
 /// The manifest shipped with Maxion (the permissions and events it needs).
 pub const MANIFEST_YAML: &str = include_str!("../../app-manifest.yml");
@@ -95,13 +95,7 @@ pub async fn convert(api_url: &str, code: &str) -> Result<CreatedApp, GitHubErro
         .build()
         .map_err(transport)?;
     let url = format!("{}/app-manifests/{code}/conversions", api_url.trim_end_matches('/'));
-    let response = http
-        .post(url)
-        .header("accept", "application/vnd.github+json")
-        .header("x-github-api-version", "2022-11-28")
-        .send()
-        .await
-        .map_err(transport)?;
+    let response = rest_api(http.post(url)).send().await.map_err(transport)?;
     let status = response.status().as_u16();
     crate::metrics::github_request("POST /app-manifests/{code}/conversions", status);
     match status {

@@ -162,15 +162,8 @@ impl OAuthClient {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, token: &SecretString, path: &str) -> Result<T, GitHubError> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.api_url))
-            .bearer_auth(token.expose_secret())
-            .header("accept", "application/vnd.github+json")
-            .header("x-github-api-version", "2022-11-28")
-            .send()
-            .await
-            .map_err(transport)?;
+        let request = self.http.get(format!("{}{path}", self.api_url)).bearer_auth(token.expose_secret());
+        let response = rest_api(request).send().await.map_err(transport)?;
         let status = response.status().as_u16();
         crate::metrics::github_request(&format!("GET user {}", path.split('?').next().unwrap_or(path)), status);
         match status {
@@ -207,6 +200,11 @@ impl OAuthClient {
         }
         Ok(repos)
     }
+}
+
+/// The headers of a call to GitHub's REST API made with reqwest.
+pub(super) fn rest_api(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    request.header("accept", "application/vnd.github+json").header("x-github-api-version", "2022-11-28")
 }
 
 pub(super) fn transport(e: reqwest::Error) -> GitHubError {

@@ -23,6 +23,6 @@ pub use ledger::{DeliveryRecord, JobRate, Ledger, Recorded};
 pub use llm_store::LlmSums;
 pub use metrics_store::MetricsSnapshot;
 pub use model::*;
-pub use redelivery_store::{RedeliveryOutcome, RedeliveryRecord};
+pub use redelivery_store::{Claim, RedeliveryOutcome, RedeliveryRecord};
 pub use request::{CheckRunButton, CheckRunRequest, ClaimedRequest, ControlAction, ControlOutcome, ControlRequest};
 pub use store::{Backend, Store};

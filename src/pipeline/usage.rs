@@ -70,7 +70,6 @@ pub(crate) fn limits(eff: &crate::repoconfig::Effective, installation_id: i64) -
         budget: crate::gateway::Budget {
             tokens: eff.egress.tokens,
             usd: eff.egress.usd_micros.map(|m| m as f64 / crate::repoconfig::egress::MICROS_PER_USD),
-            daily: None,
         },
         installation_id,
     }

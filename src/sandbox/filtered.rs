@@ -6,14 +6,10 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::Duration;
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectNetworkOptions, RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
-};
-use futures_util::StreamExt;
+use bollard::models::NetworkCreateRequest;
+use bollard::query_parameters::InspectNetworkOptions;
 
 use super::{LABEL_INSTANCE, SandboxError};
 
@@ -142,8 +138,6 @@ pub async fn check_internal_dns(docker: &Docker, image: &str, instance: &str) ->
     let labels = HashMap::from([(LABEL_INSTANCE.to_owned(), instance.to_owned())]);
     create_internal_network(docker, &name, labels.clone()).await?;
     let result = probe(docker, image, &name, labels).await;
-    let opts = RemoveContainerOptionsBuilder::new().force(true).build();
-    let _ = docker.remove_container(&name, Some(opts)).await;
     let _ = docker.remove_network(&name).await;
     let resolved = result?;
     if !resolved {
@@ -160,37 +154,8 @@ async fn probe(
     network: &str,
     labels: HashMap<String, String>,
 ) -> Result<bool, SandboxError> {
-    let body = ContainerCreateBody {
-        image: Some(image.to_owned()),
-        user: Some(super::SANDBOX_USER.to_owned()),
-        entrypoint: Some(vec!["timeout".to_owned()]),
-        cmd: Some(["10", "getent", "hosts", PROBE_NAME].map(str::to_owned).to_vec()),
-        labels: Some(labels),
-        host_config: Some(HostConfig {
-            network_mode: Some(network.to_owned()),
-            cap_drop: Some(vec!["ALL".to_owned()]),
-            security_opt: Some(vec!["no-new-privileges:true".to_owned()]),
-            readonly_rootfs: Some(true),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let opts = CreateContainerOptionsBuilder::new().name(network).build();
-    docker.create_container(Some(opts), body).await.map_err(SandboxError::docker("create DNS probe"))?;
-    docker
-        .start_container(network, None::<bollard::query_parameters::StartContainerOptions>)
-        .await
-        .map_err(SandboxError::docker("start DNS probe"))?;
-    let opts = WaitContainerOptionsBuilder::new().build();
-    let mut wait = docker.wait_container(network, Some(opts));
-    let code = match tokio::time::timeout(Duration::from_secs(30), wait.next()).await {
-        Ok(Some(Ok(r))) => r.status_code,
-        // bollard reports a non-zero exit as an error carrying the code.
-        Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => code,
-        Ok(Some(Err(e))) => return Err(SandboxError::docker("wait for DNS probe")(e)),
-        Ok(None) | Err(_) => return Err(SandboxError::Gone("the DNS probe did not end within 30 s".into())),
-    };
-    Ok(code == 0)
+    let argv = ["timeout", "10", "getent", "hosts", PROBE_NAME];
+    Ok(super::probe::exit_code(docker, image, network, network, &argv, labels).await? == 0)
 }
 
 /// The proxy's address as seen from inside a sandbox on `gateway`.

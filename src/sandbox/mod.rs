@@ -21,6 +21,7 @@ pub mod exec;
 pub mod filtered;
 mod internal;
 pub mod output;
+mod probe;
 mod retry;
 pub mod settings;
 pub mod spec;
@@ -33,6 +34,7 @@ pub use container::{Sandbox, SandboxState, connect};
 pub use exec::{ExecOutcome, ExecRequest, ExecResult};
 pub use filtered::{DnsCheck, check_internal_dns, docker_subnets, proxy_env};
 pub use output::{OutputEvent, OutputStats, OutputStream};
+pub use probe::programs_in_image;
 pub use settings::{NetworkMode, SandboxSettings};
 pub use sweep::sweep_orphans;
 

@@ -89,7 +89,8 @@ fn render(state: &WebState, status: StatusCode, org: Option<String>, error: Opti
     let import_token = state.setup.issue(Purpose::Import);
     let view =
         SetupView { public_url: &settings.public_url, env_file: &env_file, create, import_token: &import_token, error };
-    (status, setup_page::setup(&view)).into_response()
+    // The page holds one-time values: never from a cache, never twice.
+    (status, [(header::CACHE_CONTROL, "no-store")], setup_page::setup(&view)).into_response()
 }
 
 /// GitHub's redirect after creating the App. Open to any browser: the

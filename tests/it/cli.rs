@@ -61,13 +61,14 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
     }
 }
 
-#[test]
-fn unconfigured_serve_answers_health_and_exits_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().expect("dir");
+/// `maxion serve` in `dir` with `env`, once `/healthz` answers: the child,
+/// its port and the health answer.
+fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, u16, serde_json::Value) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let mut child = clean_env(&mut Command::new(BIN), dir.path())
+    let child = clean_env(&mut Command::new(BIN), dir)
         .arg("serve")
         .env("MAXION_LISTEN", format!("127.0.0.1:{port}"))
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -83,28 +84,71 @@ fn unconfigured_serve_answers_health_and_exits_cleanly_on_sigterm() {
         }
         None
     });
-    let health = health.expect("healthz answered");
-    assert_eq!(health["configured"], false);
-    let (status, body) = runtime.block_on(async {
-        let r = reqwest::Client::new()
-            .post(format!("http://127.0.0.1:{port}/webhook"))
-            .body("{}")
-            .send()
-            .await
-            .expect("webhook");
-        (r.status().as_u16(), r.text().await.unwrap_or_default())
-    });
-    assert_eq!(status, 503);
-    assert!(body.contains("GITHUB_WEBHOOK_SECRET"), "{body}");
-    assert!(dir.path().join("maxion.db").exists(), "the default SQLite file is created");
+    (child, port, health.expect("healthz answered"))
+}
 
+/// `POST /webhook` with `body` and the given signature: (status, answer).
+fn webhook(port: u16, body: &'static str, signature: Option<String>) -> (u16, String) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut request = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/webhook"))
+            .header("x-github-event", "ping")
+            .header("x-github-delivery", "cli-ping-1")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("x-hub-signature-256", signature);
+        }
+        let r = request.send().await.expect("webhook");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    })
+}
+
+/// SIGTERM, a clean exit; what the service wrote to stderr.
+fn stop(mut child: std::process::Child) -> String {
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(killed.success());
     let status = child.wait().expect("wait");
     assert!(status.success(), "exit status {status:?}");
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().expect("stderr"), &mut stderr).expect("read");
+    stderr
+}
+
+#[test]
+fn unconfigured_serve_answers_health_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (child, port, health) = serve(dir.path(), &[]);
+    assert_eq!(health["configured"], false);
+    let (status, body) = webhook(port, "{}", None);
+    assert_eq!(status, 503);
+    assert!(body.contains("GITHUB_WEBHOOK_SECRET"), "{body}");
+    assert!(dir.path().join("maxion.db").exists(), "the default SQLite file is created");
+
+    let stderr = stop(child);
     let missing: Vec<&str> = stderr.lines().filter(|l| l.contains("not configured")).collect();
     assert_eq!(missing.len(), 1, "one clear line about missing settings: {stderr}");
     assert!(missing[0].contains("GITHUB_APP_ID"));
+    assert!(stderr.contains("first-run setup: open http://localhost:3000/setup"), "{stderr}");
+}
+
+#[test]
+fn serve_starts_with_the_app_the_setup_stored_in_the_data_directory() {
+    let dir = tempfile::tempdir().expect("dir");
+    let key = secrecy::SecretString::from(include_str!("../fixtures/test-app-key.pem").to_owned());
+    let secret = secrecy::SecretString::from("cli-stored-webhook-secret-0123456789".to_owned());
+    let stored =
+        maxion::config::env_file::AppEnv { app_id: 424_242, private_key: &key, webhook_secret: &secret, oauth: None };
+    // The default MAXION_DATA_DIR, below the working directory.
+    maxion::config::env_file::write_app(&dir.path().join("maxion-data"), &stored).expect("stored");
+    let (child, port, health) = serve(dir.path(), &[("MAXION_WORKERS", "0"), ("MAXION_REDELIVERY_INTERVAL", "0")]);
+    assert_eq!(health["configured"], true);
+    let body = r#"{"zen":"Keep it logically awesome.","hook_id":1}"#;
+    let signature = crate::support::service::sign("cli-stored-webhook-secret-0123456789", body.as_bytes());
+    let (status, answer) = webhook(port, body, Some(signature));
+    assert_eq!(status, 200, "{answer}");
+    let (status, _) = webhook(port, body, Some(crate::support::service::sign("another secret", body.as_bytes())));
+    assert_eq!(status, 401);
+    let stderr = stop(child);
+    assert!(!stderr.contains("not configured") && !stderr.contains("first-run setup"), "{stderr}");
 }

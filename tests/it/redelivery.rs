@@ -35,6 +35,15 @@ async fn check(app: &GitHubApp, store: &Store, holder: &str) -> CheckReport {
     }
 }
 
+/// A webhook URL that accepts connections and never answers: GitHub's
+/// redelivery attempts to it stay under way (none lands in the log), as
+/// between an ask and GitHub's attempt. Keep the listener for the test.
+async fn silent_webhook() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/webhook", listener.local_addr().expect("address"));
+    (listener, url)
+}
+
 fn labeled(gh: &FakeGitHub, repo: RepoId, inst: u64, number: u64, title: &str, body: &str) -> serde_json::Value {
     serde_json::json!({
         "action": "labeled",
@@ -102,10 +111,12 @@ async fn an_event_maxion_stored_is_never_asked_for_and_two_instances_ask_once() 
     let (status, _) = service.deliver("ping", "stored-guid", &body).await;
     assert!((200..300).contains(&status), "{status}");
     gh.record_hook_attempt("ping", "stored-guid", 504, chrono::Duration::minutes(3));
-    // Never reached Maxion; the webhook URL leads nowhere, so redeliveries fail too.
+    // Never reached Maxion; GitHub's redelivery to the silent URL is still
+    // under way when the second instance checks.
     gh.record_hook_attempt("issues", "lost-guid", 503, chrono::Duration::minutes(2));
     gh.record_hook_attempt("issues", "fine-guid", 200, chrono::Duration::minutes(1));
-    gh.set_webhook("http://127.0.0.1:9/webhook", WEBHOOK_SECRET);
+    let (_listener, url) = silent_webhook().await;
+    gh.set_webhook(&url, WEBHOOK_SECRET);
 
     let first = check(&app, &store, "instance-a").await;
     assert_eq!((first.attempts, first.missed, first.already_stored, first.requested), (3, 2, 1, 1), "{first:?}");
@@ -129,6 +140,8 @@ async fn the_log_is_paged_with_its_cursor_back_to_the_last_check() {
     let gh = &service.gh;
     let app = app_for(gh);
     let store = service.store().clone();
+    let (_listener, url) = silent_webhook().await;
+    gh.set_webhook(&url, WEBHOOK_SECRET);
     // Older than the first check's 24 hours: left alone.
     gh.record_hook_attempt("issues", "ancient", 500, chrono::Duration::hours(25));
     // 250 attempts within the window, newest last: three pages of 100. The
@@ -154,5 +167,94 @@ async fn the_log_is_paged_with_its_cursor_back_to_the_last_check() {
     let again = check(&app, &store, "instance-a").await;
     assert_eq!(again.pages, 1, "{again:?}");
     assert_eq!(again.requested, 0, "{again:?}");
+    gh.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_that_fails_again_is_asked_for_again_at_later_checks_up_to_the_limit() {
+    use maxion::redelivery::MAX_ASKS;
+    let service = TestService::start(|_| {}).await;
+    let gh = &service.gh;
+    let app = app_for(gh);
+    let store = service.store().clone();
+    // Nothing listens there: every attempt GitHub makes fails.
+    gh.set_webhook("http://127.0.0.1:9/webhook", WEBHOOK_SECRET);
+    gh.record_hook_attempt("issues", "still-lost", 503, chrono::Duration::minutes(2));
+
+    let attempts_of = || gh.hook_attempts_by_guid().get("still-lost").copied().unwrap_or(0);
+    for ask in 1..=MAX_ASKS {
+        let report = check(&app, &store, "instance-a").await;
+        assert_eq!((report.missed, report.requested, report.given_up), (1, 1, 0), "ask {ask}: {report:?}");
+        let want = ask as usize + 1;
+        crate::support::wait::until_true("GitHub's redelivery attempt", Duration::from_secs(30), || {
+            attempts_of() >= want
+        })
+        .await;
+        let records = store.redeliveries().await.expect("records");
+        assert_eq!((records.len(), records[0].asks), (1, ask), "{records:?}");
+    }
+    // Asked the most times allowed: the next check leaves the event alone.
+    let last = check(&app, &store, "instance-a").await;
+    assert_eq!((last.missed, last.requested, last.given_up), (1, 0, 1), "{last:?}");
+    assert_eq!(gh.requests_to("POST", ATTEMPTS).len(), MAX_ASKS as usize);
+    assert_eq!(attempts_of(), MAX_ASKS as usize + 1, "the first attempt and one per ask");
+    gh.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_github_refused_is_repeated_after_its_event_left_the_window() {
+    use crate::support::fake_github::Failure;
+    let service = TestService::start(|_| {}).await;
+    let gh = &service.gh;
+    let app = app_for(gh);
+    let store = service.store().clone();
+    gh.set_webhook("http://127.0.0.1:9/webhook", WEBHOOK_SECRET);
+    // Twenty hours old: inside the first check's window, far outside the
+    // next check's, which looks back only to the first.
+    gh.record_hook_attempt("issues", "refused-once", 503, chrono::Duration::hours(20));
+    // More than the client's retries: this ask fails.
+    gh.fail("POST", ATTEMPTS, Failure::Status(500), 3);
+    let first = check(&app, &store, "instance-a").await;
+    assert_eq!((first.missed, first.requested, first.failed), (1, 0, 1), "{first:?}");
+
+    let second = check(&app, &store, "instance-a").await;
+    assert_eq!((second.missed, second.requested, second.failed), (1, 1, 0), "{second:?}");
+    let records = store.redeliveries().await.expect("records");
+    assert_eq!((records[0].outcome, records[0].asks), (RedeliveryOutcome::Requested, 2), "{records:?}");
+    let original = gh.hook_attempts().into_iter().find(|a| a.guid == "refused-once").expect("attempt");
+    let asked: Vec<String> = gh.requests_to("POST", ATTEMPTS).iter().map(|r| r.path.clone()).collect();
+    assert_eq!(asked.last(), Some(&format!("/app/hook/deliveries/{}/attempts", original.id)), "{asked:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_instance_frees_the_check_and_the_claims_its_killed_predecessor_held() {
+    use maxion::jobs::Claim;
+    use maxion::redelivery::MAX_ASKS;
+    let service = TestService::start(|_| {}).await;
+    let gh = &service.gh;
+    let app = app_for(gh);
+    let store = service.store().clone();
+    gh.record_hook_attempt("issues", "lost-guid", 503, chrono::Duration::minutes(2));
+    gh.record_hook_attempt("issues", "claimed-guid", 502, chrono::Duration::minutes(1));
+    gh.set_webhook("http://127.0.0.1:9/webhook", WEBHOOK_SECRET);
+
+    // Process 111 of instance mx-a was SIGKILLed mid-check: it held the
+    // check's lease and had claimed one redelivery without asking for it.
+    let lease = store.lease_redelivery_check("mx-a:111", Duration::from_secs(600)).await.expect("lease");
+    assert!(lease.is_some());
+    let claimed = gh.hook_attempts().into_iter().find(|a| a.guid == "claimed-guid").expect("attempt");
+    let id = i64::try_from(claimed.id).expect("id");
+    let claim = store.claim_redelivery("claimed-guid", id, "issues", None, "mx-a:111", MAX_ASKS).await;
+    assert_eq!(claim.expect("claim"), Claim::Claimed);
+    // Another instance waits for the lease to run out, as before.
+    let other = Redelivery::new(app.clone(), store.clone(), "mx-b:5");
+    assert_eq!(other.check().await.expect("check"), Check::Busy);
+
+    // Instance mx-a started again (process 222) frees both at once and asks for both events.
+    let restarted = Redelivery::new(app.clone(), store.clone(), "mx-a:222");
+    assert_eq!(restarted.release_predecessors().await.expect("release"), 2);
+    let report = check(&app, &store, "mx-a:222").await;
+    assert_eq!((report.missed, report.already_asked, report.requested), (2, 0, 2), "{report:?}");
+    assert_eq!(gh.requests_to("POST", ATTEMPTS).len(), 2, "one redelivery per event");
     gh.assert_ok();
 }

@@ -86,7 +86,10 @@ async fn the_first_run_creates_the_app_and_takes_webhooks_without_a_restart() {
     has(&welcome, "href=\"/setup\"");
 
     // On this machine the page opens as it is.
-    let (status, page) = get(svc.client.get(format!("{}/setup", svc.url))).await;
+    let opened = svc.client.get(format!("{}/setup", svc.url)).send().await.expect("setup");
+    assert_eq!(opened.headers()["cache-control"], "no-store");
+    let status = opened.status().as_u16();
+    let page = opened.text().await.expect("page");
     assert_eq!(status, 200, "{page}");
     let (action, manifest) = create_form(&page);
     let prefix = format!("{}/settings/apps/new?state=", svc.gh.url());

@@ -51,7 +51,7 @@ pub fn service(
         docker_subnets: Vec::new(),
         resolver: Resolver::Fixed(Arc::new(table)),
     };
-    EgressService { policy, gateway, port: TEST_EGRESS_PORT, budget, daily_usd: None }
+    EgressService { policy, gateway, port: TEST_EGRESS_PORT, budget, daily_usd: None, daily: Default::default() }
 }
 
 /// A `filtered` sandbox with its egress listener, and the listener's events.

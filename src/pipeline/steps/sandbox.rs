@@ -78,5 +78,6 @@ async fn upload(run: &mut JobRun<'_>) -> Result<(), JobEnd> {
     archive.finish().await.map_err(|e| failed(e, "checkout"))?;
     uploaded?;
     run.sandbox.upload_dir(run.wc.dir(), WORKSPACE).await?;
+    super::collect::note_base(&run.sandbox).await;
     Ok(())
 }

@@ -87,6 +87,66 @@ pub fn hook_bad(error: &str) -> String {
     format!("App webhook configuration (GET /app/hook/config): {error}")
 }
 
+pub fn dns_isolated() -> String {
+    "internal networks resolve no outside names (network mode `filtered` is safe on this engine)".to_owned()
+}
+pub fn dns_leaks(engine_version: &str) -> String {
+    format!(
+        "this Docker Engine ({engine_version}) resolves outside names on internal networks (CVE-2024-29018): \
+         network mode `filtered` would be refused"
+    )
+}
+pub const DNS_LEAKS_FIX: &str = "upgrade the Docker Engine (fixed in 26.0.0, 25.0.4 and 23.0.11), or set \
+     MAXION_SANDBOX_NETWORK to none or open and leave filtered out of MAXION_ALLOWED_NETWORK_MODES";
+pub fn dns_unchecked(error: &str) -> String {
+    format!("the DNS isolation check of network mode `filtered` could not run: {error}")
+}
+pub const PROBE_FIX: &str =
+    "make sure Docker answers and the sandbox image exists (lines above), then run maxion doctor again";
+
+/// `present`/`absent`: agent programs the image holds / lacks.
+pub fn agents_ok(image: &str, profile: &str, program: Option<&str>, present: &[&str], absent: &[&str]) -> String {
+    let holds = if present.is_empty() { "no agent program".to_owned() } else { present.join(", ") };
+    let lacks = if absent.is_empty() { String::new() } else { format!("; not {}", absent.join(", ")) };
+    match program {
+        Some(p) => format!("sandbox image {image} holds {holds}{lacks} (agent profile {profile} runs `{p}`)"),
+        None => format!("sandbox image {image} holds {holds}{lacks} (agent profile {profile}: your own command)"),
+    }
+}
+pub fn agent_missing(image: &str, profile: &str, program: &str, present: &[&str]) -> String {
+    let holds = if present.is_empty() { "no agent program".to_owned() } else { present.join(", ") };
+    format!("sandbox image {image} lacks `{program}`, the program of agent profile {profile} (it holds {holds})")
+}
+pub fn agent_fix(stage: &str) -> String {
+    format!(
+        "build the image from the `{stage}` stage of docker/sandbox.Dockerfile \
+         (docker build -f docker/sandbox.Dockerfile --target {stage} -t maxion-sandbox:latest docker/; \
+         stage `all` holds every agent), or choose another MAXION_AGENT"
+    )
+}
+pub fn agents_unchecked(error: &str) -> String {
+    format!("agent programs in the sandbox image could not be listed: {error}")
+}
+
+pub fn provider_ok(provider: &str, url: &str) -> String {
+    format!("{provider} answers with the configured key (GET {url})")
+}
+pub fn provider_refused(provider: &str, url: &str, status: u16) -> String {
+    format!("{provider} refused the configured key: {status} from GET {url}")
+}
+pub fn provider_refused_fix(key_setting: &str) -> String {
+    format!("check {key_setting} (or {key_setting}_FILE): the key is wrong, revoked or lacks access")
+}
+pub fn provider_unexpected(provider: &str, url: &str, status: u16) -> String {
+    format!("{provider} answered {status} to GET {url}")
+}
+pub fn provider_unreachable(provider: &str, url: &str, error: &str) -> String {
+    format!("{provider} unreachable at {url}: {error}")
+}
+pub fn provider_url_fix(url_setting: &str) -> String {
+    format!("check {url_setting} (the provider's API base URL) and that this host can reach it")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +155,26 @@ mod tests {
     fn lines() {
         insta::assert_snapshot!(line(true, &docker_ok("20.10.24"), None), @"✔ Docker answers (Engine 20.10.24)");
         insta::assert_snapshot!(line(false, &migrations_pending(2), Some(MIGRATIONS_FIX)), @"✘ database: 2 migration(s) not applied — fix: run `maxion migrate` (maxion serve also migrates at start-up)");
+    }
+
+    #[test]
+    fn filtered_agents_and_providers() {
+        insta::assert_snapshot!(line(true, &dns_isolated(), None), @"✔ internal networks resolve no outside names (network mode `filtered` is safe on this engine)");
+        insta::assert_snapshot!(line(false, &dns_leaks("25.0.3"), Some(DNS_LEAKS_FIX)), @"✘ this Docker Engine (25.0.3) resolves outside names on internal networks (CVE-2024-29018): network mode `filtered` would be refused — fix: upgrade the Docker Engine (fixed in 26.0.0, 25.0.4 and 23.0.11), or set MAXION_SANDBOX_NETWORK to none or open and leave filtered out of MAXION_ALLOWED_NETWORK_MODES");
+        insta::assert_snapshot!(line(false, &dns_unchecked("no such image"), Some(PROBE_FIX)), @"✘ the DNS isolation check of network mode `filtered` could not run: no such image — fix: make sure Docker answers and the sandbox image exists (lines above), then run maxion doctor again");
+        let ok =
+            agents_ok("maxion-sandbox:latest", "claude-code", Some("claude"), &["claude", "codex", "mini"], &["pi"]);
+        insta::assert_snapshot!(line(true, &ok, None), @"✔ sandbox image maxion-sandbox:latest holds claude, codex, mini; not pi (agent profile claude-code runs `claude`)");
+        let custom = agents_ok("img:1", "custom", None, &[], &["claude", "codex", "mini", "pi"]);
+        insta::assert_snapshot!(line(true, &custom, None), @"✔ sandbox image img:1 holds no agent program; not claude, codex, mini, pi (agent profile custom: your own command)");
+        let missing = agent_missing("img:1", "pi", "pi", &["claude", "codex", "mini"]);
+        insta::assert_snapshot!(line(false, &missing, Some(&agent_fix("pi"))), @"✘ sandbox image img:1 lacks `pi`, the program of agent profile pi (it holds claude, codex, mini) — fix: build the image from the `pi` stage of docker/sandbox.Dockerfile (docker build -f docker/sandbox.Dockerfile --target pi -t maxion-sandbox:latest docker/; stage `all` holds every agent), or choose another MAXION_AGENT");
+        insta::assert_snapshot!(line(true, &provider_ok("Anthropic", "https://api.anthropic.com/v1/models"), None), @"✔ Anthropic answers with the configured key (GET https://api.anthropic.com/v1/models)");
+        let refused = provider_refused("OpenAI", "https://api.openai.com/v1/models", 401);
+        insta::assert_snapshot!(line(false, &refused, Some(&provider_refused_fix("OPENAI_API_KEY"))), @"✘ OpenAI refused the configured key: 401 from GET https://api.openai.com/v1/models — fix: check OPENAI_API_KEY (or OPENAI_API_KEY_FILE): the key is wrong, revoked or lacks access");
+        let down = provider_unreachable("Anthropic", "http://10.0.0.9:4000/v1/models", "connection refused");
+        insta::assert_snapshot!(line(false, &down, Some(&provider_url_fix("MAXION_ANTHROPIC_URL"))), @"✘ Anthropic unreachable at http://10.0.0.9:4000/v1/models: connection refused — fix: check MAXION_ANTHROPIC_URL (the provider's API base URL) and that this host can reach it");
+        let odd = provider_unexpected("OpenAI", "http://llm.internal/v1/models", 404);
+        insta::assert_snapshot!(line(false, &odd, Some(&provider_url_fix("MAXION_OPENAI_URL"))), @"✘ OpenAI answered 404 to GET http://llm.internal/v1/models — fix: check MAXION_OPENAI_URL (the provider's API base URL) and that this host can reach it");
     }
 }

@@ -17,9 +17,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::FakeGitHub;
-use super::model::{APP_CLIENT_ID, APP_ID, APP_SLUG, AuthKind, RecordedRequest, State};
+use super::model::{APP_CLIENT_ID, APP_ID, APP_SLUG, State};
+use super::oauth::{encode, parse_pairs as pairs, record_web};
 use super::server::{Ctx, Reply, Shared};
-use super::spec::{query_decode, spec};
+use super::spec::spec;
 
 #[derive(Default)]
 pub struct ManifestState {
@@ -61,31 +62,12 @@ fn issue(s: &mut State, manifest: Value) -> String {
     code
 }
 
-fn pairs(raw: &str) -> HashMap<String, String> {
-    raw.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (query_decode(k), query_decode(v))
-        })
-        .collect()
-}
-
 /// The browser's form post (the user then clicks "Create GitHub App").
 pub fn serve(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
     let mut s = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let path = uri.path().to_owned();
     let query = pairs(uri.query().unwrap_or_default());
-    s.requests.push(RecordedRequest {
-        method: method.to_string(),
-        path: path.clone(),
-        query: query.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        body: Value::Null,
-        auth: AuthKind::None,
-        operation: Some(path.clone()),
-        status: 0,
-        at: Utc::now(),
-    });
+    record_web(&mut s, method, &path, &query);
     let (status, response) = create(&mut s, method, &query, headers, body);
     if let Some(last) = s.requests.last_mut() {
         last.status = status;
@@ -186,15 +168,6 @@ fn check(m: &Value) -> Result<(), String> {
         return Err("default_events is not a list".into());
     }
     Ok(())
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `POST /app-manifests/{code}/conversions` (anonymous; authenticated by the code).

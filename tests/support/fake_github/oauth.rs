@@ -66,7 +66,7 @@ pub fn is_oauth_path(path: &str) -> bool {
     path.starts_with("/login/oauth/") || path == "/user" || path.starts_with("/user/")
 }
 
-fn parse_pairs(raw: &str) -> HashMap<String, String> {
+pub fn parse_pairs(raw: &str) -> HashMap<String, String> {
     raw.split('&')
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
@@ -76,20 +76,25 @@ fn parse_pairs(raw: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// Records a request to GitHub's web host (not the API): method, path and query.
+pub fn record_web(s: &mut State, method: &Method, path: &str, query: &HashMap<String, String>) {
+    s.requests.push(RecordedRequest {
+        method: method.to_string(),
+        path: path.to_owned(),
+        query: query.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        body: Value::Null,
+        auth: AuthKind::None,
+        operation: Some(path.to_owned()),
+        status: 0,
+        at: Utc::now(),
+    });
+}
+
 pub fn serve(shared: &Shared, method: &Method, uri: &axum::http::Uri, headers: &HeaderMap, body: &[u8]) -> Response {
     let mut s = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let path = uri.path().to_owned();
     let query = parse_pairs(uri.query().unwrap_or_default());
-    s.requests.push(RecordedRequest {
-        method: method.to_string(),
-        path: path.clone(),
-        query: query.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        body: Value::Null,
-        auth: AuthKind::None,
-        operation: Some(path.clone()),
-        status: 0,
-        at: Utc::now(),
-    });
+    record_web(&mut s, method, &path, &query);
     let (status, response) = match (method.as_str(), path.as_str()) {
         ("GET", "/login/oauth/authorize") => authorize(&mut s, &query),
         ("POST", "/login/oauth/access_token") => access_token(&mut s, headers, body),
@@ -131,7 +136,7 @@ fn authorize(s: &mut State, q: &HashMap<String, String>) -> (u16, Response) {
     (302, (StatusCode::FOUND, [("location", to)]).into_response())
 }
 
-fn encode(s: &str) -> String {
+pub fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

@@ -159,6 +159,12 @@ impl FakeModel {
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()
     }
+
+    /// Forgets the requests recorded so far (a benchmark's thousands of
+    /// calls would otherwise all be kept).
+    pub fn clear_requests(&self) {
+        self.lock().requests.clear();
+    }
 }
 
 impl Drop for FakeModel {

@@ -1,7 +1,13 @@
 //! `maxion doctor`: checks what a job needs, one line each (`✔`, or `✘`
 //! with the fix): the database and its migrations, the data directory, Docker
-//! and the sandbox image, the App's credentials and its webhook URL. Nothing
-//! is changed: no migration is applied, nothing is pulled.
+//! and the sandbox image with its agent programs, the DNS isolation that
+//! network mode `filtered` relies on, the App's credentials and its webhook
+//! URL, and the configured model providers. Nothing is changed: no
+//! migration is applied, nothing is pulled (the throwaway containers and
+//! network of the image checks are removed again).
+
+mod providers;
+mod sandbox;
 
 use std::path::Path;
 
@@ -16,10 +22,10 @@ pub struct Check {
 }
 
 impl Check {
-    fn pass(what: String) -> Check {
+    pub(crate) fn pass(what: String) -> Check {
         Check { ok: true, line: text::line(true, &what, None) }
     }
-    fn fail(what: String, fix: &str) -> Check {
+    pub(crate) fn fail(what: String, fix: &str) -> Check {
         Check { ok: false, line: text::line(false, &what, Some(fix)) }
     }
 }
@@ -32,8 +38,13 @@ pub async fn run(settings: &Settings) -> Vec<Check> {
     let mut checks = vec![Check::pass(text::settings_ok())];
     checks.extend(database(settings).await);
     checks.push(data_dir(&settings.data_dir).await);
-    checks.extend(docker(settings).await);
+    let (docker_checks, docker) = docker(settings).await;
+    checks.extend(docker_checks);
+    if let Some(docker) = docker {
+        checks.extend(sandbox::checks(settings, &docker).await);
+    }
     checks.extend(app(settings).await);
+    checks.extend(providers::checks(settings).await);
     checks
 }
 
@@ -96,21 +107,23 @@ fn human(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
 }
 
-async fn docker(settings: &Settings) -> Vec<Check> {
+/// Docker and the image; the engine is handed on when the image is there
+/// (the checks that run containers of it need both).
+async fn docker(settings: &Settings) -> (Vec<Check>, Option<bollard::Docker>) {
     let docker = match crate::sandbox::connect().await {
         Ok(d) => d,
-        Err(e) => return vec![Check::fail(text::docker_bad(&e.to_string()), text::DOCKER_FIX)],
+        Err(e) => return (vec![Check::fail(text::docker_bad(&e.to_string()), text::DOCKER_FIX)], None),
     };
     let version = match docker.version().await {
         Ok(v) => v.version.unwrap_or_else(|| "unknown".into()),
-        Err(e) => return vec![Check::fail(text::docker_bad(&e.to_string()), text::DOCKER_FIX)],
+        Err(e) => return (vec![Check::fail(text::docker_bad(&e.to_string()), text::DOCKER_FIX)], None),
     };
     let image = &settings.pipeline.sandbox_image;
-    let image_check = match docker.inspect_image(image).await {
-        Ok(_) => Check::pass(text::image_ok(image)),
-        Err(_) => Check::fail(text::image_missing(image), text::IMAGE_FIX),
+    let (image_check, usable) = match docker.inspect_image(image).await {
+        Ok(_) => (Check::pass(text::image_ok(image)), Some(docker)),
+        Err(_) => (Check::fail(text::image_missing(image), text::IMAGE_FIX), None),
     };
-    vec![Check::pass(text::docker_ok(&version)), image_check]
+    (vec![Check::pass(text::docker_ok(&version)), image_check], usable)
 }
 
 async fn app(settings: &Settings) -> Vec<Check> {
