@@ -21,6 +21,7 @@ mod e2e_crash;
 mod e2e_git_failures;
 mod e2e_overhead;
 mod egress;
+mod egress_firewall;
 mod fake_github_selftest;
 mod fake_model_selftest;
 mod gateway;
