@@ -160,16 +160,8 @@ impl Store {
 
     /// Appends an event to a job's log; returns its id. Text is masked first.
     pub async fn append_event(&self, job: JobId, event: &JobEvent) -> anyhow::Result<i64> {
-        let data = crate::masker::global().mask(&serde_json::to_string(event)?);
-        let row = sqlx::query("INSERT INTO job_events (job_id, at, kind, data) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(job.0)
-            .bind(now_ms())
-            .bind(event.kind())
-            .bind(data)
-            .fetch_one(&self.pool)
-            .await
-            .context("appending a job event")?;
-        Ok(row.try_get::<i64, _>(0)?)
+        let mut conn = self.pool.acquire().await.context("appending a job event")?;
+        insert_event(&mut conn, job, event).await
     }
 
     /// Events of a job with id greater than `after`, oldest first.
@@ -205,6 +197,7 @@ impl Store {
             Backend::Sqlite => "",
         };
         let now = now_ms();
+        let mut tx = self.pool.begin().await.context("starting a transaction")?;
         let row = sqlx::query(&format!(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
              started_at = $3, updated_at = $3 \
@@ -214,16 +207,14 @@ impl Store {
         .bind(owner)
         .bind(now + lease_ms(lease))
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .context("claiming a job")?;
         let Some(row) = row else { return Ok(None) };
         let job = job_from_row(&row)?;
-        self.append_event(
-            job.id,
-            &JobEvent::StateChanged { from: JobState::Queued, to: JobState::Running, reason: None },
-        )
-        .await?;
+        let started = JobEvent::StateChanged { from: JobState::Queued, to: JobState::Running, reason: None };
+        insert_event(&mut tx, job.id, &started).await?;
+        tx.commit().await.context("committing a claim")?;
         Ok(Some(job))
     }
 
@@ -275,22 +266,21 @@ impl Store {
                     failed.push(id);
                 }
             } else if attempts < max_attempts {
+                let mut tx = self.pool.begin().await.context("starting a transaction")?;
                 let done = sqlx::query(
                     "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, step = NULL, \
                      updated_at = $1 WHERE id = $2 AND state = 'running'",
                 )
                 .bind(now)
                 .bind(id.0)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .context("requeueing an interrupted job")?;
                 if done.rows_affected() == 1 {
                     let reason = Some("interrupted; retrying from the start".to_owned());
-                    self.append_event(
-                        id,
-                        &JobEvent::StateChanged { from: JobState::Running, to: JobState::Queued, reason },
-                    )
-                    .await?;
+                    let requeue = JobEvent::StateChanged { from: JobState::Running, to: JobState::Queued, reason };
+                    insert_event(&mut tx, id, &requeue).await?;
+                    tx.commit().await.context("committing a requeue")?;
                     requeued.push(id);
                 }
             } else if self.transition(id, JobState::Running, JobState::Failed, Some("interrupted")).await? {
@@ -305,6 +295,7 @@ impl Store {
 
     /// Returns a running job to the queue at shutdown without spending an attempt.
     pub async fn hand_back(&self, job: JobId, owner: &str) -> anyhow::Result<bool> {
+        let mut tx = self.pool.begin().await.context("starting a transaction")?;
         let done = sqlx::query(
             "UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, \
              step = NULL, updated_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
@@ -312,15 +303,16 @@ impl Store {
         .bind(now_ms())
         .bind(job.0)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .context("handing a job back to the queue")?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
         let reason = Some("handed back at shutdown".to_owned());
-        self.append_event(job, &JobEvent::StateChanged { from: JobState::Running, to: JobState::Queued, reason })
+        insert_event(&mut tx, job, &JobEvent::StateChanged { from: JobState::Running, to: JobState::Queued, reason })
             .await?;
+        tx.commit().await.context("committing a hand-back")?;
         Ok(true)
     }
 
@@ -337,6 +329,9 @@ impl Store {
         let now = now_ms();
         let reason = reason.map(|r| crate::masker::global().mask(r));
         let finished = if to.is_terminal() { Some(now) } else { None };
+        // The state and its event commit together: a reader that sees the
+        // new state (the job stream deciding to end) also sees the event.
+        let mut tx = self.pool.begin().await.context("starting a transaction")?;
         let done = sqlx::query(
             "UPDATE jobs SET state = $1, error = COALESCE($2, error), updated_at = $3, \
              finished_at = COALESCE($4, finished_at), \
@@ -351,13 +346,14 @@ impl Store {
         .bind(i64::from(to != JobState::Running))
         .bind(job.0)
         .bind(from.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .context("changing a job's state")?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        self.append_event(job, &JobEvent::StateChanged { from, to, reason }).await?;
+        insert_event(&mut tx, job, &JobEvent::StateChanged { from, to, reason }).await?;
+        tx.commit().await.context("committing a job's state change")?;
         Ok(true)
     }
 
@@ -521,6 +517,21 @@ fn opt_id_at<T: TryFrom<i64>>(r: &AnyRow, index: usize) -> anyhow::Result<Option
 /// The stored `follow_up` column (JSON) of a job.
 fn follow_up_from(text: Option<String>) -> anyhow::Result<Option<FollowUp>> {
     text.map(|t| serde_json::from_str(&t).context("a job's stored follow-up is not valid")).transpose()
+}
+
+/// Appends an event to a job's log on `conn`, inside the caller's
+/// transaction when it has one; returns its id. Text is masked first.
+pub(crate) async fn insert_event(conn: &mut sqlx::AnyConnection, job: JobId, event: &JobEvent) -> anyhow::Result<i64> {
+    let data = crate::masker::global().mask(&serde_json::to_string(event)?);
+    let row = sqlx::query("INSERT INTO job_events (job_id, at, kind, data) VALUES ($1, $2, $3, $4) RETURNING id")
+        .bind(job.0)
+        .bind(now_ms())
+        .bind(event.kind())
+        .bind(data)
+        .fetch_one(conn)
+        .await
+        .context("appending a job event")?;
+    Ok(row.try_get::<i64, _>(0)?)
 }
 
 /// The issue's active (`received`, `queued` or `running`) job, if any.

@@ -330,6 +330,34 @@ mod cases {
         assert_eq!(store.llm_cost_since(1, future).await.expect("spend"), 0.0);
     }
 
+    /// A reader that sees a job's new state also sees the event recording
+    /// it: the job stream ends on the state and must not miss its last event.
+    pub async fn a_state_change_and_its_event_are_seen_together(store: &Store) {
+        let ledger = ledger(store);
+        for issue in 0..30 {
+            let id = queued(store, &ledger, 400 + issue, &format!("together-{issue}")).await;
+            store.claim_next("w", Duration::from_secs(60)).await.expect("claim").expect("job");
+            let reader = {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let state = store.get_job(id).await.expect("read").expect("job").state;
+                        let events = store.job_events(id, 0, 100).await.expect("events");
+                        let recorded = events.iter().any(|e| {
+                            matches!(e.event, maxion::jobs::JobEvent::StateChanged { to: JobState::Succeeded, .. })
+                        });
+                        if state == JobState::Succeeded {
+                            return recorded;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+            };
+            assert!(store.transition(id, JobState::Running, JobState::Succeeded, None).await.expect("end"));
+            assert!(reader.await.expect("reader"), "job {id}: state read as ended before its event existed");
+        }
+    }
+
     pub async fn installations_are_upserted(store: &Store) {
         let ledger = ledger(store);
         let change = |action| InstallationChange {
@@ -381,6 +409,7 @@ on_both_backends!(
     control_requests_are_claimed_in_order_per_issue,
     cancel_requests_and_queue_positions,
     model_calls_are_summed_per_job_and_per_installation_day,
+    a_state_change_and_its_event_are_seen_together,
 );
 
 #[tokio::test]
