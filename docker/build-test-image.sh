@@ -75,10 +75,11 @@ PY
 log() { echo "build-test-image: $*" >&2; }
 
 # The content hash covers this script (package list, build steps) and every
-# file of the scripted test agent, so any change yields a new tag.
+# file of the scripted test agent, so any change yields a new tag. Paths are
+# relative: the same content in another checkout (CI's clone) has the same tag.
 hash_inputs() {
     {
-        sha256sum "$here/build-test-image.sh"
+        (cd "$here" && sha256sum build-test-image.sh)
         if [ -d "$here/test-agent" ]; then
             (cd "$here" && find test-agent -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
         fi

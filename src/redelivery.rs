@@ -100,9 +100,22 @@ impl Redelivery {
         Self { app, store, holder: holder.into() }
     }
 
+    /// Frees the check's lease and the unanswered claims an earlier process
+    /// of this instance left (a holder `INSTANCE:PID` shares the prefix
+    /// `INSTANCE:`); a holder without `:` names no instance and frees nothing.
+    pub async fn release_predecessors(&self) -> anyhow::Result<u64> {
+        let Some((instance, _)) = self.holder.rsplit_once(':') else { return Ok(0) };
+        self.store.release_redelivery_predecessors(&format!("{instance}:"), &self.holder).await
+    }
+
     /// Checks now, then every `interval`, until `stop`.
     pub fn spawn(self, interval: Duration, stop: CancellationToken) -> JoinHandle<()> {
         tokio::spawn(async move {
+            // Killed while checking, the last process would block every
+            // instance's checks until its lease ran out.
+            if let Err(e) = self.release_predecessors().await {
+                tracing::warn!(error = %e, "freeing what an earlier run left of the missed-delivery check failed");
+            }
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {

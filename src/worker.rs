@@ -78,6 +78,28 @@ impl WorkerSettings {
 
 type Running = Arc<Mutex<HashMap<JobId, CancellationToken>>>;
 
+/// Shows users the end of a job that recovery ended without running it
+/// (the pipeline's reporter; the pool only knows the store).
+pub type Recovered = Arc<dyn Fn(JobId) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Recovers interrupted jobs (this instance's when `owner` is set, else
+/// those whose lease expired) and has each job it ended shown, in the
+/// background: start-up does not wait for GitHub.
+async fn recover(
+    store: &Store,
+    owner: Option<&str>,
+    max_attempts: i64,
+    recovered: Option<&Recovered>,
+) -> anyhow::Result<()> {
+    let (_, ended) = store.recover_interrupted(owner, max_attempts, text::cancelled_by).await?;
+    if let Some(show) = recovered {
+        for id in ended {
+            tokio::spawn(show(id));
+        }
+    }
+    Ok(())
+}
+
 /// Cancels jobs running on this instance; cheap to clone (the control loop holds one).
 #[derive(Clone, Default)]
 pub struct Canceller(Running);
@@ -106,13 +128,14 @@ impl Pool {
         settings: WorkerSettings,
         wake: Arc<Notify>,
         runner: R,
+        recovered: Option<Recovered>,
     ) -> anyhow::Result<Pool>
     where
         R: Fn(Job, CancellationToken) -> F + Send + Sync + 'static,
         F: Future<Output = JobOutcome> + Send + 'static,
     {
         // Jobs this instance held when it last stopped without handing them back.
-        store.recover_interrupted(Some(&settings.instance_id), settings.max_attempts, text::cancelled_by).await?;
+        recover(&store, Some(&settings.instance_id), settings.max_attempts, recovered.as_ref()).await?;
         let shutdown = CancellationToken::new();
         let running = Arc::new(Mutex::new(HashMap::new()));
         let runner = Arc::new(runner);
@@ -123,6 +146,7 @@ impl Pool {
                 settings.clone(),
                 Arc::clone(&wake),
                 Arc::clone(&runner),
+                recovered.clone(),
                 shutdown.clone(),
                 Arc::clone(&running),
             ));
@@ -160,6 +184,7 @@ async fn worker_loop<R, F>(
     settings: WorkerSettings,
     wake: Arc<Notify>,
     runner: Arc<R>,
+    recovered: Option<Recovered>,
     shutdown: CancellationToken,
     running: Arc<Mutex<HashMap<JobId, CancellationToken>>>,
 ) where
@@ -180,7 +205,7 @@ async fn worker_loop<R, F>(
             tokio::select! {
                 () = notified => {}
                 () = tokio::time::sleep(settings.poll) => {
-                    if let Err(e) = store.recover_interrupted(None, settings.max_attempts, text::cancelled_by).await {
+                    if let Err(e) = recover(&store, None, settings.max_attempts, recovered.as_ref()).await {
                         tracing::error!(error = format!("{e:#}"), "recovering interrupted jobs failed");
                     }
                 }

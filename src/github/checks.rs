@@ -124,8 +124,8 @@ impl RepoClient {
     /// follow-up updates. After an unknown outcome, an existing run with the
     /// same name and `external_id` on the commit is taken instead of a second.
     pub async fn create_check_run(&self, spec: &CheckRunSpec) -> Result<CheckRun, GitHubError> {
-        let created = self
-            .send::<CheckRun>(
+        let send = || {
+            self.send::<CheckRun>(
                 Permissions::checks_write(),
                 Method::POST,
                 self.path("/check-runs"),
@@ -133,29 +133,31 @@ impl RepoClient {
                 Safety::NonIdempotent,
                 "check run",
             )
-            .await;
-        let run = match created {
-            Ok(run) => run,
-            Err(e) if e.outcome_unknown() && spec.external_id.is_some() => {
-                tracing::warn!(error = %e, "creating a check run had an unknown outcome; looking for it before re-sending");
-                let existing = self.list_check_runs(&spec.head_sha, &spec.name).await?;
-                match existing.into_iter().find(|r| r.external_id == spec.external_id) {
+        };
+        // After each unknown outcome the run is looked for first, so a
+        // re-send never adds a second; a re-send can fail in turn, as often
+        // as the retry policy allows any call to.
+        let mut delay = self.app.inner.retry.min_delay;
+        let mut attempts = 0;
+        let run = loop {
+            attempts += 1;
+            match send().await {
+                Ok(run) => break run,
+                Err(e) if e.outcome_unknown() && spec.external_id.is_some() => {
+                    tracing::warn!(error = %e, "creating a check run had an unknown outcome; looking for it before re-sending");
+                    if attempts > self.app.inner.retry.max_retries {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.app.inner.retry.max_delay);
+                    let existing = self.list_check_runs(&spec.head_sha, &spec.name).await?;
                     // Found: the POST landed, so its first batch of annotations did too.
-                    Some(run) => run,
-                    None => {
-                        self.send::<CheckRun>(
-                            Permissions::checks_write(),
-                            Method::POST,
-                            self.path("/check-runs"),
-                            body(spec, true),
-                            Safety::NonIdempotent,
-                            "check run",
-                        )
-                        .await?
+                    if let Some(run) = existing.into_iter().find(|r| r.external_id == spec.external_id) {
+                        break run;
                     }
                 }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         };
         self.send_remaining_annotations(run.id, spec.output.as_ref()).await?;
         Ok(run)

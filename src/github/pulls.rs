@@ -72,18 +72,28 @@ impl RepoClient {
                 "pull request",
             )
         };
-        match send().await {
-            Ok(p) => Ok(p.into()),
-            Err(e) if e.outcome_unknown() => {
-                tracing::warn!(error = %e, "creating the PR had an unknown outcome; looking for it before re-sending");
-                let open = self.list_pulls_by_head(&new.head).await?;
-                match open.into_iter().find(|p| p.state == "open") {
-                    Some(p) => Ok(p),
-                    None => Ok(send().await?.into()),
+        // Each unknown outcome is followed by a look for the PR, so a re-send
+        // never opens a second one; a re-send can fail in turn, as often as
+        // the retry policy allows any call to.
+        let mut delay = self.app.inner.retry.min_delay;
+        let mut last = None;
+        for _ in 0..=self.app.inner.retry.max_retries {
+            match send().await {
+                Ok(p) => return Ok(p.into()),
+                Err(e) if e.outcome_unknown() => {
+                    tracing::warn!(error = %e, "creating the PR had an unknown outcome; looking for it before re-sending");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.app.inner.retry.max_delay);
+                    let open = self.list_pulls_by_head(&new.head).await?;
+                    if let Some(p) = open.into_iter().find(|p| p.state == "open") {
+                        return Ok(p);
+                    }
+                    last = Some(e);
                 }
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
         }
+        Err(last.unwrap_or(GitHubError::Api { status: 500, message: "no attempt made".into() }))
     }
 
     pub async fn update_pull(

@@ -119,6 +119,34 @@ impl Store {
         Ok(())
     }
 
+    /// Frees what earlier processes of this instance (holders starting with
+    /// `prefix`, other than `holder`) left when they were killed: the check's
+    /// lease, which would otherwise keep every instance from checking until
+    /// it expires, and redeliveries claimed but never answered, which count
+    /// as failed so that a check asks for them again. One live process per
+    /// instance id (as for jobs and control requests) makes this safe.
+    pub async fn release_redelivery_predecessors(&self, prefix: &str, holder: &str) -> anyhow::Result<u64> {
+        let lease = sqlx::query(
+            "UPDATE redelivery_checks SET lease_until = 0 \
+             WHERE substr(holder, 1, length($1)) = $1 AND holder <> $2",
+        )
+        .bind(prefix)
+        .bind(holder)
+        .execute(&self.pool)
+        .await
+        .context("releasing a predecessor's redelivery check")?;
+        let claims = sqlx::query(
+            "UPDATE redelivery_requests SET outcome = 'failed' \
+             WHERE outcome = 'pending' AND substr(holder, 1, length($1)) = $1 AND holder <> $2",
+        )
+        .bind(prefix)
+        .bind(holder)
+        .execute(&self.pool)
+        .await
+        .context("releasing a predecessor's redelivery claims")?;
+        Ok(lease.rows_affected() + claims.rows_affected())
+    }
+
     /// Claims the redelivery of event `guid` (whose newest attempt in
     /// GitHub's log is `delivery_id`) for `holder`. Claimed when no one has
     /// asked yet, or when the last ask is over without the event arriving

@@ -72,6 +72,31 @@ pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationTo
     result
 }
 
+/// Shows on GitHub how crash recovery ended job `id` without running it
+/// (failed as interrupted, or cancelled as asked): the worker pool calls it
+/// for each job its recovery ended.
+pub async fn report_recovered_end(ctx: Arc<PipelineContext>, id: crate::jobs::JobId) {
+    let job = match ctx.store.get_job(id).await {
+        Ok(Some(job)) => job,
+        Ok(None) => return,
+        Err(e) => return tracing::warn!(job = %id, error = format!("{e:#}"), "reading a recovered job failed"),
+    };
+    let end = match job.state {
+        crate::jobs::JobState::Failed => JobEnd::failed(job.error.clone().unwrap_or_default(), None),
+        crate::jobs::JobState::Cancelled => {
+            JobEnd::Cancelled { by: ctx.store.cancel_requested_by(id).await.ok().flatten() }
+        }
+        _ => return,
+    };
+    let shown = match ctx.app.repo(job.spec.installation_id, &job.spec.repo.full_name) {
+        Ok(repo) => crate::report::show_recovered_end(&repo, &ctx.report, &job, end).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = shown {
+        tracing::warn!(job = %id, error = %crate::masker::global().mask(&e), "showing a recovered job's end on GitHub failed");
+    }
+}
+
 /// What the worker pool records for an end: its state and its reason.
 fn outcome(end: &JobEnd) -> JobOutcome {
     JobOutcome { state: end.state(), reason: text::end_reason(end) }

@@ -7,7 +7,10 @@
 //! All wording lives in [`text`]. Talks to GitHub only through [`RepoClient`].
 
 pub mod annotate;
+mod recovered;
 pub mod text;
+
+pub use recovered::show_recovered_end;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) docker: Docker,
     pub(crate) container: String,
     network: Option<String>,
+    /// The id of the network the host firewall guards (root only).
+    guarded: Option<String>,
     /// The host's address on the job network (its gateway).
     host_address: Option<std::net::IpAddr>,
     pub(crate) state: watch::Sender<SandboxState>,
@@ -105,6 +107,9 @@ impl Shared {
             && status_of(&e) != Some(404)
         {
             tracing::warn!(network = %net, error = %e, "could not remove sandbox network");
+        }
+        if let Some(id) = &self.guarded {
+            super::firewall::unguard(id).await;
         }
         res
     }
@@ -174,12 +179,16 @@ impl Sandbox {
         ]);
         let name = format!("maxion-{}-{}-{}", name_part(&settings.instance_id), name_part(job_id), unique_suffix());
         let mut host_address = None;
+        let mut guarded = None;
         let mut extra_env = Vec::new();
         let network = match settings.network {
             NetworkMode::Filtered => {
                 let gateway = super::filtered::create_internal_network(docker, &name, labels.clone()).await?;
                 host_address = Some(gateway);
                 extra_env = super::filtered::proxy_env(gateway, settings.egress_port);
+                if super::firewall::available().await {
+                    guarded = Some(guard_network(docker, &name, gateway, settings.egress_port).await?);
+                }
                 Some(name.clone())
             }
             NetworkMode::Open => {
@@ -227,6 +236,9 @@ impl Sandbox {
                 if let Some(net) = &network {
                     let _ = docker.remove_network(net).await;
                 }
+                if let Some(id) = &guarded {
+                    super::firewall::unguard(id).await;
+                }
                 return Err(SandboxError::docker("create container")(e));
             }
         };
@@ -235,6 +247,7 @@ impl Sandbox {
             docker: docker.clone(),
             container: created,
             network,
+            guarded,
             host_address,
             state,
             removed: AtomicBool::new(false),
@@ -334,6 +347,28 @@ async fn watchdog(shared: Arc<Shared>, cancel: CancellationToken, deadline: Inst
         _ = cancel.cancelled() => shared.kill(SandboxState::Cancelled).await,
         _ = tokio::time::sleep_until(deadline) => shared.kill(SandboxState::TimedOut).await,
         _ = async { let _ = rx.wait_for(|s| *s != SandboxState::Alive).await; } => {}
+    }
+}
+
+/// Puts the host firewall's guard on a new `filtered` network; without it
+/// the network is removed again and the sandbox does not start (as root the
+/// guard is expected, so a failure is not silently skipped).
+async fn guard_network(
+    docker: &Docker,
+    name: &str,
+    gateway: std::net::IpAddr,
+    port: u16,
+) -> Result<String, SandboxError> {
+    let guarded = match super::filtered::network_id_and_subnet(docker, name).await {
+        Ok((id, subnet)) => super::firewall::guard(&id, &subnet, gateway, port).await.map(|()| id),
+        Err(e) => Err(e.to_string()),
+    };
+    match guarded {
+        Ok(id) => Ok(id),
+        Err(e) => {
+            let _ = docker.remove_network(name).await;
+            Err(SandboxError::Gone(format!("the host firewall guard of network {name} could not be set: {e}")))
+        }
     }
 }
 

@@ -57,6 +57,25 @@ pub async fn network_gateway(docker: &Docker, name: &str) -> Result<IpAddr, Sand
         .ok_or_else(|| SandboxError::Gone(format!("network {name} has no IPv4 gateway address")))
 }
 
+/// A network's id and its IPv4 subnet (`172.18.0.0/16`).
+pub(crate) async fn network_id_and_subnet(docker: &Docker, name: &str) -> Result<(String, String), SandboxError> {
+    let net = docker
+        .inspect_network(name, None::<InspectNetworkOptions>)
+        .await
+        .map_err(SandboxError::docker("inspect network"))?;
+    let subnet = net
+        .ipam
+        .and_then(|i| i.config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| c.subnet)
+        .find(|s| s.split_once('/').and_then(|(a, _)| a.parse::<std::net::Ipv4Addr>().ok()).is_some());
+    match (net.id, subnet) {
+        (Some(id), Some(subnet)) => Ok((id, subnet)),
+        _ => Err(SandboxError::Gone(format!("network {name} has no id or no IPv4 subnet"))),
+    }
+}
+
 /// Every IPv4/IPv6 subnet of the engine's networks, as (address, prefix):
 /// the egress proxy refuses names that resolve into any of them.
 pub async fn docker_subnets(docker: &Docker) -> Result<Vec<(IpAddr, u8)>, SandboxError> {

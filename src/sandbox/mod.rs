@@ -19,6 +19,7 @@
 pub mod container;
 pub mod exec;
 pub mod filtered;
+pub mod firewall;
 mod internal;
 pub mod output;
 mod probe;

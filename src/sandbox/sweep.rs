@@ -1,5 +1,6 @@
 //! The start-up sweep: removes what a crashed or SIGKILLed run of this
-//! instance left behind (containers and networks carrying its label).
+//! instance left behind (containers and networks carrying its label, and the
+//! host firewall guards of networks that no longer exist).
 
 use std::collections::HashMap;
 
@@ -36,6 +37,15 @@ pub async fn sweep_orphans(docker: &Docker, instance_id: &str) -> Result<usize, 
         {
             return Err(SandboxError::docker("remove orphan network")(e));
         }
+    }
+    if super::firewall::available().await {
+        // Guards of networks that are gone (this instance's just went).
+        let all = docker
+            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .map_err(SandboxError::docker("list networks"))?;
+        let live: Vec<String> = all.into_iter().filter_map(|n| n.id).collect();
+        super::firewall::sweep(&live).await;
     }
     Ok(removed)
 }

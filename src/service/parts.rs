@@ -204,7 +204,12 @@ async fn start_pool(
     });
     let mut workers = WorkerSettings::new(settings.workers, instance_id);
     workers.grace = p.shutdown_grace;
-    let pool = Pool::start(store, workers, wake, move |job, cancel| run_job(Arc::clone(&ctx), job, cancel)).await?;
+    let recovered: crate::worker::Recovered = {
+        let ctx = Arc::clone(&ctx);
+        Arc::new(move |id| Box::pin(crate::pipeline::run::report_recovered_end(Arc::clone(&ctx), id)))
+    };
+    let runner = move |job, cancel| run_job(Arc::clone(&ctx), job, cancel);
+    let pool = Pool::start(store, workers, wake, runner, Some(recovered)).await?;
     Ok(pool)
 }
 

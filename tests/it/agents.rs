@@ -184,3 +184,48 @@ async fn mini_swe_agent_job_fails_naming_a_refused_model() {
     assert!(error.contains("HTTP 404") && error.contains("MAXION_AGENT_MODEL"), "{error}");
     e.stop().await;
 }
+
+/// `pi` is not in the test image: the job fails before any model call,
+/// naming the program and the image stage that has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_whose_agent_program_is_missing_names_the_image_stage() {
+    let model = FakeModel::start().await;
+    model.set_script(fixing_script());
+    let Some(e) = start("pi", &model).await else { return };
+    let issue = e.label_issue("add subtracts", "add(2, 2) returns 0").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed);
+    let error = job.error.clone().unwrap_or_default();
+    let cause = "the agent program `pi` (profile `pi`) is not in the sandbox image: build the image's `pi` stage";
+    assert!(error.contains(cause), "{error}");
+    let status = e.status_comment(issue, job.id);
+    assert!(status.body.contains(cause), "{}", status.body);
+    assert!(model.requests().is_empty(), "no model call without an agent");
+    assert!(e.gh.pulls(e.repo).is_empty());
+    e.stop().await;
+}
+
+/// The model upstream is down (nothing listens at its address): the
+/// gateway answers 502 "could not be reached", the agent retries, and the
+/// job fails with that cause (Claude Code words the gateway's 502 itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claude_code_job_fails_naming_an_unreachable_upstream() {
+    let model = FakeModel::start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
+    let closed = closed.expect("a free port");
+    let Some(e) = start_with("claude-code", &model, |r| {
+        r.egress.maxion_anthropic_url = Some(format!("http://{closed}"));
+    })
+    .await
+    else {
+        return;
+    };
+    let issue = e.label_issue("add subtracts", "add(2, 2) returns 0").await;
+    let job = e.wait_terminal(e.job_for(issue).await.id, JOB_LIMIT).await;
+    assert_eq!(job.state, JobState::Failed);
+    let error = job.error.clone().unwrap_or_default();
+    assert!(error.contains("(HTTP 502)") && error.contains("the model provider could not be reached"), "{error}");
+    let status = e.status_comment(issue, job.id);
+    assert!(status.body.contains("the model provider could not be reached"), "{}", status.body);
+    e.stop().await;
+}

@@ -1,7 +1,8 @@
 //! Crash recovery with a real process: `maxion serve` is SIGKILLed while its
 //! job's sandbox runs. The next start removes the orphan container and retries
 //! the job once from the start (same status comment, no PR); a second SIGKILL
-//! makes the next start fail the job with reason "interrupted".
+//! makes the next start fail the job with reason "interrupted" and show
+//! that on its status comment and check run.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -137,8 +138,26 @@ async fn sigkill_mid_job_is_cleaned_up_retried_once_then_failed_as_interrupted()
         _ => Err("the orphan container was not removed".to_owned()),
     })
     .await;
-    // One status comment for the job across three processes, and no pull request for it.
-    e.status_comment(issue, job);
+    // One status comment for the job across three processes, and it says the
+    // job failed, as does its check run: nothing runs the job again to say so.
+    until(Duration::from_secs(30), async || {
+        let comment = e.status_comment(issue, job);
+        let id = job.to_string();
+        let runs: Vec<_> =
+            e.gh.check_runs(e.repo).into_iter().filter(|r| r.external_id.as_deref() == Some(id.as_str())).collect();
+        let failed = |r: &crate::support::fake_github::CheckRun| {
+            r.status == "completed" && r.conclusion.as_deref() == Some("failure")
+        };
+        if comment.body.lines().nth(1).is_some_and(|l| l.starts_with("❌"))
+            && !runs.is_empty()
+            && runs.iter().all(failed)
+        {
+            Ok(())
+        } else {
+            Err(format!("the interrupted job is not shown as failed:\n{}\n{runs:#?}", comment.body))
+        }
+    })
+    .await;
     assert!(!e.gh.pulls(e.repo).iter().any(|p| p.head.contains(&format!("issue-{issue}-"))), "no pull request");
 
     // The job that was queued the whole time still runs, once, to a pull request.

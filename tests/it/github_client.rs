@@ -499,6 +499,28 @@ async fn a_5xx_on_create_pull_returns_the_pr_that_landed() {
 }
 
 #[tokio::test]
+async fn two_failed_sends_in_a_row_on_create_pull_still_open_exactly_one_pr() {
+    let w = Installed::start().await;
+    w.gh.put_file(w.repo_id, "maxion/issue-3", "x.txt", "x");
+    // Neither lands; after each the PR is looked for, then sent again.
+    w.gh.fail("POST", "/repos/{owner}/{repo}/pulls", Failure::Status(502), 2);
+    let new = NewPullRequest {
+        title: "t".into(),
+        head: "maxion/issue-3".into(),
+        base: "main".into(),
+        body: "b".into(),
+        draft: false,
+    };
+    let pr = w.repo.create_pull(&new).await.unwrap();
+    assert_eq!(pr.head_ref, "maxion/issue-3");
+    assert_eq!(w.gh.pulls(w.repo_id).len(), 1);
+    let posts = w.gh.expect_requests("POST", "/repos/{owner}/{repo}/pulls", 3);
+    assert_eq!(posts.iter().map(|p| p.status).collect::<Vec<_>>(), vec![502, 502, 201]);
+    w.gh.expect_requests("GET", "/repos/{owner}/{repo}/pulls", 2);
+    w.gh.assert_ok();
+}
+
+#[tokio::test]
 async fn the_limiter_keeps_mutations_within_the_configured_rate() {
     let w = Installed::start_with(|c| {
         c.quota =

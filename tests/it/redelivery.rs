@@ -225,3 +225,36 @@ async fn an_ask_github_refused_is_repeated_after_its_event_left_the_window() {
     let asked: Vec<String> = gh.requests_to("POST", ATTEMPTS).iter().map(|r| r.path.clone()).collect();
     assert_eq!(asked.last(), Some(&format!("/app/hook/deliveries/{}/attempts", original.id)), "{asked:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_instance_frees_the_check_and_the_claims_its_killed_predecessor_held() {
+    use maxion::jobs::Claim;
+    use maxion::redelivery::MAX_ASKS;
+    let service = TestService::start(|_| {}).await;
+    let gh = &service.gh;
+    let app = app_for(gh);
+    let store = service.store().clone();
+    gh.record_hook_attempt("issues", "lost-guid", 503, chrono::Duration::minutes(2));
+    gh.record_hook_attempt("issues", "claimed-guid", 502, chrono::Duration::minutes(1));
+    gh.set_webhook("http://127.0.0.1:9/webhook", WEBHOOK_SECRET);
+
+    // Process 111 of instance mx-a was SIGKILLed mid-check: it held the
+    // check's lease and had claimed one redelivery without asking for it.
+    let lease = store.lease_redelivery_check("mx-a:111", Duration::from_secs(600)).await.expect("lease");
+    assert!(lease.is_some());
+    let claimed = gh.hook_attempts().into_iter().find(|a| a.guid == "claimed-guid").expect("attempt");
+    let id = i64::try_from(claimed.id).expect("id");
+    let claim = store.claim_redelivery("claimed-guid", id, "issues", None, "mx-a:111", MAX_ASKS).await;
+    assert_eq!(claim.expect("claim"), Claim::Claimed);
+    // Another instance waits for the lease to run out, as before.
+    let other = Redelivery::new(app.clone(), store.clone(), "mx-b:5");
+    assert_eq!(other.check().await.expect("check"), Check::Busy);
+
+    // Instance mx-a started again (process 222) frees both at once and asks for both events.
+    let restarted = Redelivery::new(app.clone(), store.clone(), "mx-a:222");
+    assert_eq!(restarted.release_predecessors().await.expect("release"), 2);
+    let report = check(&app, &store, "mx-a:222").await;
+    assert_eq!((report.missed, report.already_asked, report.requested), (2, 0, 2), "{report:?}");
+    assert_eq!(gh.requests_to("POST", ATTEMPTS).len(), 2, "one redelivery per event");
+    gh.assert_ok();
+}

@@ -49,7 +49,7 @@ impl Queue {
         R: Fn(Job, CancellationToken) -> F + Send + Sync + 'static,
         F: Future<Output = JobOutcome> + Send + 'static,
     {
-        Pool::start(self.store.clone(), settings, self.ledger.jobs_available.clone(), runner).await.expect("pool")
+        Pool::start(self.store.clone(), settings, self.ledger.jobs_available.clone(), runner, None).await.expect("pool")
     }
 
     /// Queues one job and starts a pool running it with a runner from

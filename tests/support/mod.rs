@@ -14,5 +14,6 @@ pub mod jobs;
 pub mod logs;
 pub mod service;
 pub mod service_jobs;
+pub mod soak;
 pub mod wait;
 pub mod web;

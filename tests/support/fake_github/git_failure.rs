@@ -30,7 +30,8 @@ pub enum GitFailure {
 
 /// Takes one shot of a rule matching this git request, if any.
 pub fn take(state: &mut State, method: &str, service: &str, path: &str) -> Option<GitFailure> {
-    let f = failure::take(&mut state.failures, method, &template(service), path)?;
+    let f = failure::take(&mut state.failures, method, &template(service), path)
+        .or_else(|| state.chaos.as_mut().and_then(super::chaos::Chaos::roll))?;
     Some(match f {
         Failure::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -35,6 +35,7 @@ mod api_pulls;
 mod api_repos;
 mod api_web;
 mod auth;
+mod chaos;
 mod control;
 mod ctx;
 mod failure;

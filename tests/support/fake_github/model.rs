@@ -258,6 +258,8 @@ pub struct State {
     pub requests: Vec<RecordedRequest>,
     pub violations: Vec<String>,
     pub failures: Vec<FailureRule>,
+    /// Random failures of a soak run (see `chaos.rs`).
+    pub chaos: Option<super::chaos::Chaos>,
     pub clock_offset: Duration,
     pub token_lifetime: Duration,
     pub token_seed: u64,
@@ -286,6 +288,7 @@ impl State {
             requests: Vec::new(),
             violations: Vec::new(),
             failures: Vec::new(),
+            chaos: None,
             clock_offset: Duration::ZERO,
             token_lifetime: Duration::from_secs(3600),
             token_seed: std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now()),

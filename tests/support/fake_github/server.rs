@@ -249,7 +249,9 @@ fn prepare(
 
     let mut delay = None;
     let mut fail_after = false;
-    if let Some(f) = failure::take(&mut state.failures, method.as_str(), &route.template, path) {
+    let injected = failure::take(&mut state.failures, method.as_str(), &route.template, path)
+        .or_else(|| state.chaos.as_mut().and_then(super::chaos::Chaos::roll));
+    if let Some(f) = injected {
         match f {
             Failure::Status(code) => {
                 let message = match code {
