@@ -51,6 +51,9 @@ fn main() -> anyhow::Result<()> {
         github_webhook_secret: Some(SECRET.into()),
         database_url: Some(format!("sqlite://{}", dir.path().join("bench.db").display())),
         maxion_listen: Some("127.0.0.1:0".into()),
+        // No jobs run here: no sandbox network to check at start-up (the
+        // check for `filtered` needs the sandbox image on the engine).
+        maxion_sandbox_network: Some("none".into()),
         ..Default::default()
     };
     let running = runtime.block_on(maxion::service::start(Settings::from_raw(raw, None)?))?;

@@ -27,6 +27,9 @@ pub(crate) async fn serve(listener: TcpListener, job: Arc<JobEgress>, stop: Canc
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         let Ok((stream, _)) = accepted else { continue };
+        // Small writes (a response head, one SSE event) go out at once, not
+        // after the peer's ACK of the previous one (Nagle).
+        let _ = stream.set_nodelay(true);
         let Some(job) = weak.upgrade() else { break };
         connections.spawn(async move {
             let service = service_fn(move |req| dispatch(Arc::clone(&job), req));

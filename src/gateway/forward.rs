@@ -124,6 +124,40 @@ fn reserve(job: &JobGateway, r: Reservation) -> Result<Reservation, Exceeded> {
     Ok(r)
 }
 
+/// The fields of a model request the gateway reads, without building the
+/// rest (the conversation: most of the bytes) as a JSON tree.
+#[derive(serde::Deserialize)]
+struct Peek {
+    model: Option<Value>,
+    max_tokens: Option<Value>,
+    max_output_tokens: Option<Value>,
+    max_completion_tokens: Option<Value>,
+    stream: Option<Value>,
+    stream_options: Option<Value>,
+}
+
+impl Peek {
+    fn of(body: &[u8]) -> Option<Peek> {
+        match serde_json::from_slice::<Peek>(body) {
+            Ok(p) => Some(p),
+            // A repeated field is an error here but not for the provider's
+            // parser (the last one wins): read those the same way.
+            Err(_) => {
+                let v: Value = serde_json::from_slice(body).ok()?;
+                let field = |k: &str| v.get(k).cloned();
+                Some(Peek {
+                    model: field("model"),
+                    max_tokens: field("max_tokens"),
+                    max_output_tokens: field("max_output_tokens"),
+                    max_completion_tokens: field("max_completion_tokens"),
+                    stream: field("stream"),
+                    stream_options: field("stream_options"),
+                })
+            }
+        }
+    }
+}
+
 /// Handles one request on the gateway's routes.
 pub async fn handle(job: Arc<JobGateway>, req: Request<Incoming>) -> Response<ResponseBody> {
     let started = Instant::now();
@@ -145,17 +179,19 @@ pub async fn handle(job: Arc<JobGateway>, req: Request<Incoming>) -> Response<Re
     let mut model = String::new();
     let mut max_output = None;
     if let Some(shape) = r.shape
-        && let Ok(mut v) = serde_json::from_slice::<Value>(&body)
+        && let Some(peek) = Peek::of(&body)
     {
-        model = v.get("model").and_then(Value::as_str).unwrap_or_default().to_owned();
-        max_output = ["max_tokens", "max_output_tokens", "max_completion_tokens"]
-            .iter()
-            .find_map(|k| v.get(*k).and_then(Value::as_u64));
-        let streaming = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
+        model = peek.model.as_ref().and_then(Value::as_str).unwrap_or_default().to_owned();
+        max_output = [&peek.max_tokens, &peek.max_output_tokens, &peek.max_completion_tokens]
+            .into_iter()
+            .find_map(|v| v.as_ref().and_then(Value::as_u64));
+        let streaming = peek.stream.as_ref().and_then(Value::as_bool).unwrap_or(false);
+        let asked = peek.stream_options.as_ref().and_then(|o| o.get("include_usage")).and_then(Value::as_bool);
         // Chat Completions streams usage only when asked: ask, always.
         if shape == Shape::ChatCompletions
             && streaming
-            && v.pointer("/stream_options/include_usage").and_then(Value::as_bool) != Some(true)
+            && asked != Some(true)
+            && let Ok(mut v) = serde_json::from_slice::<Value>(&body)
             && let Some(obj) = v.as_object_mut()
         {
             let opts = obj.entry("stream_options").or_insert_with(|| json!({}));
@@ -374,5 +410,22 @@ impl Drop for Meter {
         }
         let ev = call_event(self.provider, &self.model, self.status, &u, took.as_millis() as u64, usage_reported, cost);
         let _ = self.job.events.try_send(ev);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peek_reads_what_the_provider_reads() {
+        let p = Peek::of(br#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":7,"stream":true}"#)
+            .unwrap();
+        assert_eq!((p.model, p.max_tokens, p.stream), (Some(json!("m")), Some(json!(7)), Some(json!(true))));
+        // A repeated field: the last one wins, as in the provider's parser
+        // (a failed peek would leave the call unpriced).
+        let p = Peek::of(br#"{"model":"cheap","max_tokens":1,"model":"claude-opus-4-1","max_tokens":9000}"#).unwrap();
+        assert_eq!((p.model, p.max_tokens), (Some(json!("claude-opus-4-1")), Some(json!(9000))));
+        assert!(Peek::of(b"not json").is_none());
     }
 }
