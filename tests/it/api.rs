@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::support::fake_github::UserType;
 use crate::support::service::TestService;
-use crate::support::web::{SseReader, call, eventually, wait_state};
+use crate::support::wait::{eventually, until};
+use crate::support::web::{SseReader, call, wait_state};
 
 async fn post(ctl: &TestService, path: &str, body: Value) -> (u16, Value) {
     call(Method::POST, &format!("{}{path}", ctl.url.as_str()), Some(body)).await
@@ -133,12 +134,11 @@ async fn cancel_retry_and_delete_through_the_api() {
 
     let (status, body) = post(&ctl, &format!("/api/jobs/{job}/retry"), json!({"requested_by": "carol"})).await;
     assert_eq!(status, 202, "{body}");
-    let retried = loop {
-        match ctl.latest(issue).await {
-            Some(j) if j.id != job => break j,
-            _ => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    };
+    let retried = until(Duration::from_secs(30), async || match ctl.latest(issue).await {
+        Some(j) if j.id != job => Ok(j),
+        _ => Err("no retry job was created".to_owned()),
+    })
+    .await;
     wait_state(ctl.store(), retried.id, JobState::Queued).await;
     assert_eq!(retried.spec.instructions.as_deref(), Some("look at the retries"));
     assert_eq!(retried.spec.sender_login, "carol");

@@ -228,12 +228,8 @@ async fn a_failure_reports_the_tail_annotations_and_is_cut_to_the_limit() {
 }
 
 /// Polls until `cond` holds (the reporter delivers asynchronously), failing after 5 s.
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    crate::support::wait::until_true(what, Duration::from_secs(5), cond).await
 }
 
 #[tokio::test]

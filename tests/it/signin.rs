@@ -6,7 +6,8 @@ use reqwest::redirect::Policy;
 
 use crate::support::fake_github::UserType;
 use crate::support::service::TestService;
-use crate::support::web::{eventually, wait_state};
+use crate::support::wait::eventually;
+use crate::support::web::wait_state;
 
 const CALLBACK: &str = "https://maxion.example/auth/github/callback";
 

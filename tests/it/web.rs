@@ -6,7 +6,8 @@ use reqwest::redirect::Policy;
 
 use crate::support::service::API_TOKEN;
 use crate::support::service::TestService;
-use crate::support::web::{eventually, wait_state};
+use crate::support::wait::eventually;
+use crate::support::web::wait_state;
 
 fn browser() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().expect("client")
@@ -142,11 +143,13 @@ async fn the_job_page_shows_steps_coloured_log_lines_with_permalinks_and_cancels
         .await
         .expect("cancel");
     assert_eq!(response.status(), 303);
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    while store.cancel_requested_by(job).await.expect("read").is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "the cancellation was never requested");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    crate::support::wait::until(std::time::Duration::from_secs(30), async || {
+        match store.cancel_requested_by(job).await.expect("read") {
+            Some(_) => Ok(()),
+            None => Err("the cancellation was never requested".to_owned()),
+        }
+    })
+    .await;
     ctl.gh.assert_ok();
     ctl.stop().await;
 }

@@ -20,6 +20,11 @@ pub async fn until<T>(limit: Duration, mut probe: impl AsyncFnMut() -> Result<T,
     }
 }
 
+/// [`until_true`] with the 30 s limit most tests use.
+pub async fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    until_true(what, Duration::from_secs(30), cond).await
+}
+
 /// Polls a plain condition until it holds; panics naming `what` after `limit`.
 pub async fn until_true(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     until(limit, async || if cond() { Ok(()) } else { Err(format!("still waiting for {what}")) }).await

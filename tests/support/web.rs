@@ -23,15 +23,11 @@ pub async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> (u
 
 /// Waits (polling the store, never a fixed sleep) until the job is in `state`.
 pub async fn wait_state(store: &Store, job: JobId, state: JobState) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    super::wait::until(Duration::from_secs(30), async || {
         let now = store.get_job(job).await.expect("read").map(|j| j.state);
-        if now == Some(state) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "job {job} never reached {state} (is {now:?})");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        if now == Some(state) { Ok(()) } else { Err(format!("job {job} never reached {state} (is {now:?})")) }
+    })
+    .await
 }
 
 /// One frame of an event stream.
@@ -109,14 +105,5 @@ fn parse(raw: &str) -> Frame {
         (Some(id), _) => Frame::Event { id, data: serde_json::from_str(&data).expect("JSON data") },
         (None, Some(c)) => Frame::Comment(c),
         (None, None) => panic!("a frame with neither id nor comment: {raw:?}"),
-    }
-}
-
-/// Waits (polling, never a fixed sleep) until `check` holds; panics naming `what` after 30 s.
-pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "never happened: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
