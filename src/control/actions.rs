@@ -131,13 +131,23 @@ impl Control {
         Ok(ControlOutcome::Refused)
     }
 
-    /// `eyes`, the queued status comment, then `received → queued`: in this
-    /// order so a worker never starts a job whose comment is not there yet
-    /// (it would post a second one).
+    /// The queued status comment, `received → queued`, then `eyes`. The
+    /// comment comes before the job is queued so a worker never starts a job
+    /// whose comment is not there yet (it would post a second one); the
+    /// reaction comes last so the job does not wait for it: with GitHub's
+    /// one-second spacing of mutating calls it would hold the job back a
+    /// second. A failed reaction fails the request, and the next attempt,
+    /// finding the job admitted, only reacts again (idempotent on GitHub).
     async fn admit(&self, repo: &RepoClient, claimed: &ClaimedRequest, job: JobId) -> anyhow::Result<ControlOutcome> {
         let again = claimed.attempts > 1;
         let Some(job) = self.store.get_job(job).await? else { return Ok(ControlOutcome::Gone) };
         if job.state != JobState::Received {
+            // An earlier attempt of this request got as far as the comment:
+            // only the reaction may be missing.
+            if again && job.status_comment_id.is_some() {
+                report::acknowledge(repo, &job).await.context("adding the eyes reaction")?;
+                return Ok(ControlOutcome::Admitted);
+            }
             return Ok(ControlOutcome::Skipped);
         }
         // Feedback on a pull request continues Maxion's own branch; a pull
@@ -153,7 +163,6 @@ impl Control {
             self.store.transition(job.id, JobState::Received, JobState::Refused, Some(&why)).await?;
             return Ok(ControlOutcome::NotMaxionsPullRequest);
         }
-        report::acknowledge(repo, &job).await.context("adding the eyes reaction")?;
         let position = usize::try_from(self.store.queue_position(job.id).await? + 1).ok();
         let comment = report::post_status_comment(repo, &self.settings.report, &job, position, again)
             .await
@@ -162,6 +171,7 @@ impl Control {
         if self.store.transition(job.id, JobState::Received, JobState::Queued, None).await? {
             self.jobs_available.notify_waiters();
         }
+        report::acknowledge(repo, &job).await.context("adding the eyes reaction")?;
         Ok(ControlOutcome::Admitted)
     }
 

@@ -4,6 +4,9 @@
 //! then on — this module is the only writer of that comment; and check runs
 //! named `maxion` on the base commit and, once pushed, on the head commit.
 //! Updates go through a [`Coalescer`]; the final state is always delivered.
+//! Check runs are created by the coalesced updates too, never on the job's
+//! way: with GitHub's one-second spacing of mutating calls, each call made
+//! before the pull request would delay it by a second.
 //! All wording lives in [`text`]. Talks to GitHub only through [`RepoClient`].
 
 pub mod annotate;
@@ -124,8 +127,13 @@ struct Targets {
     /// Where the comment is posted again if someone deleted it: the issue
     /// and the comment's marker.
     repost: Option<(IssueNumber, String)>,
-    /// Check runs to complete at the end (the base commit's).
-    check_runs: Vec<u64>,
+    /// This job's check runs by commit (created, or made before a restart
+    /// and taken over), completed at the end.
+    check_runs: Vec<(String, u64)>,
+    /// The base commit's run, not created yet: the first update that goes
+    /// out creates it (in progress, with its `Cancel` button), which is the
+    /// final one for a job quicker than the quiet period.
+    base_run: Option<CheckRunSpec>,
     /// The head commit's check run, created with the final state: a job
     /// pushes only after verifying, so it would be in progress for seconds.
     head_run: Option<CheckRunSpec>,
@@ -142,8 +150,6 @@ pub struct JobReporter {
     view: StatusView,
     started: Option<Instant>,
     step_started: HashMap<String, Instant>,
-    /// This job's check run per commit sha.
-    runs_by_sha: HashMap<String, u64>,
     targets: Arc<Mutex<Targets>>,
     updates: Coalescer<StatusView>,
 }
@@ -181,7 +187,6 @@ impl JobReporter {
             view,
             started: None,
             step_started: HashMap::new(),
-            runs_by_sha: HashMap::new(),
             targets,
             updates,
         })
@@ -191,13 +196,33 @@ impl JobReporter {
         self.job_id
     }
 
-    /// The job started on `base_sha`: an `in_progress` check run there.
+    /// The job started on `base_sha`: it gets its one check run there. A
+    /// restarted job (new process, or requeued after losing its lease) takes
+    /// over the run it made before, found by `external_id`, instead of adding
+    /// a second; otherwise the run is created by the first update that goes
+    /// out (see [`Targets::base_run`]), so the job does not wait for it. A
+    /// completed run is left alone: GitHub does not reopen a completed run.
     pub async fn started(&mut self, base_sha: &str) -> Result<(), GitHubError> {
         self.started = Some(Instant::now());
         self.view.phase = Phase::Running { step: None, elapsed: Duration::ZERO };
-        self.check_run_on(base_sha).await?;
+        if !self.has_run(base_sha) {
+            let taken_over = self.own_open_run(base_sha).await?;
+            let spec = self.check_spec(base_sha);
+            let mut t = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+            match taken_over {
+                Some(id) => t.check_runs.push((base_sha.to_owned(), id)),
+                None => t.base_run = Some(spec),
+            }
+        }
         self.updates.update(self.view.clone());
         Ok(())
+    }
+
+    /// Whether this job has, or is about to create, its run on `sha`.
+    fn has_run(&self, sha: &str) -> bool {
+        let t = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        t.check_runs.iter().any(|(s, _)| s == sha)
+            || [&t.base_run, &t.head_run].into_iter().flatten().any(|spec| spec.head_sha == sha)
     }
 
     /// A branch was pushed: the head commit gets its own check run, which will
@@ -207,12 +232,11 @@ impl JobReporter {
     /// there (made before a restart), which is kept in sync instead.
     pub async fn pushed(&mut self, head_sha: &str) -> Result<(), GitHubError> {
         self.refresh_elapsed();
-        if self.runs_by_sha.contains_key(head_sha) {
+        if self.has_run(head_sha) {
             return Ok(());
         }
         if let Some(id) = self.own_open_run(head_sha).await? {
-            self.runs_by_sha.insert(head_sha.to_owned(), id);
-            self.targets.lock().unwrap_or_else(|e| e.into_inner()).check_runs.push(id);
+            self.targets.lock().unwrap_or_else(|e| e.into_inner()).check_runs.push((head_sha.to_owned(), id));
             return Ok(());
         }
         let spec = self.check_spec(head_sha);
@@ -231,23 +255,6 @@ impl JobReporter {
             .filter(|r| r.external_id.as_deref() == Some(external_id.as_str()) && r.status != CheckStatus::Completed)
             .max_by_key(|r| r.id)
             .map(|r| r.id))
-    }
-
-    /// Makes sure this job has its one `maxion` check run on `sha` and that it is kept
-    /// in sync. A restarted job (new process, or requeued after losing its lease) takes
-    /// over the run it made before, found by `external_id`, instead of adding a second.
-    /// A completed run is left alone: GitHub does not reopen a completed check run.
-    async fn check_run_on(&mut self, sha: &str) -> Result<(), GitHubError> {
-        if self.runs_by_sha.contains_key(sha) {
-            return Ok(());
-        }
-        let id = match self.own_open_run(sha).await? {
-            Some(id) => id,
-            None => self.repo.create_check_run(&self.check_spec(sha)).await?.id,
-        };
-        self.runs_by_sha.insert(sha.to_owned(), id);
-        self.targets.lock().unwrap_or_else(|e| e.into_inner()).check_runs.push(id);
-        Ok(())
     }
 
     fn check_spec(&self, sha: &str) -> CheckRunSpec {
@@ -367,11 +374,13 @@ fn stop_state(stop: StepStop) -> StepState {
     }
 }
 
-/// The coalescer's sink: edits the comment, and with the final state
-/// completes the check runs (and creates the head commit's). Progress goes to
-/// the comment only: every edit of a check run is one more mutating call
-/// spaced a second apart, and the job page shows the live steps. Failures
-/// are logged, not raised: the next update (or the final one) supersedes them.
+/// The coalescer's sink: edits the comment; creates the base commit's check
+/// run with the first update (in progress, or with the final state); with
+/// the final state completes the check runs (and creates the head commit's).
+/// Progress goes to the comment only: every edit of a check run is one more
+/// mutating call spaced a second apart, and the job page shows the live
+/// steps. Failures are logged, not raised: the next update (or the final
+/// one) supersedes them.
 fn sink(
     repo: RepoClient,
     targets: Arc<Mutex<Targets>>,
@@ -379,12 +388,16 @@ fn sink(
     move |view: StatusView| {
         let repo = repo.clone();
         let is_final = view.phase.is_final();
-        let (comment_id, repost, runs, head_run, annotations) = {
+        let (comment_id, repost, runs, base_run, head_run, annotations) = {
             let mut t = targets.lock().unwrap_or_else(|e| e.into_inner());
+            // The base run stays pending until it is created: a restart of
+            // the job meanwhile sees it and does not look for another.
+            let base_run = t.base_run.clone();
             if is_final {
-                (t.comment_id, t.repost.clone(), t.check_runs.clone(), t.head_run.take(), t.annotations.clone())
+                let runs = t.check_runs.iter().map(|(_, id)| *id).collect();
+                (t.comment_id, t.repost.clone(), runs, base_run, t.head_run.take(), t.annotations.clone())
             } else {
-                (t.comment_id, t.repost.clone(), Vec::new(), None, Vec::new())
+                (t.comment_id, t.repost.clone(), Vec::new(), base_run, None, Vec::new())
             }
         };
         let targets = Arc::clone(&targets);
@@ -404,16 +417,33 @@ fn sink(
                     tracing::warn!(error = %e, job = %view.job_id, "updating the status comment failed");
                 }
             }
-            if !is_final {
-                return;
-            }
-            let conclusion = view.phase.conclusion();
             let output = |annotations: Vec<Annotation>| CheckOutput {
                 title: text::check_title(&view),
                 summary: text::check_summary(&view),
                 text: text::check_text(&view),
                 annotations,
             };
+            if !is_final {
+                if let Some(spec) = base_run {
+                    let spec = CheckRunSpec {
+                        output: Some(output(Vec::new())),
+                        actions: text::check_actions(&view.phase),
+                        ..spec
+                    };
+                    match repo.create_check_run(&spec).await {
+                        Ok(run) => {
+                            let mut t = targets.lock().unwrap_or_else(|e| e.into_inner());
+                            t.base_run = None;
+                            t.check_runs.push((spec.head_sha, run.id));
+                        }
+                        // Still pending: the next update tries again.
+                        Err(e) => tracing::warn!(error = %e, job = %view.job_id, "creating the check run failed"),
+                    }
+                }
+                return;
+            }
+            targets.lock().unwrap_or_else(|e| e.into_inner()).base_run = None;
+            let conclusion = view.phase.conclusion();
             let completed = |spec: CheckRunSpec, annotations| CheckRunSpec {
                 status: Some(if conclusion.is_some() { CheckStatus::Completed } else { CheckStatus::InProgress }),
                 conclusion,
@@ -422,17 +452,22 @@ fn sink(
                 actions: text::check_actions(&view.phase),
                 ..spec
             };
-            let last = if head_run.is_some() { usize::MAX } else { runs.len().saturating_sub(1) };
+            // The annotations go on the last run written: the head commit's
+            // when there is one.
+            let creations: Vec<CheckRunSpec> = base_run.into_iter().chain(head_run).collect();
+            let last = if creations.is_empty() { runs.len().saturating_sub(1) } else { usize::MAX };
             for (i, run) in runs.iter().enumerate() {
                 let notes = if i == last { annotations.clone() } else { Vec::new() };
                 if let Err(e) = repo.update_check_run(*run, &completed(CheckRunSpec::default(), notes)).await {
                     tracing::warn!(error = %e, job = %view.job_id, "updating check run failed");
                 }
             }
-            if let Some(spec) = head_run
-                && let Err(e) = repo.create_check_run(&completed(spec, annotations)).await
-            {
-                tracing::warn!(error = %e, job = %view.job_id, "creating the head commit's check run failed");
+            let n = creations.len();
+            for (i, spec) in creations.into_iter().enumerate() {
+                let notes = if i + 1 == n { annotations.clone() } else { Vec::new() };
+                if let Err(e) = repo.create_check_run(&completed(spec, notes)).await {
+                    tracing::warn!(error = %e, job = %view.job_id, "creating a check run with the final state failed");
+                }
             }
         })
     }

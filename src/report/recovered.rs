@@ -1,7 +1,9 @@
 //! A job that crash recovery ended without running it again (its instance
 //! died once too often, or someone had asked to cancel it): nothing of the
 //! pipeline runs, so this shows the end where users look, the status comment
-//! and the job's open check runs, which would otherwise say "working" forever.
+//! and the job's open check runs, which would otherwise say "working" forever
+//! (or, when the job was interrupted before it created one, a new run with
+//! its end).
 
 use chrono::Utc;
 
@@ -13,7 +15,8 @@ use super::{CHECK_NAME, ReportConfig, show_ended_before_start};
 
 /// Edits the status comment to `end` and completes the job's check runs
 /// still open on the default branch's head (where the job started; if the
-/// branch moved since, the old commit's run is not found).
+/// branch moved since, the old commit's run is not found); a job with no run
+/// there gets one, completed.
 pub async fn show_recovered_end(
     repo: &RepoClient,
     cfg: &ReportConfig,
@@ -30,26 +33,42 @@ pub async fn show_recovered_end(
     };
     show_ended_before_start(repo, cfg, job, phase.clone()).await?;
     let external_id = job.id.to_string();
-    let open = repo
+    let own: Vec<_> = repo
         .list_check_runs(&job.spec.repo.default_branch, CHECK_NAME)
         .await?
         .into_iter()
-        .filter(|r| r.external_id.as_deref() == Some(external_id.as_str()) && r.status != CheckStatus::Completed);
+        .filter(|r| r.external_id.as_deref() == Some(external_id.as_str()))
+        .collect();
     let conclusion = phase.conclusion();
-    for run in open {
-        let spec = CheckRunSpec {
-            status: Some(CheckStatus::Completed),
-            conclusion,
-            completed_at: Some(Utc::now()),
-            output: Some(CheckOutput {
-                title: text::check_title(&view),
-                summary: text::check_summary(&view),
-                text: text::check_text(&view),
-                annotations: Vec::new(),
-            }),
-            actions: text::check_actions(&phase),
-            ..CheckRunSpec::default()
+    let spec = CheckRunSpec {
+        status: Some(CheckStatus::Completed),
+        conclusion,
+        completed_at: Some(Utc::now()),
+        output: Some(CheckOutput {
+            title: text::check_title(&view),
+            summary: text::check_summary(&view),
+            text: text::check_text(&view),
+            annotations: Vec::new(),
+        }),
+        actions: text::check_actions(&phase),
+        ..CheckRunSpec::default()
+    };
+    if own.is_empty() {
+        // The job's run is created by its first update that goes out; one
+        // interrupted before that has none yet, so it gets one with its end.
+        let Some(sha) = repo.branch_head(&job.spec.repo.default_branch).await? else { return Ok(()) };
+        let new = CheckRunSpec {
+            name: CHECK_NAME.into(),
+            head_sha: sha,
+            details_url: Some(view.job_url.clone()),
+            external_id: Some(external_id),
+            started_at: job.started_at,
+            ..spec
         };
+        repo.create_check_run(&new).await?;
+        return Ok(());
+    }
+    for run in own.iter().filter(|r| r.status != CheckStatus::Completed) {
         repo.update_check_run(run.id, &spec).await?;
     }
     Ok(())

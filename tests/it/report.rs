@@ -264,6 +264,9 @@ async fn a_restarted_job_keeps_one_check_run_per_commit() {
     let job41 = job(41, n, None);
     let mut first = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job41, None).await.unwrap();
     first.started(&base).await.unwrap();
+    // Its first update creates the run (no quiet period here).
+    eventually("job 41's run", || w.gh.check_runs(w.repo_id).iter().any(|r| r.external_id.as_deref() == Some("41")))
+        .await;
     // Another job on the same commit makes the newest `maxion` run there.
     let m = w.gh.add_issue(w.repo_id, "Other", "details", &[]);
     let mut other = JobReporter::resume(w.repo.clone(), w.cfg.clone(), &job(42, m, None), None).await.unwrap();
@@ -327,5 +330,40 @@ async fn a_cancelled_job_shows_its_steps_as_cancelled_not_failed() {
     assert!(c.body.contains("| `setup` | ✅ passed |") && !c.body.contains("failed"), "{}", c.body);
     let run = w.gh.expect_check_run(w.repo_id, "maxion", Some("cancelled"));
     assert!(run.summary.as_deref().unwrap_or_default().contains("| `agent` | 🚫 cancelled |"), "{run:#?}");
+    w.gh.assert_ok();
+}
+
+/// A job quicker than the quiet period: nothing is written on its way (the
+/// check runs would otherwise hold back the pull request, a second each), and
+/// its end creates both runs, completed, in one call each.
+#[tokio::test]
+async fn a_quick_job_creates_its_check_runs_with_the_final_state() {
+    let w = world().await;
+    let cfg = ReportConfig { progress_after: Duration::from_secs(600), ..w.cfg.clone() };
+    let n = w.gh.add_issue(w.repo_id, "Fix it", "details", &[]);
+    let job = job(43, n, None);
+    let mut r = JobReporter::resume(w.repo.clone(), cfg, &job, None).await.unwrap();
+    let base = w.gh.head_sha(w.repo_id, "main");
+    r.started(&base).await.unwrap();
+    step(&mut r, "agent", true);
+    let head = w.gh.put_file(w.repo_id, "maxion/issue-1", "src/fix.rs", "fn fix() {}\n");
+    r.pushed(&head).await.unwrap();
+    assert!(w.gh.check_runs(w.repo_id).is_empty(), "a check run was created on the job's way");
+    w.gh.expect_requests("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", 0);
+    r.finish(JobEnd::Succeeded { pull_request: Some("https://github.example/acme/widgets/pull/2".into()) }, Vec::new())
+        .await;
+
+    w.gh.expect_requests("POST", "/repos/{owner}/{repo}/check-runs", 2);
+    w.gh.expect_requests("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}", 0);
+    let runs = w.gh.check_runs(w.repo_id);
+    let shas: Vec<_> = runs.iter().map(|r| r.head_sha.as_str()).collect();
+    assert_eq!(shas, [base.as_str(), head.as_str()]);
+    for run in &runs {
+        assert_eq!((run.status.as_str(), run.conclusion.as_deref()), ("completed", Some("success")), "{run:#?}");
+        assert_eq!(run.external_id.as_deref(), Some("43"));
+        assert!(run.summary.as_deref().unwrap_or_default().contains("`agent`"), "{run:#?}");
+    }
+    let comment = &w.gh.expect_comment_count(w.repo_id, n, 1)[0];
+    assert_eq!(comment.history.len(), 2, "posted queued, then its result in one edit: {:#?}", comment.history);
     w.gh.assert_ok();
 }
