@@ -116,10 +116,24 @@ async fn run_steps(
     if cancel.is_cancelled() {
         return Err(JobEnd::Cancelled { by: None });
     }
-    let (wc, dir) = checkout::checkout(ctx, repo, &mut log, &briefed, &eff.branch_prefix).await?;
+    // The container starts while the mirror is fetched: neither needs the other.
+    let (checked_out, started) = tokio::join!(
+        checkout::checkout(ctx, repo, &mut log, &briefed, &eff.branch_prefix),
+        sandbox::start(ctx, job, &eff, cancel)
+    );
     // From here on the working copy is removed however the job ends: by
-    // `clean_up`, or by `dir`'s drop on an early return.
-    let sandbox = sandbox::start(ctx, job, &eff, cancel).await?;
+    // `clean_up`, or by `dir`'s drop on an early return; the sandbox by
+    // `clean_up`, or here when the checkout failed.
+    let (wc, dir) = match checked_out {
+        Ok(copy) => copy,
+        Err(end) => {
+            if let Ok(sandbox) = started {
+                let _ = sandbox.remove().await;
+            }
+            return Err(end);
+        }
+    };
+    let sandbox = started?;
     let limits = super::usage::limits(&eff, job.spec.installation_id.db());
     let egress = crate::egress::for_job(ctx.egress.as_ref(), &ctx.store, job.id, &sandbox, &eff.network, &limits).await;
     let agent = AgentProfile::for_kind(&eff.agent.kind).with_model(eff.agent.model.clone());

@@ -29,8 +29,12 @@ impl Sandbox {
     }
 
     /// The exit code, once Docker has recorded it (it may lag the stream's end).
+    /// Polled quickly at first: the lag is usually a few milliseconds, and
+    /// every exec of a job (transfers included) waits for it.
     pub(crate) async fn exit_code(&self, exec_id: &str) -> Result<i64, SandboxError> {
-        for _ in 0..40 {
+        let mut waited = Duration::ZERO;
+        let mut delay = Duration::from_millis(2);
+        while waited < Duration::from_secs(2) {
             let info = self.shared.docker.inspect_exec(exec_id).await;
             let info = self.docker_or_dead(info, "inspect exec")?;
             if info.running != Some(true)
@@ -38,7 +42,9 @@ impl Sandbox {
             {
                 return Ok(code);
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(delay).await;
+            waited += delay;
+            delay = (delay * 2).min(Duration::from_millis(50));
         }
         Ok(-1)
     }

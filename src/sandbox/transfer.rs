@@ -10,9 +10,9 @@ use std::path::Path;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::SandboxError;
 use super::container::Sandbox;
 use super::internal::check_path;
+use super::{SandboxError, WORKSPACE};
 
 const CHUNK: usize = 64 * 1024;
 
@@ -237,8 +237,13 @@ impl Sandbox {
 
     async fn extract(&self, dest: &str, rx: mpsc::Receiver<Vec<u8>>) -> Result<(), SandboxError> {
         let timeout = self.settings.exec_timeout;
-        let mkdir = ["mkdir", "-p", "--", dest].map(str::to_owned).to_vec();
-        self.run_internal(mkdir, None, &mut tokio::io::sink(), timeout).await?;
+        // The container's tmpfs mounts exist from its start; anything else
+        // is made first (each exec costs a few Docker round trips).
+        let mounted = [WORKSPACE, "/tmp", self.settings.home_dir.as_str()];
+        if !mounted.contains(&dest.trim_end_matches('/')) {
+            let mkdir = ["mkdir", "-p", "--", dest].map(str::to_owned).to_vec();
+            self.run_internal(mkdir, None, &mut tokio::io::sink(), timeout).await?;
+        }
         let untar = ["tar", "-x", "-f", "-", "-C", dest].map(str::to_owned).to_vec();
         self.run_internal(untar, Some(rx), &mut tokio::io::sink(), timeout).await
     }

@@ -71,13 +71,20 @@ pub(crate) async fn work(
 }
 
 /// The base commit's files stream from `git archive` straight into the
-/// sandbox (never written on the host), then the small `.git` follows.
+/// sandbox (never written on the host), and at the same time the `.git`
+/// (its pack is as large as the files, compressed): two extractions into
+/// different paths, each its own process, so neither waits for the other.
 async fn upload(run: &mut JobRun<'_>) -> Result<(), JobEnd> {
     let (archive, files) = run.wc.archive().map_err(|e| failed(e, "checkout"))?;
-    let uploaded = run.sandbox.upload_tar(WORKSPACE, files).await;
-    archive.finish().await.map_err(|e| failed(e, "checkout"))?;
-    uploaded?;
-    run.sandbox.upload_dir(run.wc.dir(), WORKSPACE).await?;
-    super::collect::note_base(&run.sandbox).await;
-    Ok(())
+    let sandbox = &run.sandbox;
+    let files_in = async {
+        let uploaded = sandbox.upload_tar(WORKSPACE, files).await;
+        archive.finish().await.map_err(|e| failed(e, "checkout"))?;
+        uploaded?;
+        super::collect::note_base(sandbox).await;
+        Ok::<(), JobEnd>(())
+    };
+    let (files_in, git_in) = tokio::join!(files_in, sandbox.upload_dir(run.wc.dir(), WORKSPACE));
+    files_in?;
+    Ok(git_in?)
 }
