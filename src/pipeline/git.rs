@@ -9,10 +9,11 @@
 //!   └─ SyncedMirror::prepare_new_branch_at(dest, default, sha, branch)  local clone without checkout
 //!        (only `.git`, with an index) at the commit the brief and config were read at, new branch,
 //!        remotes removed (new_branch / new_branch_at / checkout_existing: the same with files)
-//! … stream WorkingCopy::archive() (`git archive` of the base) and then dir() (the `.git`) into the
+//! … stream WorkingCopy::archive() (`git archive` of the base) and dir() (the `.git`) at once into the
 //!   sandbox, run the agent, then WorkingCopy::clear_for_results(), extract the changed files into
 //!   dir() and WorkingCopy::limit_to(changed paths) (pipeline/collect.rs) …
-//! WorkingCopy::changed_paths() / commit_all(message, bot, co_author) -> Option<sha>
+//! WorkingCopy::stage_changes() -> Staged (its paths()) / commit_staged(staged, message, bot, co_author)
+//!   -> Option<sha> (changed_paths() and commit_all(…) stage on their own)
 //! WorkingCopy::push(sha, clone_url, fresh_token)
 //! ```
 //! Touches: the data dir (`mirrors/`, `work/`, `git-home/`), git processes.
@@ -27,7 +28,7 @@ pub use mirror::{MirrorCache, SyncKind, SyncedMirror};
 pub use names::{CoAuthor, branch_name, commit_message, is_conventional_commit, validate_branch};
 pub use retry::GitRetry;
 pub use runner::{Git, GitStream};
-pub use workcopy::{Identity, SCRATCH_DIR, WorkingCopy};
+pub use workcopy::{Identity, SCRATCH_DIR, Staged, WorkingCopy};
 
 /// Why a git operation failed. Callers branch on `Auth` (mint a new token,
 /// or report missing permissions), `Rejected` (someone else moved the

@@ -232,11 +232,32 @@ impl WorkingCopy {
         self.stage(&index).await
     }
 
+    /// Stages what changed (as [`Self::changed_paths`]) for
+    /// [`Self::commit_staged`]: the caller looks at the paths before
+    /// anything is committed, and the tree is staged once, not twice.
+    pub async fn stage_changes(&self) -> Result<Staged, GitError> {
+        let index = TempIndex::new();
+        let paths = self.stage(&index).await?;
+        Ok(Staged { index, paths })
+    }
+
     /// Commits everything that changed (except `.maxion/`) on top of
     /// [`Self::head`], with `author` as author and committer and the
     /// co-author trailer appended. `None` when nothing changed.
     pub async fn commit_all(
         &self,
+        message: &str,
+        author: &Identity,
+        co_author: Option<&CoAuthor>,
+    ) -> Result<Option<String>, GitError> {
+        let staged = self.stage_changes().await?;
+        self.commit_staged(staged, message, author, co_author).await
+    }
+
+    /// Commits what [`Self::stage_changes`] staged, like [`Self::commit_all`].
+    pub async fn commit_staged(
+        &self,
+        staged: Staged,
         message: &str,
         author: &Identity,
         co_author: Option<&CoAuthor>,
@@ -249,8 +270,8 @@ impl WorkingCopy {
         if message.trim().is_empty() {
             return Err(GitError::Invalid("empty commit message".into()));
         }
-        let index = TempIndex::new();
-        if self.stage(&index).await?.is_empty() {
+        let Staged { index, paths } = staged;
+        if paths.is_empty() {
             return Ok(None);
         }
         let tree = self.git.run(self.in_tree("write tree", &index).arg("write-tree")).await?.text();
@@ -400,8 +421,23 @@ impl WorkingCopy {
     }
 }
 
+/// The changes of a working copy staged in a throw-away index.
+#[derive(Debug)]
+pub struct Staged {
+    index: TempIndex,
+    paths: Vec<String>,
+}
+
+impl Staged {
+    /// The changed paths (added, modified, deleted).
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+}
+
 /// A uniquely named index file outside both the working tree (the sandbox
 /// wrote it) and the mirror (shared by jobs); removed on drop.
+#[derive(Debug)]
 struct TempIndex(PathBuf);
 
 impl TempIndex {
