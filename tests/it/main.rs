@@ -26,6 +26,7 @@ mod fake_github_selftest;
 mod fake_model_selftest;
 mod gateway;
 mod gateway_daily;
+mod gateway_timeout;
 mod github_client;
 mod masker_props;
 mod metrics;
