@@ -15,12 +15,14 @@
 
 mod claude;
 mod codex;
+mod failure;
 mod mini;
 mod transcript;
 
 use crate::config::AgentKind;
 
-pub use transcript::{AgentEvent, AgentFailure, Transcript};
+pub use failure::AgentFailure;
+pub use transcript::{AgentEvent, Transcript};
 
 /// The supported agents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
