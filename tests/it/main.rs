@@ -9,6 +9,7 @@ mod support;
 
 mod agents;
 mod agents_config;
+mod agents_failures;
 mod api;
 mod browser;
 mod cli;
