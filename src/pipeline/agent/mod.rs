@@ -130,7 +130,8 @@ impl AgentProfile {
             ProfileKind::Codex => env.push(("MAXION_MODEL_RETRIES".to_owned(), retries)),
             ProfileKind::MiniSweAgent => {
                 env.push(("MSWEA_CONFIGURED".to_owned(), "true".to_owned()));
-                env.push(("MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT".to_owned(), retries));
+                // Attempts, not retries: the first call and MODEL_RETRIES more.
+                env.push(("MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT".to_owned(), (MODEL_RETRIES + 1).to_string()));
                 // LiteLLM fetches its price list from GitHub at start-up, which
                 // the sandbox may not reach (seconds of retries, a refused host
                 // on the job); the list in its package serves the same purpose.
