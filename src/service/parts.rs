@@ -174,7 +174,8 @@ async fn start_pool(
             settings.egress.anthropic.clone(),
             settings.egress.openai.clone(),
             settings.egress.prices.clone(),
-        ),
+        )
+        .with_llm_timeout(settings.egress.llm_timeout),
         crate::sandbox::docker_subnets(&docker).await.unwrap_or_default(),
         settings.egress.budget,
     );
