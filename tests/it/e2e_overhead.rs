@@ -60,7 +60,7 @@ fn mutating(r: &RecordedRequest) -> Option<String> {
 
 /// GitHub spaces an installation's mutating calls (here 2 s apart, so the
 /// order cannot come from luck): the status comment goes first (the job
-/// needs it), the job starts working while 👀 still waits for its turn, the
+/// needs it), the job starts running while 👀 still waits for its turn, the
 /// 👀 still arrives, and the pull request is the very next call, before
 /// any check run or edit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -89,14 +89,14 @@ async fn with_spaced_calls_the_pull_request_is_not_held_back_by_acknowledgements
     );
     assert!(order[3..].iter().any(|c| c.ends_with("/check-runs")), "the check runs follow: {order:#?}");
     let eyes = calls[1].0;
-    let checkout = e
+    let running = e
         .events(job.id)
         .await
         .into_iter()
-        .find(|s| matches!(&s.event, JobEvent::StepStarted { step } if step == "checkout"))
-        .expect("a checkout step")
+        .find(|s| matches!(&s.event, JobEvent::StateChanged { to: JobState::Running, .. }))
+        .expect("the job ran")
         .at;
-    assert!(checkout < eyes, "the checkout started at {checkout}, after 👀 at {eyes}");
+    assert!(running < eyes, "the job started at {running}, after 👀 at {eyes}");
     e.gh.assert_ok();
     e.stop().await;
 }
