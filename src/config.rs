@@ -423,6 +423,7 @@ impl RawSettings {
             "MAXION_JOB_TOKEN_BUDGET",
             "MAXION_JOB_COST_BUDGET",
             "MAXION_DAILY_COST_BUDGET",
+            "MAXION_LLM_TIMEOUT",
         ]
     }
 }
@@ -866,6 +867,24 @@ mod tests {
             let err = Settings::from_raw(raw, None).expect_err(name).to_string();
             assert!(err.starts_with(name), "{err}");
         }
+        for bad in ["0", "2m", "3601"] {
+            let raw = RawSettings {
+                egress: RawEgressSettings { maxion_llm_timeout: Some(bad.into()), ..Default::default() },
+                ..Default::default()
+            };
+            let err = Settings::from_raw(raw, None).expect_err(bad).to_string();
+            assert!(err.starts_with("MAXION_LLM_TIMEOUT"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_llm_timeout_is_seconds() {
+        assert_eq!(Settings::defaults().egress.llm_timeout, Duration::from_secs(300));
+        let raw = RawSettings {
+            egress: RawEgressSettings { maxion_llm_timeout: Some("2".into()), ..Default::default() },
+            ..Default::default()
+        };
+        assert_eq!(Settings::from_raw(raw, None).unwrap().egress.llm_timeout, Duration::from_secs(2));
     }
 
     #[test]

@@ -58,6 +58,11 @@ pub struct RawEgressSettings {
     /// Most USD one installation may spend on models per UTC day (all its jobs). [default: unlimited]
     #[arg(long, global = true, env = "MAXION_DAILY_COST_BUDGET")]
     pub maxion_daily_cost_budget: Option<String>,
+    /// Seconds the LLM gateway waits for a model provider: for its answer's headers (a non-streamed
+    /// answer's headers come when the whole answer is ready) and, in a streamed answer, between two
+    /// chunks. Past it the call gets 504 (or its stream ends) and the job's failure names it. [default: 300]
+    #[arg(long, global = true, env = "MAXION_LLM_TIMEOUT")]
+    pub maxion_llm_timeout: Option<String>,
 }
 
 /// The registries a `filtered` sandbox reaches when the operator names none.
@@ -98,6 +103,8 @@ pub struct EgressSettings {
     pub budget: crate::gateway::Budget,
     /// `MAXION_DAILY_COST_BUDGET`: USD per installation per UTC day.
     pub daily_usd: Option<f64>,
+    /// `MAXION_LLM_TIMEOUT`: the longest wait for a provider's answer to begin, or for its next chunk.
+    pub llm_timeout: std::time::Duration,
 }
 
 impl EgressSettings {
@@ -209,7 +216,13 @@ impl EgressSettings {
         let daily_usd =
             amount(pick(raw.maxion_daily_cost_budget, "MAXION_DAILY_COST_BUDGET")?, "MAXION_DAILY_COST_BUDGET")?;
         let budget = crate::gateway::Budget { tokens, usd };
-        Ok(EgressSettings { allow, allow_max, pins, port, anthropic, openai, prices, budget, daily_usd })
+        let llm_timeout = std::time::Duration::from_secs(parse_number(
+            pick(raw.maxion_llm_timeout, "MAXION_LLM_TIMEOUT")?,
+            "MAXION_LLM_TIMEOUT",
+            crate::gateway::DEFAULT_LLM_TIMEOUT.as_secs(),
+            1..=3600,
+        )?);
+        Ok(EgressSettings { allow, allow_max, pins, port, anthropic, openai, prices, budget, daily_usd, llm_timeout })
     }
 }
 

@@ -8,7 +8,7 @@ use crate::report::text::doctor as text;
 
 pub(super) async fn checks(settings: &Settings) -> Vec<Check> {
     let e = &settings.egress;
-    let gateway = Gateway::new(e.anthropic.clone(), e.openai.clone(), e.prices.clone());
+    let gateway = Gateway::new(e.anthropic.clone(), e.openai.clone(), e.prices.clone()).with_llm_timeout(e.llm_timeout);
     let mut checks = Vec::new();
     for (provider, name, key_setting, url_setting) in [
         (Provider::Anthropic, "Anthropic", "ANTHROPIC_API_KEY", "MAXION_ANTHROPIC_URL"),

@@ -161,6 +161,11 @@ impl JobEgress {
         self.gateway.totals()
     }
 
+    /// How the job's latest model calls failed; `None` when the latest succeeded.
+    pub fn failing(&self) -> Option<crate::gateway::Failing> {
+        self.gateway.failing()
+    }
+
     /// Refused hosts with how often, for the status comment.
     pub fn refused_hosts(&self) -> Vec<(String, u32)> {
         self.refused.lock().map(|m| m.iter().map(|(h, n)| (h.clone(), *n)).collect()).unwrap_or_default()

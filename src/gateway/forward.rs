@@ -13,6 +13,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use super::budget::{DEFAULT_WORST_OUTPUT, Exceeded, Reservation};
+use super::trouble::{Trouble, error_message};
 use super::usage::{self, Shape, SseUsage, Usage};
 use super::{BoxError, JobGateway, Provider, ResponseBody};
 use crate::jobs::JobEvent;
@@ -244,9 +245,17 @@ pub async fn handle(job: Arc<JobGateway>, req: Request<Incoming>) -> Response<Re
         Call { job: Arc::clone(&job), provider: r.provider, shape: r.shape, model, request_len, reservation, started };
     let resp = match sent {
         Ok(resp) => resp,
+        // A connect that timed out is a provider not reached, not a slow answer.
+        Err(e) if e.is_timeout() && !e.is_connect() => {
+            let timeout = job.shared.llm_timeout;
+            let mut meter = Meter::new(call, 504);
+            meter.before_answer = Some(Trouble::NoAnswer { timeout });
+            drop(meter);
+            return error(Some(r.provider), 504, "timeout_error", &no_answer_message(timeout));
+        }
         Err(e) => {
             let mut meter = Meter::new(call, 502);
-            meter.unreachable = true;
+            meter.before_answer = Some(Trouble::Unreachable { error: reqwest_cause(&e) });
             drop(meter);
             tracing::warn!(provider = r.provider.as_str(), error = %e, "model upstream unreachable");
             return error(Some(r.provider), 502, "api_error", "the model provider could not be reached");
@@ -277,8 +286,13 @@ pub async fn handle(job: Arc<JobGateway>, req: Request<Incoming>) -> Response<Re
         if let std::task::Poll::Ready(r) = &next {
             match r {
                 Some(Ok(bytes)) => meter.feed(bytes),
-                Some(Err(_)) => meter.broken = true,
-                None => {}
+                // The read timeout: the provider went quiet mid-answer. The
+                // error ends the stream, so the client sees it broken and retries.
+                Some(Err(e)) => {
+                    meter.broken = true;
+                    meter.stalled = e.is_timeout();
+                }
+                None => meter.ended = true,
             }
         }
         next
@@ -332,8 +346,14 @@ struct Meter {
     started: Instant,
     sse: Option<SseUsage>,
     copy: Vec<u8>,
+    /// The body ended with an error (cut, or `stalled`).
     broken: bool,
-    unreachable: bool,
+    /// The error was the read timeout: nothing came for `MAXION_LLM_TIMEOUT`.
+    stalled: bool,
+    /// The body came to its end.
+    ended: bool,
+    /// No answer at all: the provider was not reached or did not answer in time.
+    before_answer: Option<Trouble>,
 }
 
 /// What the meter knows of a call before its answer: the request's side.
@@ -363,8 +383,29 @@ impl Meter {
             sse: None,
             copy: Vec::new(),
             broken: false,
-            unreachable: false,
+            stalled: false,
+            ended: false,
+            before_answer: None,
         }
+    }
+
+    /// How the call went for the provider's part; `None` inside: it
+    /// succeeded. Outer `None`: the client went away before the answer
+    /// ended, which says nothing about the provider.
+    fn outcome(&mut self) -> Option<Option<Trouble>> {
+        if let Some(t) = self.before_answer.take() {
+            return Some(Some(t));
+        }
+        if !(200..300).contains(&self.status) {
+            return Some(Some(Trouble::Status { status: self.status, message: error_message(&self.copy) }));
+        }
+        if self.stalled {
+            return Some(Some(Trouble::Stalled { timeout: self.job.shared.llm_timeout }));
+        }
+        if self.broken {
+            return Some(Some(Trouble::Cut));
+        }
+        self.ended.then_some(None)
     }
 
     fn feed(&mut self, bytes: &[u8]) {
@@ -390,14 +431,14 @@ impl Drop for Meter {
                 }
                 p.usage()
             }
-            None if self.unreachable => Some(Usage::default()),
+            None if self.before_answer.is_some() => Some(Usage::default()),
             None => usage::from_body(shape, &self.copy),
         };
         // No usage (a cut stream, an error body): the input was still sent,
         // so at least its estimate is charged, unless nothing reached upstream.
         let usage_reported = reported.is_some();
         let mut u = reported.unwrap_or(Usage { input: usage::estimate_input(self.request_len), ..Usage::default() });
-        if !self.unreachable && u.input + u.cached == 0 && (self.broken || !usage_reported) {
+        if self.before_answer.is_none() && u.input + u.cached == 0 && (self.broken || !usage_reported) {
             u.input = usage::estimate_input(self.request_len);
         }
         let cost = self.job.shared.prices.cost(&self.model, &u);
@@ -408,9 +449,54 @@ impl Drop for Meter {
         if let Some(daily) = &self.job.daily {
             daily.settle(self.reservation.usd, cost.unwrap_or(0.0));
         }
+        // The record first: whoever reads the events may look at it next.
+        let outcome = self.outcome();
+        if let Some(outcome) = &outcome
+            && let Ok(mut recent) = self.job.recent.lock()
+        {
+            recent.record(self.provider, outcome.clone());
+        }
         let ev = call_event(self.provider, &self.model, self.status, &u, took.as_millis() as u64, usage_reported, cost);
         let _ = self.job.events.try_send(ev);
+        let timed_out = match outcome {
+            Some(Some(Trouble::NoAnswer { timeout })) => Some(no_answer_message(timeout)),
+            Some(Some(Trouble::Stalled { timeout })) => Some(stalled_message(timeout)),
+            _ => None,
+        };
+        if let Some(message) = timed_out {
+            tracing::warn!(provider = self.provider.as_str(), "{message}");
+            let _ = self.job.events.try_send(JobEvent::Error { message });
+        }
     }
+}
+
+/// The 504's message, also the job event's: the agent shows it as the
+/// provider's error, so it says who gave up and which setting decides.
+fn no_answer_message(timeout: std::time::Duration) -> String {
+    format!("the model provider did not answer within {} (MAXION_LLM_TIMEOUT on the Maxion gateway)", seconds(timeout))
+}
+
+fn stalled_message(timeout: std::time::Duration) -> String {
+    format!(
+        "the model provider sent nothing for {} in the middle of its answer (MAXION_LLM_TIMEOUT); \
+         the Maxion gateway ended the stream",
+        seconds(timeout)
+    )
+}
+
+/// `2 s`, `1.5 s`.
+fn seconds(d: std::time::Duration) -> String {
+    if d.subsec_millis() == 0 { format!("{} s", d.as_secs()) } else { format!("{:.1} s", d.as_secs_f64()) }
+}
+
+/// The innermost cause of a failed request ("Connection refused (os error
+/// 111)"), not reqwest's "error sending request for url (…)".
+fn reqwest_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 #[cfg(test)]

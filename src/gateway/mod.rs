@@ -4,7 +4,10 @@
 //! key and forwards to the operator's upstream. Answers stream through
 //! unbuffered while a copy is read for usage, which is recorded per call
 //! (a job event) and summed per job; the job's budget is enforced before
-//! any request is forwarded.
+//! any request is forwarded. A provider that does not answer within
+//! `MAXION_LLM_TIMEOUT`, or stops mid-stream for that long, gets the call
+//! ended (504, or a broken stream); the job's failing calls are kept
+//! ([`trouble`]) so a failed run is named for what the gateway saw.
 //!
 //! Routes (the prefix names the provider):
 //! `POST /anthropic/v1/messages`, `POST /anthropic/v1/messages/count_tokens`,
@@ -17,6 +20,7 @@ pub mod daily;
 mod forward;
 pub mod prices;
 pub mod probe;
+pub mod trouble;
 pub mod usage;
 
 use std::sync::Arc;
@@ -31,6 +35,7 @@ pub use budget::{Budget, Totals};
 pub use daily::{DailyLedger, DailyShare};
 pub use forward::{full, handle};
 pub use prices::Prices;
+pub use trouble::{Failing, Trouble};
 
 use crate::jobs::JobEvent;
 
@@ -69,6 +74,12 @@ impl std::fmt::Debug for Upstream {
     }
 }
 
+/// How long the gateway waits for a provider without `MAXION_LLM_TIMEOUT`:
+/// a non-streamed answer's headers come only when the whole answer is
+/// ready, which takes a reasoning model minutes; the agents' own SDKs wait
+/// longer still (10 minutes), so this is the wait that ends first.
+pub const DEFAULT_LLM_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// What all jobs share: the upstreams with their real keys, the HTTP client
 /// and the price table.
 #[derive(Debug, Clone)]
@@ -77,18 +88,29 @@ pub struct Gateway {
     pub(crate) anthropic: Option<Upstream>,
     pub(crate) openai: Option<Upstream>,
     pub(crate) prices: Arc<Prices>,
+    /// The longest wait for an answer to begin, and between two of its chunks.
+    pub(crate) llm_timeout: Duration,
 }
 
 impl Gateway {
     /// Keys were registered with the masker when the settings were parsed.
+    /// The providers get [`DEFAULT_LLM_TIMEOUT`]; see [`Gateway::with_llm_timeout`].
     pub fn new(anthropic: Option<Upstream>, openai: Option<Upstream>, prices: Prices) -> Gateway {
-        let client = reqwest::Client::builder()
-            // The gateway forwards, it never follows: a redirect goes back to the client.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
-        Gateway { client, anthropic, openai, prices: Arc::new(prices) }
+        Gateway {
+            client: upstream_client(DEFAULT_LLM_TIMEOUT),
+            anthropic,
+            openai,
+            prices: Arc::new(prices),
+            llm_timeout: DEFAULT_LLM_TIMEOUT,
+        }
+    }
+
+    /// Waits at most `timeout` for a provider's answer to begin (its
+    /// headers) and, once it streams, for each next chunk (`MAXION_LLM_TIMEOUT`).
+    pub fn with_llm_timeout(mut self, timeout: Duration) -> Gateway {
+        self.client = upstream_client(timeout);
+        self.llm_timeout = timeout;
+        self
     }
 
     pub fn offers(&self, p: Provider) -> bool {
@@ -112,6 +134,20 @@ impl Gateway {
     }
 }
 
+/// The client to the providers. reqwest's read timeout is the one wait both
+/// phases need: it runs from the request's start until the headers, then
+/// restarts with every chunk of the body; either way its error says
+/// `is_timeout()`.
+fn upstream_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        // The gateway forwards, it never follows: a redirect goes back to the client.
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .read_timeout(timeout)
+        .build()
+        .unwrap_or_default()
+}
+
 /// A random capability token: what the sandbox sees as its "API key".
 pub fn new_token() -> anyhow::Result<SecretString> {
     let mut bytes = [0u8; 32];
@@ -129,6 +165,8 @@ pub struct JobGateway {
     /// The installation's daily budget, shared with its other jobs.
     pub(crate) daily: Option<DailyShare>,
     pub(crate) totals: Mutex<Totals>,
+    /// The job's model calls failing since its last good one.
+    pub(crate) recent: Mutex<trouble::Recent>,
 }
 
 impl JobGateway {
@@ -149,6 +187,7 @@ impl JobGateway {
             budget,
             daily,
             totals: Mutex::new(Totals::default()),
+            recent: Mutex::new(trouble::Recent::default()),
         }))
     }
 
@@ -171,6 +210,11 @@ impl JobGateway {
     /// The job's usage so far.
     pub fn totals(&self) -> Totals {
         self.totals.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// How the job's latest model calls failed; `None` when the latest succeeded.
+    pub fn failing(&self) -> Option<Failing> {
+        self.recent.lock().ok().and_then(|r| r.failing())
     }
 
     /// The conventional variables of every configured provider, pointing at

@@ -30,8 +30,9 @@ pub enum StepStop {
     TimedOut,
 }
 
-/// How a job's run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a job's run ended (stored as JSON while it is being shown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "end", rename_all = "snake_case")]
 pub enum JobEnd {
     /// `pull_request`: the PR's URL; `None` when there was nothing to change.
     Succeeded {
@@ -49,7 +50,7 @@ pub enum JobEnd {
 }
 
 /// Why a job failed, in which step, and the output that shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     /// One line for readers; worded by `report::text` or an error's message.
     pub reason: String,

@@ -8,6 +8,7 @@ mod control_store;
 pub mod delivery;
 mod doctor_store;
 mod end;
+mod end_store;
 pub mod ledger;
 mod llm_store;
 mod metrics_store;

@@ -237,6 +237,8 @@ impl Store {
     /// once more if it has attempts left, else fails it as "interrupted".
     /// A job someone asked to cancel is cancelled instead, with the reason
     /// `cancelled_reason(login)` (the store keeps data; the caller words it).
+    /// A job whose end was recorded before its instance died while showing it
+    /// ([`Store::record_pending_end`]) ends that way: it ran to its end once.
     /// Returns the jobs it requeued and the jobs it ended.
     pub async fn recover_interrupted(
         &self,
@@ -246,24 +248,32 @@ impl Store {
     ) -> anyhow::Result<(Vec<JobId>, Vec<JobId>)> {
         let now = now_ms();
         let rows = sqlx::query(
-            "SELECT id, attempts, cancel_requested_by FROM jobs WHERE state = 'running' \
-             AND (lease_owner = $1 OR lease_expires_at < $2)",
+            "SELECT id, attempts, cancel_requested_by, pending_end_state, pending_end_reason FROM jobs \
+             WHERE state = 'running' AND (lease_owner = $1 OR lease_expires_at < $2)",
         )
         .bind(owner.unwrap_or(""))
         .bind(now)
         .fetch_all(&self.pool)
         .await
         .context("looking for interrupted jobs")?;
-        let (mut requeued, mut failed) = (Vec::new(), Vec::new());
+        let (mut requeued, mut ended) = (Vec::new(), Vec::new());
         for row in rows {
             let id = JobId(row.try_get(0)?);
             let attempts: i64 = row.try_get(1)?;
+            let pending = row.try_get::<Option<String>, _>(3)?.and_then(|s| JobState::parse(&s));
+            if let Some(end) = pending.filter(|s| s.is_terminal()) {
+                let reason = row.try_get::<Option<String>, _>(4)?;
+                if self.transition(id, JobState::Running, end, reason.as_deref()).await? {
+                    ended.push(id);
+                }
+                continue;
+            }
             // Someone asked to cancel it before its instance died: it ends
             // cancelled rather than running again.
             if let Some(by) = row.try_get::<Option<String>, _>(2)? {
                 let reason = cancelled_reason(&by);
                 if self.transition(id, JobState::Running, JobState::Cancelled, Some(&reason)).await? {
-                    failed.push(id);
+                    ended.push(id);
                 }
             } else if attempts < max_attempts {
                 let mut tx = self.pool.begin().await.context("starting a transaction")?;
@@ -284,13 +294,13 @@ impl Store {
                     requeued.push(id);
                 }
             } else if self.transition(id, JobState::Running, JobState::Failed, Some("interrupted")).await? {
-                failed.push(id);
+                ended.push(id);
             }
         }
-        if !requeued.is_empty() || !failed.is_empty() {
-            tracing::warn!(?requeued, ?failed, "recovered interrupted jobs");
+        if !requeued.is_empty() || !ended.is_empty() {
+            tracing::warn!(?requeued, ?ended, "recovered interrupted jobs");
         }
-        Ok((requeued, failed))
+        Ok((requeued, ended))
     }
 
     /// Returns a running job to the queue at shutdown without spending an attempt.

@@ -68,22 +68,42 @@ pub async fn run_job(ctx: Arc<PipelineContext>, job: Job, cancel: CancellationTo
         end => end,
     };
     let result = outcome(&end);
+    // Durable before GitHub is told: a process killed while showing the end
+    // leaves it to the next start's recovery, which records and shows it,
+    // rather than running the job again. Not for a stop nobody asked for
+    // (shutdown, a lost lease): that job goes back to the queue or is another
+    // instance's now.
+    if !matches!(end, JobEnd::Cancelled { by: None })
+        && let Err(e) =
+            ctx.store.record_pending_end(job.id, job.attempts, result.state, result.reason.as_deref(), &end).await
+    {
+        tracing::warn!(job = %job.id, error = format!("{e:#}"), "recording the job's end before showing it failed");
+    }
     reporter.finish(end, Vec::new()).await;
     result
 }
 
 /// Shows on GitHub how crash recovery ended job `id` without running it
-/// (failed as interrupted, or cancelled as asked): the worker pool calls it
-/// for each job its recovery ended.
+/// (failed as interrupted, cancelled as asked, or the end its run recorded
+/// before its process died while showing it): the worker pool calls it for
+/// each job its recovery ended.
 pub async fn report_recovered_end(ctx: Arc<PipelineContext>, id: crate::jobs::JobId) {
     let job = match ctx.store.get_job(id).await {
         Ok(Some(job)) => job,
         Ok(None) => return,
         Err(e) => return tracing::warn!(job = %id, error = format!("{e:#}"), "reading a recovered job failed"),
     };
-    let end = match job.state {
-        crate::jobs::JobState::Failed => JobEnd::failed(job.error.clone().unwrap_or_default(), None),
-        crate::jobs::JobState::Cancelled => {
+    let recorded = match ctx.store.pending_end(id).await {
+        Ok(end) => end.filter(|end| end.state() == job.state),
+        Err(e) => {
+            tracing::warn!(job = %id, error = format!("{e:#}"), "reading a recovered job's recorded end failed");
+            None
+        }
+    };
+    let end = match (recorded, job.state) {
+        (Some(end), _) => end,
+        (None, crate::jobs::JobState::Failed) => JobEnd::failed(job.error.clone().unwrap_or_default(), None),
+        (None, crate::jobs::JobState::Cancelled) => {
             JobEnd::Cancelled { by: ctx.store.cancel_requested_by(id).await.ok().flatten() }
         }
         _ => return,

@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 
-use crate::github::{CheckOutput, CheckRunSpec, CheckStatus, GitHubError, RepoClient};
+use crate::github::{CheckOutput, CheckRun, CheckRunSpec, CheckStatus, GitHubError, RepoClient};
 use crate::jobs::{Job, JobEnd};
 
 use super::text::{self, Phase, StatusView};
@@ -13,7 +13,9 @@ use super::{CHECK_NAME, ReportConfig, show_ended_before_start};
 
 /// Edits the status comment to `end` and completes the job's check runs
 /// still open on the default branch's head (where the job started; if the
-/// branch moved since, the old commit's run is not found).
+/// branch moved since, the old commit's run is not found) and on the head of
+/// the branch it pushed. A head commit's run that was not created yet stays
+/// uncreated: the pull request exists, its checks lack Maxion's.
 pub async fn show_recovered_end(
     repo: &RepoClient,
     cfg: &ReportConfig,
@@ -30,11 +32,15 @@ pub async fn show_recovered_end(
     };
     show_ended_before_start(repo, cfg, job, phase.clone()).await?;
     let external_id = job.id.to_string();
-    let open = repo
-        .list_check_runs(&job.spec.repo.default_branch, CHECK_NAME)
-        .await?
-        .into_iter()
-        .filter(|r| r.external_id.as_deref() == Some(external_id.as_str()) && r.status != CheckStatus::Completed);
+    let mut open = Vec::new();
+    for git_ref in std::iter::once(&job.spec.repo.default_branch).chain(job.branch.as_ref()) {
+        for run in repo.list_check_runs(git_ref, CHECK_NAME).await? {
+            let mine = run.external_id.as_deref() == Some(external_id.as_str());
+            if mine && run.status != CheckStatus::Completed && !open.iter().any(|o: &CheckRun| o.id == run.id) {
+                open.push(run);
+            }
+        }
+    }
     let conclusion = phase.conclusion();
     for run in open {
         let spec = CheckRunSpec {

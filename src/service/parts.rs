@@ -174,7 +174,8 @@ async fn start_pool(
             settings.egress.anthropic.clone(),
             settings.egress.openai.clone(),
             settings.egress.prices.clone(),
-        ),
+        )
+        .with_llm_timeout(settings.egress.llm_timeout),
         crate::sandbox::docker_subnets(&docker).await.unwrap_or_default(),
         settings.egress.budget,
     );
@@ -219,11 +220,9 @@ async fn start_pool(
 async fn check_dns_isolation(docker: &bollard::Docker, image: &str, instance_id: &str) -> anyhow::Result<()> {
     match crate::sandbox::check_internal_dns(docker, image, instance_id).await {
         Ok(crate::sandbox::DnsCheck::Isolated) => Ok(()),
-        Ok(crate::sandbox::DnsCheck::Leaks { engine_version }) => anyhow::bail!(
-            "MAXION_SANDBOX_NETWORK: network mode `filtered` is refused: this Docker Engine ({engine_version}) \
-             resolves outside names on internal networks (CVE-2024-29018; fixed in 26.0.0, 25.0.4 and 23.0.11), \
-             so a sandbox could leak data through DNS. Upgrade the engine or use `none`/`open`."
-        ),
-        Err(e) => anyhow::bail!("MAXION_SANDBOX_NETWORK: the DNS isolation check for `filtered` could not run: {e}"),
+        Ok(crate::sandbox::DnsCheck::Leaks { engine_version }) => {
+            anyhow::bail!(crate::report::text::doctor::filtered_refused_at_start(&engine_version))
+        }
+        Err(e) => anyhow::bail!(crate::report::text::doctor::filtered_unchecked_at_start(&e.to_string())),
     }
 }

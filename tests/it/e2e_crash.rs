@@ -2,7 +2,9 @@
 //! job's sandbox runs. The next start removes the orphan container and retries
 //! the job once from the start (same status comment, no PR); a second SIGKILL
 //! makes the next start fail the job with reason "interrupted" and show
-//! that on its status comment and check run.
+//! that on its status comment and check run. A SIGKILL while a job's end is
+//! being shown leaves that end to the next start, which does not run the job
+//! again.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use maxion::jobs::{JobId, JobState};
 
 use crate::support::docker::job_containers;
+use crate::support::fake_github::Failure;
 use crate::support::service::TestService;
 use crate::support::wait::until;
 
@@ -168,4 +171,64 @@ async fn sigkill_mid_job_is_cleaned_up_retried_once_then_failed_as_interrupted()
         e.gh.pulls(e.repo).into_iter().filter(|p| p.head.contains(&format!("issue-{queued_issue}-"))).collect();
     assert_eq!(pulls.len(), 1, "one pull request for the queued job");
     e.stop().await;
+}
+
+/// SIGKILL while the job's end is being shown on GitHub (the check run's
+/// completion hangs): the next start records the end the run reached and
+/// shows it; it does not run the job again (no second agent run, pull
+/// request or check run, and no "interrupted").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_while_the_end_is_shown_finishes_the_job_without_running_it_again() {
+    let Some(mut e) = TestService::with_docker(|s| s.maxion_workers = Some("0".into())).await else { return };
+    let issue = e.label_issue("Fix it", "write ok.txt fine").await;
+    let job = e.job_for(issue).await.id;
+    e.wait_state(job, JobState::Queued, Duration::from_secs(30)).await;
+    // Completing the check run comes last when an end is shown: it hangs.
+    let hang = Failure::Delay(Duration::from_secs(3600));
+    e.gh.fail("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}", hang, 1);
+
+    let port = free_port();
+    let mut serve = spawn_serve(&e, port);
+    wait_healthy(port).await;
+    // Killed once the end is recorded and its showing hangs on GitHub.
+    let completion = "/repos/{owner}/{repo}/check-runs/{check_run_id}";
+    until(Duration::from_secs(120), async || match e.store().pending_end(job).await {
+        Ok(Some(_)) if !e.gh.requests_to("PATCH", completion).is_empty() => Ok(()),
+        other => Err(format!("the job's end was never shown: {other:?}, {:?}", e.job(job).await)),
+    })
+    .await;
+    serve.0.kill().expect("sigkill");
+    serve.0.wait().expect("reaped");
+    assert_eq!(e.job(job).await.state, JobState::Running, "killed before the worker recorded the end");
+    let runs_before = job_runs(&e, job).len();
+
+    e.running.take().expect("running").stop().await.expect("stop the recorder");
+    e.boot(|s| s.maxion_workers = Some("1".into())).await;
+    let done = e.wait_terminal(job, Duration::from_secs(60)).await;
+    assert_eq!(done.state, JobState::Succeeded, "error: {:?}", done.error);
+    assert_eq!(done.attempts, 1, "the job was not started again");
+    assert_eq!(e.steps_started(job).await.iter().filter(|s| *s == "agent").count(), 1, "one agent run");
+    let pulls: Vec<_> =
+        e.gh.pulls(e.repo).into_iter().filter(|p| p.head.contains(&format!("issue-{issue}-"))).collect();
+    assert_eq!(pulls.len(), 1, "one pull request");
+    until(Duration::from_secs(30), async || {
+        let comment = e.status_comment(issue, job);
+        let runs = job_runs(&e, job);
+        let passed = |r: &crate::support::fake_github::CheckRun| {
+            r.status == "completed" && r.conclusion.as_deref() == Some("success")
+        };
+        if comment.body.lines().nth(1).is_some_and(|l| l.starts_with("✅")) && runs.iter().all(passed) {
+            Ok(())
+        } else {
+            Err(format!("the job is not shown as succeeded:\n{}\n{runs:#?}", comment.body))
+        }
+    })
+    .await;
+    assert_eq!(job_runs(&e, job).len(), runs_before, "no check run of a second start");
+    e.stop().await;
+}
+
+fn job_runs(e: &TestService, job: JobId) -> Vec<crate::support::fake_github::CheckRun> {
+    let id = job.to_string();
+    e.gh.check_runs(e.repo).into_iter().filter(|r| r.external_id.as_deref() == Some(id.as_str())).collect()
 }

@@ -168,3 +168,23 @@ async fn a_held_stream_delivers_its_first_events_and_a_cut_one_breaks_off() {
     let text = String::from_utf8_lossy(&got);
     assert!(text.contains("message_start") && !text.contains("message_delta"), "{text}");
 }
+
+/// A stalled reply sends nothing, not even its status, until its gate is
+/// released; the request is recorded as not answered (status 0) meanwhile.
+#[tokio::test]
+async fn a_stalled_reply_answers_nothing_until_released() {
+    let model = FakeModel::start().await;
+    let c = reqwest::Client::new();
+    let gate = Gate::new();
+    model.push(Reply::text("late").stall(&gate));
+    let chat = json!({"model": "m", "messages": [{"role": "user", "content": "x"}]});
+    let call = tokio::spawn(openai(&model, &c, "/chat/completions", chat).send());
+    gate.reached().await;
+    assert!(!call.is_finished(), "no answer while held");
+    assert_eq!(model.requests()[0].status, 0);
+    gate.release();
+    let resp = call.await.unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["choices"][0]["message"]["content"], "late");
+    assert_eq!(model.requests()[0].status, 200);
+}

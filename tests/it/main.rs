@@ -9,6 +9,7 @@ mod support;
 
 mod agents;
 mod agents_config;
+mod agents_failures;
 mod api;
 mod browser;
 mod cli;
@@ -26,6 +27,7 @@ mod fake_github_selftest;
 mod fake_model_selftest;
 mod gateway;
 mod gateway_daily;
+mod gateway_timeout;
 mod github_client;
 mod masker_props;
 mod metrics;

@@ -301,6 +301,37 @@ mod cases {
         assert_eq!(store.create_received_job(&retry).await.expect("create"), None);
     }
 
+    /// An end recorded before it was shown is where recovery ends the job
+    /// (not a requeue); only the attempt that runs may record one.
+    pub async fn a_recorded_end_survives_its_instance(store: &Store) {
+        use maxion::jobs::JobEnd;
+        let ledger = ledger(store);
+        let a = queued(store, &ledger, 41, "end-a").await;
+        let job = store.claim_next("dies", Duration::from_secs(60)).await.expect("claim").expect("job");
+        assert_eq!(job.id, a);
+        let end = JobEnd::Succeeded { pull_request: Some("https://github.com/o/r/pull/3".into()) };
+        let stale = store.record_pending_end(a, job.attempts + 1, JobState::Succeeded, None, &end).await;
+        assert!(!stale.expect("record"), "another attempt's end is not recorded");
+        assert_eq!(store.pending_end(a).await.expect("read"), None);
+        assert!(store.record_pending_end(a, job.attempts, JobState::Succeeded, None, &end).await.expect("record"));
+        assert_eq!(store.pending_end(a).await.expect("read"), Some(end));
+        // The instance died before recording the end itself; its restart ends the job.
+        let (requeued, ended) =
+            store.recover_interrupted(Some("dies"), 2, maxion::report::text::cancelled_by).await.expect("recover");
+        assert_eq!((requeued, ended), (vec![], vec![a]));
+        let done = store.get_job(a).await.expect("read").expect("job");
+        assert_eq!((done.state, done.attempts), (JobState::Succeeded, 1));
+
+        let b = queued(store, &ledger, 42, "end-b").await;
+        let job = store.claim_next("dies", Duration::from_secs(60)).await.expect("claim").expect("job");
+        assert_eq!(job.id, b);
+        let failed = JobEnd::failed("the tests still fail", Some("verify"));
+        assert!(store.record_pending_end(b, 1, JobState::Failed, Some("tests fail"), &failed).await.expect("record"));
+        store.recover_interrupted(Some("dies"), 2, maxion::report::text::cancelled_by).await.expect("recover");
+        let done = store.get_job(b).await.expect("read").expect("job");
+        assert_eq!((done.state, done.error.as_deref()), (JobState::Failed, Some("tests fail")));
+    }
+
     pub async fn model_calls_are_summed_per_job_and_per_installation_day(store: &Store) {
         let ledger = ledger(store);
         let a = queued(store, &ledger, 21, "llm-a").await;
@@ -410,6 +441,7 @@ on_both_backends!(
     cancel_requests_and_queue_positions,
     model_calls_are_summed_per_job_and_per_installation_day,
     a_state_change_and_its_event_are_seen_together,
+    a_recorded_end_survives_its_instance,
 );
 
 #[tokio::test]

@@ -35,7 +35,9 @@ config = {
     "model": {
         "model_name": model if "/" in model else "openai/" + model,
         "cost_tracking": "ignore_errors",
-        "model_kwargs": {"api_base": base},
+        # Its own retries only (MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT): the
+        # OpenAI client's two more per attempt would triple them.
+        "model_kwargs": {"api_base": base, "max_retries": 0},
     },
 }
 json.dump(config, open(sys.argv[1], "w"))

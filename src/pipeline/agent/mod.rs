@@ -15,12 +15,14 @@
 
 mod claude;
 mod codex;
+mod failure;
 mod mini;
 mod transcript;
 
 use crate::config::AgentKind;
 
-pub use transcript::{AgentEvent, AgentFailure, Transcript};
+pub use failure::AgentFailure;
+pub use transcript::{AgentEvent, Transcript};
 
 /// The supported agents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,7 +130,12 @@ impl AgentProfile {
             ProfileKind::Codex => env.push(("MAXION_MODEL_RETRIES".to_owned(), retries)),
             ProfileKind::MiniSweAgent => {
                 env.push(("MSWEA_CONFIGURED".to_owned(), "true".to_owned()));
-                env.push(("MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT".to_owned(), retries));
+                // Attempts, not retries: the first call and MODEL_RETRIES more.
+                env.push(("MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT".to_owned(), (MODEL_RETRIES + 1).to_string()));
+                // LiteLLM fetches its price list from GitHub at start-up, which
+                // the sandbox may not reach (seconds of retries, a refused host
+                // on the job); the list in its package serves the same purpose.
+                env.push(("LITELLM_LOCAL_MODEL_COST_MAP".to_owned(), "True".to_owned()));
             }
             ProfileKind::Pi | ProfileKind::Custom => {}
         }

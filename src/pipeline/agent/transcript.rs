@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::{MISSING_MARKER, ProfileKind};
+use super::{AgentFailure, MISSING_MARKER, ProfileKind};
 
 /// One readable thing the agent did or said.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,24 +48,6 @@ pub enum AgentEvent {
     Text(String),
 }
 
-/// Why an agent run failed, as precisely as its output tells.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AgentFailure {
-    /// The agent program is not in the sandbox image.
-    ProgramMissing { program: String, stage: &'static str },
-    /// The model API refused the request (401, 403, 404).
-    ModelRefused { status: u16, detail: String },
-    /// The model API answered with an error (5xx, 429, …) until the agent gave up;
-    /// `status` when the agent names it.
-    UpstreamError { status: Option<u16>, detail: String },
-    /// The model API could not be reached or did not answer in time.
-    Unreachable { detail: String },
-    /// The agent ended without finishing its task, for a reason it names.
-    Gave { reason: String },
-    /// The agent exited non-zero with nothing more specific in its output.
-    Exited { code: Option<i64> },
-}
-
 impl AgentEvent {
     /// The event as a line of the job log.
     pub fn render(&self) -> String {
@@ -84,22 +66,6 @@ impl AgentEvent {
                 t::agent_usage(*input_tokens, *output_tokens, *cost_usd)
             }
             AgentEvent::Text(l) => l.clone(),
-        }
-    }
-}
-
-impl AgentFailure {
-    /// The job's failure reason; `profile` is the profile's name.
-    pub fn describe(&self, profile: &str) -> String {
-        use crate::report::text as t;
-        let detail = |d: &str| short(d, 300);
-        match self {
-            AgentFailure::ProgramMissing { program, stage } => t::agent_program_missing(profile, program, stage),
-            AgentFailure::ModelRefused { status, detail: d } => t::agent_model_refused(profile, *status, &detail(d)),
-            AgentFailure::UpstreamError { status, detail: d } => t::agent_upstream_error(profile, *status, &detail(d)),
-            AgentFailure::Unreachable { detail: d } => t::agent_unreachable(profile, &detail(d)),
-            AgentFailure::Gave { reason } => t::agent_gave_up(profile, &detail(reason)),
-            AgentFailure::Exited { code } => t::agent_exited(profile, *code),
         }
     }
 }

@@ -31,8 +31,13 @@ pub(crate) async fn run_agent(run: &mut JobRun<'_>, prompt: &str, step: &str) ->
     // The agent's output is read as it comes: readable events in the log,
     // its final message for the PR body, a named cause when it fails.
     let mut transcript = agent.transcript();
+    let calls_before = run.egress.as_ref().map(|e| e.totals().calls);
     let result = run_step_read(&mut run.log, &run.sandbox, step, req, None, Some(&mut transcript)).await?;
-    match transcript.failure(result.exit_code()) {
+    // What the gateway saw of this run's model calls names an upstream
+    // failure better than the agent's words (a failure from an earlier run
+    // does not count: this one made no call).
+    let failing = run.egress.as_ref().filter(|e| Some(e.totals().calls) != calls_before).and_then(|e| e.failing());
+    match transcript.failure(result.exit_code()).map(|f| f.as_the_gateway_saw(failing)) {
         None => Ok(transcript.summary().map(str::to_owned)),
         Some(f) => Err(JobEnd::Failed(Failure {
             reason: crate::masker::global().mask(&f.describe(&agent.name)),

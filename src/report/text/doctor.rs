@@ -101,6 +101,18 @@ pub const DNS_LEAKS_FIX: &str = "upgrade the Docker Engine (fixed in 26.0.0, 25.
 pub fn dns_unchecked(error: &str) -> String {
     format!("the DNS isolation check of network mode `filtered` could not run: {error}")
 }
+/// Start-up refuses network mode `filtered` on a leaking engine (the same
+/// check as doctor's, stopping `serve` instead of listing a ✘).
+pub fn filtered_refused_at_start(engine_version: &str) -> String {
+    format!(
+        "MAXION_SANDBOX_NETWORK: network mode `filtered` is refused: this Docker Engine ({engine_version}) resolves \
+         outside names on internal networks (CVE-2024-29018), so a sandbox could leak data through DNS. Fix: \
+         {DNS_LEAKS_FIX}"
+    )
+}
+pub fn filtered_unchecked_at_start(error: &str) -> String {
+    format!("MAXION_SANDBOX_NETWORK: {}", dns_unchecked(error))
+}
 pub const PROBE_FIX: &str =
     "make sure Docker answers and the sandbox image exists (lines above), then run maxion doctor again";
 
@@ -161,6 +173,8 @@ mod tests {
     fn filtered_agents_and_providers() {
         insta::assert_snapshot!(line(true, &dns_isolated(), None), @"✔ internal networks resolve no outside names (network mode `filtered` is safe on this engine)");
         insta::assert_snapshot!(line(false, &dns_leaks("25.0.3"), Some(DNS_LEAKS_FIX)), @"✘ this Docker Engine (25.0.3) resolves outside names on internal networks (CVE-2024-29018): network mode `filtered` would be refused — fix: upgrade the Docker Engine (fixed in 26.0.0, 25.0.4 and 23.0.11), or set MAXION_SANDBOX_NETWORK to none or open and leave filtered out of MAXION_ALLOWED_NETWORK_MODES");
+        insta::assert_snapshot!(filtered_refused_at_start("25.0.3"), @"MAXION_SANDBOX_NETWORK: network mode `filtered` is refused: this Docker Engine (25.0.3) resolves outside names on internal networks (CVE-2024-29018), so a sandbox could leak data through DNS. Fix: upgrade the Docker Engine (fixed in 26.0.0, 25.0.4 and 23.0.11), or set MAXION_SANDBOX_NETWORK to none or open and leave filtered out of MAXION_ALLOWED_NETWORK_MODES");
+        insta::assert_snapshot!(filtered_unchecked_at_start("no such image"), @"MAXION_SANDBOX_NETWORK: the DNS isolation check of network mode `filtered` could not run: no such image");
         insta::assert_snapshot!(line(false, &dns_unchecked("no such image"), Some(PROBE_FIX)), @"✘ the DNS isolation check of network mode `filtered` could not run: no such image — fix: make sure Docker answers and the sandbox image exists (lines above), then run maxion doctor again");
         let ok =
             agents_ok("maxion-sandbox:latest", "claude-code", Some("claude"), &["claude", "codex", "mini"], &["pi"]);

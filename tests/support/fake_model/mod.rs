@@ -19,7 +19,8 @@
 //! Model calls take the next scripted [`Reply`] from a queue (`push`); with an
 //! empty queue the fake answers 500 unless a default reply is set. A reply can
 //! be text or tool calls with any usage, an error status, held mid-stream on a
-//! [`Gate`], or cut mid-stream.
+//! [`Gate`] (never released: a stream that stalls), cut mid-stream, or
+//! stalled before any answer (`Reply::stall`).
 //!
 //! ```ignore
 //! let model = FakeModel::start().await;
@@ -68,7 +69,7 @@ pub struct Recorded {
     pub body: serde_json::Value,
     /// Whether the real key was presented the provider's way.
     pub key_ok: bool,
-    /// What the fake answered with.
+    /// What the fake answered with; 0 while it has not answered (a stall).
     pub status: u16,
 }
 

@@ -66,8 +66,12 @@ pub enum Delivery {
     /// All at once (streamed event by event when the client asked to stream).
     #[default]
     Normal,
-    /// Streaming only: send this many SSE events, then wait for the gate.
+    /// Streaming only: send this many SSE events, then wait for the gate
+    /// (never released: a provider that stalls mid-stream).
     HoldAfter { events: usize, gate: Gate },
+    /// Accept the request, then send nothing, not even the status line,
+    /// until the gate is released (never: a provider that does not answer).
+    Stall { gate: Gate },
     /// Streaming only: send this many SSE events, then drop the connection
     /// without ending the stream (no usage event arrives).
     CutAfter { events: usize },
@@ -154,6 +158,13 @@ impl Reply {
     /// Streams `events` SSE events, then waits for `gate`.
     pub fn hold_after(mut self, events: usize, gate: &Gate) -> Reply {
         self.delivery = Delivery::HoldAfter { events, gate: gate.clone() };
+        self
+    }
+
+    /// Answers nothing until `gate` is released; `gate.reached()` returns once
+    /// a request is held (streamed or not).
+    pub fn stall(mut self, gate: &Gate) -> Reply {
+        self.delivery = Delivery::Stall { gate: gate.clone() };
         self
     }
 

@@ -144,7 +144,7 @@ fn missing(body: &Value, fields: &[&str]) -> Option<String> {
 }
 
 /// Renders a scripted reply in one shape; `json` and `sse` make the body.
-fn answer(
+async fn answer(
     state: &Shared,
     index: usize,
     provider: Provider,
@@ -156,6 +156,10 @@ fn answer(
         set_status(state, index, 500);
         return error(provider, 500, "api_error", "fake model: no reply scripted for this call");
     };
+    if let Delivery::Stall { gate } = &reply.delivery {
+        // The status stays 0 (not answered) while held.
+        gate.pause().await;
+    }
     let id = format!("fake-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
     let content = match reply.answer {
         Answer::Error { status, kind, message } => {
@@ -255,6 +259,7 @@ async fn anthropic_messages(
         |id, c, u| render::anthropic_json(id, &model, c, u),
         |id, c, u| render::anthropic_sse(id, &m2, c, u),
     )
+    .await
 }
 
 async fn anthropic_count(
@@ -310,6 +315,7 @@ async fn openai_responses(
         |id, c, u| render::responses_json(id, &model, c, u),
         |id, c, u| render::responses_sse(id, &m2, c, u),
     )
+    .await
 }
 
 async fn openai_chat(
@@ -335,6 +341,7 @@ async fn openai_chat(
         |id, c, u| render::chat_json(id, &model, c, u),
         |id, c, u| render::chat_sse(id, &m2, c, u, include_usage),
     )
+    .await
 }
 
 async fn openai_models(Extract(state): Extract<Shared>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
