@@ -16,8 +16,10 @@
 //! - [`jobs`]: job model, state machine, durable store (SQLite / PostgreSQL), ledger, queue.
 //! - [`github`]: App authentication, one named method per GitHub API call, GitHub's ids.
 //! - [`sandbox`]: one hardened Docker container per job, driven through bollard.
-//! - [`masker`], [`telemetry`], [`branch`], [`metrics`]: leaves (secret masking, logging, branch names, counters).
+//! - [`masker`], [`telemetry`], [`branch`], [`metrics`], [`backoff`]: leaves (secret masking, logging, branch names,
+//!   counters, retry delays with per-process jitter).
 
+pub mod backoff;
 pub mod branch;
 pub mod config;
 pub mod control;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use http_body_util::BodyExt;
@@ -90,11 +90,7 @@ impl GitHubApp {
     /// Makes `call` with retries per [`crate::github::RetryPolicy`].
     pub(crate) async fn call(&self, auth: Auth<'_>, call: &Call) -> Result<Resp, GitHubError> {
         let policy = &self.inner.retry;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.min_delay)
-            .with_max_delay(policy.max_delay)
-            .with_max_times(policy.max_retries)
-            .with_jitter();
+        let backoff = crate::backoff::jittered(policy.min_delay, policy.max_delay, policy.max_retries);
         let mut waited = Duration::ZERO;
         (|| self.attempt(auth, call))
             .retry(backoff)

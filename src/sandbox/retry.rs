@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::BackoffBuilder;
 use bollard::errors::Error;
 
 /// Retries after the first attempt, and the first delay (doubling).
@@ -35,12 +35,7 @@ where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
-    let mut delays = ExponentialBuilder::default()
-        .with_min_delay(MIN_DELAY)
-        .with_max_delay(MAX_DELAY)
-        .with_max_times(MAX_RETRIES)
-        .with_jitter()
-        .build();
+    let mut delays = crate::backoff::jittered(MIN_DELAY, MAX_DELAY, MAX_RETRIES).build();
     let mut n = 0;
     loop {
         match call(n).await {

@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::BackoffBuilder;
 
 use super::GitError;
 
@@ -73,12 +73,7 @@ where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Result<T, GitError>>,
 {
-    let mut delays = ExponentialBuilder::default()
-        .with_min_delay(policy.min_delay)
-        .with_max_delay(policy.max_delay)
-        .with_max_times(policy.max_retries)
-        .with_jitter()
-        .build();
+    let mut delays = crate::backoff::jittered(policy.min_delay, policy.max_delay, policy.max_retries).build();
     let mut waited = Duration::ZERO;
     let mut n = 0;
     loop {
