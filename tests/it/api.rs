@@ -26,10 +26,11 @@ async fn a_job_for_an_issue_is_admitted_like_a_labelled_one() {
     let job = JobId(body["job"].as_i64().expect("job id"));
     assert_eq!(body["url"], format!("https://maxion.example/jobs/{job}"));
     wait_state(ctl.store(), job, JobState::Queued).await;
-    // Admitted as any job: the status comment on the issue, 👀 on the issue.
+    // Admitted as any job: the status comment on the issue, 👀 on the issue
+    // (added after the job is queued, so that a worker need not wait for it).
     let comment = ctl.status_comment(issue, job);
     assert!(comment.body.contains("Queued") || comment.body.contains("queued"), "{}", comment.body);
-    assert!(ctl.gh.reactions(ctl.repo).iter().any(|r| r.content == "eyes"));
+    eventually("👀 on the issue", || ctl.gh.reactions(ctl.repo).iter().any(|r| r.content == "eyes")).await;
     let stored = ctl.job(job).await;
     assert_eq!((stored.spec.sender_login.as_str(), stored.spec.trigger.as_str()), ("alice", "api"));
     // One active job per issue, whatever door it came through.
