@@ -143,24 +143,7 @@ async fn sigkill_mid_job_is_cleaned_up_retried_once_then_failed_as_interrupted()
     .await;
     // One status comment for the job across three processes, and it says the
     // job failed, as does its check run: nothing runs the job again to say so.
-    until(Duration::from_secs(30), async || {
-        let comment = e.status_comment(issue, job);
-        let id = job.to_string();
-        let runs: Vec<_> =
-            e.gh.check_runs(e.repo).into_iter().filter(|r| r.external_id.as_deref() == Some(id.as_str())).collect();
-        let failed = |r: &crate::support::fake_github::CheckRun| {
-            r.status == "completed" && r.conclusion.as_deref() == Some("failure")
-        };
-        if comment.body.lines().nth(1).is_some_and(|l| l.starts_with("❌"))
-            && !runs.is_empty()
-            && runs.iter().all(failed)
-        {
-            Ok(())
-        } else {
-            Err(format!("the interrupted job is not shown as failed:\n{}\n{runs:#?}", comment.body))
-        }
-    })
-    .await;
+    wait_shown_ended(&e, issue, job, "❌", "failure").await;
     assert!(!e.gh.pulls(e.repo).iter().any(|p| p.head.contains(&format!("issue-{issue}-"))), "no pull request");
 
     // The job that was queued the whole time still runs, once, to a pull request.
@@ -211,22 +194,7 @@ async fn sigkill_while_the_end_is_shown_finishes_the_job_without_running_it_agai
     let pulls: Vec<_> =
         e.gh.pulls(e.repo).into_iter().filter(|p| p.head.contains(&format!("issue-{issue}-"))).collect();
     assert_eq!(pulls.len(), 1, "one pull request");
-    until(Duration::from_secs(30), async || {
-        let comment = e.status_comment(issue, job);
-        let runs = job_runs(&e, job);
-        let passed = |r: &crate::support::fake_github::CheckRun| {
-            r.status == "completed" && r.conclusion.as_deref() == Some("success")
-        };
-        if comment.body.lines().nth(1).is_some_and(|l| l.starts_with("✅"))
-            && !runs.is_empty()
-            && runs.iter().all(passed)
-        {
-            Ok(())
-        } else {
-            Err(format!("the job is not shown as succeeded:\n{}\n{runs:#?}", comment.body))
-        }
-    })
-    .await;
+    wait_shown_ended(&e, issue, job, "✅", "success").await;
     let runs = job_runs(&e, job);
     let mut shas: Vec<&str> = runs.iter().map(|r| r.head_sha.as_str()).collect();
     shas.sort_unstable();
@@ -239,4 +207,25 @@ async fn sigkill_while_the_end_is_shown_finishes_the_job_without_running_it_agai
 fn job_runs(e: &TestService, job: JobId) -> Vec<crate::support::fake_github::CheckRun> {
     let id = job.to_string();
     e.gh.check_runs(e.repo).into_iter().filter(|r| r.external_id.as_deref() == Some(id.as_str())).collect()
+}
+
+/// Waits until the job's one status comment heads with `headline` and every
+/// check run of the job exists and is completed with `conclusion`.
+async fn wait_shown_ended(e: &TestService, issue: u64, job: JobId, headline: &str, conclusion: &str) {
+    until(Duration::from_secs(30), async || {
+        let comment = e.status_comment(issue, job);
+        let runs = job_runs(e, job);
+        let ended = |r: &crate::support::fake_github::CheckRun| {
+            r.status == "completed" && r.conclusion.as_deref() == Some(conclusion)
+        };
+        if comment.body.lines().nth(1).is_some_and(|l| l.starts_with(headline))
+            && !runs.is_empty()
+            && runs.iter().all(ended)
+        {
+            Ok(())
+        } else {
+            Err(format!("the job is not shown as ended ({headline} {conclusion}):\n{}\n{runs:#?}", comment.body))
+        }
+    })
+    .await
 }
